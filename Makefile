@@ -1,0 +1,25 @@
+.PHONY: up down test test-unit lint schemas bench clean
+
+up:          ## run the platform: Kafka, PostgreSQL, the four services, demo data
+	deploy/up.sh
+
+down:        ## stop everything `make up` started (data is kept in .run/dev)
+	deploy/down.sh
+
+test:        ## unit, integration and end-to-end tests against a real broker and database
+	deploy/test.sh
+
+test-unit:   ## the unit tests alone: no infrastructure
+	deploy/bootstrap.sh && uv run --frozen pytest tests/unit
+
+lint:        ## ruff and mypy
+	uv run --frozen ruff check . && uv run --frozen ruff format --check . && uv run --frozen mypy shared/src services/*/src deploy/ops/src
+
+schemas:     ## regenerate the JSON Schemas and the AsyncAPI document from the contracts
+	uv run --frozen python shared/export_contracts.py
+
+bench:       ## benchmarks; results are written to bench/results/
+	uv run --frozen python bench/run.py
+
+clean: down  ## stop and delete all local data
+	rm -rf .run

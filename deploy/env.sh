@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Write the environment file the services read (MINGDENG_* settings) for this run folder.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cat > "$RUN_DIR/mingdeng.env" <<ENV
+MINGDENG_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+MINGDENG_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/$PG_DATABASE
+MINGDENG_SCORING_DATA_DIR=$RUN_DIR/scoring
+MINGDENG_GATEWAY_PORT=${GATEWAY_PORT:-8000}
+MINGDENG_SCORING_WEB_PORT=${SCORING_PORT:-8101}
+MINGDENG_NOTIFY_HEALTH_PORT=${NOTIFY_PORT:-8102}
+MINGDENG_OUTREACH_HEALTH_PORT=${OUTREACH_PORT:-8103}
+ENV
+echo "$RUN_DIR/mingdeng.env"

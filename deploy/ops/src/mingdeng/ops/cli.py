@@ -1,0 +1,93 @@
+"""`mingdeng`: operations commands (topics, demo data)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Iterable
+from datetime import date
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from mingdeng.contracts.codec import serialize_event
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.contracts.topics import EVENTS
+from mingdeng.ops.demo import build_demo
+from mingdeng.runtime.logs import configure_logging
+from mingdeng.runtime.settings import kafka_settings
+from mingdeng.runtime.topics_admin import ensure_topics
+
+log = logging.getLogger("mingdeng.ops")
+
+SCORING_GROUP = "mingdeng-scoring"
+
+
+def publish(bootstrap_servers: str, events: Iterable[Event[EventData]]) -> int:
+    """Publish to the inbound topic as an upstream system would: keyed by subject, acks=all."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        client_id="mingdeng-demo",
+    )
+    count = 0
+    try:
+        for event in events:
+            producer.send(EVENTS.name, key=event.subject.encode(), value=serialize_event(event))
+            count += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return count
+
+
+def wait_until_consumed(bootstrap_servers: str, group: str, timeout_s: float) -> None:
+    """Block until `group` has committed the end of every partition of the inbound topic."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        partitions = [TopicPartition(EVENTS.name, p) for p in consumer.partitions_for_topic(EVENTS.name)]
+        ends = consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            committed = admin.list_consumer_group_offsets(group)
+            behind = sum(
+                max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions
+            )
+            if behind == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{group} is still {behind} events behind after {timeout_s:.0f} s")
+            log.info("waiting for %s: %d events to go", group, behind)
+            time.sleep(2)
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="mingdeng")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("topics", help="create the platform's Kafka topics")
+    demo = commands.add_parser("demo", help="publish the demo bureau through Kafka")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--today", type=date.fromisoformat, default=date.today())
+    demo.add_argument("--wait", type=float, default=300, help="seconds to wait for scoring")
+    args = parser.parse_args()
+    configure_logging("ops")
+    kafka = kafka_settings()
+
+    if args.command == "topics":
+        created = ensure_topics(kafka.bootstrap_servers, kafka.replication_factor)
+        print(f"topics ready ({len(created)} created)")
+    elif args.command == "demo":
+        data = build_demo(args.seed, args.today)
+        count = publish(kafka.bootstrap_servers, data.events)
+        print(f"published {count} demo events")
+        # Closing a quarter freezes it: close only once scoring has taken in the history.
+        wait_until_consumed(kafka.bootstrap_servers, SCORING_GROUP, args.wait)
+        publish(kafka.bootstrap_servers, data.closes)
+        print(f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}")

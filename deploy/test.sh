@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make test: a Kafka broker and PostgreSQL of the tests' own (ports apart from `make up`'s),
+# then the unit, integration and end-to-end suites. Under CI=true a missing service fails.
+export MINGDENG_RUN_DIR="${MINGDENG_RUN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.run/test}"
+export KAFKA_PORT="${TEST_KAFKA_PORT:-39092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-39093}"
+export PG_PORT="${TEST_PG_PORT:-55433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
+export GATEWAY_PORT=38000 SCORING_PORT=38101 NOTIFY_PORT=38102 OUTREACH_PORT=38103
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+"$DEPLOY_DIR/bootstrap.sh"
+export PATH="$HOME/.local/bin:$PATH"
+if [ "${CI:-}" = true ]; then trap '"$DEPLOY_DIR/down.sh"' EXIT; fi
+"$DEPLOY_DIR/postgres/start.sh"
+"$DEPLOY_DIR/kafka/start.sh"
+"$DEPLOY_DIR/env.sh" >/dev/null
+set -a; source "$RUN_DIR/mingdeng.env"; set +a
+export MINGDENG_TEST_RUN_DIR="$RUN_DIR"
+cd "$ROOT_DIR"
+uv run --frozen mingdeng topics
+uv run --frozen pytest tests/unit tests/integration tests/e2e "$@"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make up: install what is missing, start Kafka, PostgreSQL and the services, load the demo.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+"$DEPLOY_DIR/bootstrap.sh"
+"$DEPLOY_DIR/postgres/start.sh"
+"$DEPLOY_DIR/kafka/start.sh"
+"$DEPLOY_DIR/env.sh" >/dev/null
+set -a; source "$RUN_DIR/mingdeng.env"; set +a
+"$ROOT_DIR/.venv/bin/mingdeng" topics
+"$DEPLOY_DIR/services.sh" start
+if [ ! -f "$RUN_DIR/demo.loaded" ]; then
+  "$ROOT_DIR/.venv/bin/mingdeng" demo && touch "$RUN_DIR/demo.loaded"
+fi
+api="http://127.0.0.1:$MINGDENG_GATEWAY_PORT"
+cat <<INFO
+
+  Mingdeng is running.
+    API           $api
+    API docs      $api/docs
+    Admin token   .venv/bin/mingdeng-gateway token --role admin --subject admin
+    Logs          $RUN_DIR/logs/
+    Stop          make down
+
+INFO

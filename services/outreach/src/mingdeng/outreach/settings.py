@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mingdeng.runtime.settings import KafkaSettings, PostgresSettings
+
+
+class OutreachSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINGDENG_OUTREACH_", extra="ignore")
+
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=8103, ge=1, le=65535)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]

@@ -1,0 +1,290 @@
+"""Typed payloads (`data`) of every event type in SPEC §2.
+
+Each payload class names its CloudEvents `type` and the data field that must equal the
+envelope's `subject` (the Kafka key). Payloads are immutable; unknown extra fields are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from mingdeng.contracts.periods import PERIOD_PATTERN, QUARTER_PATTERN
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,20}$")]
+
+Role = Literal["member", "secretary", "leader", "admin"]
+LectureModule = Literal["theory", "ideals", "business"]
+LectureTheme = Literal["loyalty", "responsibility", "dedication", "integrity"]
+VisitKind = Literal["household", "commendation", "liaison", "community"]
+TalkCategory = Literal["youth", "leadership", "member"]
+KpiSubjectType = Literal["member", "department", "bureau"]
+
+INDEX_KPI_SUBJECT: dict[str, KpiSubjectType] = {"performance": "member", "business": "department"}
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=True)
+
+    event_type: ClassVar[str]
+    subject_field: ClassVar[str]
+
+    @property
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))
+
+
+# --- registry (master data) ---------------------------------------------------------------
+
+
+class BranchRegistered(EventData):
+    event_type: ClassVar[str] = "mingdeng.branch.registered.v1"
+    subject_field: ClassVar[str] = "branch_id"
+    branch_id: Id
+    name: Text
+
+
+class DepartmentRegistered(EventData):
+    event_type: ClassVar[str] = "mingdeng.department.registered.v1"
+    subject_field: ClassVar[str] = "department_id"
+    department_id: Id
+    name: Text
+    branch_id: Id
+    leader_id: Id = Field(description="The party-group member (党组成员) whose line covers it")
+
+
+class MemberRegistered(EventData):
+    event_type: ClassVar[str] = "mingdeng.member.registered.v1"
+    subject_field: ClassVar[str] = "member_id"
+    member_id: Id
+    name: Text
+    department_id: Id
+    phone: Phone | None = None
+    roles: tuple[Role, ...] = Field(min_length=1)
+    party_member: bool
+    born_on: date | None = None
+
+
+class MemberLeft(EventData):
+    event_type: ClassVar[str] = "mingdeng.member.left.v1"
+    subject_field: ClassVar[str] = "member_id"
+    member_id: Id
+
+
+class HouseholdRegistered(EventData):
+    event_type: ClassVar[str] = "mingdeng.household.registered.v1"
+    subject_field: ClassVar[str] = "household_id"
+    household_id: Id
+    village: Text
+    head_name: Text
+    phone: Phone | None = None
+    address: Text | None = None
+
+
+class HouseholdPaired(EventData):
+    event_type: ClassVar[str] = "mingdeng.household.paired.v1"
+    subject_field: ClassVar[str] = "household_id"
+    household_id: Id
+    member_id: Id
+
+
+class HouseholdUnpaired(EventData):
+    event_type: ClassVar[str] = "mingdeng.household.unpaired.v1"
+    subject_field: ClassVar[str] = "household_id"
+    household_id: Id
+    member_id: Id
+
+
+class LiaisonAssigned(EventData):
+    event_type: ClassVar[str] = "mingdeng.liaison.assigned.v1"
+    subject_field: ClassVar[str] = "leader_id"
+    leader_id: Id
+    agency_branch_id: Id
+    village_branch: Text
+
+
+# --- activity -----------------------------------------------------------------------------
+
+
+class LectureScheduled(EventData):
+    event_type: ClassVar[str] = "mingdeng.lecture.scheduled.v1"
+    subject_field: ClassVar[str] = "lecture_id"
+    lecture_id: Id
+    date: date
+    module: LectureModule
+    theme: LectureTheme
+    title: Text
+    speaker_id: Id
+
+
+class LectureDelivered(EventData):
+    event_type: ClassVar[str] = "mingdeng.lecture.delivered.v1"
+    subject_field: ClassVar[str] = "lecture_id"
+    lecture_id: Id
+    speaker_id: Id
+
+
+class LectureAttended(EventData):
+    event_type: ClassVar[str] = "mingdeng.lecture.attended.v1"
+    subject_field: ClassVar[str] = "member_id"
+    lecture_id: Id
+    member_id: Id
+
+
+class ViolationLogged(EventData):
+    event_type: ClassVar[str] = "mingdeng.violation.logged.v1"
+    subject_field: ClassVar[str] = "member_id"
+    violation_id: Id
+    member_id: Id
+    rule: int = Field(ge=1, le=10, description="Which of the ten rules (十不准)")
+    description: Text
+    inspector_id: Id
+
+
+class ViolationRetracted(EventData):
+    event_type: ClassVar[str] = "mingdeng.violation.retracted.v1"
+    subject_field: ClassVar[str] = "violation_id"
+    violation_id: Id
+    reason: Text
+
+
+class VisitMade(EventData):
+    event_type: ClassVar[str] = "mingdeng.visit.made.v1"
+    subject_field: ClassVar[str] = "member_id"
+    visit_id: Id
+    member_id: Id
+    kind: VisitKind
+    household_id: Id | None = None
+    target_member_id: Id | None = None
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _target_matches_kind(self) -> VisitMade:
+        if self.kind == "household" and self.household_id is None:
+            raise ValueError("a household visit names its household_id")
+        if self.kind == "commendation" and self.target_member_id is None:
+            raise ValueError("a commendation visit names the exemplar as target_member_id")
+        return self
+
+
+class VolunteerLoggedV1(EventData):
+    event_type: ClassVar[str] = "mingdeng.volunteer.logged.v1"
+    subject_field: ClassVar[str] = "member_id"
+    activity_id: Id
+    member_id: Id
+    hours: float = Field(gt=0, le=24)
+    title: Text
+
+
+class VolunteerLogged(EventData):
+    """v2: duration in whole minutes (v1's fractional hours rounded badly in reports)."""
+
+    event_type: ClassVar[str] = "mingdeng.volunteer.logged.v2"
+    subject_field: ClassVar[str] = "member_id"
+    activity_id: Id
+    member_id: Id
+    minutes: int = Field(gt=0, le=24 * 60)
+    title: Text
+
+
+class TalkHeld(EventData):
+    event_type: ClassVar[str] = "mingdeng.talk.held.v1"
+    subject_field: ClassVar[str] = "member_id"
+    talk_id: Id
+    host_id: Id
+    member_id: Id
+    category: TalkCategory
+    reason: Text | None = None
+
+
+class KpiReported(EventData):
+    event_type: ClassVar[str] = "mingdeng.kpi.reported.v1"
+    subject_field: ClassVar[str] = "subject_id"
+    subject_type: KpiSubjectType
+    subject_id: Id
+    metric: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    period: Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
+    value: float = Field(allow_inf_nan=False)
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+
+    @model_validator(mode="after")
+    def _index_metrics_are_quarterly_scores(self) -> KpiReported:
+        expected_subject = INDEX_KPI_SUBJECT.get(self.metric)
+        if expected_subject is None:
+            return self
+        if self.subject_type != expected_subject:
+            raise ValueError(f"metric {self.metric!r} is reported for a {expected_subject}")
+        if not 0 <= self.value <= 100:
+            raise ValueError(f"metric {self.metric!r} is a score from 0 to 100")
+        if not re.fullmatch(QUARTER_PATTERN, self.period):
+            raise ValueError(f"metric {self.metric!r} is reported per quarter, like 2026Q4")
+        return self
+
+
+class MaximSubmitted(EventData):
+    event_type: ClassVar[str] = "mingdeng.maxim.submitted.v1"
+    subject_field: ClassVar[str] = "maxim_id"
+    maxim_id: Id
+    author_id: Id
+    text: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+class MaximApproved(EventData):
+    event_type: ClassVar[str] = "mingdeng.maxim.approved.v1"
+    subject_field: ClassVar[str] = "maxim_id"
+    maxim_id: Id
+
+
+class SuggestionSubmitted(EventData):
+    event_type: ClassVar[str] = "mingdeng.suggestion.submitted.v1"
+    subject_field: ClassVar[str] = "suggestion_id"
+    suggestion_id: Id
+    department_id: Id
+    topic: Text
+    text: Text
+
+
+class SuggestionAdopted(EventData):
+    event_type: ClassVar[str] = "mingdeng.suggestion.adopted.v1"
+    subject_field: ClassVar[str] = "suggestion_id"
+    suggestion_id: Id
+
+
+class QuarterClosed(EventData):
+    event_type: ClassVar[str] = "mingdeng.quarter.closed.v1"
+    subject_field: ClassVar[str] = "quarter"
+    quarter: Annotated[str, StringConstraints(pattern=QUARTER_PATTERN)]
+
+
+PAYLOAD_TYPES: tuple[type[EventData], ...] = (
+    BranchRegistered,
+    DepartmentRegistered,
+    MemberRegistered,
+    MemberLeft,
+    HouseholdRegistered,
+    HouseholdPaired,
+    HouseholdUnpaired,
+    LiaisonAssigned,
+    LectureScheduled,
+    LectureDelivered,
+    LectureAttended,
+    ViolationLogged,
+    ViolationRetracted,
+    VisitMade,
+    VolunteerLoggedV1,
+    VolunteerLogged,
+    TalkHeld,
+    KpiReported,
+    MaximSubmitted,
+    MaximApproved,
+    SuggestionSubmitted,
+    SuggestionAdopted,
+    QuarterClosed,
+)
+
+PAYLOAD_BY_TYPE: dict[str, type[EventData]] = {cls.event_type: cls for cls in PAYLOAD_TYPES}

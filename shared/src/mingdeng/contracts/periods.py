@@ -1,0 +1,75 @@
+"""Business periods. Every period is computed in the bureau's time zone, Asia/Shanghai."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+
+QUARTER_PATTERN = r"^\d{4}Q[1-4]$"
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+YEAR_PATTERN = r"^\d{4}$"
+PERIOD_PATTERN = r"^\d{4}(Q[1-4]|-(0[1-9]|1[0-2]))?$"
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        if not re.fullmatch(QUARTER_PATTERN, text):
+            raise ValueError(f"not a quarter like 2026Q4: {text!r}")
+        return cls(int(text[:4]), int(text[5]))
+
+    @classmethod
+    def of(cls, moment: datetime) -> Quarter:
+        local = moment.astimezone(BUSINESS_TZ)
+        return cls(local.year, (local.month - 1) // 3 + 1)
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, 3 * self.number - 2, 1)
+
+    @property
+    def end(self) -> datetime:
+        """The first instant after the quarter, in business time."""
+        nxt = self.next()
+        return datetime(nxt.year, 3 * nxt.number - 2, 1, tzinfo=BUSINESS_TZ)
+
+    @property
+    def start(self) -> datetime:
+        return datetime(self.year, 3 * self.number - 2, 1, tzinfo=BUSINESS_TZ)
+
+    def next(self) -> Quarter:
+        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+    def contains(self, moment: datetime) -> bool:
+        return Quarter.of(moment) == self
+
+    def __str__(self) -> str:
+        return f"{self.year}Q{self.number}"
+
+
+def quarters_of_year(year: int) -> list[Quarter]:
+    return [Quarter(year, n) for n in range(1, 5)]
+
+
+def month_of(moment: datetime) -> str:
+    local = moment.astimezone(BUSINESS_TZ)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def business_date(moment: datetime) -> date:
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+def days_between(earlier: datetime, later: datetime) -> float:
+    return (later - earlier) / timedelta(days=1)

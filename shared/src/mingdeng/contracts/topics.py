@@ -1,0 +1,118 @@
+"""Every Kafka topic of the platform, defined once: name, partitions, key, what it carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FOREVER = -1
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key: str
+    carries: str
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    compacted: bool = False
+    retention_ms: int = FOREVER
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {
+            "cleanup.policy": "compact" if self.compacted else "delete",
+            "retention.ms": str(self.retention_ms),
+        }
+
+
+EVENTS = Topic(
+    name="mingdeng.events.v1",
+    partitions=4,
+    key="the CloudEvent `subject`",
+    carries="accepted CloudEvents of every type in SPEC §2 (the log the platform is sourced from)",
+    producers=("gateway", "upstream systems", "scoring (quarter.closed)"),
+    consumers=("scoring", "notify", "outreach", "gateway projector"),
+)
+DEAD_LETTER = Topic(
+    name="mingdeng.events.dead-letter.v1",
+    partitions=1,
+    key="the key of the refused record",
+    carries="records that failed validation, with the per-field reasons and where they came from",
+    producers=("scoring", "notify", "outreach", "gateway projector"),
+    consumers=("ops", "gateway projector"),
+)
+EVENT_STATUS = Topic(
+    name="mingdeng.event-status.v1",
+    partitions=4,
+    key="`source` + ' ' + `id` of the event",
+    carries="applied / rejected outcomes of inbound events, for read-your-writes",
+    producers=("scoring",),
+    consumers=("gateway projector",),
+    compacted=True,
+)
+SCORES = Topic(
+    name="mingdeng.scores.v1",
+    partitions=4,
+    key="`{quarter}/{member|department|branch}/{id}`",
+    carries="the current Vanguard or Fortress Index of one subject in one quarter, explained",
+    producers=("scoring",),
+    consumers=("gateway projector", "gateway stream"),
+    compacted=True,
+)
+SELECTIONS = Topic(
+    name="mingdeng.selections.v1",
+    partitions=1,
+    key="the quarter (`2026Q4`) or year (`2026`)",
+    carries="provisional or final exemplars, excellent departments and year-end top ten",
+    producers=("scoring",),
+    consumers=("gateway projector", "notify"),
+    compacted=True,
+)
+REMINDER_REQUESTS = Topic(
+    name="mingdeng.reminder-requests.v1",
+    partitions=2,
+    key="the recipient member id",
+    carries="reminders other services ask the notifier to send (e.g. overdue household visits)",
+    producers=("outreach",),
+    consumers=("notify",),
+)
+TASKS = Topic(
+    name="mingdeng.tasks.v1",
+    partitions=2,
+    key="the task id",
+    carries="the current state of a task (talk follow-up, commendation delivery)",
+    producers=("notify",),
+    consumers=("gateway projector",),
+    compacted=True,
+)
+NOTIFICATIONS = Topic(
+    name="mingdeng.notifications.v1",
+    partitions=2,
+    key="the message key `{rule}/{recipient}/{cause}`",
+    carries="the current status of one outgoing message (queued, sent, failed, suppressed)",
+    producers=("notify",),
+    consumers=("gateway projector",),
+    compacted=True,
+)
+OUTREACH = Topic(
+    name="mingdeng.outreach.v1",
+    partitions=2,
+    key="the projection row key",
+    carries="outreach projection changes (pairings, coverage, talks, liaison, suggestions)",
+    producers=("outreach",),
+    consumers=("gateway projector",),
+    compacted=True,
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    EVENTS,
+    DEAD_LETTER,
+    EVENT_STATUS,
+    SCORES,
+    SELECTIONS,
+    REMINDER_REQUESTS,
+    TASKS,
+    NOTIFICATIONS,
+    OUTREACH,
+)

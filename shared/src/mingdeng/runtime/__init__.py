@@ -1,0 +1,1 @@
+"""What every Mingdeng service needs to run: typed settings, migrations, topics, health."""

@@ -1,0 +1,62 @@
+"""A small HTTP endpoint for workers that have no web framework of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+
+async def start_health_server(host: str, port: int, readiness: ReadinessCheck) -> web.AppRunner:
+    """Serve `/healthz` (the process runs) and `/readyz` (its dependencies answer)."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = await readiness()
+        ready = all(checks.values())
+        return web.json_response(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def postgres_answers(dsn: str, timeout_s: float = 2.0) -> bool:
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(dsn, timeout=timeout_s)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    try:
+        return bool(await connection.fetchval("SELECT 1"))
+    finally:
+        await connection.close()
+
+
+async def kafka_answers(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
+    """True when any bootstrap broker answers a metadata request."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+        return True
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await admin.close()

@@ -1,0 +1,31 @@
+"""Typed settings read from the environment. Addresses have no defaults: deployments set them."""
+
+from __future__ import annotations
+
+from pydantic import Field, PostgresDsn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINGDENG_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field(description="host:port[,host:port…] of the brokers")
+    replication_factor: int = Field(default=1, ge=1)
+
+
+class PostgresSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINGDENG_", extra="ignore")
+
+    database_url: PostgresDsn = Field(description="postgresql://user@host:port/database")
+
+    @property
+    def dsn(self) -> str:
+        return str(self.database_url)
+
+
+def kafka_settings() -> KafkaSettings:
+    return KafkaSettings()  # type: ignore[call-arg]  # read from the environment
+
+
+def postgres_settings() -> PostgresSettings:
+    return PostgresSettings()  # type: ignore[call-arg]

@@ -1,0 +1,41 @@
+"""Run a worker's loops until SIGTERM/SIGINT, with its health endpoint beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from mingdeng.runtime.health import ReadinessCheck, start_health_server
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def run_until_stopped(
+    *, name: str, health_host: str, health_port: int, readiness: ReadinessCheck, loops: list[Loop]
+) -> None:
+    stop = asyncio.Event()
+    event_loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        event_loop.add_signal_handler(signum, stop.set)
+    health = await start_health_server(health_host, health_port, readiness)
+    log.info("%s running; health on http://%s:%d/healthz", name, health_host, health_port)
+    tasks = [asyncio.create_task(loop(stop), name=f"{name}:{i}") for i, loop in enumerate(loops)]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        for task, outcome in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True)):
+            if isinstance(outcome, Exception):
+                log.error("%s ended with an error", task.get_name(), exc_info=outcome)
+        stopper.cancel()
+        await health.cleanup()
+        log.info("%s stopped", name)

@@ -1,0 +1,90 @@
+"""One valid payload per event type, and a helper to wrap it in a CloudEvent document."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from mingdeng.contracts.events import PAYLOAD_BY_TYPE
+
+SAMPLE_DATA: dict[str, dict[str, Any]] = {
+    "mingdeng.branch.registered.v1": {"branch_id": "b1", "name": "机关第一党支部"},
+    "mingdeng.department.registered.v1": {
+        "department_id": "d01", "name": "预算科", "branch_id": "b1", "leader_id": "m001",
+    },
+    "mingdeng.member.registered.v1": {
+        "member_id": "m100", "name": "王芳", "department_id": "d01", "phone": "13900000000",
+        "roles": ["member"], "party_member": True, "born_on": "1990-05-01",
+    },
+    "mingdeng.member.left.v1": {"member_id": "m100"},
+    "mingdeng.household.registered.v1": {
+        "household_id": "h001", "village": "沙市村", "head_name": "李强", "address": "3组12号",
+    },
+    "mingdeng.household.paired.v1": {"household_id": "h001", "member_id": "m100"},
+    "mingdeng.household.unpaired.v1": {"household_id": "h001", "member_id": "m100"},
+    "mingdeng.liaison.assigned.v1": {
+        "leader_id": "m001", "agency_branch_id": "b1", "village_branch": "沙市村党支部",
+    },
+    "mingdeng.lecture.scheduled.v1": {
+        "lecture_id": "L1", "date": "2026-11-15", "module": "theory", "theme": "loyalty",
+        "title": "对党忠诚", "speaker_id": "m100",
+    },
+    "mingdeng.lecture.delivered.v1": {"lecture_id": "L1", "speaker_id": "m100"},
+    "mingdeng.lecture.attended.v1": {"lecture_id": "L1", "member_id": "m100"},
+    "mingdeng.violation.logged.v1": {
+        "violation_id": "v1", "member_id": "m100", "rule": 3, "description": "上班时间离岗",
+        "inspector_id": "m002",
+    },
+    "mingdeng.violation.retracted.v1": {"violation_id": "v1", "reason": "申诉成立"},
+    "mingdeng.visit.made.v1": {
+        "visit_id": "vis1", "member_id": "m100", "kind": "household", "household_id": "h001",
+    },
+    "mingdeng.volunteer.logged.v1": {
+        "activity_id": "a1", "member_id": "m100", "hours": 1.5, "title": "社区志愿服务",
+    },
+    "mingdeng.volunteer.logged.v2": {
+        "activity_id": "a1", "member_id": "m100", "minutes": 90, "title": "社区志愿服务",
+    },
+    "mingdeng.talk.held.v1": {
+        "talk_id": "t1", "host_id": "m008", "member_id": "m100", "category": "youth",
+    },
+    "mingdeng.kpi.reported.v1": {
+        "subject_type": "member", "subject_id": "m100", "metric": "performance",
+        "period": "2026Q4", "value": 88.5,
+    },
+    "mingdeng.maxim.submitted.v1": {"maxim_id": "x1", "author_id": "m100", "text": "廉洁自律。"},
+    "mingdeng.maxim.approved.v1": {"maxim_id": "x1"},
+    "mingdeng.suggestion.submitted.v1": {
+        "suggestion_id": "s1", "department_id": "d01", "topic": "营商环境", "text": "简化流程。",
+    },
+    "mingdeng.suggestion.adopted.v1": {"suggestion_id": "s1"},
+    "mingdeng.quarter.closed.v1": {"quarter": "2026Q3"},
+}  # fmt: skip
+
+assert set(SAMPLE_DATA) == set(PAYLOAD_BY_TYPE), "every event type needs a sample"
+
+
+def cloudevent(
+    event_type: str,
+    data: dict[str, Any] | None = None,
+    *,
+    time: datetime | str | None = None,
+    source: str = "/systems/test",
+    event_id: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    payload = dict(SAMPLE_DATA[event_type] if data is None else data)
+    subject = str(payload[PAYLOAD_BY_TYPE[event_type].subject_field])
+    moment = time or datetime.now(UTC)
+    return {
+        "specversion": "1.0",
+        "id": event_id or uuid.uuid4().hex,
+        "source": source,
+        "type": event_type,
+        "subject": subject,
+        "time": moment if isinstance(moment, str) else moment.isoformat(),
+        "datacontenttype": "application/json",
+        "data": payload,
+        **overrides,
+    }

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from mingdeng.contracts.topics import ALL_TOPICS
+from tests.support.samples import SAMPLE_DATA, cloudevent
+
+SHARED = Path(__file__).parents[3] / "shared"
+
+
+def test_committed_schemas_and_asyncapi_match_the_models() -> None:
+    exporter = runpy.run_path(str(SHARED / "export_contracts.py"))
+    stale = [
+        str(path.relative_to(SHARED))
+        for path, text in exporter["rendered"]().items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+    assert stale == [], "run `make schemas` and commit the result"
+
+
+@pytest.mark.parametrize("event_type", sorted(SAMPLE_DATA))
+def test_json_schema_accepts_the_sample_and_refuses_a_wrong_type(event_type: str) -> None:
+    schema = json.loads((SHARED / "schemas" / "events" / f"{event_type}.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    document = json.loads(json.dumps(cloudevent(event_type)))
+    validator.validate(document)
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**document, "type": "mingdeng.other.v1"})
+
+
+def test_asyncapi_lists_every_topic_with_its_partitions() -> None:
+    document = yaml.safe_load((SHARED / "asyncapi.yaml").read_text())
+    assert document["asyncapi"] == "3.0.0"
+    listed = {c["address"]: c["bindings"]["kafka"]["partitions"] for c in document["channels"].values()}
+    assert listed == {t.name: t.partitions for t in ALL_TOPICS}
+    inbound = document["channels"]["mingdeng_events_v1"]["messages"]
+    assert len(inbound) == len(SAMPLE_DATA)
