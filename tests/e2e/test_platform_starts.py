@@ -35,11 +35,15 @@ def services(run_dir: Path, action: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(ROOT / "deploy/services.sh"), action],
         env={**os.environ, "MINGDENG_RUN_DIR": str(run_dir)},
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
-def test_all_four_services_start_answer_and_stop(kafka_bootstrap: str, database_url: str, run_dir: Path) -> None:
+def test_all_four_services_start_answer_and_stop(
+    kafka_bootstrap: str, database_url: str, run_dir: Path
+) -> None:
     env = dict(line.split("=", 1) for line in (run_dir / "mingdeng.env").read_text().split())
     ports = {
         "gateway": env["MINGDENG_GATEWAY_PORT"],

@@ -16,11 +16,17 @@ def test_an_event_round_trips_through_kafka_into_the_same_typed_model(
     sent = parse_event(
         cloudevent(
             "mingdeng.violation.logged.v1",
-            {"violation_id": f"v-{unique}", "member_id": f"m-{unique}", "rule": 4,
-             "description": "工作日午间饮酒", "inspector_id": "m002", "shift": "午间"},
+            {
+                "violation_id": f"v-{unique}",
+                "member_id": f"m-{unique}",
+                "rule": 4,
+                "description": "工作日午间饮酒",
+                "inspector_id": "m002",
+                "shift": "午间",
+            },
             time=datetime(2026, 11, 20, 12, 30, tzinfo=UTC),
         )
-    )  # fmt: skip
+    )
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     metadata = producer.send(
         EVENTS.name, key=sent.subject.encode(), value=serialize_event(sent)

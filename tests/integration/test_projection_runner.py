@@ -32,7 +32,7 @@ async def run_until(runner: ProjectionRunner, condition: object, timeout_s: floa
     task = asyncio.create_task(runner.run(stop))
     try:
         async with asyncio.timeout(timeout_s):
-            while not condition():  # type: ignore[operator]
+            while not condition():  # type: ignore[operator]  # noqa: ASYNC110 - polls another task's progress
                 await asyncio.sleep(0.1)
     finally:
         stop.set()
@@ -59,9 +59,12 @@ async def test_a_batch_that_fails_leaves_no_rows_and_no_offsets_and_is_applied_a
 
     def runner() -> ProjectionRunner:
         return ProjectionRunner(
-            consumer=f"test-{unique}", topics=[topic], bootstrap_servers=kafka_bootstrap,
-            pool=pg_pool, handler=handler,
-        )  # fmt: skip
+            consumer=f"test-{unique}",
+            topics=[topic],
+            bootstrap_servers=kafka_bootstrap,
+            pool=pg_pool,
+            handler=handler,
+        )
 
     crashing = runner()
     try:
@@ -70,9 +73,12 @@ async def test_a_batch_that_fails_leaves_no_rows_and_no_offsets_and_is_applied_a
     except RuntimeError as error:
         assert "crash after writing rows" in str(error)
     assert await pg_pool.fetchval(f"SELECT count(*) FROM {table}") == 0
-    assert await pg_pool.fetchval(
-        "SELECT count(*) FROM public.consumer_offsets WHERE consumer = $1", f"test-{unique}"
-    ) == 0
+    assert (
+        await pg_pool.fetchval(
+            "SELECT count(*) FROM public.consumer_offsets WHERE consumer = $1", f"test-{unique}"
+        )
+        == 0
+    )
 
     crash["armed"] = False
     healthy = runner()

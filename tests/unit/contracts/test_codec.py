@@ -86,7 +86,9 @@ def test_time_more_than_a_day_ahead_is_refused_and_history_is_welcome() -> None:
     ahead = cloudevent("mingdeng.lecture.attended.v1", time=NOW + timedelta(hours=24, minutes=1))
     assert reasons(ahead) == {"time": "more than 24 hours ahead of now"}
     parse_event(cloudevent("mingdeng.lecture.attended.v1", time=NOW + timedelta(hours=23)), now=NOW)
-    parse_event(cloudevent("mingdeng.lecture.attended.v1", time="2019-01-01T08:00:00+08:00"), now=NOW)
+    parse_event(
+        cloudevent("mingdeng.lecture.attended.v1", time="2019-01-01T08:00:00+08:00"), now=NOW
+    )
 
 
 def test_subject_must_name_what_the_event_is_about() -> None:
@@ -98,7 +100,9 @@ def test_subject_must_name_what_the_event_is_about() -> None:
 
 def test_visit_kinds_need_their_target() -> None:
     raw = cloudevent(
-        "mingdeng.visit.made.v1", {"visit_id": "x", "member_id": "m1", "kind": "household"}, time=NOW
+        "mingdeng.visit.made.v1",
+        {"visit_id": "x", "member_id": "m1", "kind": "household"},
+        time=NOW,
     )
     assert reasons(raw) == {"data": "a household visit names its household_id"}
 
@@ -109,14 +113,18 @@ def test_index_kpis_are_quarterly_scores_of_the_right_subject() -> None:
     assert reasons(too_high) == {"data": "metric 'performance' is a score from 0 to 100"}
     monthly = cloudevent("mingdeng.kpi.reported.v1", {**base, "period": "2026-11"}, time=NOW)
     assert reasons(monthly) == {"data": "metric 'performance' is reported per quarter, like 2026Q4"}
-    bureau = {"subject_type": "bureau", "subject_id": "bureau", "metric": "general_budget_revenue",
-              "period": "2025", "value": 113.32, "unit": "亿元"}  # fmt: skip
+    bureau = {
+        "subject_type": "bureau",
+        "subject_id": "bureau",
+        "metric": "general_budget_revenue",
+        "period": "2025",
+        "value": 113.32,
+        "unit": "亿元",
+    }
     assert parse_event(cloudevent("mingdeng.kpi.reported.v1", bureau, time=NOW), now=NOW)
 
 
-@pytest.mark.parametrize(
-    "raw", [b"not json", b"[1, 2]", "\udcff".encode("utf-8", "surrogatepass")]
-)
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", "\udcff".encode("utf-8", "surrogatepass")])
 def test_what_is_not_a_json_object_is_refused(raw: bytes) -> None:
     assert set(reasons(raw)) == {"(event)"}
 

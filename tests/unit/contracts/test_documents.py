@@ -37,7 +37,9 @@ def test_json_schema_accepts_the_sample_and_refuses_a_wrong_type(event_type: str
 def test_asyncapi_lists_every_topic_with_its_partitions() -> None:
     document = yaml.safe_load((SHARED / "asyncapi.yaml").read_text())
     assert document["asyncapi"] == "3.0.0"
-    listed = {c["address"]: c["bindings"]["kafka"]["partitions"] for c in document["channels"].values()}
+    listed = {
+        c["address"]: c["bindings"]["kafka"]["partitions"] for c in document["channels"].values()
+    }
     assert listed == {t.name: t.partitions for t in ALL_TOPICS}
     inbound = document["channels"]["mingdeng_events_v1"]["messages"]
     assert len(inbound) == len(SAMPLE_DATA)

@@ -29,7 +29,9 @@ def dockerfile_of(spec: dict) -> Path:
 
 
 def test_the_four_services_and_the_infrastructure_are_there() -> None:
-    assert {"gateway", "scoring", "notify", "outreach", "kafka", "postgres"} <= set(COMPOSE["services"])
+    assert {"gateway", "scoring", "notify", "outreach", "kafka", "postgres"} <= set(
+        COMPOSE["services"]
+    )
     assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:3.9")
     assert COMPOSE["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
 

@@ -73,7 +73,9 @@ def asyncapi_document() -> dict[str, Any]:
             "x-consumers": list(topic.consumers),
         }
         if topic is EVENTS:
-            channel["messages"] = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
+            channel["messages"] = {
+                name: {"$ref": f"#/components/messages/{name}"} for name in messages
+            }
             operations["publishEvent"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{channel_id}"},

@@ -74,7 +74,9 @@ async def migrate(dsn: str, component: str, package: str) -> list[int]:
                         migration.version,
                         migration.name,
                     )
-                log.info("applied migration %s %04d_%s", component, migration.version, migration.name)
+                log.info(
+                    "applied migration %s %04d_%s", component, migration.version, migration.name
+                )
                 applied.append(migration.version)
             return applied
         finally:

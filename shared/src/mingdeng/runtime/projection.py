@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Record:
     topic: str
@@ -54,7 +55,10 @@ async def store_offsets(
            VALUES ($1, $2, $3, $4)
            ON CONFLICT (consumer, topic, partition)
            DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()""",
-        [(consumer, topic, partition, offset) for (topic, partition), offset in next_offsets.items()],
+        [
+            (consumer, topic, partition, offset)
+            for (topic, partition), offset in next_offsets.items()
+        ],
     )
 
 

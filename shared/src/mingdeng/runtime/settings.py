@@ -24,8 +24,8 @@ class PostgresSettings(BaseSettings):
 
 
 def kafka_settings() -> KafkaSettings:
-    return KafkaSettings()  # type: ignore[call-arg]  # read from the environment
+    return KafkaSettings()  # read from the environment
 
 
 def postgres_settings() -> PostgresSettings:
-    return PostgresSettings()  # type: ignore[call-arg]
+    return PostgresSettings()

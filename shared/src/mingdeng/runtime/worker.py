@@ -33,7 +33,9 @@ async def run_until_stopped(
                 raise task.exception()  # type: ignore[misc]
     finally:
         stop.set()
-        for task, outcome in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True)):
+        for task, outcome in zip(
+            tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True
+        ):
             if isinstance(outcome, Exception):
                 log.error("%s ended with an error", task.get_name(), exc_info=outcome)
         stopper.cancel()

@@ -49,18 +49,23 @@ def wait_until_consumed(bootstrap_servers: str, group: str, timeout_s: float) ->
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
-        partitions = [TopicPartition(EVENTS.name, p) for p in consumer.partitions_for_topic(EVENTS.name)]
+        partitions = [
+            TopicPartition(EVENTS.name, p) for p in consumer.partitions_for_topic(EVENTS.name)
+        ]
         ends = consumer.end_offsets(partitions)
         deadline = time.monotonic() + timeout_s
         while True:
             committed = admin.list_consumer_group_offsets(group)
             behind = sum(
-                max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions
+                max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
+                for tp in partitions
             )
             if behind == 0:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{group} is still {behind} events behind after {timeout_s:.0f} s")
+                raise TimeoutError(
+                    f"{group} is still {behind} events behind after {timeout_s:.0f} s"
+                )
             log.info("waiting for %s: %d events to go", group, behind)
             time.sleep(2)
     finally:
@@ -90,4 +95,6 @@ def main() -> None:
         # Closing a quarter freezes it: close only once scoring has taken in the history.
         wait_until_consumed(kafka.bootstrap_servers, SCORING_GROUP, args.wait)
         publish(kafka.bootstrap_servers, data.closes)
-        print(f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}")
+        print(
+            f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}"
+        )

@@ -11,5 +11,5 @@ class NotifySettings(BaseSettings):
 
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8102, ge=1, le=65535)
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)

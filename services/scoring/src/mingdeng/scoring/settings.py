@@ -19,4 +19,4 @@ class ScoringSettings(BaseSettings):
     store: Literal["memory://", "rocksdb://"] = "memory://"
     data_dir: Path = Path(".run/scoring")
     rules_file: Path = DEFAULT_RULES
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -21,4 +21,5 @@ def create_app(settings: ScoringSettings) -> Any:
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         return web.json({"status": "ok"})
+
     return app

@@ -1,0 +1,208 @@
+"""SPEC §3: the Vanguard Index of a member and the Fortress Index of a department and a branch,
+for one quarter, with their components and the events that produced them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mingdeng.contracts.periods import Quarter
+from mingdeng.scoring.domain.facts import EventRef, Facts, Member
+from mingdeng.scoring.domain.rules import Rules
+
+
+@dataclass(frozen=True)
+class VanguardScore:
+    member_id: str
+    name: str
+    department_id: str
+    party_member: bool
+    index: float
+    performance: float
+    study: float
+    service: float
+    discipline: float
+    study_rate: float
+    lectures_given: int
+    households_visited: int
+    violations: int
+    events: dict[str, tuple[EventRef, ...]] = field(default_factory=dict)
+
+    @property
+    def components(self) -> dict[str, float]:
+        return {
+            "performance": self.performance,
+            "study": self.study,
+            "service": self.service,
+            "discipline": self.discipline,
+        }
+
+
+@dataclass(frozen=True)
+class FortressScore:
+    level: str  # "department" or "branch"
+    id: str
+    name: str
+    branch_id: str
+    index: float
+    business: float
+    team: float
+    activity: float
+    discipline: float
+    members: tuple[str, ...]
+    violations: int
+    departments: tuple[str, ...] = ()
+    events: dict[str, tuple[EventRef, ...]] = field(default_factory=dict)
+
+    @property
+    def components(self) -> dict[str, float]:
+        return {
+            "business": self.business,
+            "team": self.team,
+            "activity": self.activity,
+            "discipline": self.discipline,
+        }
+
+
+def vanguard(facts: Facts, quarter: Quarter, member: Member, rules: Rules) -> VanguardScore:
+    r = rules.vanguard
+    bucket = facts.quarters.get(quarter)
+    member_id = member.member_id
+
+    kpi = bucket.kpis.get(("member", member_id, "performance")) if bucket else None
+    performance = r.performance_weight * kpi.value if kpi else 0.0
+
+    deliveries = facts.deliveries_in(quarter)
+    given = [d for d in deliveries if d.speaker_id == member_id]
+    attended = [d for d in deliveries if member_id in facts.attendance.get(d.lecture_id, {})]
+    took_part = {d.lecture_id for d in given} | {d.lecture_id for d in attended}
+    rate = len(took_part) / len(deliveries) if deliveries else 1.0
+    study = min(r.study_cap, r.study_rate_points * rate + r.lecture_given_points * len(given))
+
+    household_visits = bucket.household_visits.get(member_id, {}) if bucket else {}
+    counted_visits = sorted(
+        (
+            visit
+            for visit in household_visits.values()
+            if visit.household_id in facts.households
+            and facts.paired_at(visit.household_id, member_id, visit.stamp)
+        ),
+        key=lambda v: v.stamp,
+    )
+    households = {visit.household_id for visit in counted_visits}
+    volunteering = bucket.volunteering.get(member_id, {}) if bucket else {}
+    community = bucket.community_visits.get(member_id, {}) if bucket else {}
+    service = (
+        min(r.household_visit_cap, r.household_visit_points * len(households))
+        + min(r.volunteer_cap, r.volunteer_points * len(volunteering))
+        + (r.community_visit_points if community else 0.0)
+    )
+
+    violations = facts.counted_violations(quarter).get(member_id, [])
+    discipline = max(0.0, r.discipline_base - r.discipline_per_violation * len(violations))
+
+    return VanguardScore(
+        member_id=member_id,
+        name=member.name,
+        department_id=member.department_id,
+        party_member=member.party_member,
+        index=performance + study + service + discipline,
+        performance=performance,
+        study=study,
+        service=service,
+        discipline=discipline,
+        study_rate=rate,
+        lectures_given=len(given),
+        households_visited=len(households),
+        violations=len(violations),
+        events={
+            "performance": (kpi.stamp.ref,) if kpi else (),
+            "study": tuple(
+                [d.stamp.ref for d in given]
+                + [facts.attendance[d.lecture_id][member_id].ref for d in attended]
+            ),
+            "service": tuple(
+                [v.stamp.ref for v in counted_visits]
+                + [s.ref for s in sorted(volunteering.values())]
+                + [s.ref for s in sorted(community.values())]
+            ),
+            "discipline": tuple(v.stamp.ref for v in violations),
+        },
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def fortress_of_department(
+    facts: Facts,
+    quarter: Quarter,
+    department_id: str,
+    member_scores: Sequence[VanguardScore],
+    rules: Rules,
+) -> FortressScore:
+    r = rules.fortress
+    department = facts.department(department_id)
+    assert department is not None
+    bucket = facts.quarters.get(quarter)
+    kpi = bucket.kpis.get(("department", department_id, "business")) if bucket else None
+    business = r.business_weight * kpi.value if kpi else 0.0
+    team = r.team_weight * _mean([s.index for s in member_scores])
+    activity = r.activity_points * _mean([s.study_rate for s in member_scores])
+    violation_count = sum(s.violations for s in member_scores)
+    discipline = max(0.0, r.discipline_base - r.discipline_per_violation * violation_count)
+    return FortressScore(
+        level="department",
+        id=department_id,
+        name=department.name,
+        branch_id=department.branch_id,
+        index=business + team + activity + discipline,
+        business=business,
+        team=team,
+        activity=activity,
+        discipline=discipline,
+        members=tuple(s.member_id for s in member_scores),
+        violations=violation_count,
+        events={
+            "business": (kpi.stamp.ref,) if kpi else (),
+            "discipline": tuple(ref for s in member_scores for ref in s.events["discipline"]),
+        },
+    )
+
+
+def fortress_of_branch(
+    branch_id: str, name: str, departments: Sequence[FortressScore]
+) -> FortressScore:
+    """The member-weighted mean of its departments (a plain mean when none has members)."""
+    weights = [len(d.members) for d in departments]
+    if sum(weights) == 0:
+        weights = [1] * len(departments)
+    total = sum(weights)
+
+    def weighted(component: str) -> float:
+        if not departments:
+            return 0.0
+        return (
+            sum(w * float(getattr(d, component)) for w, d in zip(weights, departments, strict=True))
+            / total
+        )
+
+    return FortressScore(
+        level="branch",
+        id=branch_id,
+        name=name,
+        branch_id=branch_id,
+        index=weighted("index"),
+        business=weighted("business"),
+        team=weighted("team"),
+        activity=weighted("activity"),
+        discipline=weighted("discipline"),
+        members=tuple(m for d in departments for m in d.members),
+        violations=sum(d.violations for d in departments),
+        departments=tuple(d.id for d in departments),
+        events={
+            component: tuple(ref for d in departments for ref in d.events.get(component, ()))
+            for component in ("business", "discipline")
+        },
+    )

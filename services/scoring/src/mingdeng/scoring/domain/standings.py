@@ -1,0 +1,150 @@
+"""SPEC §4: rankings and selections of a quarter, and the year-end top ten."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mingdeng.contracts.periods import Quarter, quarters_of_year
+from mingdeng.scoring.domain.facts import Facts
+from mingdeng.scoring.domain.indices import (
+    FortressScore,
+    VanguardScore,
+    fortress_of_branch,
+    fortress_of_department,
+    vanguard,
+)
+from mingdeng.scoring.domain.rules import Rules
+
+Status = Literal["provisional", "final"]
+
+
+@dataclass(frozen=True)
+class QuarterStandings:
+    quarter: Quarter
+    status: Status
+    rules_version: str
+    members: tuple[VanguardScore, ...]  # in rank order
+    departments: tuple[FortressScore, ...]  # in rank order
+    branches: tuple[FortressScore, ...]  # in rank order
+    exemplars: tuple[str, ...]  # member ids, in rank order
+    excellent_departments: tuple[str, ...]
+
+    def member(self, member_id: str) -> VanguardScore | None:
+        return next((m for m in self.members if m.member_id == member_id), None)
+
+    def finalised(self) -> QuarterStandings:
+        return QuarterStandings(
+            self.quarter,
+            "final",
+            self.rules_version,
+            self.members,
+            self.departments,
+            self.branches,
+            self.exemplars,
+            self.excellent_departments,
+        )
+
+
+@dataclass(frozen=True)
+class TopTenEntry:
+    member_id: str
+    name: str
+    department_id: str
+    mean_index: float
+    quarters: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class TopTen:
+    year: int
+    status: Status
+    rules_version: str
+    members: tuple[TopTenEntry, ...]
+
+
+def vanguard_order(score: VanguardScore) -> tuple[float, int, int, str]:
+    """Higher index first; ties: more lectures given, more households visited, member id."""
+    return (-score.index, -score.lectures_given, -score.households_visited, score.member_id)
+
+
+def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterStandings:
+    members = facts.active_members()
+    scores = sorted((vanguard(facts, quarter, m, rules) for m in members), key=vanguard_order)
+
+    by_department: dict[str, list[VanguardScore]] = defaultdict(list)
+    for score in scores:
+        by_department[score.department_id].append(score)
+    departments = [
+        fortress_of_department(
+            facts,
+            quarter,
+            department_id,
+            sorted(by_department[department_id], key=lambda s: s.member_id),
+            rules,
+        )
+        for department_id in sorted(facts.departments)
+    ]
+    departments.sort(key=lambda d: (-d.index, d.id))
+
+    branches = []
+    for branch_id in sorted(facts.branches):
+        branch = facts.branch(branch_id)
+        assert branch is not None
+        own = sorted((d for d in departments if d.branch_id == branch_id), key=lambda d: d.id)
+        branches.append(fortress_of_branch(branch_id, branch.name, own))
+    branches.sort(key=lambda b: (-b.index, b.id))
+
+    quotas = rules.selections
+    exemplars = [s.member_id for s in scores if s.party_member and s.violations == 0]
+    return QuarterStandings(
+        quarter=quarter,
+        status="provisional",
+        rules_version=rules.version,
+        members=tuple(scores),
+        departments=tuple(departments),
+        branches=tuple(branches),
+        exemplars=tuple(exemplars[: quotas.exemplars]),
+        excellent_departments=tuple(d.id for d in departments[: quotas.excellent_departments]),
+    )
+
+
+def compute_top_ten(
+    year: int,
+    quarters: Mapping[Quarter, QuarterStandings],
+    candidates: Sequence[VanguardScore],
+    rules: Rules,
+    status: Status,
+) -> TopTen:
+    """Top party members by the mean of their four quarterly indices (a missing quarter counts 0),
+    without a counted violation in the year. Ties: lectures given and households visited over
+    the year, then member id."""
+    ranked = []
+    for candidate in candidates:
+        if not candidate.party_member:
+            continue
+        per_quarter = {
+            q: quarters[q].member(candidate.member_id)
+            for q in quarters_of_year(year)
+            if q in quarters
+        }
+        found = [s for s in per_quarter.values() if s is not None]
+        if any(s.violations for s in found):
+            continue
+        total = sum(s.index for s in found)
+        given = sum(s.lectures_given for s in found)
+        visited = sum(s.households_visited for s in found)
+        entry = TopTenEntry(
+            member_id=candidate.member_id,
+            name=candidate.name,
+            department_id=candidate.department_id,
+            mean_index=total / 4,
+            quarters={str(q): s.index for q, s in per_quarter.items() if s is not None},
+        )
+        ranked.append(((-entry.mean_index, -given, -visited, entry.member_id), entry))
+    ranked.sort(key=lambda pair: pair[0])
+    return TopTen(
+        year, status, rules.version, tuple(e for _, e in ranked[: rules.selections.top_ten])
+    )

@@ -1,0 +1,146 @@
+"""Build typed events tersely, with ids that never collide."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from mingdeng.contracts import events as ev
+from mingdeng.contracts.codec import new_event
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.contracts.periods import BUSINESS_TZ
+
+
+def at(text: str) -> datetime:
+    """'2026-07-15 10:00' in business time."""
+    return datetime.fromisoformat(text).replace(tzinfo=BUSINESS_TZ)
+
+
+class Events:
+    def __init__(self, source: str = "/systems/test", prefix: str = "e") -> None:
+        self.source = source
+        self._ids = (f"{prefix}{n}" for n in itertools.count(1))
+
+    def __call__(self, data: EventData, when: str | datetime) -> Event[EventData]:
+        moment = at(when) if isinstance(when, str) else when
+        return new_event(data, source=self.source, time=moment, event_id=next(self._ids))
+
+    # shorthands for the common ones
+    def member(
+        self,
+        member_id: str,
+        department_id: str,
+        when: str,
+        *,
+        party: bool = True,
+        name: str | None = None,
+    ) -> Event[EventData]:
+        return self(
+            ev.MemberRegistered(
+                member_id=member_id,
+                name=name or f"成员{member_id}",
+                department_id=department_id,
+                phone="13900000000",
+                roles=("member",),
+                party_member=party,
+            ),
+            when,
+        )
+
+    def department(
+        self, department_id: str, branch_id: str, when: str, leader: str = "L1"
+    ) -> Event[EventData]:
+        return self(
+            ev.DepartmentRegistered(
+                department_id=department_id,
+                name=f"科室{department_id}",
+                branch_id=branch_id,
+                leader_id=leader,
+            ),
+            when,
+        )
+
+    def branch(self, branch_id: str, when: str) -> Event[EventData]:
+        return self(ev.BranchRegistered(branch_id=branch_id, name=f"支部{branch_id}"), when)
+
+    def household(self, household_id: str, member_id: str, when: str) -> list[Event[EventData]]:
+        return [
+            self(
+                ev.HouseholdRegistered(
+                    household_id=household_id, village="沙市村", head_name="户主"
+                ),
+                when,
+            ),
+            self(ev.HouseholdPaired(household_id=household_id, member_id=member_id), when),
+        ]
+
+    def delivered(self, lecture_id: str, speaker_id: str, when: str) -> Event[EventData]:
+        return self(ev.LectureDelivered(lecture_id=lecture_id, speaker_id=speaker_id), when)
+
+    def attended(self, lecture_id: str, member_id: str, when: str) -> Event[EventData]:
+        return self(ev.LectureAttended(lecture_id=lecture_id, member_id=member_id), when)
+
+    def household_visit(self, member_id: str, household_id: str, when: str) -> Event[EventData]:
+        return self(
+            ev.VisitMade(
+                visit_id=f"visit-{next(self._ids)}",
+                member_id=member_id,
+                kind="household",
+                household_id=household_id,
+            ),
+            when,
+        )
+
+    def community_visit(self, member_id: str, when: str) -> Event[EventData]:
+        return self(
+            ev.VisitMade(
+                visit_id=f"visit-{next(self._ids)}", member_id=member_id, kind="community"
+            ),
+            when,
+        )
+
+    def volunteer(self, member_id: str, when: str) -> Event[EventData]:
+        return self(
+            ev.VolunteerLogged(
+                activity_id=f"act-{next(self._ids)}",
+                member_id=member_id,
+                minutes=120,
+                title="志愿服务",
+            ),
+            when,
+        )
+
+    def violation(
+        self, violation_id: str, member_id: str, when: str, rule: int = 3
+    ) -> Event[EventData]:
+        return self(
+            ev.ViolationLogged(
+                violation_id=violation_id,
+                member_id=member_id,
+                rule=rule,
+                description="上班时间离岗",
+                inspector_id="i1",
+            ),
+            when,
+        )
+
+    def retraction(self, violation_id: str, when: str) -> Event[EventData]:
+        return self(ev.ViolationRetracted(violation_id=violation_id, reason="申诉成立"), when)
+
+    def kpi(
+        self, subject_type: str, subject_id: str, metric: str, period: str, value: float, when: str
+    ) -> Event[EventData]:
+        return self(
+            ev.KpiReported(
+                subject_type=subject_type,
+                subject_id=subject_id,  # type: ignore[arg-type]
+                metric=metric,
+                period=period,
+                value=value,
+            ),
+            when,
+        )
+
+    def close(self, quarter: str, when: str) -> Event[EventData]:
+        return self(ev.QuarterClosed(quarter=quarter), when)
