@@ -206,3 +206,14 @@ def test_random_arrival_order_with_duplicates_gives_the_same_standings(rules: Ru
             engine.apply(event)
         assert indices(engine) == pytest.approx(indices(reference))
         assert engine.standings(Q3).exemplars == reference.standings(Q3).exemplars
+
+
+def test_kpis_that_feed_no_index_are_taken_without_effect(rules: Rules) -> None:
+    e = Events()
+    engine = ScoringEngine(rules)
+    engine.apply(e.member("A", "d1", "2026-01-01 09:00"))
+    revenue = e.kpi(
+        "bureau", "bureau", "general_budget_revenue", "2025", 113.32, "2026-01-20 10:00"
+    )
+    assert engine.apply(revenue).status == "applied"
+    assert engine.quarters() == []

@@ -42,6 +42,14 @@ DEAD_LETTER = Topic(
     producers=("scoring", "notify", "outreach", "gateway projector"),
     consumers=("ops", "gateway projector"),
 )
+SCORING_FACTS = Topic(
+    name="mingdeng.scoring-facts.v1",
+    partitions=1,
+    key="`bureau` (one partition: the one order in which scoring took events in)",
+    carries="valid inbound events as scoring admitted them; replay reads it from offset 0",
+    producers=("scoring",),
+    consumers=("scoring",),
+)
 EVENT_STATUS = Topic(
     name="mingdeng.event-status.v1",
     partitions=4,
@@ -108,6 +116,7 @@ OUTREACH = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     EVENTS,
     DEAD_LETTER,
+    SCORING_FACTS,
     EVENT_STATUS,
     SCORES,
     SELECTIONS,

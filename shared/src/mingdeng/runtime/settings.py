@@ -5,12 +5,25 @@ from __future__ import annotations
 from pydantic import Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mingdeng.contracts.topics import Topic
+
 
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MINGDENG_KAFKA_", extra="ignore")
 
     bootstrap_servers: str = Field(description="host:port[,host:port…] of the brokers")
     replication_factor: int = Field(default=1, ge=1)
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[a-zA-Z0-9._-]*$",
+        description="put before every topic and group name, e.g. to keep environments apart",
+    )
+
+    def topic(self, topic: Topic) -> str:
+        return self.topic_prefix + topic.name
+
+    def group(self, name: str) -> str:
+        return self.topic_prefix + name
 
 
 class PostgresSettings(BaseSettings):

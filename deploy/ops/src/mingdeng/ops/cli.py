@@ -16,7 +16,7 @@ from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import EVENTS
 from mingdeng.ops.demo import build_demo
 from mingdeng.runtime.logs import configure_logging
-from mingdeng.runtime.settings import kafka_settings
+from mingdeng.runtime.settings import KafkaSettings, kafka_settings
 from mingdeng.runtime.topics_admin import ensure_topics
 
 log = logging.getLogger("mingdeng.ops")
@@ -24,10 +24,10 @@ log = logging.getLogger("mingdeng.ops")
 SCORING_GROUP = "mingdeng-scoring"
 
 
-def publish(bootstrap_servers: str, events: Iterable[Event[EventData]]) -> int:
+def publish(kafka: KafkaSettings, events: Iterable[Event[EventData]]) -> int:
     """Publish to the inbound topic as an upstream system would: keyed by subject, acks=all."""
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        bootstrap_servers=kafka.bootstrap_servers,
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
@@ -36,7 +36,9 @@ def publish(bootstrap_servers: str, events: Iterable[Event[EventData]]) -> int:
     count = 0
     try:
         for event in events:
-            producer.send(EVENTS.name, key=event.subject.encode(), value=serialize_event(event))
+            producer.send(
+                kafka.topic(EVENTS), key=event.subject.encode(), value=serialize_event(event)
+            )
             count += 1
         producer.flush()
     finally:
@@ -44,18 +46,17 @@ def publish(bootstrap_servers: str, events: Iterable[Event[EventData]]) -> int:
     return count
 
 
-def wait_until_consumed(bootstrap_servers: str, group: str, timeout_s: float) -> None:
+def wait_until_consumed(kafka: KafkaSettings, group: str, timeout_s: float) -> None:
     """Block until `group` has committed the end of every partition of the inbound topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    topic = kafka.topic(EVENTS)
     try:
-        partitions = [
-            TopicPartition(EVENTS.name, p) for p in consumer.partitions_for_topic(EVENTS.name)
-        ]
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         ends = consumer.end_offsets(partitions)
         deadline = time.monotonic() + timeout_s
         while True:
-            committed = admin.list_consumer_group_offsets(group)
+            committed = admin.list_group_offsets({group: None}).get(group, {})
             behind = sum(
                 max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
                 for tp in partitions
@@ -86,15 +87,15 @@ def main() -> None:
     kafka = kafka_settings()
 
     if args.command == "topics":
-        created = ensure_topics(kafka.bootstrap_servers, kafka.replication_factor)
+        created = ensure_topics(kafka)
         print(f"topics ready ({len(created)} created)")
     elif args.command == "demo":
         data = build_demo(args.seed, args.today)
-        count = publish(kafka.bootstrap_servers, data.events)
+        count = publish(kafka, data.events)
         print(f"published {count} demo events")
         # Closing a quarter freezes it: close only once scoring has taken in the history.
-        wait_until_consumed(kafka.bootstrap_servers, SCORING_GROUP, args.wait)
-        publish(kafka.bootstrap_servers, data.closes)
+        wait_until_consumed(kafka, kafka.group(SCORING_GROUP), args.wait)
+        publish(kafka, data.closes)
         print(
             f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}"
         )

@@ -19,4 +19,8 @@ class ScoringSettings(BaseSettings):
     store: Literal["memory://", "rocksdb://"] = "memory://"
     data_dir: Path = Path(".run/scoring")
     rules_file: Path = DEFAULT_RULES
+    flush_interval_s: float = Field(
+        default=0.2, gt=0, description="how often changes are published"
+    )
+    close_check_interval_s: float = Field(default=60, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -24,8 +24,8 @@ async def handle_batch(connection: asyncpg.Connection, records: Sequence[Record]
 async def run(settings: NotifySettings) -> None:
     async with asyncpg.create_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
         runner = ProjectionRunner(
-            consumer="mingdeng-notify",
-            topics=[EVENTS.name],
+            consumer=settings.kafka.group("mingdeng-notify"),
+            topics=[settings.kafka.topic(EVENTS)],
             bootstrap_servers=settings.kafka.bootstrap_servers,
             pool=pool,
             handler=handle_batch,

@@ -221,7 +221,7 @@ class ScoringEngine:
                 facts.visit_community(Quarter.of(stamp.time), data.member_id, data.visit_id, stamp)
             case ev.VolunteerLogged():
                 facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id, stamp)
-            case ev.KpiReported():
+            case ev.KpiReported() if data.metric in INDEX_KPI_SUBJECT:
                 facts.report_kpi(
                     Quarter.parse(data.period),
                     (data.subject_type, data.subject_id, data.metric),

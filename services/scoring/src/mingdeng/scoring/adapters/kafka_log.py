@@ -1,0 +1,65 @@
+"""Reading whole topics from the start, for replay, simulation and verification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.structs import OffsetAndMetadata
+
+
+def read_from_start(bootstrap_servers: str, topic: str) -> Iterator[tuple[bytes | None, bytes]]:
+    """Every (key, value) of `topic` up to its end as of now, partition by partition in order."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            raise LookupError(f"topic {topic} does not exist")
+        ends = consumer.end_offsets(partitions)
+        for partition in partitions:
+            consumer.assign([partition])
+            consumer.seek_to_beginning(partition)
+            while consumer.position(partition) < ends[partition]:
+                for records in consumer.poll(timeout_ms=1000).values():
+                    for record in records:
+                        if record.offset < ends[partition]:
+                            yield record.key, record.value
+    finally:
+        consumer.close()
+
+
+def latest_by_key(bootstrap_servers: str, topic: str) -> dict[str, bytes]:
+    """The newest value of every key (what a compacted topic settles to)."""
+    return {
+        key.decode(): value
+        for key, value in read_from_start(bootstrap_servers, topic)
+        if key is not None
+    }
+
+
+def reset_group_to_start(bootstrap_servers: str, group: str, topic: str) -> None:
+    """Set `group`'s committed offsets on `topic` to 0. The group must have no live members."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        admin.alter_group_offsets(
+            group, {TopicPartition(topic, p): OffsetAndMetadata(0, "", -1) for p in partitions}
+        )
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def delete_topics(bootstrap_servers: str, prefix: str, suffix: str) -> list[str]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        doomed = [t for t in admin.list_topics() if t.startswith(prefix) and t.endswith(suffix)]
+        if doomed:
+            admin.delete_topics(doomed)
+        return doomed
+    finally:
+        admin.close()

@@ -1,0 +1,142 @@
+"""Messages the services derive from the event log, for the projector, the notifier and the stream.
+
+Values on the derived topics are JSON of these models; the key of each is its `key` property.
+Indices are published exact (`index_exact`, used for ranking) and rounded to 2 decimals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["provisional", "final"]
+Level = Literal["member", "department", "branch"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class EventRef(_Message):
+    source: str
+    id: str
+
+
+class IndexScore(_Message):
+    """The Vanguard (member) or Fortress (department, branch) Index of one subject in a quarter."""
+
+    kind: Literal["score"] = "score"
+    quarter: str
+    level: Level
+    id: str
+    name: str
+    department_id: str | None = None
+    branch_id: str | None = None
+    party_member: bool | None = None
+    rank: int
+    index: float
+    index_exact: float
+    components: dict[str, float]
+    details: dict[str, float | int | list[str]]
+    events: dict[str, list[EventRef]]
+    status: Status
+    rules_version: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.quarter}/{self.level}/{self.id}"
+
+
+class SelectedMember(_Message):
+    rank: int
+    member_id: str
+    name: str
+    department_id: str
+    index: float
+
+
+class SelectedDepartment(_Message):
+    rank: int
+    department_id: str
+    name: str
+    index: float
+
+
+class LateEvent(_Message):
+    source: str
+    id: str
+    type: str
+    time: datetime
+
+
+class QuarterSelection(_Message):
+    kind: Literal["quarter"] = "quarter"
+    quarter: str
+    status: Status
+    rules_version: str
+    exemplars: list[SelectedMember]
+    excellent_departments: list[SelectedDepartment]
+    late_events: list[LateEvent]
+
+    @property
+    def key(self) -> str:
+        return self.quarter
+
+
+class TopTenMember(_Message):
+    rank: int
+    member_id: str
+    name: str
+    department_id: str
+    mean_index: float
+    quarters: dict[str, float]
+
+
+class YearTopTen(_Message):
+    kind: Literal["year"] = "year"
+    year: int
+    status: Status
+    rules_version: str
+    members: list[TopTenMember]
+
+    @property
+    def key(self) -> str:
+        return str(self.year)
+
+
+Selection = Annotated[QuarterSelection | YearTopTen, Field(discriminator="kind")]
+
+
+class EventStatus(_Message):
+    """What became of an inbound event: applied (maybe as late, or a duplicate) or rejected."""
+
+    source: str
+    id: str
+    type: str | None
+    status: Literal["applied", "rejected"]
+    detail: Literal["new", "duplicate", "late"] | None = None
+    reasons: list[dict[str, str]] = Field(default_factory=list)
+    late_for: str | None = None
+    at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.source} {self.id}"
+
+
+class DeadLetter(_Message):
+    """A record that could not be read, with why and where it came from. Nothing is dropped."""
+
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    raw: str
+    reasons: list[dict[str, str]]
+    failed_at: datetime

@@ -1,0 +1,140 @@
+"""The scoring worker on the real broker: a hand-computed quarter published as an upstream
+system would (shuffled, with duplicates and an invalid event), the worker restarted midway,
+then the quarter closed and a late event sent. Results are read from the derived topics."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+from kafka import KafkaProducer
+
+from mingdeng.contracts.codec import serialize_event
+from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
+from mingdeng.runtime.settings import KafkaSettings
+from mingdeng.runtime.topics_admin import ensure_topics
+from mingdeng.scoring.adapters.kafka_log import latest_by_key, read_from_start
+from tests.support.builders import Events
+from tests.support.processes import ROOT, Service, free_port, wait_for
+from tests.support.samples import cloudevent
+from tests.unit.scoring.scenario import EXPECTED_BRANCH, EXPECTED_F, EXPECTED_V, quarter_events
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str, unique: str) -> KafkaSettings:
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"it-{unique}.")
+    ensure_topics(settings)
+    return settings
+
+
+def statuses(kafka: KafkaSettings) -> dict[str, dict]:
+    found = latest_by_key(kafka.bootstrap_servers, kafka.topic(EVENT_STATUS))
+    return {key: json.loads(value) for key, value in found.items()}
+
+
+def test_worker_scores_a_quarter_through_a_restart_close_and_late_event(
+    kafka: KafkaSettings, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "state"),
+        "MINGDENG_SCORING_WEB_PORT": str(port),
+        "MINGDENG_SCORING_FLUSH_INTERVAL_S": "0.1",
+    }
+    worker = Service(["mingdeng-scoring", "run"], env, tmp_path / "scoring.log")
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+
+    def publish(raw_events: list[tuple[str, bytes]]) -> None:
+        for key, value in raw_events:
+            producer.send(kafka.topic(EVENTS), key=key.encode(), value=value)
+        producer.flush()
+
+    e = Events(source="/systems/attendance")
+    events = quarter_events(e)
+    random.Random(3).shuffle(events)
+    records = [(x.subject, serialize_event(x)) for x in events]
+    records += records[:3]  # re-sent by the upstream system
+    invalid = cloudevent(
+        "mingdeng.violation.logged.v1",
+        {
+            "violation_id": "bad",
+            "member_id": "A",
+            "rule": 11,
+            "description": "x",
+            "inspector_id": "i",
+        },
+        source="/systems/inspection",
+        event_id="bad-1",
+    )
+    records.insert(5, ("A", json.dumps(invalid).encode()))
+    half = len(records) // 2
+    expected_keys = {f"{x.source} {x.id}" for x in events} | {"/systems/inspection bad-1"}
+
+    worker.start(f"http://127.0.0.1:{port}/healthz")
+    publish(records[:half])
+    wait_for(lambda: len(statuses(kafka)) >= half - 2, 60, "statuses of the first half")
+    assert worker.stop() == 0
+
+    worker.start(f"http://127.0.0.1:{port}/healthz")  # tables come back from their changelogs
+    publish(records[half:])
+    wait_for(lambda: expected_keys <= statuses(kafka).keys(), 60, "statuses of all events")
+
+    close = e.close("2026Q3", "2026-10-11 00:00")
+    publish([(close.subject, serialize_event(close))])
+    wait_for(lambda: f"{close.source} {close.id}" in statuses(kafka), 30, "the close")
+    late = e.violation("late-1", "A", "2026-09-30 10:00")
+    publish([(late.subject, serialize_event(late))])
+    wait_for(lambda: f"{late.source} {late.id}" in statuses(kafka), 30, "the late event")
+
+    def selection() -> dict:
+        raw = latest_by_key(kafka.bootstrap_servers, kafka.topic(SELECTIONS)).get("2026Q3")
+        return json.loads(raw) if raw else {}
+
+    wait_for(lambda: len(selection().get("late_events", [])) == 1, 30, "the late event listed")
+    worker.stop()
+
+    scores = {
+        key: json.loads(value)
+        for key, value in latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORES)).items()
+    }
+    for member, index in EXPECTED_V.items():
+        assert scores[f"2026Q3/member/{member}"]["index"] == index
+        assert scores[f"2026Q3/member/{member}"]["status"] == "final"
+    for department, index in EXPECTED_F.items():
+        assert scores[f"2026Q3/department/{department}"]["index"] == round(index, 2)
+    assert scores["2026Q3/branch/b1"]["index"] == round(EXPECTED_BRANCH, 2)
+    assert [scores[f"2026Q3/member/{m}"]["rank"] for m in "ABC"] == [1, 2, 3]
+
+    final = selection()
+    assert final["status"] == "final"
+    assert [m["member_id"] for m in final["exemplars"]] == ["A"]
+    assert [d["department_id"] for d in final["excellent_departments"]] == ["d1", "d2"]
+    assert [(x["source"], x["id"]) for x in final["late_events"]] == [(late.source, late.id)]
+
+    outcome = statuses(kafka)
+    assert outcome[f"{late.source} {late.id}"]["late_for"] == "2026Q3"
+    assert outcome["/systems/inspection bad-1"]["status"] == "rejected"
+    assert outcome["/systems/inspection bad-1"]["reasons"][0]["field"] == "data.rule"
+    letters = [
+        json.loads(v) for _, v in read_from_start(kafka.bootstrap_servers, kafka.topic(DEAD_LETTER))
+    ]
+    assert [(x["reasons"][0]["field"], json.loads(x["raw"])["id"]) for x in letters] == [
+        ("data.rule", "bad-1")
+    ]
+
+    replay = subprocess.run(
+        [str(ROOT / ".venv/bin/mingdeng-scoring"), "replay", "--verify"],
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "0 differ" in replay.stdout
