@@ -17,7 +17,8 @@ cat <<INFO
   Mingdeng is running.
     API           $api
     API docs      $api/docs
-    Admin token   .venv/bin/mingdeng-gateway token --role admin --subject admin
+    Admin token   make token ROLE=admin SUBJECT=m001
+    Public board  $api/v1/board/2026Q3 (no token)
     Logs          $RUN_DIR/logs/
     Stop          make down
 

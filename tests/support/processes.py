@@ -54,6 +54,12 @@ class Service:
         )  # type: ignore[union-attr]
         assert self.process.poll() is None, f"{self.command} exited; see {self.log}"
 
+    def kill_if_running(self) -> None:
+        """For test teardown: a failed test must not leave its process behind."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
     def stop(self, timeout_s: float = 30) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)

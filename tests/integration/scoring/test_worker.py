@@ -49,6 +49,14 @@ def test_worker_scores_a_quarter_through_a_restart_close_and_late_event(
         "MINGDENG_SCORING_FLUSH_INTERVAL_S": "0.1",
     }
     worker = Service(["mingdeng-scoring", "run"], env, tmp_path / "scoring.log")
+    try:
+        run_scenario(kafka, env, worker)
+    finally:
+        worker.kill_if_running()
+
+
+def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> None:
+    port = env["MINGDENG_SCORING_WEB_PORT"]
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
 
     def publish(raw_events: list[tuple[str, bytes]]) -> None:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy"
 
 
 class GatewaySettings(BaseSettings):
@@ -14,5 +16,17 @@ class GatewaySettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     environment: Literal["development", "test", "production"] = "development"
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    projector: bool = Field(default=True, description="run the projector in this process")
+    ingest_per_minute: int = Field(default=6000, ge=1, description="events per token per minute")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+
+    @model_validator(mode="after")
+    def _real_secret_outside_development(self) -> Self:
+        secret = self.jwt_secret.get_secret_value()
+        if self.environment != "development" and (secret == DEVELOPMENT_SECRET or len(secret) < 32):
+            raise ValueError(
+                "MINGDENG_GATEWAY_JWT_SECRET must be set to 32+ random characters outside development"
+            )
+        return self

@@ -1,26 +1,89 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 
-from fastapi import FastAPI
+import asyncpg
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from mingdeng.gateway.adapters.ingestion import EventPublisher
+from mingdeng.gateway.adapters.projector import Projector
+from mingdeng.gateway.entrypoints import ingest, problems, scores
+from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.health import kafka_answers, postgres_answers
+from mingdeng.runtime.projection import ProjectionRunner
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
+    metrics = CollectorRegistry()
+    requests = Counter(
+        "mingdeng_http_requests",
+        "HTTP requests answered",
+        ["method", "route", "status"],
+        registry=metrics,
+    )
+
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.rate_limiter = RateLimiter(settings.ingest_per_minute)
+        app.state.pool = await asyncpg.create_pool(settings.postgres.dsn, min_size=1, max_size=10)
+        app.state.publisher = EventPublisher(settings.kafka)
+        await app.state.publisher.start()
+        stop = asyncio.Event()
+        projector_task = None
+        if settings.projector:
+            projector = Projector(settings.kafka)
+            runner = ProjectionRunner(
+                consumer=settings.kafka.group("mingdeng-gateway-projector"),
+                topics=projector.topic_names,
+                bootstrap_servers=settings.kafka.bootstrap_servers,
+                pool=app.state.pool,
+                handler=projector.handle,
+            )
+            projector_task = asyncio.create_task(runner.run(stop), name="projector")
+            projector_task.add_done_callback(_report_end)
+        try:
+            yield
+        finally:
+            stop.set()
+            if projector_task is not None:
+                with suppress(Exception):
+                    await projector_task
+            await app.state.publisher.stop()
+            await app.state.pool.close()
 
     app = FastAPI(
         title="Mingdeng (明灯) API",
         version="1",
-        description="Event ingestion and projections of the party-building platform.",
+        description=(
+            "Event ingestion and the projections of the party-building platform. Send "
+            "`Authorization: Bearer <token>`; tokens come from `mingdeng-gateway token`. "
+            "Errors are RFC 9457 problem details."
+        ),
         lifespan=lifespan,
     )
+    problems.install(app)
+    app.include_router(ingest.router)
+    app.include_router(scores.router)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        requests.labels(
+            request.method, getattr(route, "path", "unmatched"), response.status_code
+        ).inc()
+        return response
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -40,4 +103,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             status_code=200 if ready else 503,
         )
 
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
     return app
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the projector stopped", exc_info=task.exception())

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import timedelta
 
 import uvicorn
 
+from mingdeng.gateway.adapters.tokens import issue_token
+from mingdeng.gateway.domain.access import ROLES, Principal
 from mingdeng.gateway.entrypoints.app import create_app
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.logs import configure_logging
@@ -15,11 +18,27 @@ MIGRATIONS = "mingdeng.gateway.adapters.sql"
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng-gateway")
-    parser.add_argument("command", choices=["prestart", "serve"])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prestart", help="wait for the database and migrate")
+    commands.add_parser("serve", help="serve the API (and run the projector)")
+    token = commands.add_parser("token", help="issue a bearer token")
+    token.add_argument("--role", choices=ROLES, required=True)
+    token.add_argument("--subject", required=True, help="member id, or client id for publishers")
+    token.add_argument("--source", help="publishers: the one source they publish")
+    token.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
     configure_logging("gateway")
     settings = GatewaySettings()
     if args.command == "prestart":
         asyncio.run(prestart(settings.postgres.dsn, "gateway", MIGRATIONS))
+    elif args.command == "token":
+        if args.role == "publisher" and not args.source:
+            parser.error("a publisher token needs --source")
+        principal = Principal(subject=args.subject, role=args.role, source=args.source)
+        print(
+            issue_token(
+                settings.jwt_secret.get_secret_value(), principal, timedelta(days=args.days)
+            )
+        )
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

@@ -63,3 +63,28 @@ def delete_topics(bootstrap_servers: str, prefix: str, suffix: str) -> list[str]
         return doomed
     finally:
         admin.close()
+
+
+def commit_start_where_missing(bootstrap_servers: str, group: str, topics: list[str]) -> list[str]:
+    """Commit offset 0 for partitions of `topics` where `group` has no committed offset yet.
+
+    Equivalent to auto_offset_reset=earliest, made explicit: faust-streaming, restarted with
+    table state but no committed offsets (stopped before its first commit), seeks nowhere and
+    consumes nothing. Returns the partitions it committed, as `topic[partition]`.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        missing = {
+            TopicPartition(topic, partition): OffsetAndMetadata(0, "", -1)
+            for topic in topics
+            for partition in consumer.partitions_for_topic(topic) or ()
+            if TopicPartition(topic, partition) not in committed
+        }
+        if missing:
+            admin.alter_group_offsets(group, missing)
+        return sorted(f"{tp.topic}[{tp.partition}]" for tp in missing)
+    finally:
+        consumer.close()
+        admin.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -12,9 +13,10 @@ import faust
 
 from mingdeng.contracts.codec import parse_event
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import SCORES, SCORING_FACTS, SELECTIONS
+from mingdeng.contracts.topics import EVENTS, SCORES, SCORING_FACTS, SELECTIONS
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.scoring.adapters.kafka_log import (
+    commit_start_where_missing,
     delete_topics,
     latest_by_key,
     read_from_start,
@@ -87,6 +89,18 @@ def rebuild(settings: ScoringSettings) -> int:
     return 0
 
 
+def run(settings: ScoringSettings) -> None:
+    kafka = settings.kafka
+    committed = commit_start_where_missing(
+        kafka.bootstrap_servers,
+        kafka.group(APP_ID),
+        [kafka.topic(EVENTS), kafka.topic(SCORING_FACTS)],
+    )
+    if committed:
+        logging.getLogger(__name__).info("starting %s from offset 0", ", ".join(committed))
+    faust.Worker(create_app(settings), loglevel="INFO").execute_from_commandline()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng-scoring")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,7 +116,7 @@ def main() -> None:
     configure_logging("scoring")
     settings = ScoringSettings()
     if args.command == "run":
-        faust.Worker(create_app(settings), loglevel="INFO").execute_from_commandline()
+        run(settings)
     elif args.command == "replay":
         sys.exit(replay(settings, args.verify))
     elif args.command == "simulate":

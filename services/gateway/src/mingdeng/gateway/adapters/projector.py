@@ -1,0 +1,189 @@
+"""The gateway's projector: derived topics and the registry into PostgreSQL read models.
+
+Runs under `ProjectionRunner`, so rows and offsets commit together. A record that cannot be read
+is kept in gateway.dead_letters with its reason, never dropped, and never stops the projector.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+from pydantic import TypeAdapter, ValidationError
+
+from mingdeng.contracts import events as ev
+from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.derived import EventStatus, IndexScore, Selection
+from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS, Topic
+from mingdeng.runtime.projection import Record
+from mingdeng.runtime.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
+PROJECTED: tuple[Topic, ...] = (EVENTS, SCORES, SELECTIONS, EVENT_STATUS, DEAD_LETTER)
+
+
+class Projector:
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._topics = {kafka.topic(t): t for t in PROJECTED}
+        self.topic_names = list(self._topics)
+
+    async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        for record in records:
+            topic = self._topics[record.topic]
+            try:
+                if record.value is None:
+                    continue  # a tombstone: nothing to show
+                if topic is SCORES:
+                    await _score(connection, IndexScore.model_validate_json(record.value))
+                elif topic is SELECTIONS:
+                    await _selection(connection, record.value)
+                elif topic is EVENT_STATUS:
+                    await _status(connection, EventStatus.model_validate_json(record.value))
+                elif topic is DEAD_LETTER:
+                    await _keep_dead_letter(connection, record, json.loads(record.value))
+                else:
+                    await _registry(connection, record.value)
+            except (ValidationError, ValueError) as error:
+                log.warning(
+                    "unreadable record %s[%d]@%d: %s",
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    error,
+                )
+                await _keep_dead_letter(
+                    connection,
+                    record,
+                    {
+                        "consumer": "gateway.projector",
+                        "raw": record.value.decode(errors="replace") if record.value else None,
+                        "reasons": [{"field": "(record)", "message": str(error)}],
+                        "failed_at": datetime.now(UTC).isoformat(),
+                    },
+                )
+
+
+async def _score(connection: asyncpg.Connection, score: IndexScore) -> None:
+    await connection.execute(
+        """INSERT INTO gateway.scores
+               (quarter, level, id, department_id, branch_id, rank, index_exact, status, body)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (quarter, level, id) DO UPDATE SET
+               department_id = EXCLUDED.department_id, branch_id = EXCLUDED.branch_id,
+               rank = EXCLUDED.rank, index_exact = EXCLUDED.index_exact,
+               status = EXCLUDED.status, body = EXCLUDED.body, updated_at = now()""",
+        score.quarter,
+        score.level,
+        score.id,
+        score.department_id,
+        score.branch_id,
+        score.rank,
+        score.index_exact,
+        score.status,
+        score.model_dump_json(),
+    )
+
+
+async def _selection(connection: asyncpg.Connection, value: bytes) -> None:
+    selection = SELECTION.validate_json(value)
+    await connection.execute(
+        """INSERT INTO gateway.selections (key, kind, status, body) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,
+               body = EXCLUDED.body, updated_at = now()""",
+        selection.key,
+        selection.kind,
+        selection.status,
+        selection.model_dump_json(),
+    )
+
+
+async def _status(connection: asyncpg.Connection, status: EventStatus) -> None:
+    await connection.execute(
+        """INSERT INTO gateway.event_status (source, id, status, body) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (source, id) DO UPDATE SET status = EXCLUDED.status,
+               body = EXCLUDED.body, updated_at = now()""",
+        status.source,
+        status.id,
+        status.status,
+        status.model_dump_json(),
+    )
+
+
+async def _keep_dead_letter(
+    connection: asyncpg.Connection, record: Record, body: dict[str, object]
+) -> None:
+    await connection.execute(
+        """INSERT INTO gateway.dead_letters (topic, partition, "offset", body) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING""",
+        record.topic,
+        record.partition,
+        record.offset,
+        json.dumps(body, ensure_ascii=False),
+    )
+
+
+async def _registry(connection: asyncpg.Connection, value: bytes) -> None:
+    try:
+        event = parse_event(value)
+    except InvalidEvent:
+        return  # scoring dead-letters invalid inbound events with their reasons
+    data, at = event.data, event.time
+    match data:
+        case ev.BranchRegistered():
+            await connection.execute(
+                """INSERT INTO gateway.branches VALUES ($1, $2, $3)
+                   ON CONFLICT (branch_id) DO UPDATE SET name = EXCLUDED.name, stamp = EXCLUDED.stamp
+                   WHERE gateway.branches.stamp <= EXCLUDED.stamp""",
+                data.branch_id,
+                data.name,
+                at,
+            )
+        case ev.DepartmentRegistered():
+            await connection.execute(
+                """INSERT INTO gateway.departments VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (department_id) DO UPDATE SET name = EXCLUDED.name,
+                       branch_id = EXCLUDED.branch_id, leader_id = EXCLUDED.leader_id,
+                       stamp = EXCLUDED.stamp
+                   WHERE gateway.departments.stamp <= EXCLUDED.stamp""",
+                data.department_id,
+                data.name,
+                data.branch_id,
+                data.leader_id,
+                at,
+            )
+        case ev.MemberRegistered():
+            await connection.execute(
+                """INSERT INTO gateway.members
+                       (member_id, name, department_id, phone, roles, party_member, registered_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (member_id) DO UPDATE SET name = EXCLUDED.name,
+                       department_id = EXCLUDED.department_id, phone = EXCLUDED.phone,
+                       roles = EXCLUDED.roles, party_member = EXCLUDED.party_member,
+                       registered_at = EXCLUDED.registered_at
+                   WHERE gateway.members.registered_at <= EXCLUDED.registered_at""",
+                data.member_id,
+                data.name,
+                data.department_id,
+                data.phone,
+                list(data.roles),
+                data.party_member,
+                at,
+            )
+        case ev.MemberLeft():
+            await connection.execute(
+                """INSERT INTO gateway.members
+                       (member_id, name, department_id, roles, party_member, registered_at, left_at)
+                   VALUES ($1, $1, '', '{}', false, '-infinity', $2)
+                   ON CONFLICT (member_id) DO UPDATE SET left_at = EXCLUDED.left_at
+                   WHERE gateway.members.left_at IS NULL OR gateway.members.left_at < EXCLUDED.left_at""",
+                data.member_id,
+                at,
+            )
+        case _:
+            pass  # other inbound types are read by other projections

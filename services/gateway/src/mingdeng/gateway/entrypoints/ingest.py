@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.adapters.ingestion import EventPublisher
+from mingdeng.gateway.entrypoints.deps import Connection, Publisher, publisher_of
+from mingdeng.gateway.entrypoints.problems import Problem
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+BATCH = "application/cloudevents-batch+json"
+EXAMPLE = {
+    "specversion": "1.0",
+    "id": "att-2026-11-0001",
+    "source": "/systems/attendance",
+    "type": "mingdeng.lecture.attended.v1",
+    "subject": "m020",
+    "time": "2026-11-15T15:00:00+08:00",
+    "datacontenttype": "application/json",
+    "data": {"lecture_id": "L202611", "member_id": "m020"},
+}
+
+
+class AcceptedEvents(BaseModel):
+    accepted: list[str]
+    duplicates: list[str]
+
+
+class EventState(BaseModel):
+    source: str
+    id: str
+    status: str
+    type: str | None = None
+    detail: str | None = None
+    reasons: list[dict[str, str]] = []
+    late_for: str | None = None
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=AcceptedEvents,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/cloudevents+json": {"schema": {"type": "object"}, "example": EXAMPLE},
+                BATCH: {
+                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "example": [EXAMPLE],
+                },
+            },
+        }
+    },
+    responses={422: {"description": "invalid events, with reasons per event and field"}},
+)
+async def post_events(
+    request: Request,
+    publisher: Publisher,
+    kafka: Annotated[EventPublisher, Depends(publisher_of)],
+) -> AcceptedEvents:
+    """Publish one CloudEvent or a batch: all valid, or nothing is published."""
+    try:
+        document = json.loads(await request.body())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Problem(422, "Invalid events", f"the body is not JSON: {error}") from None
+    is_batch = request.headers.get("content-type", "").startswith(BATCH) or isinstance(
+        document, list
+    )
+    batch: list[Any] = document if isinstance(document, list) else [document]
+    if is_batch and not isinstance(document, list):
+        raise Problem(422, "Invalid events", "a batch is a JSON array of CloudEvents")
+    if not batch:
+        raise Problem(422, "Invalid events", "the batch is empty")
+
+    events, invalid = [], []
+    for index, item in enumerate(batch):
+        try:
+            events.append(parse_event(item, latest=False))
+        except InvalidEvent as error:
+            event_id = item.get("id") if isinstance(item, dict) else None
+            invalid.append({"index": index, "id": event_id, "reasons": error.as_dicts()})
+    if invalid:
+        raise Problem(
+            422,
+            "Invalid events",
+            f"{len(invalid)} of {len(batch)} events are invalid; nothing was published",
+            events=invalid,
+        )
+    if publisher.role == "publisher":
+        foreign = sorted({e.source for e in events if e.source != publisher.source})
+        if foreign:
+            raise Problem(
+                403,
+                "Forbidden",
+                f"this token publishes for {publisher.source} only, not {', '.join(foreign)}",
+            )
+    request.app.state.rate_limiter.take(publisher.subject, len(events))
+    try:
+        result = await kafka.accept(request.app.state.pool, events)
+    except KafkaError as error:
+        raise Problem(503, "Broker unavailable", f"nothing was published: {error}") from None
+    return AcceptedEvents(accepted=result.accepted, duplicates=result.duplicates)
+
+
+@router.get("/{event_id}", response_model=EventState)
+async def event_state(
+    event_id: str,
+    publisher: Publisher,
+    connection: Connection,
+    source: Annotated[
+        str | None, Query(description="the event's source; a publisher's own by default")
+    ] = None,
+) -> EventState:
+    """What became of an event: accepted, applied or rejected (with the reasons)."""
+    source = source or publisher.source
+    if source is None:
+        raise Problem(422, "Source needed", "name the event's source: ?source=/systems/…")
+    if publisher.role == "publisher" and source != publisher.source:
+        raise Problem(403, "Forbidden", f"this token reads events of {publisher.source} only")
+    found = await repository.event_status(connection, source, event_id)
+    if found is None:
+        raise Problem(404, "Unknown event", f"no event {event_id!r} from {source}")
+    return EventState.model_validate(found)

@@ -1,0 +1,185 @@
+"""Indices, selections and the public board (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
+from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.domain.access import may_see_violations, scope_of
+from mingdeng.gateway.entrypoints.deps import Connection, Viewer
+from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.responses import json_response
+
+router = APIRouter(prefix="/v1", tags=["indices"])
+
+QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+async def quarter_status(connection: Connection, quarter: str) -> str:
+    selection = await repository.selection(connection, quarter)
+    return selection["status"] if selection else "provisional"
+
+
+@router.get("/quarters/{quarter}/vanguard")
+async def vanguard(
+    request: Request,
+    quarter: QuarterParam,
+    viewer: Viewer,
+    connection: Connection,
+    department_id: str | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Members by Vanguard Index, rank then member id; each viewer sees their part of the bureau."""
+    scope = scope_of(viewer, await repository.org(connection))
+    rows = [
+        r
+        for r in await repository.scores(connection, quarter, "member")
+        if scope.allows_member(r["id"]) and department_id in (None, r["department_id"])
+    ]
+    status = await quarter_status(connection, quarter)
+    body = {
+        "quarter": quarter,
+        "status": status,
+        "total": len(rows),
+        "items": [
+            {
+                "rank": r["rank"],
+                "member_id": r["id"],
+                "name": r["name"],
+                "department_id": r["department_id"],
+                "index": r["index"],
+                "components": r["components"],
+            }
+            for r in rows[offset : offset + limit]
+        ],
+    }
+    return json_response(request, body, final=status == "final")
+
+
+@router.get("/quarters/{quarter}/fortress")
+async def fortress(
+    request: Request,
+    quarter: QuarterParam,
+    viewer: Viewer,
+    connection: Connection,
+    level: Literal["department", "branch"] = "department",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Response:
+    """Departments or branches by Fortress Index."""
+    scope = scope_of(viewer, await repository.org(connection))
+    allowed = scope.allows_department if level == "department" else scope.allows_branch
+    rows = [r for r in await repository.scores(connection, quarter, level) if allowed(r["id"])]
+    status = await quarter_status(connection, quarter)
+    body = {
+        "quarter": quarter,
+        "status": status,
+        "total": len(rows),
+        "items": [
+            {
+                "rank": r["rank"],
+                "id": r["id"],
+                "name": r["name"],
+                "index": r["index"],
+                "components": r["components"],
+            }
+            for r in rows[offset : offset + limit]
+        ],
+    }
+    return json_response(request, body, final=status == "final")
+
+
+@router.get("/members/{member_id}/vanguard/{quarter}")
+async def member_vanguard(
+    request: Request, member_id: str, quarter: QuarterParam, viewer: Viewer, connection: Connection
+) -> Response:
+    """One member's index with its components and the events that produced them."""
+    org = await repository.org(connection)
+    if not scope_of(viewer, org).allows_member(member_id):
+        raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
+    score = await repository.score(connection, quarter, "member", member_id)
+    if score is None:
+        raise Problem(404, "No index", f"no Vanguard Index of {member_id} for {quarter}")
+    body: dict[str, Any] = {
+        "quarter": quarter,
+        "member_id": member_id,
+        "name": score["name"],
+        "department_id": score["department_id"],
+        "rank": score["rank"],
+        "index": score["index"],
+        "components": score["components"],
+        "details": dict(score["details"]),
+        "events": dict(score["events"]),
+        "status": score["status"],
+        "rules_version": score["rules_version"],
+    }
+    if not may_see_violations(viewer, member_id, org):
+        body["details"].pop("violations", None)
+        body["events"].pop("discipline", None)
+    return json_response(request, body, final=score["status"] == "final")
+
+
+@router.get("/quarters/{quarter}/selections")
+async def selections(
+    request: Request, quarter: QuarterParam, viewer: Viewer, connection: Connection
+) -> Response:
+    """Quarterly exemplars and excellent departments: provisional until the quarter closes."""
+    selection = await repository.selection(connection, quarter)
+    if selection is None:
+        raise Problem(404, "No selections", f"nothing has been scored for {quarter}")
+    body = {
+        "quarter": quarter,
+        "status": selection["status"],
+        "rules_version": selection["rules_version"],
+        "exemplars": selection["exemplars"],
+        "excellent_departments": selection["excellent_departments"],
+    }
+    if viewer.role == "admin":
+        body["late_events"] = selection["late_events"]
+    return json_response(request, body, final=selection["status"] == "final")
+
+
+@router.get("/years/{year}/top-ten")
+async def top_ten(
+    request: Request,
+    year: Annotated[str, Path(pattern=YEAR_PATTERN, examples=["2026"])],
+    viewer: Viewer,
+    connection: Connection,
+) -> Response:
+    """The year-end top ten: final once the year's fourth quarter closes."""
+    selection = await repository.selection(connection, year)
+    if selection is None:
+        raise Problem(404, "No top ten", f"nothing has been scored for {year}")
+    return json_response(request, selection, final=selection["status"] == "final")
+
+
+@router.get("/board/{quarter}", tags=["public"])
+async def board(request: Request, quarter: QuarterParam, connection: Connection) -> Response:
+    """The public board (张榜公示): final exemplars and excellent departments. No token."""
+    selection = await repository.selection(connection, quarter)
+    if selection is None or selection["status"] != "final":
+        raise Problem(404, "Not published", f"the selections of {quarter} are not final yet")
+    departments = await repository.department_names(connection)
+    body = {
+        "quarter": quarter,
+        "exemplars": [
+            {
+                "rank": m["rank"],
+                "name": m["name"],
+                "department": departments.get(m["department_id"]),
+                "index": m["index"],
+            }
+            for m in selection["exemplars"]
+        ],
+        "excellent_departments": [
+            {"rank": d["rank"], "name": d["name"], "index": d["index"]}
+            for d in selection["excellent_departments"]
+        ],
+    }
+    return json_response(request, body, final=True, public=True)

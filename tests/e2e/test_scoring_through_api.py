@@ -1,0 +1,231 @@
+"""An upstream system publishes a hand-computed quarter through POST /v1/events (shuffled, a
+batch re-sent, an invalid batch, a close, a late event); every value is read back through the
+API and compared with SPEC §3–§4 computed by hand (tests/unit/scoring/scenario.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.gateway.adapters.tokens import issue_token
+from mingdeng.gateway.domain.access import Principal
+from mingdeng.runtime.settings import KafkaSettings
+from mingdeng.runtime.topics_admin import ensure_topics
+from tests.support.builders import Events
+from tests.support.processes import Service, free_port, wait_for
+from tests.unit.scoring.scenario import (
+    EXPECTED_BRANCH,
+    EXPECTED_COMPONENTS,
+    EXPECTED_V,
+    quarter_events,
+)
+
+pytestmark = pytest.mark.e2e
+SECRET = "e2e-secret-0123456789abcdef0123456789"
+SOURCE = "/systems/attendance"
+
+
+def token(role: str, subject: str, source: str | None = None) -> dict[str, str]:
+    jwt = issue_token(SECRET, Principal(subject, role, source), timedelta(hours=1))  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+def document(event: Event[EventData]) -> dict[str, Any]:
+    return event.to_cloudevent()
+
+
+@pytest.fixture
+def platform(kafka_bootstrap: str, database_url: str, unique: str, tmp_path: Path) -> Iterator[str]:
+    """Scoring and the gateway as processes, on prefixed topics and a database of their own."""
+    import asyncio
+
+    database = f"e2e_{unique}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(database_url)
+        await connection.execute(f'CREATE DATABASE "{database}"')
+        await connection.close()
+
+    asyncio.run(create())
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"e2e-{unique}.")
+    ensure_topics(kafka)
+    api_port, scoring_port = free_port(), free_port()
+    env = {
+        "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "MINGDENG_DATABASE_URL": database_url.rsplit("/", 1)[0] + f"/{database}",
+        "MINGDENG_GATEWAY_PORT": str(api_port),
+        "MINGDENG_GATEWAY_ENVIRONMENT": "test",
+        "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
+        "MINGDENG_SCORING_WEB_PORT": str(scoring_port),
+        "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "scoring"),
+        "MINGDENG_SCORING_FLUSH_INTERVAL_S": "0.1",
+    }
+    import subprocess
+
+    from tests.support.processes import ROOT
+
+    migrated = subprocess.run(
+        [str(ROOT / ".venv/bin/mingdeng-gateway"), "prestart"],
+        env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert migrated.returncode == 0, migrated.stderr
+    scoring = Service(["mingdeng-scoring", "run"], env, tmp_path / "scoring.log")
+    gateway = Service(["mingdeng-gateway", "serve"], env, tmp_path / "gateway.log")
+    try:
+        scoring.start(f"http://127.0.0.1:{scoring_port}/healthz")
+        gateway.start(f"http://127.0.0.1:{api_port}/healthz")
+        yield f"http://127.0.0.1:{api_port}"
+    except BaseException:
+        gateway.kill_if_running()
+        scoring.kill_if_running()
+        raise
+    else:
+        # uvicorn re-raises SIGTERM once it has shut down gracefully
+        assert gateway.stop() in (0, -signal.SIGTERM)
+        assert scoring.stop() == 0
+        log = (tmp_path / "gateway.log").read_text()
+        assert "Application shutdown complete" in log and "Traceback" not in log
+
+
+def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_value(
+    platform: str,
+) -> None:
+    api = httpx.Client(base_url=platform, timeout=10)
+    publisher = token("publisher", "attendance-system", SOURCE)
+    admin = token("admin", "m-admin")
+    e = Events(source=SOURCE)
+    events = quarter_events(e)
+    random.Random(11).shuffle(events)
+
+    # an invalid batch: nothing of it is published, each event has its reasons
+    good, bad = document(events[0]), {**document(events[1]), "time": "yesterday"}
+    refused = api.post(
+        "/v1/events",
+        json=[good, bad],
+        headers={**publisher, "content-type": "application/cloudevents-batch+json"},
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [(x["index"], x["reasons"][0]["field"]) for x in refused.json()["events"]] == [
+        (1, "time")
+    ]
+    assert api.get(f"/v1/events/{events[0].id}", headers=publisher).status_code == 404
+
+    # publish in two batches; the second batch re-sends three events of the first
+    first = api.post("/v1/events", json=[document(x) for x in events[:20]], headers=publisher)
+    assert first.status_code == 202 and len(first.json()["accepted"]) == 20
+    rest = [document(x) for x in events[17:]]
+    second = api.post("/v1/events", json=rest, headers=publisher)
+    assert second.status_code == 202
+    assert second.json()["duplicates"] == [x.id for x in events[17:20]]
+
+    def state(event: Event[EventData], headers: dict[str, str] = publisher) -> dict[str, Any]:
+        return api.get(
+            f"/v1/events/{event.id}", params={"source": event.source}, headers=headers
+        ).json()
+
+    wait_for(lambda: all(state(x).get("status") == "applied" for x in events), 60, "all applied")
+
+    def vanguard() -> dict[str, Any]:
+        return api.get("/v1/quarters/2026Q3/vanguard", headers=admin).json()
+
+    wait_for(
+        lambda: {i["member_id"]: i["index"] for i in vanguard().get("items", [])} == EXPECTED_V,
+        30,
+        "scores",
+    )
+    listing = vanguard()
+    assert listing["status"] == "provisional"
+    assert [(i["rank"], i["member_id"]) for i in listing["items"]] == [(1, "A"), (2, "B"), (3, "C")]
+    for item in listing["items"]:
+        assert item["components"] == EXPECTED_COMPONENTS[item["member_id"]]
+
+    # the admin closes the quarter; then an inspection system reports a late violation
+    close = Events(source="/systems/admin", prefix="adm").close("2026Q3", "2026-10-11 00:00")
+    assert api.post("/v1/events", json=document(close), headers=admin).status_code == 202
+    wait_for(
+        lambda: (
+            api.get("/v1/quarters/2026Q3/selections", headers=admin).json().get("status") == "final"
+        ),
+        30,
+        "final",
+    )
+    late = Events(source="/systems/inspection", prefix="insp").violation(
+        "late-1", "A", "2026-09-30 10:00"
+    )
+    assert api.post("/v1/events", json=document(late), headers=admin).status_code == 202
+    wait_for(lambda: state(late, admin).get("detail") == "late", 30, "the late event")
+    assert state(late, admin)["late_for"] == "2026Q3"
+
+    fortress = api.get("/v1/quarters/2026Q3/fortress", headers=admin).json()
+    assert [(i["id"], i["index"]) for i in fortress["items"]] == [("d1", 84.05), ("d2", 24.7)]
+    assert fortress["items"][0]["components"] == {
+        "business": 34.0,
+        "team": 25.05,
+        "activity": 15.0,
+        "discipline": 10.0,
+    }
+    branches = api.get(
+        "/v1/quarters/2026Q3/fortress", params={"level": "branch"}, headers=admin
+    ).json()
+    assert [(i["id"], i["index"]) for i in branches["items"]] == [("b1", round(EXPECTED_BRANCH, 2))]
+
+    def late_listed() -> bool:
+        found = api.get("/v1/quarters/2026Q3/selections", headers=admin).json()
+        return [x["id"] for x in found["late_events"]] == [late.id]
+
+    wait_for(late_listed, 30, "the late event listed")
+    selections = api.get("/v1/quarters/2026Q3/selections", headers=admin)
+    body = selections.json()
+    assert (body["status"], [m["member_id"] for m in body["exemplars"]]) == ("final", ["A"])
+    assert [d["department_id"] for d in body["excellent_departments"]] == ["d1", "d2"]
+    assert [x["id"] for x in body["late_events"]] == [late.id]
+    assert (
+        api.get(
+            "/v1/quarters/2026Q3/selections",
+            headers={**admin, "If-None-Match": selections.headers["etag"]},
+        ).status_code
+        == 304
+    )
+
+    detail = api.get("/v1/members/A/vanguard/2026Q3", headers=admin).json()
+    assert (detail["index"], detail["status"], detail["rules_version"]) == (98.0, "final", "2026.1")
+    assert len(detail["events"]["performance"]) == 1 and len(detail["events"]["service"]) == 8
+    top_ten = api.get("/v1/years/2026/top-ten", headers=admin).json()
+    assert [(m["member_id"], m["mean_index"]) for m in top_ten["members"]] == [("A", 24.5)]
+
+    board = httpx.get(f"{platform}/v1/board/2026Q3")  # public: no token
+    assert board.status_code == 200
+    assert board.json()["exemplars"] == [
+        {"rank": 1, "name": "成员A", "department": "科室d1", "index": 98.0}
+    ]
+
+    # roles: a member sees themself; a leader their line; a publisher no indices
+    as_b = api.get("/v1/quarters/2026Q3/vanguard", headers=token("member", "B")).json()
+    assert [i["member_id"] for i in as_b["items"]] == ["B"]
+    assert api.get("/v1/members/A/vanguard/2026Q3", headers=token("member", "B")).status_code == 403
+    b_self = api.get("/v1/members/B/vanguard/2026Q3", headers=token("member", "B")).json()
+    assert b_self["details"]["violations"] == 1
+    as_leader = api.get("/v1/members/B/vanguard/2026Q3", headers=token("leader", "L1")).json()
+    assert "violations" not in as_leader["details"] and "discipline" not in as_leader["events"]
+    assert api.get("/v1/quarters/2026Q3/vanguard", headers=publisher).status_code == 403
+    assert api.get("/v1/quarters/2026Q3/vanguard").status_code == 401
+    assert (
+        api.post("/v1/events", json=document(late), headers=token("member", "B")).status_code == 403
+    )
+    foreign = api.post("/v1/events", json=document(close), headers=publisher)
+    assert foreign.status_code == 403 and "/systems/admin" in foreign.json()["detail"]
+    assert api.get("/v1/board/2026Q4").status_code == 404
+    assert json.loads(api.get("/openapi.json").text)["paths"]["/v1/events"]["post"]
