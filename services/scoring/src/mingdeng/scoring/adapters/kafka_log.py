@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
+
+log = logging.getLogger(__name__)
 
 
 def read_from_start(bootstrap_servers: str, topic: str) -> Iterator[tuple[bytes | None, bytes]]:
@@ -65,13 +70,28 @@ def delete_topics(bootstrap_servers: str, prefix: str, suffix: str) -> list[str]
         admin.close()
 
 
-def commit_start_where_missing(bootstrap_servers: str, group: str, topics: list[str]) -> list[str]:
+def commit_start_where_missing(
+    bootstrap_servers: str, group: str, topics: list[str], timeout_s: float = 60
+) -> list[str]:
     """Commit offset 0 for partitions of `topics` where `group` has no committed offset yet.
 
     Equivalent to auto_offset_reset=earliest, made explicit: faust-streaming, restarted with
     table state but no committed offsets (stopped before its first commit), seeks nowhere and
-    consumes nothing. Returns the partitions it committed, as `topic[partition]`.
+    consumes nothing. Returns the partitions it committed, as `topic[partition]`. A new broker
+    answers 'coordinator not available' until its offsets topic exists: retried to `timeout_s`.
     """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return _commit_start_where_missing(bootstrap_servers, group, topics)
+        except KafkaError as error:
+            if not error.retriable or time.monotonic() > deadline:
+                raise
+            log.info("waiting for the group coordinator of %s: %s", group, error)
+            time.sleep(1)
+
+
+def _commit_start_where_missing(bootstrap_servers: str, group: str, topics: list[str]) -> list[str]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
