@@ -22,7 +22,7 @@ schemas:     ## regenerate the JSON Schemas and the AsyncAPI document from the c
 	uv run --frozen python shared/export_contracts.py
 
 bench:       ## benchmarks; results are written to bench/results/
-	uv run --frozen python bench/run.py
+	deploy/bench.sh
 
 clean: down  ## stop and delete all local data
 	rm -rf .run
