@@ -112,6 +112,7 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
         key: json.loads(value)
         for key, value in latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORES)).items()
     }
+    scores_a = latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORES))["2026Q3/member/A"]
     for member, index in EXPECTED_V.items():
         assert scores[f"2026Q3/member/{member}"]["index"] == index
         assert scores[f"2026Q3/member/{member}"]["status"] == "final"
@@ -146,3 +147,39 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
     )
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "0 differ" in replay.stdout
+
+    # what-if: half the weight on performance; nothing is published
+    from mingdeng.scoring.settings import DEFAULT_RULES
+
+    trial = Path(env["MINGDENG_SCORING_DATA_DIR"]).parent / "trial.toml"
+    trial.write_text(
+        DEFAULT_RULES.read_text()
+        .replace('version = "2026.1"', 'version = "trial"')
+        .replace("performance_weight = 0.4", "performance_weight = 0.2")
+    )
+    simulated = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/mingdeng-scoring"),
+            "simulate",
+            "--rules",
+            str(trial),
+            "--quarter",
+            "2026Q3",
+        ],
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert simulated.returncode == 0, simulated.stderr
+    rows = {
+        line.split()[1]: line.split()[2:4]
+        for line in simulated.stdout.splitlines()
+        if line[:4].strip().isdigit()
+    }
+    assert rows["A"] == ["79.00", "98.00"]  # P = 0.2 × 95 = 19 instead of 38
+    assert rows["B"] == ["53.00", "69.00"] and rows["C"] == ["24.00", "24.00"]
+    assert "rules 2026.1 -> trial" in simulated.stdout
+    assert (
+        latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORES))["2026Q3/member/A"] == scores_a
+    )

@@ -43,3 +43,13 @@ def test_asyncapi_lists_every_topic_with_its_partitions() -> None:
     assert listed == {t.name: t.partitions for t in ALL_TOPICS}
     inbound = document["channels"]["mingdeng_events_v1"]["messages"]
     assert len(inbound) == len(SAMPLE_DATA)
+    scores = document["channels"]["mingdeng_scores_v1"]["messages"]
+    assert list(scores) == ["IndexScore"]
+    payload = document["components"]["messages"]["IndexScore"]["payload"]
+    assert {"quarter", "level", "index", "components", "events", "rules_version"} <= set(
+        payload["properties"]
+    )
+    assert list(document["channels"]["mingdeng_selections_v1"]["messages"]) == [
+        "QuarterSelection",
+        "YearTopTen",
+    ]

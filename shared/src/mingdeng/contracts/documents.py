@@ -7,10 +7,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from mingdeng.contracts.derived import (
+    DeadLetter,
+    EventStatus,
+    IndexScore,
+    QuarterSelection,
+    YearTopTen,
+)
 from mingdeng.contracts.envelope import Envelope
 from mingdeng.contracts.events import PAYLOAD_TYPES, EventData
-from mingdeng.contracts.topics import ALL_TOPICS, EVENTS, Topic
+from mingdeng.contracts.topics import (
+    ALL_TOPICS,
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    SCORES,
+    SCORING_FACTS,
+    SELECTIONS,
+    Topic,
+)
 from mingdeng.contracts.upcasting import is_latest
+
+# What the derived topics carry (JSON of these models); the inbound topics carry CloudEvents.
+DERIVED_PAYLOADS: dict[str, tuple[type[BaseModel], ...]] = {
+    SCORES.name: (IndexScore,),
+    SELECTIONS.name: (QuarterSelection, YearTopTen),
+    EVENT_STATUS.name: (EventStatus,),
+    DEAD_LETTER.name: (DeadLetter,),
+}
 
 SCHEMA_BASE = "https://mingdeng.dev/schemas/events/"
 
@@ -72,7 +98,7 @@ def asyncapi_document() -> dict[str, Any]:
             "x-producers": list(topic.producers),
             "x-consumers": list(topic.consumers),
         }
-        if topic is EVENTS:
+        if topic in (EVENTS, SCORING_FACTS):
             channel["messages"] = {
                 name: {"$ref": f"#/components/messages/{name}"} for name in messages
             }
@@ -80,6 +106,15 @@ def asyncapi_document() -> dict[str, Any]:
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
                 "summary": "Upstream systems publish CloudEvents keyed by subject",
+            }
+        for model in DERIVED_PAYLOADS.get(topic.name, ()):
+            messages[model.__name__] = {
+                "name": model.__name__,
+                "contentType": "application/json",
+                "payload": model.model_json_schema(),
+            }
+            channel.setdefault("messages", {})[model.__name__] = {
+                "$ref": f"#/components/messages/{model.__name__}"
             }
         channels[channel_id] = channel
     return {
