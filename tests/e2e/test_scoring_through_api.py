@@ -6,24 +6,17 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
-from mingdeng.gateway.adapters.tokens import issue_token
-from mingdeng.gateway.domain.access import Principal
-from mingdeng.runtime.settings import KafkaSettings
-from mingdeng.runtime.topics_admin import ensure_topics
+from tests.e2e.conftest import Platform, token
 from tests.support.builders import Events
-from tests.support.processes import Service, free_port, wait_for
+from tests.support.processes import wait_for
 from tests.unit.scoring.scenario import (
     EXPECTED_BRANCH,
     EXPECTED_COMPONENTS,
@@ -32,13 +25,7 @@ from tests.unit.scoring.scenario import (
 )
 
 pytestmark = pytest.mark.e2e
-SECRET = "e2e-secret-0123456789abcdef0123456789"
 SOURCE = "/systems/attendance"
-
-
-def token(role: str, subject: str, source: str | None = None) -> dict[str, str]:
-    jwt = issue_token(SECRET, Principal(subject, role, source), timedelta(hours=1))  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {jwt}"}
 
 
 def document(event: Event[EventData]) -> dict[str, Any]:
@@ -46,57 +33,8 @@ def document(event: Event[EventData]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def platform(kafka_bootstrap: str, database_url: str, unique: str, tmp_path: Path) -> Iterator[str]:
-    """Scoring and the gateway as processes, on prefixed topics and a database of their own."""
-    import asyncio
-
-    database = f"e2e_{unique}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(database_url)
-        await connection.execute(f'CREATE DATABASE "{database}"')
-        await connection.close()
-
-    asyncio.run(create())
-    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"e2e-{unique}.")
-    ensure_topics(kafka)
-    api_port, scoring_port = free_port(), free_port()
-    env = {
-        "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-        "MINGDENG_DATABASE_URL": database_url.rsplit("/", 1)[0] + f"/{database}",
-        "MINGDENG_GATEWAY_PORT": str(api_port),
-        "MINGDENG_GATEWAY_ENVIRONMENT": "test",
-        "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
-        "MINGDENG_SCORING_WEB_PORT": str(scoring_port),
-        "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "scoring"),
-        "MINGDENG_SCORING_FLUSH_INTERVAL_S": "0.1",
-    }
-    import subprocess
-
-    from tests.support.processes import ROOT
-
-    migrated = subprocess.run(
-        [str(ROOT / ".venv/bin/mingdeng-gateway"), "prestart"],
-        env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert migrated.returncode == 0, migrated.stderr
-    scoring = Service(["mingdeng-scoring", "run"], env, tmp_path / "scoring.log")
-    gateway = Service(["mingdeng-gateway", "serve"], env, tmp_path / "gateway.log")
-    try:
-        scoring.start(f"http://127.0.0.1:{scoring_port}/healthz")
-        gateway.start(f"http://127.0.0.1:{api_port}/healthz")
-        yield f"http://127.0.0.1:{api_port}"
-    except BaseException:
-        gateway.kill_if_running()
-        scoring.kill_if_running()
-        raise
-    else:
-        # uvicorn re-raises SIGTERM once it has shut down gracefully
-        assert gateway.stop() in (0, -signal.SIGTERM)
-        assert scoring.stop() == 0
-        log = (tmp_path / "gateway.log").read_text()
-        assert "Application shutdown complete" in log and "Traceback" not in log
+def platform(platform_of: Callable[..., Platform]) -> str:
+    return platform_of("scoring", "gateway").api
 
 
 def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_value(

@@ -7,7 +7,7 @@ Indices are published exact (`index_exact`, used for ranking) and rounded to 2 d
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -140,3 +140,39 @@ class DeadLetter(_Message):
     raw: str
     reasons: list[dict[str, str]]
     failed_at: datetime
+
+
+class OutreachView(_Message):
+    """One read model of outreach (coverage of a period, the overdue list, …), recomputed and
+    republished whole when it changes. `member_id` is set on views about one member."""
+
+    view: Literal[
+        "coverage",
+        "overdue",
+        "reassignment",
+        "liaison",
+        "talks",
+        "talk_obligations",
+        "suggestions",
+        "community",
+        "households",
+    ]
+    key: str
+    member_id: str | None = None
+    body: dict[str, Any] | list[dict[str, Any]]
+    computed_at: datetime
+
+
+class ReminderRequest(_Message):
+    """A reminder another service asks the notifier to send. The notifier sends at most one
+    message per (rule, recipient_id, cause)."""
+
+    rule: Literal["household_visit_overdue"]
+    recipient_id: str
+    cause: str
+    details: dict[str, Any]
+    requested_at: datetime
+
+    @property
+    def key(self) -> str:
+        return self.recipient_id

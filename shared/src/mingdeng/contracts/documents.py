@@ -13,7 +13,9 @@ from mingdeng.contracts.derived import (
     DeadLetter,
     EventStatus,
     IndexScore,
+    OutreachView,
     QuarterSelection,
+    ReminderRequest,
     YearTopTen,
 )
 from mingdeng.contracts.envelope import Envelope
@@ -23,6 +25,8 @@ from mingdeng.contracts.topics import (
     DEAD_LETTER,
     EVENT_STATUS,
     EVENTS,
+    OUTREACH,
+    REMINDER_REQUESTS,
     SCORES,
     SCORING_FACTS,
     SELECTIONS,
@@ -36,6 +40,8 @@ DERIVED_PAYLOADS: dict[str, tuple[type[BaseModel], ...]] = {
     SELECTIONS.name: (QuarterSelection, YearTopTen),
     EVENT_STATUS.name: (EventStatus,),
     DEAD_LETTER.name: (DeadLetter,),
+    OUTREACH.name: (OutreachView,),
+    REMINDER_REQUESTS.name: (ReminderRequest,),
 }
 
 SCHEMA_BASE = "https://mingdeng.dev/schemas/events/"

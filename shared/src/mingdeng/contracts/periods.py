@@ -13,6 +13,7 @@ QUARTER_PATTERN = r"^\d{4}Q[1-4]$"
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 YEAR_PATTERN = r"^\d{4}$"
 PERIOD_PATTERN = r"^\d{4}(Q[1-4]|-(0[1-9]|1[0-2]))?$"
+QUARTER_OR_MONTH_PATTERN = r"^\d{4}(Q[1-4]|-(0[1-9]|1[0-2]))$"
 
 
 @dataclass(frozen=True, order=True)

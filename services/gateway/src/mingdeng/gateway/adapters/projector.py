@@ -16,16 +16,24 @@ from pydantic import TypeAdapter, ValidationError
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import parse_event
-from mingdeng.contracts.derived import EventStatus, IndexScore, Selection
+from mingdeng.contracts.derived import EventStatus, IndexScore, OutreachView, Selection
 from mingdeng.contracts.errors import InvalidEvent
-from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS, Topic
+from mingdeng.contracts.topics import (
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    OUTREACH,
+    SCORES,
+    SELECTIONS,
+    Topic,
+)
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
-PROJECTED: tuple[Topic, ...] = (EVENTS, SCORES, SELECTIONS, EVENT_STATUS, DEAD_LETTER)
+PROJECTED: tuple[Topic, ...] = (EVENTS, SCORES, SELECTIONS, EVENT_STATUS, DEAD_LETTER, OUTREACH)
 
 
 class Projector:
@@ -45,6 +53,8 @@ class Projector:
                     await _selection(connection, record.value)
                 elif topic is EVENT_STATUS:
                     await _status(connection, EventStatus.model_validate_json(record.value))
+                elif topic is OUTREACH:
+                    await _outreach(connection, OutreachView.model_validate_json(record.value))
                 elif topic is DEAD_LETTER:
                     await _keep_dead_letter(connection, record, json.loads(record.value))
                 else:
@@ -112,6 +122,21 @@ async def _status(connection: asyncpg.Connection, status: EventStatus) -> None:
         status.id,
         status.status,
         status.model_dump_json(),
+    )
+
+
+async def _outreach(connection: asyncpg.Connection, view: OutreachView) -> None:
+    await connection.execute(
+        """INSERT INTO gateway.outreach_views (key, view, member_id, body, computed_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (key) DO UPDATE SET view = EXCLUDED.view, member_id = EXCLUDED.member_id,
+               body = EXCLUDED.body, computed_at = EXCLUDED.computed_at
+           WHERE gateway.outreach_views.computed_at <= EXCLUDED.computed_at""",
+        view.key,
+        view.view,
+        view.member_id,
+        json.dumps(view.body, ensure_ascii=False),
+        view.computed_at,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -72,3 +73,10 @@ async def event_status(
 async def department_names(connection: asyncpg.Connection) -> dict[str, str]:
     rows = await connection.fetch("SELECT department_id, name FROM gateway.departments")
     return {row["department_id"]: row["name"] for row in rows}
+
+
+async def outreach_view(connection: asyncpg.Connection, key: str) -> tuple[Any, datetime] | None:
+    row = await connection.fetchrow(
+        "SELECT body, computed_at FROM gateway.outreach_views WHERE key = $1", key
+    )
+    return (json.loads(row["body"]), row["computed_at"]) if row else None

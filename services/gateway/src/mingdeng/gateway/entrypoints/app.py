@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import Projector
-from mingdeng.gateway.entrypoints import ingest, problems, scores
+from mingdeng.gateway.entrypoints import ingest, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.health import kafka_answers, postgres_answers
@@ -73,6 +73,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     problems.install(app)
     app.include_router(ingest.router)
     app.include_router(scores.router)
+    app.include_router(outreach.router)
 
     @app.middleware("http")
     async def count_requests(

@@ -2,48 +2,101 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.derived import ReminderRequest
+from mingdeng.contracts.topics import EVENTS, OUTREACH, REMINDER_REQUESTS
+from mingdeng.outreach.service import OutreachService
 from mingdeng.outreach.settings import OutreachSettings
 from mingdeng.runtime.health import kafka_answers, postgres_answers
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
-from mingdeng.runtime.projection import ProjectionRunner, Record
+from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import run_until_stopped
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
+log = logging.getLogger(__name__)
 
 
-async def handle_batch(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
-    return None
+async def publish_loop(
+    settings: OutreachSettings,
+    service: OutreachService,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    stop: asyncio.Event,
+) -> None:
+    """Publish changed read models; recompute them all now and then (time moves overdue
+    pairings); ask for reminders of overdue visits."""
+    kafka = settings.kafka
+    last_full = last_reminders = 0.0
+
+    async def send_reminder(request: ReminderRequest) -> None:
+        await producer.send_and_wait(
+            kafka.topic(REMINDER_REQUESTS), key=request.key.encode(), value=request.to_json()
+        )
+
+    while not stop.is_set():
+        now = time.monotonic()
+        if service.changed or now - last_full >= settings.full_refresh_s:
+            if now - last_full >= settings.full_refresh_s:
+                last_full = now
+            sends = [
+                await producer.send(
+                    kafka.topic(OUTREACH), key=view.key.encode(), value=view.to_json()
+                )
+                for view in service.refresh()
+            ]
+            await asyncio.gather(*sends)
+        if now - last_reminders >= settings.reminder_interval_s:
+            last_reminders = now
+            await service.send_reminders(pool, send_reminder)
+        with contextlib.suppress(TimeoutError):  # the pause between rounds
+            await asyncio.wait_for(stop.wait(), settings.refresh_interval_s)
 
 
 async def run(settings: OutreachSettings) -> None:
+    kafka = settings.kafka
+    service = OutreachService(clock=lambda: datetime.now(UTC))
     async with asyncpg.create_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
+        async with pool.acquire() as connection:
+            await service.load(connection)
         runner = ProjectionRunner(
-            consumer=settings.kafka.group("mingdeng-outreach"),
-            topics=[settings.kafka.topic(EVENTS)],
-            bootstrap_servers=settings.kafka.bootstrap_servers,
+            consumer=kafka.group("mingdeng-outreach"),
+            topics=[kafka.topic(EVENTS)],
+            bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
-            handler=handle_batch,
+            handler=service.handle,
         )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await producer.start()
 
         async def readiness() -> dict[str, bool]:
             return {
                 "postgres": await postgres_answers(settings.postgres.dsn),
-                "kafka": await kafka_answers(settings.kafka.bootstrap_servers),
+                "kafka": await kafka_answers(kafka.bootstrap_servers),
             }
 
-        await run_until_stopped(
-            name="outreach",
-            health_host=settings.health_host,
-            health_port=settings.health_port,
-            readiness=readiness,
-            loops=[runner.run],
-        )
+        async def publishing(stop: asyncio.Event) -> None:
+            await publish_loop(settings, service, pool, producer, stop)
+
+        try:
+            await run_until_stopped(
+                name="outreach",
+                health_host=settings.health_host,
+                health_port=settings.health_port,
+                readiness=readiness,
+                loops=[runner.run, publishing],
+            )
+        finally:
+            await producer.stop()
 
 
 def main() -> None:

@@ -1,0 +1,121 @@
+"""Outreach read models (pairings, coverage, overdue visits, liaison, talks, suggestions)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from mingdeng.contracts.periods import QUARTER_OR_MONTH_PATTERN, QUARTER_PATTERN
+from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.domain.access import mask_phone, may_see_violations, scope_of
+from mingdeng.gateway.entrypoints.deps import Connection, Viewer
+from mingdeng.gateway.entrypoints.problems import Problem
+
+router = APIRouter(prefix="/v1/outreach", tags=["outreach"])
+
+PeriodParam = Annotated[str, Path(pattern=QUARTER_OR_MONTH_PATTERN, examples=["2026Q3", "2026-08"])]
+QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
+
+
+async def view(connection: Connection, key: str) -> tuple[Any, str]:
+    found = await repository.outreach_view(connection, key)
+    if found is None:
+        raise Problem(404, "Nothing yet", f"no outreach figures for {key}")
+    body, computed_at = found
+    return body, computed_at.isoformat()
+
+
+@router.get("/coverage/{period}")
+async def coverage(period: PeriodParam, viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Pairings, households visited and the rate, by member, department and branch, with the
+    pairings overdue for a visit (60 days) as of now. Each viewer sees their part."""
+    body, computed_at = await view(connection, f"coverage/{period}")
+    scope = scope_of(viewer, await repository.org(connection))
+    overdue = await repository.outreach_view(connection, "overdue")
+    return {
+        **{k: body[k] for k in ("period", "pairings", "visited", "rate")},
+        "by_member": [m for m in body["by_member"] if scope.allows_member(m["member_id"])],
+        "by_department": [
+            d for d in body["by_department"] if scope.allows_department(d["department_id"])
+        ],
+        "by_branch": [b for b in body["by_branch"] if scope.allows_branch(b["branch_id"])],
+        "overdue": [
+            o for o in (overdue[0] if overdue else []) if scope.allows_member(o["member_id"])
+        ],
+        "computed_at": computed_at,
+    }
+
+
+@router.get("/overdue")
+async def overdue(viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Pairings whose member has not visited the household for 60 days, longest first."""
+    body, computed_at = await view(connection, "overdue")
+    scope = scope_of(viewer, await repository.org(connection))
+    return {
+        "items": [o for o in body if scope.allows_member(o["member_id"])],
+        "computed_at": computed_at,
+    }
+
+
+@router.get("/reassignment")
+async def reassignment(viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Households without a pairing (unpaired, or their member left), to pair again. Admin."""
+    if viewer.role != "admin":
+        raise Problem(403, "Forbidden", "the reassignment list is for admins")
+    body, computed_at = await view(connection, "reassignment")
+    return {"items": body, "computed_at": computed_at}
+
+
+@router.get("/members/{member_id}/households")
+async def households(member_id: str, viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """A member's households and pairing history: personal data, for admin and the member."""
+    if viewer.role != "admin" and viewer.subject != member_id:
+        raise Problem(403, "Forbidden", "household details are for admins and the paired member")
+    body, computed_at = await view(connection, f"households/{member_id}")
+    for household in body["households"]:
+        household["phone"] = mask_phone(household["phone"])
+    return {**body, "computed_at": computed_at}
+
+
+@router.get("/liaison/{quarter}")
+async def liaison(quarter: QuarterParam, viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Each party-group member's contact points and liaison visits; none in a quarter is flagged."""
+    if viewer.role not in ("admin", "leader"):
+        raise Problem(403, "Forbidden", "liaison is for admins and leaders")
+    body, computed_at = await view(connection, f"liaison/{quarter}")
+    leaders = [
+        x for x in body["leaders"] if viewer.role == "admin" or x["leader_id"] == viewer.subject
+    ]
+    return {**body, "leaders": leaders, "computed_at": computed_at}
+
+
+@router.get("/talks/{period}")
+async def talks(period: PeriodParam, viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Heart-to-heart talks (谈心谈话) held, by category."""
+    body, computed_at = await view(connection, f"talks/{period}")
+    return {**body, "computed_at": computed_at}
+
+
+@router.get("/talk-obligations")
+async def talk_obligations(viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Talks owed after violations, with due dates and status. They reveal violations: admin,
+    the member's branch secretary and the member only."""
+    body, computed_at = await view(connection, "talk_obligations")
+    org = await repository.org(connection)
+    items = [o for o in body if may_see_violations(viewer, o["member_id"], org)]
+    return {"items": items, "computed_at": computed_at}
+
+
+@router.get("/suggestions")
+async def suggestions(viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Suggestions (领导出题，科室献计) submitted and adopted, by department and topic."""
+    body, computed_at = await view(connection, "suggestions")
+    return {**body, "computed_at": computed_at}
+
+
+@router.get("/community/{period}")
+async def community(period: PeriodParam, viewer: Viewer, connection: Connection) -> dict[str, Any]:
+    """Members reporting to their residential community, and volunteering, in person-times."""
+    body, computed_at = await view(connection, f"community/{period}")
+    return {**body, "computed_at": computed_at}

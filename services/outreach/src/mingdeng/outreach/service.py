@@ -1,0 +1,142 @@
+"""The outreach service: events into its store and state; read models and reminders out.
+
+No Kafka here: `refresh` returns what to publish, and `send_reminders` takes a `send` function.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from mingdeng.contracts import events as ev
+from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.derived import OutreachView, ReminderRequest
+from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.periods import Quarter
+from mingdeng.outreach.adapters import store
+from mingdeng.outreach.domain import views
+from mingdeng.outreach.domain.state import REMIND_EVERY, OutreachState
+from mingdeng.runtime.projection import Record
+
+log = logging.getLogger(__name__)
+
+READS = (
+    ev.MemberRegistered,
+    ev.MemberLeft,
+    ev.DepartmentRegistered,
+    ev.HouseholdRegistered,
+    ev.HouseholdPaired,
+    ev.HouseholdUnpaired,
+    ev.VisitMade,
+    ev.LiaisonAssigned,
+    ev.VolunteerLogged,
+    ev.TalkHeld,
+    ev.ViolationLogged,
+    ev.ViolationRetracted,
+    ev.SuggestionSubmitted,
+    ev.SuggestionAdopted,
+)
+
+
+class OutreachService:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.state = OutreachState()
+        self.changed = True
+        self._published: dict[str, str] = {}
+
+    async def load(self, connection: asyncpg.Connection) -> None:
+        for event in await store.load_events(connection):
+            self.state.apply(event)
+        self.changed = True
+
+    async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        """ProjectionRunner handler: keep what outreach reads, in the runner's transaction."""
+        taken = []
+        for record in records:
+            try:
+                event = parse_event(record.value or b"")
+            except InvalidEvent:
+                continue  # scoring dead-letters invalid inbound events, with their reasons
+            if isinstance(event.data, READS):
+                taken.append(event)
+        if taken:
+            await store.keep_events(connection, taken)
+            for event in taken:
+                self.state.apply(event)  # idempotent: a redelivered batch changes nothing
+            self.changed = True
+
+    def refresh(self) -> list[OutreachView]:
+        """Every read model whose content changed since the last refresh."""
+        now = self.clock()
+        state, found = self.state, []
+
+        def add(view: str, key: str, body: Any, member_id: str | None = None) -> None:
+            found.append(
+                OutreachView(view=view, key=key, member_id=member_id, body=body, computed_at=now)
+            )
+
+        for period in views.active_periods(state, now):
+            add("coverage", f"coverage/{period.name}", views.coverage(state, period, now))
+            add("talks", f"talks/{period.name}", views.talks(state, period))
+            add("community", f"community/{period.name}", views.community(state, period))
+            if "Q" in period.name:
+                add(
+                    "liaison",
+                    f"liaison/{period.name}",
+                    views.liaison(state, Quarter.parse(period.name), now),
+                )
+        add("overdue", "overdue", views.overdue(state, now))
+        add("reassignment", "reassignment", views.reassignment(state, now))
+        add("talk_obligations", "talk_obligations", views.talk_obligations(state, now))
+        add("suggestions", "suggestions", views.suggestions(state))
+        for member_id in sorted({m for (_, m) in state.pairing_changes}):
+            add(
+                "households",
+                f"households/{member_id}",
+                views.member_households(state, member_id, now),
+                member_id,
+            )
+        changed = []
+        for view in found:
+            content = json.dumps(view.body, sort_keys=True, ensure_ascii=False)
+            if self._published.get(view.key) != content:
+                self._published[view.key] = content
+                changed.append(view)
+        self.changed = False
+        return changed
+
+    async def send_reminders(
+        self, pool: asyncpg.Pool, send: Callable[[ReminderRequest], Awaitable[None]]
+    ) -> int:
+        """Ask the notifier to remind members of overdue visits, at most once per 14 days per
+        pairing: the claim and the send share a transaction, so a failed send claims nothing."""
+        now = self.clock()
+        async with pool.acquire() as connection:
+            reminded = await store.last_reminded(connection)
+        due = views.reminders_due(views.overdue(self.state, now), reminded, now)
+        sent = 0
+        for item in due:
+            async with pool.acquire() as connection, connection.transaction():
+                if not await store.claim_reminder(
+                    connection, item["household_id"], item["member_id"], now, REMIND_EVERY
+                ):
+                    continue
+                await send(
+                    ReminderRequest(
+                        rule="household_visit_overdue",
+                        recipient_id=item["member_id"],
+                        cause=f"{item['household_id']}@{now.date().isoformat()}",
+                        details=item,
+                        requested_at=now,
+                    )
+                )
+                sent += 1
+        if sent:
+            log.info("asked for %d overdue-visit reminders", sent)
+        return sent
