@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,20 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
     events = quarter_events(e)
     random.Random(11).shuffle(events)
 
+    streamed: list[dict[str, Any]] = []
+
+    def listen() -> None:  # the live stream, as a dashboard would hold it open
+        with httpx.stream("GET", f"{platform}/v1/stream", headers=admin, timeout=30) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    streamed.append(json.loads(line[6:]))
+                    if streamed[-1]["id"] == "A" and streamed[-1]["index"] == 98.0:
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(0.5)
+
     # an invalid batch: nothing of it is published, each event has its reasons
     good, bad = document(events[0]), {**document(events[1]), "time": "yesterday"}
     refused = api.post(
@@ -85,6 +101,9 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
         "scores",
     )
     listing = vanguard()
+    listener.join(10)
+    assert not listener.is_alive(), f"the stream did not show A at 98: {streamed[-3:]}"
+    assert {"quarter": "2026Q3", "level": "member", "rank": 1}.items() <= streamed[-1].items()
     assert listing["status"] == "provisional"
     assert [(i["rank"], i["member_id"]) for i in listing["items"]] == [(1, "A"), (2, "B"), (3, "C")]
     for item in listing["items"]:
@@ -143,6 +162,21 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
     assert len(detail["events"]["performance"]) == 1 and len(detail["events"]["service"]) == 8
     top_ten = api.get("/v1/years/2026/top-ten", headers=admin).json()
     assert [(m["member_id"], m["mean_index"]) for m in top_ten["members"]] == [("A", 24.5)]
+
+    stats = api.get("/v1/lectures/stats", params={"year": 2026}, headers=admin).json()
+    assert (stats["sessions"], stats["attendances"]) == (2, 3)
+    assert [(s["speaker_id"], s["sessions"]) for s in stats["by_speaker"]] == [("A", 1), ("B", 1)]
+    kpis = api.get(
+        "/v1/kpis", params={"subject_id": "A", "metric": "performance"}, headers=admin
+    ).json()
+    [kpi] = kpis["items"]
+    assert (kpi["value"], [h["value"] for h in kpi["history"]]) == (95.0, [95.0, 90.0])
+    assert (
+        api.get("/v1/kpis", params={"subject_id": "A"}, headers=token("member", "B")).json()[
+            "items"
+        ]
+        == []
+    )
 
     board = httpx.get(f"{platform}/v1/board/2026Q3")  # public: no token
     assert board.status_code == 200

@@ -4,6 +4,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mingdeng.contracts import InvalidEvent, parse_event, serialize_event
 from mingdeng.contracts.events import PAYLOAD_BY_TYPE, VolunteerLogged
@@ -133,3 +135,55 @@ def test_events_are_immutable() -> None:
     event = parse_event(cloudevent("mingdeng.lecture.attended.v1", time=NOW), now=NOW)
     with pytest.raises(Exception, match="frozen"):
         event.data.member_id = "someone else"  # type: ignore[misc]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_any_json_value_is_an_event_or_an_invalid_event_never_another_error(value: object) -> None:
+    for raw in (value, json.dumps(value).encode()):
+        try:
+            parse_event(raw, now=NOW)
+        except InvalidEvent as error:
+            assert error.errors and all(e.field and e.message for e in error.errors)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(SAMPLE_DATA)), st.data())
+def test_corrupting_one_field_of_a_valid_event_gives_a_reason_for_that_field(
+    event_type: str, data: st.DataObject
+) -> None:
+    document = cloudevent(event_type, time=NOW)
+    field = data.draw(st.sampled_from(sorted(document["data"])))
+    document["data"][field] = data.draw(st.sampled_from([None, [], {"x": 1}, 10**30]))
+    try:
+        parse_event(document, now=NOW)
+    except InvalidEvent as error:
+        assert any(
+            e.field.startswith(f"data.{field}") or e.field in ("data", "subject")
+            for e in error.errors
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"source": "/systems/\x00x"}, "source"),
+        (
+            {"data": {**SAMPLE_DATA["mingdeng.lecture.attended.v1"], "note": ["ok", "bad\x00"]}},
+            "data.note.1",
+        ),
+    ],
+)
+def test_nul_characters_are_refused_where_they_are(change: dict, field: str) -> None:
+    assert reasons({**cloudevent("mingdeng.lecture.attended.v1", time=NOW), **change}) == {
+        field: "NUL characters are not allowed"
+    }

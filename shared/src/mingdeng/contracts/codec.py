@@ -20,17 +20,19 @@ D = TypeVar("D", bound=EventData)
 
 
 def parse_event(
-    raw: bytes | str | Mapping[str, Any],
+    raw: object,
     *,
     now: datetime | None = None,
     latest: bool = True,
 ) -> Event[EventData]:
-    """Validate a CloudEvent and read its `data` by `type`.
+    """Validate a CloudEvent (bytes, text or a decoded JSON value) and read its `data` by `type`.
 
     With `latest`, an older version of a type is upcast to the newest one, so consumers handle
-    one version per type. Raises InvalidEvent with a reason per field.
+    one version per type. Raises InvalidEvent, with a reason per field, and nothing else.
     """
     document = _as_document(raw)
+    if (where := _nul_in(document)) is not None:
+        raise InvalidEvent.single(where or "(event)", "NUL characters are not allowed")
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as error:
@@ -92,9 +94,11 @@ def new_event(
     )
 
 
-def _as_document(raw: bytes | str | Mapping[str, Any]) -> Any:
+def _as_document(raw: object) -> Any:
     if isinstance(raw, Mapping):
         return raw
+    if not isinstance(raw, bytes | bytearray | str):
+        raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -102,3 +106,21 @@ def _as_document(raw: bytes | str | Mapping[str, Any]) -> Any:
     if not isinstance(document, dict):
         raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
     return document
+
+
+def _nul_in(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string holding a NUL character (storage refuses them)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return inner
+            if (found := _nul_in(item, inner)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_in(item, f"{path}.{index}" if path else str(index))) is not None:
+                return found
+    return None

@@ -33,6 +33,8 @@ from mingdeng.runtime.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
+SCORE_CHANNEL = "mingdeng_scores"
+PROJECTOR_GROUP = "mingdeng-gateway-projector"
 PROJECTED: tuple[Topic, ...] = (EVENTS, SCORES, SELECTIONS, EVENT_STATUS, DEAD_LETTER, OUTREACH)
 
 
@@ -97,6 +99,21 @@ async def _score(connection: asyncpg.Connection, score: IndexScore) -> None:
         score.index_exact,
         score.status,
         score.model_dump_json(),
+    )
+    change = {
+        "quarter": score.quarter,
+        "level": score.level,
+        "id": score.id,
+        "name": score.name,
+        "department_id": score.department_id,
+        "branch_id": score.branch_id,
+        "rank": score.rank,
+        "index": score.index,
+        "status": score.status,
+    }
+    # delivered to listeners (GET /v1/stream) when, and only if, this transaction commits
+    await connection.execute(
+        "SELECT pg_notify($1, $2)", SCORE_CHANNEL, json.dumps(change, ensure_ascii=False)
     )
 
 
@@ -210,5 +227,82 @@ async def _registry(connection: asyncpg.Connection, value: bytes) -> None:
                 data.member_id,
                 at,
             )
+        case ev.LectureScheduled():
+            await connection.execute(
+                """INSERT INTO gateway.lectures
+                       (lecture_id, date, module, theme, title, speaker_id, scheduled_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (lecture_id) DO UPDATE SET date = EXCLUDED.date,
+                       module = EXCLUDED.module, theme = EXCLUDED.theme, title = EXCLUDED.title,
+                       speaker_id = EXCLUDED.speaker_id, scheduled_at = EXCLUDED.scheduled_at
+                   WHERE gateway.lectures.scheduled_at IS NULL
+                      OR gateway.lectures.scheduled_at <= EXCLUDED.scheduled_at""",
+                data.lecture_id,
+                data.date,
+                data.module,
+                data.theme,
+                data.title,
+                data.speaker_id,
+                at,
+            )
+        case ev.LectureDelivered():
+            await connection.execute(
+                """INSERT INTO gateway.lectures (lecture_id, delivered_at, delivered_by)
+                   VALUES ($1, $2, $3)
+                   ON CONFLICT (lecture_id) DO UPDATE SET delivered_at = EXCLUDED.delivered_at,
+                       delivered_by = EXCLUDED.delivered_by
+                   WHERE gateway.lectures.delivered_at IS NULL
+                      OR gateway.lectures.delivered_at > EXCLUDED.delivered_at""",
+                data.lecture_id,
+                at,
+                data.speaker_id,
+            )
+        case ev.LectureAttended():
+            await connection.execute(
+                """INSERT INTO gateway.attendances VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
+                data.lecture_id,
+                data.member_id,
+                at,
+            )
+        case ev.KpiReported():
+            await connection.execute(
+                """INSERT INTO gateway.kpis VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT DO NOTHING""",
+                event.source,
+                event.id,
+                data.subject_type,
+                data.subject_id,
+                data.metric,
+                data.period,
+                data.value,
+                data.unit,
+                at,
+            )
         case _:
             pass  # other inbound types are read by other projections
+
+
+PROJECTION_TABLES = (
+    "scores",
+    "selections",
+    "event_status",
+    "dead_letters",
+    "branches",
+    "departments",
+    "members",
+    "outreach_views",
+    "lectures",
+    "attendances",
+    "kpis",
+)
+
+
+async def forget_projections(connection: asyncpg.Connection, consumer: str) -> None:
+    """Empty every read model and the projector's offsets: its next start reads the log again.
+    The ingestion ledger (gateway.accepted_events) is not a projection and stays."""
+    async with connection.transaction():
+        tables = ", ".join(f"gateway.{table}" for table in PROJECTION_TABLES)
+        await connection.execute(f"TRUNCATE {tables}")
+        await connection.execute(
+            "DELETE FROM public.consumer_offsets WHERE consumer = $1", consumer
+        )

@@ -80,3 +80,81 @@ async def outreach_view(connection: asyncpg.Connection, key: str) -> tuple[Any, 
         "SELECT body, computed_at FROM gateway.outreach_views WHERE key = $1", key
     )
     return (json.loads(row["body"]), row["computed_at"]) if row else None
+
+
+async def lecture_stats(connection: asyncpg.Connection, year: int) -> dict[str, Any]:
+    """Lectures delivered in `year` (business time) and their attendances (person-times)."""
+    rows = await connection.fetch(
+        """SELECT l.lecture_id, l.module, l.theme, l.delivered_by, m.name AS speaker_name,
+                  (SELECT count(*) FROM gateway.attendances a WHERE a.lecture_id = l.lecture_id) AS attendances
+           FROM gateway.lectures l LEFT JOIN gateway.members m ON m.member_id = l.delivered_by
+           WHERE l.delivered_at IS NOT NULL
+             AND extract(year FROM l.delivered_at AT TIME ZONE 'Asia/Shanghai') = $1
+           ORDER BY l.lecture_id""",
+        year,
+    )
+
+    def tally(key: str) -> list[dict[str, Any]]:
+        found: dict[str, list[int]] = {}
+        for row in rows:
+            counts = found.setdefault(row[key] or "unscheduled", [0, 0])
+            counts[0] += 1
+            counts[1] += row["attendances"]
+        return [{key: k, "sessions": s, "attendances": a} for k, (s, a) in sorted(found.items())]
+
+    speakers: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        speaker = speakers.setdefault(
+            row["delivered_by"],
+            {"speaker_id": row["delivered_by"], "name": row["speaker_name"], "sessions": 0},
+        )
+        speaker["sessions"] += 1
+    return {
+        "year": year,
+        "sessions": len(rows),
+        "attendances": sum(row["attendances"] for row in rows),
+        "by_module": tally("module"),
+        "by_theme": tally("theme"),
+        "by_speaker": sorted(speakers.values(), key=lambda s: (-s["sessions"], s["speaker_id"])),
+    }
+
+
+async def kpis(
+    connection: asyncpg.Connection,
+    subject_type: str | None,
+    subject_id: str | None,
+    metric: str | None,
+    period: str | None,
+) -> list[dict[str, Any]]:
+    """Reported KPIs: the latest per (subject, metric, period) by time, with the history."""
+    rows = await connection.fetch(
+        """SELECT * FROM gateway.kpis
+           WHERE ($1::text IS NULL OR subject_type = $1) AND ($2::text IS NULL OR subject_id = $2)
+             AND ($3::text IS NULL OR metric = $3) AND ($4::text IS NULL OR period = $4)
+           ORDER BY subject_type, subject_id, metric, period, reported_at DESC, source DESC, id DESC""",
+        subject_type,
+        subject_id,
+        metric,
+        period,
+    )
+    items: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["subject_type"], row["subject_id"], row["metric"], row["period"])
+        report = {
+            "value": row["value"],
+            "unit": row["unit"],
+            "reported_at": row["reported_at"].isoformat(),
+            "source": row["source"],
+            "id": row["id"],
+        }
+        if key not in items:
+            items[key] = {
+                "subject_type": key[0],
+                "subject_id": key[1],
+                "metric": key[2],
+                "period": key[3],
+                **report,
+                "history": [],
+            }
+        items[key]["history"].append(report)
+    return list(items.values())

@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from urllib.parse import unquote
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
@@ -11,8 +12,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
-from mingdeng.gateway.adapters.projector import Projector
-from mingdeng.gateway.entrypoints import ingest, outreach, problems, scores
+from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
+from mingdeng.gateway.entrypoints import activity, ingest, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.health import kafka_answers, postgres_answers
@@ -42,7 +43,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         if settings.projector:
             projector = Projector(settings.kafka)
             runner = ProjectionRunner(
-                consumer=settings.kafka.group("mingdeng-gateway-projector"),
+                consumer=settings.kafka.group(PROJECTOR_GROUP),
                 topics=projector.topic_names,
                 bootstrap_servers=settings.kafka.bootstrap_servers,
                 pool=app.state.pool,
@@ -74,6 +75,18 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(scores.router)
     app.include_router(outreach.router)
+    app.include_router(activity.router)
+
+    @app.middleware("http")
+    async def refuse_nul(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # PostgreSQL stores no NUL character: refuse them up front, in any path or query
+        if "\x00" in request.url.path or "\x00" in unquote(request.url.query):
+            return problems.problem_response(
+                422, "Invalid request", "NUL characters are not allowed"
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def count_requests(

@@ -4,8 +4,10 @@ import argparse
 import asyncio
 from datetime import timedelta
 
+import asyncpg
 import uvicorn
 
+from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, forget_projections
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import ROLES, Principal
 from mingdeng.gateway.entrypoints.app import create_app
@@ -16,11 +18,24 @@ from mingdeng.runtime.migrations import prestart
 MIGRATIONS = "mingdeng.gateway.adapters.sql"
 
 
+async def rebuild(settings: GatewaySettings) -> None:
+    connection = await asyncpg.connect(settings.postgres.dsn)
+    try:
+        await forget_projections(connection, settings.kafka.group(PROJECTOR_GROUP))
+    finally:
+        await connection.close()
+    print("read models emptied; the projector rebuilds them from offset 0 when the gateway starts")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng-gateway")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("prestart", help="wait for the database and migrate")
     commands.add_parser("serve", help="serve the API (and run the projector)")
+    commands.add_parser(
+        "rebuild",
+        help="empty the read models; the projector's next start rebuilds them from the log",
+    )
     token = commands.add_parser("token", help="issue a bearer token")
     token.add_argument("--role", choices=ROLES, required=True)
     token.add_argument("--subject", required=True, help="member id, or client id for publishers")
@@ -40,5 +55,7 @@ def main() -> None:
                 settings.jwt_secret.get_secret_value(), principal, timedelta(days=args.days)
             )
         )
+    elif args.command == "rebuild":
+        asyncio.run(rebuild(settings))
     else:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

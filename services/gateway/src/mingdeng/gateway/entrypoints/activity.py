@@ -1,0 +1,100 @@
+"""Lectures, KPIs and the live stream of index changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from mingdeng.contracts.periods import PERIOD_PATTERN
+from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.adapters.projector import SCORE_CHANNEL
+from mingdeng.gateway.domain.access import Scope, scope_of
+from mingdeng.gateway.entrypoints.deps import Connection, Viewer, settings_of
+
+router = APIRouter(prefix="/v1", tags=["activity"])
+
+KEEPALIVE_S = 15.0
+
+
+@router.get("/lectures/stats")
+async def lecture_stats(
+    viewer: Viewer, connection: Connection, year: Annotated[int, Query(ge=2000, le=2100)]
+) -> dict[str, Any]:
+    """Lecture hall (讲堂) figures of a year: sessions held and attendances (person-times), by
+    module, theme and speaker."""
+    return await repository.lecture_stats(connection, year)
+
+
+@router.get("/kpis")
+async def kpis(
+    viewer: Viewer,
+    connection: Connection,
+    subject_type: Literal["member", "department", "bureau"] | None = None,
+    subject_id: str | None = None,
+    metric: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+) -> dict[str, Any]:
+    """Reported KPIs, the latest per (subject, metric, period) by time, with their history.
+    Bureau figures are for everyone; members' and departments' follow the viewer's scope."""
+    scope = scope_of(viewer, await repository.org(connection))
+    items = [
+        item
+        for item in await repository.kpis(connection, subject_type, subject_id, metric, period)
+        if _visible(scope, item["subject_type"], item["subject_id"])
+    ]
+    return {"items": items}
+
+
+def _visible(scope: Scope, subject_type: str, subject_id: str) -> bool:
+    if subject_type == "member":
+        return scope.allows_member(subject_id)
+    if subject_type == "department":
+        return scope.allows_department(subject_id)
+    return True
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream(request: Request, viewer: Viewer, connection: Connection) -> StreamingResponse:
+    """Server-sent events (`event: score`) as indices change, for the viewer's part of the bureau."""
+    scope = scope_of(viewer, await repository.org(connection))
+    dsn = settings_of(request).postgres.dsn
+
+    async def events() -> AsyncIterator[str]:
+        changes: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
+        listener = await asyncpg.connect(dsn)
+
+        def on_change(_: object, __: int, ___: str, payload: str) -> None:
+            if not changes.full():
+                changes.put_nowait(payload)
+
+        await listener.add_listener(SCORE_CHANNEL, on_change)
+        try:
+            yield ": connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    payload = await asyncio.wait_for(changes.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                change = json.loads(payload)
+                allowed = (
+                    scope.allows_member(change["id"])
+                    if change["level"] == "member"
+                    else _visible(scope, change["level"], change["id"])
+                    if change["level"] == "department"
+                    else scope.allows_branch(change["id"])
+                )
+                if allowed:
+                    yield f"event: score\ndata: {payload}\n\n"
+        finally:
+            await listener.close()
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
