@@ -26,6 +26,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "born_on": "1990-05-01",
     },
     "mingdeng.member.left.v1": {"member_id": "m100"},
+    "mingdeng.member.preferences.set.v1": {"member_id": "m100", "daily_maxim": False},
     "mingdeng.household.registered.v1": {
         "household_id": "h001",
         "village": "沙市村",

@@ -4,8 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from mingdeng.contracts.privacy import mask_phone
 from mingdeng.gateway.adapters.tokens import InvalidToken, issue_token, read_token
-from mingdeng.gateway.domain.access import Org, Principal, mask_phone, may_see_violations, scope_of
+from mingdeng.gateway.domain.access import Org, Principal, may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.problems import Problem
 from mingdeng.gateway.settings import GatewaySettings

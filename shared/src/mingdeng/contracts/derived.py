@@ -176,3 +176,61 @@ class ReminderRequest(_Message):
     @property
     def key(self) -> str:
         return self.recipient_id
+
+
+class Task(_Message):
+    """Work the platform gives a person: a talk after a violation, a commendation delivery."""
+
+    task_id: str
+    kind: Literal["talk", "commendation"]
+    assignee_id: str
+    member_id: str  # whom it is about
+    cause: str  # the violation id, or the quarter of the commendation
+    status: Literal["open", "done", "cancelled"]
+    due: datetime
+    created_at: datetime
+    done_at: datetime | None = None
+    done_by_event: EventRef | None = None
+
+    @property
+    def key(self) -> str:
+        return self.task_id
+
+
+class Notification(_Message):
+    """One outgoing message and what became of it. `phone` is masked."""
+
+    key: str  # rule/recipient/cause: at most one message each
+    rule: str
+    recipient_id: str
+    cause: str
+    phone: str | None
+    text: str
+    status: Literal["queued", "sending", "sent", "failed", "suppressed"]
+    reason: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    attempts: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+
+class Bulletin(_Message):
+    """The monthly bulletin (督查通报): violations by rule and department, retractions, lecture
+    and visit figures of one month, and its text as people read it."""
+
+    month: str
+    issued_at: datetime
+    violations_by_rule: dict[str, int]
+    violations_by_department: dict[str, int]
+    violations: int
+    retractions: int
+    lectures: int
+    attendances: int
+    household_visits: int
+    community_visits: int
+    text: str
+
+    @property
+    def key(self) -> str:
+        return self.month

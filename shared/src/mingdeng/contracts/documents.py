@@ -10,26 +10,32 @@ from typing import Any
 from pydantic import BaseModel
 
 from mingdeng.contracts.derived import (
+    Bulletin,
     DeadLetter,
     EventStatus,
     IndexScore,
+    Notification,
     OutreachView,
     QuarterSelection,
     ReminderRequest,
+    Task,
     YearTopTen,
 )
 from mingdeng.contracts.envelope import Envelope
 from mingdeng.contracts.events import PAYLOAD_TYPES, EventData
 from mingdeng.contracts.topics import (
     ALL_TOPICS,
+    BULLETINS,
     DEAD_LETTER,
     EVENT_STATUS,
     EVENTS,
+    NOTIFICATIONS,
     OUTREACH,
     REMINDER_REQUESTS,
     SCORES,
     SCORING_FACTS,
     SELECTIONS,
+    TASKS,
     Topic,
 )
 from mingdeng.contracts.upcasting import is_latest
@@ -42,6 +48,9 @@ DERIVED_PAYLOADS: dict[str, tuple[type[BaseModel], ...]] = {
     DEAD_LETTER.name: (DeadLetter,),
     OUTREACH.name: (OutreachView,),
     REMINDER_REQUESTS.name: (ReminderRequest,),
+    TASKS.name: (Task,),
+    NOTIFICATIONS.name: (Notification,),
+    BULLETINS.name: (Bulletin,),
 }
 
 SCHEMA_BASE = "https://mingdeng.dev/schemas/events/"

@@ -76,6 +76,15 @@ class MemberLeft(EventData):
     member_id: Id
 
 
+class MemberPreferencesSet(EventData):
+    """A member's notification choices; so far, whether they get the daily maxim SMS."""
+
+    event_type: ClassVar[str] = "mingdeng.member.preferences.set.v1"
+    subject_field: ClassVar[str] = "member_id"
+    member_id: Id
+    daily_maxim: bool
+
+
 class HouseholdRegistered(EventData):
     event_type: ClassVar[str] = "mingdeng.household.registered.v1"
     subject_field: ClassVar[str] = "household_id"
@@ -266,6 +275,7 @@ PAYLOAD_TYPES: tuple[type[EventData], ...] = (
     DepartmentRegistered,
     MemberRegistered,
     MemberLeft,
+    MemberPreferencesSet,
     HouseholdRegistered,
     HouseholdPaired,
     HouseholdUnpaired,

@@ -103,6 +103,15 @@ NOTIFICATIONS = Topic(
     consumers=("gateway projector",),
     compacted=True,
 )
+BULLETINS = Topic(
+    name="mingdeng.bulletins.v1",
+    partitions=1,
+    key="the month (`2026-10`)",
+    carries="the monthly bulletin (督查通报) as a document",
+    producers=("notify",),
+    consumers=("gateway projector",),
+    compacted=True,
+)
 OUTREACH = Topic(
     name="mingdeng.outreach.v1",
     partitions=2,
@@ -123,5 +132,6 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REMINDER_REQUESTS,
     TASKS,
     NOTIFICATIONS,
+    BULLETINS,
     OUTREACH,
 )

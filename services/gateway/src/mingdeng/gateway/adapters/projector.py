@@ -16,15 +16,26 @@ from pydantic import TypeAdapter, ValidationError
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import parse_event
-from mingdeng.contracts.derived import EventStatus, IndexScore, OutreachView, Selection
+from mingdeng.contracts.derived import (
+    Bulletin,
+    EventStatus,
+    IndexScore,
+    Notification,
+    OutreachView,
+    Selection,
+    Task,
+)
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.topics import (
+    BULLETINS,
     DEAD_LETTER,
     EVENT_STATUS,
     EVENTS,
+    NOTIFICATIONS,
     OUTREACH,
     SCORES,
     SELECTIONS,
+    TASKS,
     Topic,
 )
 from mingdeng.runtime.projection import Record
@@ -35,7 +46,17 @@ log = logging.getLogger(__name__)
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
 SCORE_CHANNEL = "mingdeng_scores"
 PROJECTOR_GROUP = "mingdeng-gateway-projector"
-PROJECTED: tuple[Topic, ...] = (EVENTS, SCORES, SELECTIONS, EVENT_STATUS, DEAD_LETTER, OUTREACH)
+PROJECTED: tuple[Topic, ...] = (
+    EVENTS,
+    SCORES,
+    SELECTIONS,
+    EVENT_STATUS,
+    DEAD_LETTER,
+    OUTREACH,
+    TASKS,
+    NOTIFICATIONS,
+    BULLETINS,
+)
 
 
 class Projector:
@@ -55,6 +76,17 @@ class Projector:
                     await _selection(connection, record.value)
                 elif topic is EVENT_STATUS:
                     await _status(connection, EventStatus.model_validate_json(record.value))
+                elif topic is TASKS:
+                    await _task(connection, Task.model_validate_json(record.value))
+                elif topic is NOTIFICATIONS:
+                    await _notification(connection, Notification.model_validate_json(record.value))
+                elif topic is BULLETINS:
+                    bulletin = Bulletin.model_validate_json(record.value)
+                    await connection.execute(
+                        "INSERT INTO gateway.bulletins VALUES ($1, $2) ON CONFLICT (month) DO UPDATE SET body = EXCLUDED.body",
+                        bulletin.month,
+                        bulletin.model_dump_json(),
+                    )
                 elif topic is OUTREACH:
                     await _outreach(connection, OutreachView.model_validate_json(record.value))
                 elif topic is DEAD_LETTER:
@@ -154,6 +186,35 @@ async def _outreach(connection: asyncpg.Connection, view: OutreachView) -> None:
         view.member_id,
         json.dumps(view.body, ensure_ascii=False),
         view.computed_at,
+    )
+
+
+async def _task(connection: asyncpg.Connection, task: Task) -> None:
+    await connection.execute(
+        """INSERT INTO gateway.tasks VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (task_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id,
+               status = EXCLUDED.status, due = EXCLUDED.due, body = EXCLUDED.body""",
+        task.task_id,
+        task.kind,
+        task.assignee_id,
+        task.member_id,
+        task.status,
+        task.due,
+        task.model_dump_json(),
+    )
+
+
+async def _notification(connection: asyncpg.Connection, record: Notification) -> None:
+    await connection.execute(
+        """INSERT INTO gateway.notifications VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+               body = EXCLUDED.body
+           WHERE gateway.notifications.updated_at <= EXCLUDED.updated_at""",
+        record.key,
+        record.recipient_id,
+        record.status,
+        record.updated_at,
+        record.model_dump_json(),
     )
 
 
@@ -283,6 +344,9 @@ async def _registry(connection: asyncpg.Connection, value: bytes) -> None:
 
 
 PROJECTION_TABLES = (
+    "tasks",
+    "notifications",
+    "bulletins",
     "scores",
     "selections",
     "event_status",

@@ -158,3 +158,34 @@ async def kpis(
             }
         items[key]["history"].append(report)
     return list(items.values())
+
+
+async def tasks(
+    connection: asyncpg.Connection, assignee_id: str | None, status: str | None
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(
+        """SELECT body FROM gateway.tasks
+           WHERE ($1::text IS NULL OR assignee_id = $1) AND ($2::text IS NULL OR status = $2)
+           ORDER BY due, task_id""",
+        assignee_id,
+        status,
+    )
+    return [json.loads(row["body"]) for row in rows]
+
+
+async def notifications(
+    connection: asyncpg.Connection, recipient_id: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    rows = await connection.fetch(
+        """SELECT body FROM gateway.notifications WHERE ($1::text IS NULL OR recipient_id = $1)
+           ORDER BY updated_at DESC, key LIMIT $2 OFFSET $3""",
+        recipient_id,
+        limit,
+        offset,
+    )
+    return [json.loads(row["body"]) for row in rows]
+
+
+async def bulletin(connection: asyncpg.Connection, month: str) -> dict[str, Any] | None:
+    body = await connection.fetchval("SELECT body FROM gateway.bulletins WHERE month = $1", month)
+    return json.loads(body) if body else None

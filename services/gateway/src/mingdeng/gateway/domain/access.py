@@ -82,14 +82,3 @@ def may_see_violations(viewer: Principal, member_id: str, org: Org) -> bool:
     mine = branch_of(org.member_department.get(viewer.subject, ""))
     theirs = branch_of(org.member_department.get(member_id, ""))
     return mine is not None and mine == theirs
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """13912345678 -> 139****5678; numbers are masked in every response."""
-    if not phone:
-        return phone
-    return (
-        phone[:3] + "*" * max(0, len(phone) - 7) + phone[-4:]
-        if len(phone) > 7
-        else "*" * len(phone)
-    )

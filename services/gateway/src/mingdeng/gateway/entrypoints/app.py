@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
-from mingdeng.gateway.entrypoints import activity, ingest, outreach, problems, scores
+from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.health import kafka_answers, postgres_answers
@@ -76,6 +76,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(scores.router)
     app.include_router(outreach.router)
     app.include_router(activity.router)
+    app.include_router(notifications.router)
 
     @app.middleware("http")
     async def refuse_nul(

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from mingdeng.contracts.periods import QUARTER_OR_MONTH_PATTERN, QUARTER_PATTERN
+from mingdeng.contracts.privacy import mask_phone
 from mingdeng.gateway.adapters import repository
-from mingdeng.gateway.domain.access import mask_phone, may_see_violations, scope_of
+from mingdeng.gateway.domain.access import may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import Connection, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
 

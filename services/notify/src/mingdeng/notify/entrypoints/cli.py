@@ -2,48 +2,180 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.topics import BULLETINS, NOTIFICATIONS, TASKS
+from mingdeng.notify.adapters import outbox
+from mingdeng.notify.adapters.providers import (
+    AliyunSms,
+    LocalSink,
+    ProviderChain,
+    SmsProvider,
+    TencentSms,
+)
+from mingdeng.notify.adapters.templates import load_templates
+from mingdeng.notify.domain.delivery import Limit
+from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
 from mingdeng.runtime.health import kafka_answers, postgres_answers
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
-from mingdeng.runtime.projection import ProjectionRunner, Record
+from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import run_until_stopped
 
 MIGRATIONS = "mingdeng.notify.adapters.sql"
+log = logging.getLogger(__name__)
 
 
-async def handle_batch(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
-    return None
+def providers(settings: NotifySettings) -> ProviderChain:
+    chosen: list[SmsProvider] = []
+    for name in settings.providers:
+        if name == "sink":
+            chosen.append(LocalSink(settings.sink_file))
+        elif name == "aliyun":
+            a = settings.aliyun
+            chosen.append(
+                AliyunSms(
+                    a.access_key_id,
+                    a.access_key_secret.get_secret_value(),
+                    a.sign_name,
+                    a.endpoint,
+                    a.protocol,
+                )
+            )
+        else:
+            t = settings.tencent
+            chosen.append(
+                TencentSms(
+                    t.secret_id,
+                    t.secret_key.get_secret_value(),
+                    t.sdk_app_id,
+                    t.sign_name,
+                    t.region,
+                    t.endpoint,
+                    t.protocol,
+                )
+            )
+    return ProviderChain(chosen)
+
+
+async def every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]]) -> None:
+    while not stop.is_set():
+        await step()
+        with contextlib.suppress(TimeoutError):  # the pause between rounds
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def publish_changes(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: NotifySettings
+) -> None:
+    """Publish notification records, tasks and bulletins whose rows changed (a transactional
+    outbox of their own: marked published only after the broker acknowledged)."""
+    kafka = settings.kafka
+    async with pool.acquire() as connection:
+        records = await outbox.unpublished_notifications(connection)
+        if records:
+            await asyncio.gather(
+                *[
+                    await producer.send(
+                        kafka.topic(NOTIFICATIONS), key=n.key.encode(), value=n.to_json()
+                    )
+                    for n, _ in records
+                ]
+            )
+            await outbox.mark_published(connection, "outbox", "key", {n.key: v for n, v in records})
+        for topic, table, column in (
+            (TASKS, "tasks", "task_id"),
+            (BULLETINS, "bulletins", "month"),
+        ):
+            rows = await outbox.unpublished(connection, table, column)
+            if rows:
+                await asyncio.gather(
+                    *[
+                        await producer.send(
+                            kafka.topic(topic), key=key.encode(), value=body.encode()
+                        )
+                        for key, body, _ in rows
+                    ]
+                )
+                await outbox.mark_published(
+                    connection, table, column, {key: v for key, _, v in rows}
+                )
 
 
 async def run(settings: NotifySettings) -> None:
-    async with asyncpg.create_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
+    kafka = settings.kafka
+    service = NotifyService(
+        kafka=kafka,
+        templates=load_templates(settings.templates_file),
+        providers=providers(settings),
+        limits=[
+            Limit(timedelta(minutes=1), settings.per_minute),
+            Limit(timedelta(hours=1), settings.per_hour),
+            Limit(timedelta(days=1), settings.per_day),
+        ],
+        clock=lambda: datetime.now(UTC),
+        max_attempts=settings.max_attempts,
+        settle_after=timedelta(seconds=settings.settle_after_s),
+    )
+    async with asyncpg.create_pool(settings.postgres.dsn, min_size=2, max_size=6) as pool:
+        async with pool.acquire() as connection:
+            await service.load(connection)
         runner = ProjectionRunner(
-            consumer=settings.kafka.group("mingdeng-notify"),
-            topics=[settings.kafka.topic(EVENTS)],
-            bootstrap_servers=settings.kafka.bootstrap_servers,
+            consumer=kafka.group("mingdeng-notify"),
+            topics=service.topic_names,
+            bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
-            handler=handle_batch,
+            handler=service.handle,
         )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+
+        async def dispatching(stop: asyncio.Event) -> None:
+            await service.reconcile(pool)
+            while not stop.is_set():
+                if not await service.dispatch(pool):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), settings.dispatch_idle_s)
+
+        async def scheduling(stop: asyncio.Event) -> None:
+            async def step() -> None:
+                ran = await service.run_schedules(pool)
+                if ran:
+                    log.info("ran %s", ", ".join(ran))
+                await service.reconcile(pool)
+
+            await every(settings.schedule_every_s, stop, step)
+
+        async def publishing(stop: asyncio.Event) -> None:
+            await every(
+                settings.publish_every_s, stop, lambda: publish_changes(pool, producer, settings)
+            )
 
         async def readiness() -> dict[str, bool]:
             return {
                 "postgres": await postgres_answers(settings.postgres.dsn),
-                "kafka": await kafka_answers(settings.kafka.bootstrap_servers),
+                "kafka": await kafka_answers(kafka.bootstrap_servers),
             }
 
-        await run_until_stopped(
-            name="notify",
-            health_host=settings.health_host,
-            health_port=settings.health_port,
-            readiness=readiness,
-            loops=[runner.run],
-        )
+        try:
+            await run_until_stopped(
+                name="notify",
+                health_host=settings.health_host,
+                health_port=settings.health_port,
+                readiness=readiness,
+                loops=[runner.run, dispatching, scheduling, publishing],
+            )
+        finally:
+            await producer.stop()
 
 
 def main() -> None:

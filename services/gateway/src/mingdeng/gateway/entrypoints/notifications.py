@@ -1,0 +1,64 @@
+"""Tasks, sent messages and monthly bulletins, as the notifier publishes them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from mingdeng.contracts.periods import MONTH_PATTERN
+from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.entrypoints.deps import Connection, Viewer
+from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.responses import json_response
+
+router = APIRouter(prefix="/v1", tags=["tasks and notifications"])
+
+
+@router.get("/tasks")
+async def tasks(
+    viewer: Viewer,
+    connection: Connection,
+    assignee_id: str | None = None,
+    status: Literal["open", "done", "cancelled"] | None = None,
+) -> dict[str, Any]:
+    """Talk tasks after violations and commendation deliveries (喜报到家), soonest due first.
+    Admins see all; others the tasks they are assigned and those about themselves."""
+    found = await repository.tasks(connection, assignee_id, status)
+    if viewer.role != "admin":
+        found = [t for t in found if viewer.subject in (t["assignee_id"], t["member_id"])]
+    return {"items": found}
+
+
+@router.get("/notifications")
+async def notifications(
+    viewer: Viewer,
+    connection: Connection,
+    recipient_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Messages and their status (queued, sent, failed, suppressed), newest first; phone
+    numbers masked. Admins see all; others their own."""
+    if viewer.role != "admin":
+        if recipient_id not in (None, viewer.subject):
+            raise Problem(403, "Forbidden", "you may see your own messages only")
+        recipient_id = viewer.subject
+    return {"items": await repository.notifications(connection, recipient_id, limit, offset)}
+
+
+@router.get("/bulletins/{month}", responses={200: {"content": {"text/plain": {}}}})
+async def bulletin(
+    request: Request,
+    month: Annotated[str, Path(pattern=MONTH_PATTERN, examples=["2026-10"])],
+    viewer: Viewer,
+    connection: Connection,
+) -> Response:
+    """The monthly bulletin (督查通报); `Accept: text/plain` gives the text as people read it."""
+    found = await repository.bulletin(connection, month)
+    if found is None:
+        raise Problem(404, "No bulletin", f"the bulletin of {month} has not been issued")
+    if "text/plain" in request.headers.get("accept", ""):
+        return PlainTextResponse(found["text"])
+    return json_response(request, found, final=True)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TEMPLATES = Path(__file__).parents[1] / "config" / "templates.toml"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    text: str
+    aliyun: str
+    tencent: str
+    params: tuple[str, ...]
+
+    def render(self, values: dict[str, str]) -> str:
+        return self.text.format(**{name: values.get(name, "") for name in self.params})
+
+    def ordered(self, values: dict[str, str]) -> list[str]:
+        return [values.get(name, "") for name in self.params]
+
+
+def load_templates(path: Path = DEFAULT_TEMPLATES) -> dict[str, Template]:
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    templates = {}
+    for name, entry in document.items():
+        try:
+            templates[name] = Template(
+                name, entry["text"], entry["aliyun"], entry["tencent"], tuple(entry["params"])
+            )
+        except KeyError as missing:
+            raise ValueError(f"template {name} lacks {missing}") from None
+    return templates

@@ -1,0 +1,265 @@
+"""SPEC §5 as functions of the state and a moment: which messages to send, which tasks to keep.
+
+Every message has a key (rule, recipient, cause): the outbox sends at most one per key, so the
+rules may be evaluated again at any time (after a redelivery, a late registration) safely.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mingdeng.contracts.derived import Bulletin, EventRef, QuarterSelection, ReminderRequest, Task
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
+from mingdeng.notify.domain.state import NotifyState
+
+TALK_DUE_AFTER = timedelta(days=7)
+COMMENDATION_DUE_AFTER = timedelta(days=14)
+# History loaded late must not page people about long-past things: such messages are recorded
+# as suppressed, with the reason, instead of being sent.
+REMINDER_RELEVANT_FOR = timedelta(days=1)
+OVERDUE_REMINDER_RELEVANT_FOR = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Message:
+    rule: str  # also the template's name
+    recipient_id: str
+    cause: str
+    params: dict[str, str] = field(default_factory=dict)
+    urgent: bool = False  # sent in quiet hours too
+    stale_after: datetime | None = None  # not worth sending after this (history loaded late)
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}/{self.recipient_id}/{self.cause}"
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d")
+
+
+def violation_reminders(state: NotifyState, violation_id: str) -> list[Message]:
+    """An immediate reminder to the member and to their branch's secretaries. None for a
+    retracted violation, or while the member is not registered (re-evaluated when they are)."""
+    violation = state.violations.get(violation_id)
+    if violation is None or violation_id in state.retractions:
+        return []
+    member = state.recipient(violation.member_id)
+    if member is None:
+        return []
+    params = {
+        "name": member.name,
+        "date": _day(violation.at),
+        "rule": str(violation.rule),
+        "description": violation.description,
+    }
+    stale = violation.at + REMINDER_RELEVANT_FOR
+    messages = [
+        Message(
+            "violation_reminder",
+            member.member_id,
+            violation_id,
+            params,
+            urgent=True,
+            stale_after=stale,
+        )
+    ]
+    for secretary in state.secretaries_of(member.member_id):
+        if secretary.member_id != member.member_id:
+            messages.append(
+                Message(
+                    "violation_secretary",
+                    secretary.member_id,
+                    violation_id,
+                    {**params, "secretary": secretary.name},
+                    urgent=True,
+                )
+            )
+    return messages
+
+
+def talk_task(state: NotifyState, violation_id: str, now: datetime) -> Task | None:
+    """A talk (谈心谈话) for the branch secretary, due 7 days after the violation, done by a
+    talk.held with that member, cancelled if the violation is retracted."""
+    violation = state.violations.get(violation_id)
+    if violation is None or state.recipient(violation.member_id) is None:
+        return None
+    secretaries = [
+        s for s in state.secretaries_of(violation.member_id) if s.member_id != violation.member_id
+    ]
+    if not secretaries:
+        return None
+    held = sorted(
+        (t, ref)
+        for t, member_id, ref in state.talks.values()
+        if member_id == violation.member_id and t >= violation.at
+    )
+    status, done_at, done_by = "open", None, None
+    if violation_id in state.retractions:
+        status = "cancelled"
+    elif held:
+        status, done_at, done_by = "done", held[0][0], _ref(held[0][1])
+    return Task(
+        task_id=f"talk/{violation_id}",
+        kind="talk",
+        assignee_id=secretaries[0].member_id,
+        member_id=violation.member_id,
+        cause=violation_id,
+        status=status,
+        due=violation.at + TALK_DUE_AFTER,
+        created_at=violation.at,
+        done_at=done_at,
+        done_by_event=done_by,
+    )
+
+
+def commendation_tasks(
+    state: NotifyState, selection: QuarterSelection, closed_at: datetime
+) -> list[Task]:
+    """On a final selection: one home delivery of the commendation (喜报到家) per exemplar, for
+    the leader whose line covers the exemplar's department, due 14 days after the close, done
+    by a commendation visit for that member after the quarter."""
+    if selection.status != "final":
+        return []
+    quarter_end = Quarter.parse(selection.quarter).end
+    tasks = []
+    for exemplar in selection.exemplars:
+        leader = state.leader_of(exemplar.member_id)
+        if leader is None:
+            continue
+        visits = sorted(
+            (t, ref)
+            for t, target, ref in state.commendation_visits.values()
+            if target == exemplar.member_id and t >= quarter_end
+        )
+        tasks.append(
+            Task(
+                task_id=f"commendation/{selection.quarter}/{exemplar.member_id}",
+                kind="commendation",
+                assignee_id=leader,
+                member_id=exemplar.member_id,
+                cause=selection.quarter,
+                status="done" if visits else "open",
+                due=closed_at + COMMENDATION_DUE_AFTER,
+                created_at=closed_at,
+                done_at=visits[0][0] if visits else None,
+                done_by_event=_ref(visits[0][1]) if visits else None,
+            )
+        )
+    return tasks
+
+
+def commendation_assigned(state: NotifyState, task: Task) -> Message:
+    member = state.recipient(task.member_id)
+    return Message(
+        "commendation_assigned",
+        task.assignee_id,
+        task.task_id,
+        {
+            "exemplar": member.name if member else task.member_id,
+            "quarter": task.cause,
+            "due": _day(task.due),
+        },
+    )
+
+
+def overdue_commendations(state: NotifyState, tasks: list[Task], now: datetime) -> list[Message]:
+    return [
+        Message(
+            "commendation_overdue",
+            t.assignee_id,
+            t.task_id,
+            {
+                "exemplar": (m.name if (m := state.recipient(t.member_id)) else t.member_id),
+                "due": _day(t.due),
+            },
+        )
+        for t in tasks
+        if t.kind == "commendation" and t.status == "open" and now > t.due
+    ]
+
+
+def maxim_of_the_day(state: NotifyState, last_sent: dict[str, str]) -> str | None:
+    """The approved maxim sent least recently (never sent first), ties by id."""
+    candidates = sorted(state.approved & set(state.maxims), key=lambda m: (last_sent.get(m, ""), m))
+    return candidates[0] if candidates else None
+
+
+def daily_maxims(state: NotifyState, maxim_id: str, day: str) -> list[Message]:
+    """The maxim to every active member who has not opted out. Members without a phone get a
+    message too: the outbox records it as suppressed, with the reason."""
+    return [
+        Message("daily_maxim", r.member_id, day, {"name": r.name, "maxim": state.maxims[maxim_id]})
+        for r in state.active()
+        if state.wants_maxim(r.member_id)
+    ]
+
+
+def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
+    """The previous month's bulletin (督查通报) as a document."""
+    counted = [v for v in state.violations.values() if month_of(v.at) == month]
+    by_rule = Counter(f"第{v.rule}条" for v in counted)
+    names = {d: entry[1].name for d, entry in state.departments.items()}
+    by_department = Counter(
+        names.get(r.department_id, r.department_id)
+        if (r := state.recipient(v.member_id))
+        else "未登记"
+        for v in counted
+    )
+    retractions = sum(1 for v, t in state.retractions.items() if month_of(t) == month)
+    lectures = [lecture for lecture, t in state.deliveries.items() if month_of(t) == month]
+    attendances = sum(1 for (lecture, _), _t in state.attendances.items() if lecture in lectures)
+    household = state.in_month(state.household_visits, month)
+    community = state.in_month(state.community_visits, month)
+    lines = [
+        f"明灯督查通报（{month}）",
+        f"一、违反“十不准”{len(counted)}起，申诉撤销{retractions}起。",
+        *(f"  {rule}：{n}起" for rule, n in sorted(by_rule.items())),
+        *(f"  {department}：{n}起" for department, n in sorted(by_department.items())),
+        f"二、讲堂开讲{len(lectures)}场，参学{attendances}人次。",
+        f"三、走访困难群众{household}户次，到社区报到{community}人次。",
+    ]
+    return Bulletin(
+        month=month,
+        issued_at=issued_at,
+        violations_by_rule=dict(sorted(by_rule.items())),
+        violations_by_department=dict(sorted(by_department.items())),
+        violations=len(counted),
+        retractions=retractions,
+        lectures=len(lectures),
+        attendances=attendances,
+        household_visits=household,
+        community_visits=community,
+        text="\n".join(lines),
+    )
+
+
+def bulletin_summaries(state: NotifyState, document: Bulletin) -> list[Message]:
+    """A summary SMS to every leader and secretary."""
+    params = {
+        "month": document.month,
+        "violations": str(document.violations),
+        "lectures": str(document.lectures),
+        "attendances": str(document.attendances),
+    }
+    return [
+        Message("bulletin", r.member_id, document.month, {**params, "name": r.name})
+        for r in state.active()
+        if {"leader", "secretary"} & set(r.roles)
+    ]
+
+
+def _ref(ref: tuple[str, str]) -> EventRef:
+    return EventRef(source=ref[0], id=ref[1])
+
+
+def overdue_visit_reminder(request: ReminderRequest) -> Message:
+    return Message(
+        request.rule,
+        request.recipient_id,
+        request.cause,
+        {"days": str(request.details.get("days_without_visit", ""))},
+        stale_after=request.requested_at + REMINDER_RELEVANT_FOR,
+    )

@@ -1,0 +1,148 @@
+"""What the notifier knows, folded from events: recipients and their lines, and the facts its
+rules read (violations, talks, commendation visits, maxims, the month's activity)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mingdeng.contracts import events as ev
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.contracts.periods import month_of
+
+EventRef = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    member_id: str
+    name: str
+    phone: str | None
+    department_id: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Violation:
+    violation_id: str
+    member_id: str
+    rule: int
+    description: str
+    at: datetime
+
+
+@dataclass
+class NotifyState:
+    members: dict[str, tuple[datetime, Recipient]] = field(default_factory=dict)
+    departures: dict[str, datetime] = field(default_factory=dict)
+    maxim_opt_out: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+    departments: dict[str, tuple[datetime, ev.DepartmentRegistered]] = field(default_factory=dict)
+    violations: dict[str, Violation] = field(default_factory=dict)
+    retractions: dict[str, datetime] = field(default_factory=dict)
+    talks: dict[str, tuple[datetime, str, EventRef]] = field(
+        default_factory=dict
+    )  # id -> (t, member, ref)
+    commendation_visits: dict[str, tuple[datetime, str, EventRef]] = field(default_factory=dict)
+    maxims: dict[str, str] = field(default_factory=dict)
+    approved: set[str] = field(default_factory=set)
+    deliveries: dict[str, datetime] = field(default_factory=dict)
+    attendances: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    household_visits: dict[str, datetime] = field(default_factory=dict)
+    community_visits: dict[str, datetime] = field(default_factory=dict)
+    closes: dict[str, datetime] = field(default_factory=dict)  # quarter -> when it was closed
+
+    def apply(self, event: Event[EventData]) -> None:
+        data, at, ref = event.data, event.time, event.key
+        match data:
+            case ev.MemberRegistered():
+                current = self.members.get(data.member_id)
+                if current is None or current[0] <= at:
+                    recipient = Recipient(
+                        data.member_id, data.name, data.phone, data.department_id, tuple(data.roles)
+                    )
+                    self.members[data.member_id] = (at, recipient)
+            case ev.MemberLeft():
+                self.departures[data.member_id] = max(at, self.departures.get(data.member_id, at))
+            case ev.MemberPreferencesSet():
+                current_choice = self.maxim_opt_out.get(data.member_id)
+                if current_choice is None or current_choice[0] <= at:
+                    self.maxim_opt_out[data.member_id] = (at, not data.daily_maxim)
+            case ev.DepartmentRegistered():
+                department = self.departments.get(data.department_id)
+                if department is None or department[0] <= at:
+                    self.departments[data.department_id] = (at, data)
+            case ev.ViolationLogged():
+                known = self.violations.get(data.violation_id)
+                if known is None or at < known.at:
+                    self.violations[data.violation_id] = Violation(
+                        data.violation_id, data.member_id, data.rule, data.description, at
+                    )
+            case ev.ViolationRetracted():
+                self.retractions[data.violation_id] = min(
+                    at, self.retractions.get(data.violation_id, at)
+                )
+            case ev.TalkHeld():
+                self.talks[data.talk_id] = (at, data.member_id, ref)
+            case ev.VisitMade(kind="commendation"):
+                assert data.target_member_id is not None
+                self.commendation_visits[data.visit_id] = (at, data.target_member_id, ref)
+            case ev.VisitMade(kind="household"):
+                self.household_visits[data.visit_id] = at
+            case ev.VisitMade(kind="community"):
+                self.community_visits[data.visit_id] = at
+            case ev.MaximSubmitted():
+                self.maxims[data.maxim_id] = data.text
+            case ev.MaximApproved():
+                self.approved.add(data.maxim_id)
+            case ev.LectureDelivered():
+                self.deliveries[data.lecture_id] = min(at, self.deliveries.get(data.lecture_id, at))
+            case ev.LectureAttended():
+                self.attendances[(data.lecture_id, data.member_id)] = at
+            case ev.QuarterClosed():
+                self.closes[data.quarter] = min(at, self.closes.get(data.quarter, at))
+            case _:
+                pass  # not read by the notifier
+
+    # --- who is who -------------------------------------------------------------------------
+
+    def recipient(self, member_id: str) -> Recipient | None:
+        entry = self.members.get(member_id)
+        departure = self.departures.get(member_id)
+        if entry is None or (departure is not None and departure >= entry[0]):
+            return None
+        return entry[1]
+
+    def active(self) -> list[Recipient]:
+        return [r for m in sorted(self.members) if (r := self.recipient(m)) is not None]
+
+    def branch_of(self, member_id: str) -> str | None:
+        recipient = self.recipient(member_id)
+        department = self.departments.get(recipient.department_id) if recipient else None
+        return department[1].branch_id if department else None
+
+    def secretaries_of(self, member_id: str) -> list[Recipient]:
+        """The party secretaries of the member's branch."""
+        branch = self.branch_of(member_id)
+        if branch is None:
+            return []
+        return [
+            r
+            for r in self.active()
+            if "secretary" in r.roles and self.branch_of(r.member_id) == branch
+        ]
+
+    def leader_of(self, member_id: str) -> str | None:
+        """The party-group member whose line covers the member's department."""
+        recipient = self.recipient(member_id)
+        department = self.departments.get(recipient.department_id) if recipient else None
+        return department[1].leader_id if department else None
+
+    def wants_maxim(self, member_id: str) -> bool:
+        choice = self.maxim_opt_out.get(member_id)
+        return choice is None or not choice[1]
+
+    def in_month(
+        self, moments: dict[str, datetime] | dict[tuple[str, str], datetime], month: str
+    ) -> int:
+        return sum(1 for moment in moments.values() if month_of(moment) == month)
