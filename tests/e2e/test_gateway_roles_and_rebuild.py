@@ -45,6 +45,11 @@ ENDPOINTS: list[tuple[str, str, set[str]]] = [
     ("GET", "/v1/outreach/liaison/2026Q3", {"admin", "leader"}),
     ("GET", "/v1/outreach/talk-obligations", VIEWERS),
     ("GET", "/v1/outreach/suggestions", VIEWERS),
+    ("GET", "/v1/tasks", VIEWERS),
+    ("GET", "/v1/notifications", VIEWERS),
+    ("GET", "/v1/notifications?recipient_id=M1", {"admin", "member"}),
+    ("GET", "/v1/bulletins/2026-10", VIEWERS),
+    ("GET", "/v1/stream", VIEWERS),
     ("GET", "/metrics", {"none", *VIEWERS, "publisher"}),
 ]
 
@@ -72,9 +77,15 @@ def test_every_role_against_every_endpoint(platform_of: Callable[..., Platform])
     unexpected = []
     for method, path, allowed in ENDPOINTS:
         for role, headers in ROLES.items():
-            response = api.request(
-                method, path, headers=headers, json=event if method == "POST" else None
-            )
+            if path == "/v1/stream":  # endless: the status line only, on a connection of its own
+                with httpx.stream(
+                    method, platform.api + path, headers=headers, timeout=5
+                ) as response:
+                    pass
+            else:
+                response = api.request(
+                    method, path, headers=headers, json=event if method == "POST" else None
+                )
             expected = "allowed" if role in allowed else ("401" if role == "none" else "403")
             actual = (
                 "allowed" if response.status_code in (200, 202, 404) else str(response.status_code)

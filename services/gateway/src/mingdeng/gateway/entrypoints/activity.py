@@ -39,6 +39,8 @@ async def kpis(
     subject_id: str | None = None,
     metric: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Reported KPIs, the latest per (subject, metric, period) by time, with their history.
     Bureau figures are for everyone; members' and departments' follow the viewer's scope."""
@@ -48,7 +50,7 @@ async def kpis(
         for item in await repository.kpis(connection, subject_type, subject_id, metric, period)
         if _visible(scope, item["subject_type"], item["subject_id"])
     ]
-    return {"items": items}
+    return {"total": len(items), "items": items[offset : offset + limit]}
 
 
 def _visible(scope: Scope, subject_type: str, subject_id: str) -> bool:

@@ -22,13 +22,15 @@ async def tasks(
     connection: Connection,
     assignee_id: str | None = None,
     status: Literal["open", "done", "cancelled"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Talk tasks after violations and commendation deliveries (喜报到家), soonest due first.
     Admins see all; others the tasks they are assigned and those about themselves."""
     found = await repository.tasks(connection, assignee_id, status)
     if viewer.role != "admin":
         found = [t for t in found if viewer.subject in (t["assignee_id"], t["member_id"])]
-    return {"items": found}
+    return {"total": len(found), "items": found[offset : offset + limit]}
 
 
 @router.get("/notifications")
