@@ -33,6 +33,18 @@ async def start_health_server(host: str, port: int, readiness: ReadinessCheck) -
     return runner
 
 
+def dependencies(postgres_dsn: str, bootstrap_servers: str) -> ReadinessCheck:
+    """A readiness check: the database and the broker answer."""
+
+    async def check() -> dict[str, bool]:
+        return {
+            "postgres": await postgres_answers(postgres_dsn),
+            "kafka": await kafka_answers(bootstrap_servers),
+        }
+
+    return check
+
+
 async def postgres_answers(dsn: str, timeout_s: float = 2.0) -> bool:
     import asyncpg
 

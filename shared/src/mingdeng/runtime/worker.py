@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from mingdeng.runtime.health import ReadinessCheck, start_health_server
@@ -41,3 +42,16 @@ async def run_until_stopped(
         stopper.cancel()
         await health.cleanup()
         log.info("%s stopped", name)
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less if the worker is asked to stop meanwhile."""
+    with contextlib.suppress(TimeoutError):  # the pause ran its course
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]]) -> None:
+    """Run `step`, pause, again, until the worker is asked to stop."""
+    while not stop.is_set():
+        await step()
+        await pause(stop, seconds)

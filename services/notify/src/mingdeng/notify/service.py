@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
@@ -20,7 +19,7 @@ import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.codec import parse_event, serialize_event
+from mingdeng.contracts.codec import parse_event
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.periods import BUSINESS_TZ
@@ -32,10 +31,13 @@ from mingdeng.notify.domain import rules
 from mingdeng.notify.domain.delivery import Limit, after_quiet_hours, after_rate_limits, backoff
 from mingdeng.notify.domain.rules import Message
 from mingdeng.notify.domain.state import NotifyState
+from mingdeng.runtime import event_store
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+EVENT_TABLE = "notify.events"
 
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
 READS = (
@@ -79,10 +81,8 @@ class NotifyService:
         self.clock, self.max_attempts, self.settle_after = clock, max_attempts, settle_after
 
     async def load(self, connection: asyncpg.Connection) -> None:
-        for row in await connection.fetch(
-            "SELECT body FROM notify.events ORDER BY time, source, id"
-        ):
-            self.state.apply(parse_event(json.loads(row["body"])))
+        for event in await event_store.load(connection, EVENT_TABLE):
+            self.state.apply(event)
         for row in await connection.fetch("SELECT body FROM notify.selections"):
             selection = QuarterSelection.model_validate_json(row["body"])
             self.selections[selection.quarter] = selection
@@ -118,17 +118,8 @@ class NotifyService:
         except InvalidEvent:
             return  # scoring dead-letters invalid inbound events, with their reasons
         if isinstance(event.data, READS):
-            created = await connection.fetchval(
-                """INSERT INTO notify.events (source, id, type, time, body) VALUES ($1, $2, $3, $4, $5)
-                   ON CONFLICT DO NOTHING RETURNING true""",
-                event.source,
-                event.id,
-                event.type,
-                event.time,
-                serialize_event(event).decode(),
-            )
-            if created:
-                self.state.apply(event)
+            for new in await event_store.keep(connection, EVENT_TABLE, [event]):
+                self.state.apply(new)
 
     async def _take_selection(self, connection: asyncpg.Connection, record: Record) -> None:
         try:

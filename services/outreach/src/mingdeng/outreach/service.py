@@ -21,9 +21,12 @@ from mingdeng.contracts.periods import Quarter
 from mingdeng.outreach.adapters import store
 from mingdeng.outreach.domain import views
 from mingdeng.outreach.domain.state import REMIND_EVERY, OutreachState
+from mingdeng.runtime import event_store
 from mingdeng.runtime.projection import Record
 
 log = logging.getLogger(__name__)
+
+EVENT_TABLE = "outreach.events"
 
 READS = (
     ev.MemberRegistered,
@@ -51,7 +54,7 @@ class OutreachService:
         self._published: dict[str, str] = {}
 
     async def load(self, connection: asyncpg.Connection) -> None:
-        for event in await store.load_events(connection):
+        for event in await event_store.load(connection, EVENT_TABLE):
             self.state.apply(event)
         self.changed = True
 
@@ -65,10 +68,8 @@ class OutreachService:
                 continue  # scoring dead-letters invalid inbound events, with their reasons
             if isinstance(event.data, READS):
                 taken.append(event)
-        if taken:
-            await store.keep_events(connection, taken)
-            for event in taken:
-                self.state.apply(event)  # idempotent: a redelivered batch changes nothing
+        for event in await event_store.keep(connection, EVENT_TABLE, taken):
+            self.state.apply(event)
             self.changed = True
 
     def refresh(self) -> list[OutreachView]:

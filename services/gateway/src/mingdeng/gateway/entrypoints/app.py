@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from urllib.parse import unquote
 
 import asyncpg
@@ -16,7 +16,7 @@ from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.runtime.health import kafka_answers, postgres_answers
+from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.projection import ProjectionRunner
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         finally:
             stop.set()
             if projector_task is not None:
-                with suppress(Exception):
-                    await projector_task
+                # its error, if any, was logged by _report_end when it ended
+                await asyncio.gather(projector_task, return_exceptions=True)
             await app.state.publisher.stop()
             await app.state.pool.close()
 
@@ -105,13 +105,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         """The process is up."""
         return {"status": "ok"}
 
+    dependencies_answer = dependencies(settings.postgres.dsn, settings.kafka.bootstrap_servers)
+
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
         """The broker and the database answer."""
-        checks = {
-            "postgres": await postgres_answers(settings.postgres.dsn),
-            "kafka": await kafka_answers(settings.kafka.bootstrap_servers),
-        }
+        checks = await dependencies_answer()
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks},

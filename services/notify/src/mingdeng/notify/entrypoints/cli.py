@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -23,11 +21,11 @@ from mingdeng.notify.adapters.templates import load_templates
 from mingdeng.notify.domain.delivery import Limit
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
-from mingdeng.runtime.health import kafka_answers, postgres_answers
+from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner
-from mingdeng.runtime.worker import run_until_stopped
+from mingdeng.runtime.worker import every, pause, run_until_stopped
 
 MIGRATIONS = "mingdeng.notify.adapters.sql"
 log = logging.getLogger(__name__)
@@ -63,13 +61,6 @@ def providers(settings: NotifySettings) -> ProviderChain:
                 )
             )
     return ProviderChain(chosen)
-
-
-async def every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]]) -> None:
-    while not stop.is_set():
-        await step()
-        with contextlib.suppress(TimeoutError):  # the pause between rounds
-            await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def publish_changes(
@@ -143,8 +134,7 @@ async def run(settings: NotifySettings) -> None:
             await service.reconcile(pool)
             while not stop.is_set():
                 if not await service.dispatch(pool):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), settings.dispatch_idle_s)
+                    await pause(stop, settings.dispatch_idle_s)
 
         async def scheduling(stop: asyncio.Event) -> None:
             async def step() -> None:
@@ -160,18 +150,12 @@ async def run(settings: NotifySettings) -> None:
                 settings.publish_every_s, stop, lambda: publish_changes(pool, producer, settings)
             )
 
-        async def readiness() -> dict[str, bool]:
-            return {
-                "postgres": await postgres_answers(settings.postgres.dsn),
-                "kafka": await kafka_answers(kafka.bootstrap_servers),
-            }
-
         try:
             await run_until_stopped(
                 name="notify",
                 health_host=settings.health_host,
                 health_port=settings.health_port,
-                readiness=readiness,
+                readiness=dependencies(settings.postgres.dsn, kafka.bootstrap_servers),
                 loops=[runner.run, dispatching, scheduling, publishing],
             )
         finally:

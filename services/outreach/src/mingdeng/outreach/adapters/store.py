@@ -1,27 +1,8 @@
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
-
-from mingdeng.contracts.codec import parse_event, serialize_event
-from mingdeng.contracts.envelope import Event
-from mingdeng.contracts.events import EventData
-
-
-async def keep_events(connection: asyncpg.Connection, events: Sequence[Event[EventData]]) -> None:
-    await connection.executemany(
-        """INSERT INTO outreach.events (source, id, type, time, body) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING""",
-        [(e.source, e.id, e.type, e.time, serialize_event(e).decode()) for e in events],
-    )
-
-
-async def load_events(connection: asyncpg.Connection) -> list[Event[EventData]]:
-    rows = await connection.fetch("SELECT body FROM outreach.events ORDER BY time, source, id")
-    return [parse_event(json.loads(row["body"])) for row in rows]
 
 
 async def last_reminded(connection: asyncpg.Connection) -> dict[tuple[str, str], datetime]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -14,11 +13,11 @@ from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import EVENTS, OUTREACH, REMINDER_REQUESTS
 from mingdeng.outreach.service import OutreachService
 from mingdeng.outreach.settings import OutreachSettings
-from mingdeng.runtime.health import kafka_answers, postgres_answers
+from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner
-from mingdeng.runtime.worker import run_until_stopped
+from mingdeng.runtime.worker import pause, run_until_stopped
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
 log = logging.getLogger(__name__)
@@ -56,8 +55,7 @@ async def publish_loop(
         if now - last_reminders >= settings.reminder_interval_s:
             last_reminders = now
             await service.send_reminders(pool, send_reminder)
-        with contextlib.suppress(TimeoutError):  # the pause between rounds
-            await asyncio.wait_for(stop.wait(), settings.refresh_interval_s)
+        await pause(stop, settings.refresh_interval_s)
 
 
 async def run(settings: OutreachSettings) -> None:
@@ -78,12 +76,6 @@ async def run(settings: OutreachSettings) -> None:
         )
         await producer.start()
 
-        async def readiness() -> dict[str, bool]:
-            return {
-                "postgres": await postgres_answers(settings.postgres.dsn),
-                "kafka": await kafka_answers(kafka.bootstrap_servers),
-            }
-
         async def publishing(stop: asyncio.Event) -> None:
             await publish_loop(settings, service, pool, producer, stop)
 
@@ -92,7 +84,7 @@ async def run(settings: OutreachSettings) -> None:
                 name="outreach",
                 health_host=settings.health_host,
                 health_port=settings.health_port,
-                readiness=readiness,
+                readiness=dependencies(settings.postgres.dsn, kafka.bootstrap_servers),
                 loops=[runner.run, publishing],
             )
         finally:
