@@ -48,6 +48,7 @@ class Service:
             env={**os.environ, **self.env},
             stdout=handle,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a teardown kill reaches its children
         )
         wait_for(
             lambda: answers(health_url) or self.process.poll() is not None, timeout_s, health_url
@@ -57,7 +58,7 @@ class Service:
     def kill_if_running(self) -> None:
         """For test teardown: a failed test must not leave its process behind."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
     def stop(self, timeout_s: float = 30) -> int:

@@ -47,6 +47,7 @@ def test_worker_scores_a_quarter_through_a_restart_close_and_late_event(
         "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "state"),
         "MINGDENG_SCORING_WEB_PORT": str(port),
         "MINGDENG_SCORING_FLUSH_INTERVAL_S": "0.1",
+        "MINGDENG_SCORING_STALL_AFTER_S": "5",
     }
     worker = Service(["mingdeng-scoring", "run"], env, tmp_path / "scoring.log")
     try:

@@ -62,9 +62,11 @@ class ScoringService:
         self._running_since: datetime | None = None  # when the first event was received
         self._close_requested: set[Quarter] = set()
         self.restored = False  # set once the stored state has been read back
+        self.progress = 0  # events handled so far, for the stall watchdog
 
     def handle(self, event: Event[EventData]) -> Handled:
         received_at = self._clock()
+        self.progress += 1
         self._running_since = self._running_since or received_at
         outcome = self.engine.apply(event)
         self._dirty |= outcome.quarters

@@ -23,4 +23,7 @@ class ScoringSettings(BaseSettings):
         default=0.2, gt=0, description="how often changes are published"
     )
     close_check_interval_s: float = Field(default=60, gt=0)
+    stall_after_s: float = Field(
+        default=20, gt=0, description="lag without progress for this long restarts the worker"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

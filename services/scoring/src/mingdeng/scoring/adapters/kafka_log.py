@@ -108,3 +108,20 @@ def _commit_start_where_missing(bootstrap_servers: str, group: str, topics: list
     finally:
         consumer.close()
         admin.close()
+
+
+def uncommitted(bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, int]:
+    """Records of `topics` that `group` has not committed yet, by `topic[partition]`."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        lag = {tp: ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in partitions}
+        return {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n > 0}
+    finally:
+        consumer.close()
+        admin.close()

@@ -6,7 +6,10 @@ import argparse
 import json
 import logging
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import faust
@@ -23,7 +26,7 @@ from mingdeng.scoring.adapters.kafka_log import (
     reset_group_to_start,
 )
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.entrypoints.worker import APP_ID, create_app
+from mingdeng.scoring.entrypoints.worker import APP_ID, STALLED_EXIT, create_app
 from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import ScoringSettings
 
@@ -89,6 +92,23 @@ def rebuild(settings: ScoringSettings) -> int:
     return 0
 
 
+def supervise(settings: ScoringSettings) -> int:
+    """Run the faust worker as a child process; start it again when it reports a stall."""
+    while True:
+        child = subprocess.Popen([sys.argv[0], "run-worker"])
+
+        def forward(signum: int, _frame: object, child: subprocess.Popen[bytes] = child) -> None:
+            child.send_signal(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, forward)
+        code = child.wait()
+        if code != STALLED_EXIT:
+            return code
+        logging.getLogger(__name__).warning("the worker stalled; starting it again")
+        time.sleep(1)
+
+
 def run(settings: ScoringSettings) -> None:
     kafka = settings.kafka
     committed = commit_start_where_missing(
@@ -104,7 +124,8 @@ def run(settings: ScoringSettings) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng-scoring")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the faust worker")
+    commands.add_parser("run", help="run the faust worker, restarting it if it stalls")
+    commands.add_parser("run-worker", help="run the faust worker itself (what `run` supervises)")
     replay_cmd = commands.add_parser("replay", help="recompute all results from offset 0")
     replay_cmd.add_argument("--verify", action="store_true", help="compare with the live results")
     sim = commands.add_parser("simulate", help="standings under another rules file (what-if)")
@@ -116,6 +137,8 @@ def main() -> None:
     configure_logging("scoring")
     settings = ScoringSettings()
     if args.command == "run":
+        sys.exit(supervise(settings))
+    elif args.command == "run-worker":
         run(settings)
     elif args.command == "replay":
         sys.exit(replay(settings, args.verify))

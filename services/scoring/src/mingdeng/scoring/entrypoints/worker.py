@@ -10,7 +10,10 @@ close:  on the leader, issues `quarter.closed` 10 days after a quarter that ende
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +32,7 @@ from mingdeng.contracts.topics import (
     SELECTIONS,
     Topic,
 )
+from mingdeng.scoring.adapters.kafka_log import uncommitted
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import ScoringSettings
@@ -36,6 +40,7 @@ from mingdeng.scoring.settings import ScoringSettings
 log = logging.getLogger(__name__)
 
 APP_ID = "mingdeng-scoring"
+STALLED_EXIT = 75  # the supervisor (`mingdeng-scoring run`) starts the worker again
 FACTS_KEY = b"bureau"
 
 
@@ -88,6 +93,8 @@ def create_app(settings: ScoringSettings, service: ScoringService | None = None)
         topic_partitions=1,
         topic_replication_factor=settings.kafka.replication_factor,
         producer_acks=-1,
+        broker_session_timeout=10,  # one worker: a dead one is noticed in 10 s, not 60
+        broker_heartbeat_interval=3,
         # A crashed agent would otherwise be restarted past the record it failed on: stop the
         # worker instead, so that the record is read again after the restart.
         agent_supervisor=mode.CrashingSupervisor,
@@ -134,6 +141,7 @@ def create_app(settings: ScoringSettings, service: ScoringService | None = None)
                 await send_rejection("scoring.admit", event, error)
                 continue
             await facts_topic.send(key=FACTS_KEY, value=event.value)
+            admitted[0] += 1
 
     @app.agent(facts_topic, name="score")
     async def score(stream: Any) -> None:
@@ -174,6 +182,37 @@ def create_app(settings: ScoringSettings, service: ScoringService | None = None)
                 rules.selections.close_after_days,
             )
             await events_topic.send(key=close.subject.encode(), value=serialize_event(close))
+
+    # faust-streaming can come out of table recovery with its streams stalled (a race in its
+    # recovery: faust-streaming/faust#596 and kin): input waiting, nothing consumed. Then the
+    # worker exits for its supervisor to start it again; everything it did is in Kafka.
+    admitted = [0]
+    watch = {"progress": -1, "since": time.monotonic()}
+
+    @app.timer(interval=max(1.0, settings.stall_after_s / 4))
+    async def stall_watchdog() -> None:
+        progress = admitted[0] + service.progress
+        if progress != watch["progress"] or app.rebalancing or not service.restored:
+            watch.update(progress=progress, since=time.monotonic())
+            return
+        if time.monotonic() - watch["since"] < settings.stall_after_s:
+            return
+        topics = [kafka.topic(EVENTS), kafka.topic(SCORING_FACTS)]
+        group = kafka.group(APP_ID)
+        behind = await asyncio.to_thread(uncommitted, kafka.bootstrap_servers, group, topics)
+        if behind:
+            log.error(
+                "no progress for %.0f s with input waiting (%s); exiting to be restarted",
+                settings.stall_after_s,
+                behind,
+            )
+            try:  # leave the group, so the next worker need not wait out this one's session
+                await asyncio.wait_for(app.consumer.stop(), 5)
+            except Exception:
+                log.exception("could not leave the consumer group cleanly")
+            logging.shutdown()
+            os._exit(STALLED_EXIT)
+        watch["since"] = time.monotonic()
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
