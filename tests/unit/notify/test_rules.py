@@ -77,7 +77,7 @@ def test_a_violation_reminds_the_member_and_the_branch_secretary_immediately() -
         "rule": "4",
         "description": "上班时间离岗",
     }
-    assert messages[0].stale_after == at("2026-11-21 23:30")
+    assert [m.stale_after for m in messages] == [at("2026-11-21 23:30")] * 2
 
 
 def test_no_reminder_for_a_retracted_violation_or_an_unregistered_member() -> None:
@@ -143,6 +143,8 @@ def test_commendation_tasks_go_to_the_leader_of_the_exemplars_line() -> None:
     assert [t.status for t in tasks] == ["done", "open"]
     overdue = rules.overdue_commendations(state, tasks, at("2026-10-26 00:00"))
     assert [m.key for m in overdue] == ["commendation_overdue/L2/commendation/2026Q3/S1"]
+    assert overdue[0].stale_after == closed + timedelta(days=14 + 30)
+    assert rules.commendation_assigned(state, tasks[1]).stale_after == tasks[1].due
     provisional = selection.model_copy(update={"status": "provisional"})
     assert rules.commendation_tasks(state, provisional, closed) == []
 

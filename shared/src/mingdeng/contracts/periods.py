@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -70,11 +70,3 @@ def quarters_of_year(year: int) -> list[Quarter]:
 def month_of(moment: datetime) -> str:
     local = moment.astimezone(BUSINESS_TZ)
     return f"{local.year:04d}-{local.month:02d}"
-
-
-def business_date(moment: datetime) -> date:
-    return moment.astimezone(BUSINESS_TZ).date()
-
-
-def days_between(earlier: datetime, later: datetime) -> float:
-    return (later - earlier) / timedelta(days=1)

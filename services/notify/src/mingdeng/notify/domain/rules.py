@@ -75,6 +75,7 @@ def violation_reminders(state: NotifyState, violation_id: str) -> list[Message]:
                     violation_id,
                     {**params, "secretary": secretary.name},
                     urgent=True,
+                    stale_after=stale,
                 )
             )
     return messages
@@ -162,6 +163,7 @@ def commendation_assigned(state: NotifyState, task: Task) -> Message:
             "quarter": task.cause,
             "due": _day(task.due),
         },
+        stale_after=task.due,
     )
 
 
@@ -175,6 +177,7 @@ def overdue_commendations(state: NotifyState, tasks: list[Task], now: datetime) 
                 "exemplar": (m.name if (m := state.recipient(t.member_id)) else t.member_id),
                 "due": _day(t.due),
             },
+            stale_after=t.due + OVERDUE_REMINDER_RELEVANT_FOR,
         )
         for t in tasks
         if t.kind == "commendation" and t.status == "open" and now > t.due

@@ -4,7 +4,6 @@ standings. Closing a quarter freezes its standings; later events for it are kept
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -229,7 +228,3 @@ class ScoringEngine:
                 )
             case _:
                 pass  # read by other services, not by any index
-
-
-def apply_all(engine: ScoringEngine, events: Iterable[Event[EventData]]) -> list[Outcome]:
-    return [engine.apply(event) for event in events]
