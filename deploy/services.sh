@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# services.sh start|stop: the four services as background processes with pid and log files.
+# services.sh start|stop [name…]: the services (all four by default) as background processes
+# with pid and log files.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -a; source "$RUN_DIR/mingdeng.env"; set +a
 bin="$ROOT_DIR/.venv/bin"
@@ -13,9 +14,12 @@ services=(
 run_command() { case $1 in gateway) echo serve;; *) echo run;; esac; }
 has_prestart() { [ "$1" != scoring ]; }
 
+wanted() { [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $1 "* ]]; }
+
 start() {
   for entry in "${services[@]}"; do
     read -r name url <<<"$entry"
+    wanted "$name" || continue
     pidfile="$RUN_DIR/$name.pid"
     if pid_alive "$pidfile"; then say "$name already running"; continue; fi
     if has_prestart "$name"; then
@@ -27,6 +31,7 @@ start() {
   done
   for entry in "${services[@]}"; do
     read -r name url <<<"$entry"
+    wanted "$name" || continue
     healthy() { pid_alive "$RUN_DIR/$name.pid" && curl -fsS "$url"; }
     wait_until 60 "$name" healthy || die "$name did not answer $url (see $RUN_DIR/logs/$name.log)"
     say "$name is up ($url)"
@@ -40,4 +45,6 @@ stop() {
   done
 }
 
-"${1:?start or stop}"
+action="${1:?start or stop}"; shift
+only=("$@")
+"$action"

@@ -7,10 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/env.sh" >/dev/null
 set -a; source "$RUN_DIR/mingdeng.env"; set +a
 "$ROOT_DIR/.venv/bin/mingdeng" topics
-"$DEPLOY_DIR/services.sh" start
+"$DEPLOY_DIR/services.sh" start gateway scoring outreach
 if [ ! -f "$RUN_DIR/demo.loaded" ]; then
   "$ROOT_DIR/.venv/bin/mingdeng" demo && touch "$RUN_DIR/demo.loaded"
 fi
+# the notifier last: its first bulletin and maxim then read the demo's history
+"$DEPLOY_DIR/services.sh" start notify
 api="http://127.0.0.1:$MINGDENG_GATEWAY_PORT"
 cat <<INFO
 

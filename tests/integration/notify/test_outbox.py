@@ -134,6 +134,14 @@ async def test_a_schedule_runs_once_per_period_with_two_notifiers(
     clock = Clock(at("2026-11-25 08:00"))
     async with asyncpg.create_pool(notify_db, min_size=2, max_size=8) as pool:
         one, two = make_service(clock), make_service(clock)
+        nothing_to_send = await one.run_schedules(pool)  # no approved maxim known yet
+        assert not [r for r in nothing_to_send if r.startswith("daily_maxim")]
+        assert (
+            await pool.fetchval(
+                "SELECT count(*) FROM notify.schedule_runs WHERE schedule = 'daily_maxim'"
+            )
+            == 0
+        )
         await take_in(one, pool, kafka, len(events))
         async with pool.acquire() as connection:
             await two.load(connection)

@@ -102,6 +102,7 @@ class ProjectionRunner:
             isolation_level="read_committed",
         )
         self.processed = 0
+        self.caught_up = asyncio.Event()  # set once a poll finds nothing new: the log is read
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
         async with self._pool.acquire() as connection:
@@ -125,6 +126,8 @@ class ProjectionRunner:
                 ]
                 if records:
                     await self._apply(records, stop)
+                elif self._kafka.assignment():
+                    self.caught_up.set()
         finally:
             await self._kafka.stop()
 

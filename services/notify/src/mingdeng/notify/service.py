@@ -298,8 +298,11 @@ class NotifyService:
         now = self.clock()
         local = now.astimezone(BUSINESS_TZ)
         ran = []
-        if MAXIM_AT <= local.time() < MAXIM_UNTIL and await self._claimed(
-            pool, "daily_maxim", local.date().isoformat(), self._maxims
+        has_maxim = rules.maxim_of_the_day(self.state, {}) is not None
+        if (
+            has_maxim
+            and MAXIM_AT <= local.time() < MAXIM_UNTIL
+            and await self._claimed(pool, "daily_maxim", local.date().isoformat(), self._maxims)
         ):
             ran.append(f"daily_maxim {local.date()}")
         if local.time() >= BULLETIN_AT or local.day > 1:

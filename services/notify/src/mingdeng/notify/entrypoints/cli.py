@@ -143,6 +143,8 @@ async def run(settings: NotifySettings) -> None:
                     log.info("ran %s", ", ".join(ran))
                 await service.reconcile(pool)
 
+            # schedules read the state: not before the notifier has read the log up to now
+            await runner.caught_up.wait()
             await every(settings.schedule_every_s, stop, step)
 
         async def publishing(stop: asyncio.Event) -> None:
