@@ -55,3 +55,13 @@ async def every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitabl
     while not stop.is_set():
         await step()
         await pause(stop, seconds)
+
+
+async def until_either(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set (e.g. ready, or asked to stop)."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -25,7 +25,7 @@ from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner
-from mingdeng.runtime.worker import every, pause, run_until_stopped
+from mingdeng.runtime.worker import every, pause, run_until_stopped, until_either
 
 MIGRATIONS = "mingdeng.notify.adapters.sql"
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ async def run(settings: NotifySettings) -> None:
                 await service.reconcile(pool)
 
             # schedules read the state: not before the notifier has read the log up to now
-            await runner.caught_up.wait()
+            await until_either(runner.caught_up, stop)
             await every(settings.schedule_every_s, stop, step)
 
         async def publishing(stop: asyncio.Event) -> None:

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import asyncio
+
+from mingdeng.runtime.worker import every, pause, until_either
+
+
+async def test_until_either_returns_when_stop_comes_first() -> None:
+    ready, stop = asyncio.Event(), asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, stop.set)
+    async with asyncio.timeout(2):
+        await until_either(ready, stop)
+    assert stop.is_set() and not ready.is_set()
+
+
+async def test_pause_ends_early_on_stop_and_every_stops() -> None:
+    stop = asyncio.Event()
+    rounds: list[int] = []
+
+    async def step() -> None:
+        rounds.append(1)
+        if len(rounds) == 3:
+            stop.set()
+
+    async with asyncio.timeout(2):
+        await every(60, stop, step)  # would take minutes without the early end of pause
+        await pause(stop, 60)
+    assert len(rounds) == 3
