@@ -15,7 +15,7 @@ from mingdeng.contracts.periods import PERIOD_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.projector import SCORE_CHANNEL
 from mingdeng.gateway.domain.access import Scope, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Viewer, settings_of
+from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Viewer, settings_of
 
 router = APIRouter(prefix="/v1", tags=["activity"])
 
@@ -39,8 +39,8 @@ async def kpis(
     subject_id: str | None = None,
     metric: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Reported KPIs, the latest per (subject, metric, period) by time, with their history.
     Bureau figures are for everyone; members' and departments' follow the viewer's scope."""

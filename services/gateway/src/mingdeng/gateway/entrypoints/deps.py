@@ -5,7 +5,7 @@ from collections import defaultdict, deque
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
@@ -69,6 +69,8 @@ class RateLimiter:
 
 
 Connection = Annotated[asyncpg.Connection, Depends(connection)]
+Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="skip this many items")]
 Viewer = Annotated[Principal, Depends(requires("admin", "secretary", "leader", "member"))]
 Publisher = Annotated[Principal, Depends(requires("admin", "publisher"))]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from mingdeng.contracts.periods import MONTH_PATTERN
 from mingdeng.gateway.adapters import repository
-from mingdeng.gateway.entrypoints.deps import Connection, Viewer
+from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
 from mingdeng.gateway.entrypoints.responses import json_response
 
@@ -22,8 +22,8 @@ async def tasks(
     connection: Connection,
     assignee_id: str | None = None,
     status: Literal["open", "done", "cancelled"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Talk tasks after violations and commendation deliveries (喜报到家), soonest due first.
     Admins see all; others the tasks they are assigned and those about themselves."""
@@ -38,8 +38,8 @@ async def notifications(
     viewer: Viewer,
     connection: Connection,
     recipient_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Messages and their status (queued, sent, failed, suppressed), newest first; phone
     numbers masked. Admins see all; others their own."""

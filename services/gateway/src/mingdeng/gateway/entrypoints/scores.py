@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Viewer
+from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
 from mingdeng.gateway.entrypoints.responses import json_response
 
 router = APIRouter(prefix="/v1", tags=["indices"])
 
 QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 async def quarter_status(connection: Connection, quarter: str) -> str:
