@@ -23,6 +23,29 @@ async def quarter_status(connection: Connection, quarter: str) -> str:
     return selection["status"] if selection else "provisional"
 
 
+def ranked_page(
+    request: Request,
+    quarter: str,
+    status: str,
+    page: list[dict[str, Any]],
+    *,
+    total: int,
+    fields: dict[str, str],
+) -> Response:
+    """A page of a ranking: rank, the named fields, index and components of each item."""
+    items = [
+        {
+            "rank": r["rank"],
+            **{name: r[key] for name, key in fields.items()},
+            "index": r["index"],
+            "components": r["components"],
+        }
+        for r in page
+    ]
+    body = {"quarter": quarter, "status": status, "total": total, "items": items}
+    return json_response(request, body, final=status == "final")
+
+
 @router.get("/quarters/{quarter}/vanguard")
 async def vanguard(
     request: Request,
@@ -40,24 +63,14 @@ async def vanguard(
         for r in await repository.scores(connection, quarter, "member")
         if scope.allows_member(r["id"]) and department_id in (None, r["department_id"])
     ]
-    status = await quarter_status(connection, quarter)
-    body = {
-        "quarter": quarter,
-        "status": status,
-        "total": len(rows),
-        "items": [
-            {
-                "rank": r["rank"],
-                "member_id": r["id"],
-                "name": r["name"],
-                "department_id": r["department_id"],
-                "index": r["index"],
-                "components": r["components"],
-            }
-            for r in rows[offset : offset + limit]
-        ],
-    }
-    return json_response(request, body, final=status == "final")
+    return ranked_page(
+        request,
+        quarter,
+        await quarter_status(connection, quarter),
+        rows[offset : offset + limit],
+        total=len(rows),
+        fields={"member_id": "id", "name": "name", "department_id": "department_id"},
+    )
 
 
 @router.get("/quarters/{quarter}/fortress")
@@ -74,23 +87,14 @@ async def fortress(
     scope = scope_of(viewer, await repository.org(connection))
     allowed = scope.allows_department if level == "department" else scope.allows_branch
     rows = [r for r in await repository.scores(connection, quarter, level) if allowed(r["id"])]
-    status = await quarter_status(connection, quarter)
-    body = {
-        "quarter": quarter,
-        "status": status,
-        "total": len(rows),
-        "items": [
-            {
-                "rank": r["rank"],
-                "id": r["id"],
-                "name": r["name"],
-                "index": r["index"],
-                "components": r["components"],
-            }
-            for r in rows[offset : offset + limit]
-        ],
-    }
-    return json_response(request, body, final=status == "final")
+    return ranked_page(
+        request,
+        quarter,
+        await quarter_status(connection, quarter),
+        rows[offset : offset + limit],
+        total=len(rows),
+        fields={"id": "id", "name": "name"},
+    )
 
 
 @router.get("/members/{member_id}/vanguard/{quarter}")
