@@ -7,7 +7,7 @@ down:        ## stop everything `make up` started (data is kept in .run/dev)
 	deploy/down.sh
 
 token:       ## a bearer token for the running platform: make token ROLE=admin SUBJECT=m001
-	set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng-gateway token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),admin) $(if $(SOURCE),--source $(SOURCE))
+	@set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng-gateway token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),admin) $(if $(SOURCE),--source $(SOURCE))
 
 test:        ## unit, integration and end-to-end tests against a real broker and database
 	deploy/test.sh
