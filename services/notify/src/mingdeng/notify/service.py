@@ -55,6 +55,17 @@ READS = (
     ev.LectureAttended,
     ev.QuarterClosed,
 )
+# What the task and message rules read; the rest (lectures, household and community visits,
+# maxims) only feeds the bulletin and the maxim, which are read at their scheduled time.
+RULE_INPUTS = (
+    ev.MemberRegistered,
+    ev.MemberLeft,
+    ev.DepartmentRegistered,
+    ev.ViolationLogged,
+    ev.ViolationRetracted,
+    ev.TalkHeld,
+    ev.QuarterClosed,
+)
 MAXIM_AT, MAXIM_UNTIL = time(8, 0), time(22, 0)
 BULLETIN_AT = time(9, 0)
 
@@ -90,13 +101,13 @@ class NotifyService:
     # --- intake ---------------------------------------------------------------------------
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
-        requests = []
+        requests, rules_read_it = [], False
         for record in records:
             topic = self._topics[record.topic]
             if topic is EVENTS:
-                await self._take_event(connection, record)
+                rules_read_it |= await self._take_event(connection, record)
             elif topic is SELECTIONS:
-                await self._take_selection(connection, record)
+                rules_read_it |= await self._take_selection(connection, record)
             else:
                 try:
                     requests.append(ReminderRequest.model_validate_json(record.value or b""))
@@ -110,18 +121,26 @@ class NotifyService:
                     )
         for request in requests:
             await self.enqueue(connection, rules.overdue_visit_reminder(request))
-        await self.evaluate(connection)
+        if rules_read_it:  # evaluating touches every violation and task: only when it can matter
+            await self.evaluate(connection)
 
-    async def _take_event(self, connection: asyncpg.Connection, record: Record) -> None:
+    async def _take_event(self, connection: asyncpg.Connection, record: Record) -> bool:
+        """Keep an event the notifier reads; True when a rule reads it too."""
         try:
             event = parse_event(record.value or b"")
         except InvalidEvent:
-            return  # scoring dead-letters invalid inbound events, with their reasons
-        if isinstance(event.data, READS):
-            for new in await event_store.keep(connection, EVENT_TABLE, [event]):
-                self.state.apply(new)
+            return False  # scoring dead-letters invalid inbound events, with their reasons
+        if not isinstance(event.data, READS):
+            return False
+        for new in await event_store.keep(connection, EVENT_TABLE, [event]):
+            self.state.apply(new)
+            return isinstance(new.data, RULE_INPUTS) or (
+                isinstance(new.data, ev.VisitMade) and new.data.kind == "commendation"
+            )
+        return False  # already kept: a redelivery
 
-    async def _take_selection(self, connection: asyncpg.Connection, record: Record) -> None:
+    async def _take_selection(self, connection: asyncpg.Connection, record: Record) -> bool:
+        """Keep a final quarter selection (commendation tasks come from it); True if it was one."""
         try:
             selection = SELECTION.validate_json(record.value or b"")
         except ValidationError as error:
@@ -132,7 +151,7 @@ class NotifyService:
                 record.offset,
                 error,
             )
-            return
+            return False
         if isinstance(selection, QuarterSelection) and selection.status == "final":
             await connection.execute(
                 "INSERT INTO notify.selections VALUES ($1, $2) ON CONFLICT (quarter) DO UPDATE SET body = EXCLUDED.body",
@@ -140,6 +159,8 @@ class NotifyService:
                 selection.model_dump_json(),
             )
             self.selections[selection.quarter] = selection
+            return True
+        return False
 
     async def evaluate(self, connection: asyncpg.Connection) -> None:
         """Apply every rule to the current state. Safe to repeat: one message per key."""
