@@ -9,6 +9,7 @@ from mingdeng.contracts.derived import IndexScore, QuarterSelection, YearTopTen
 from mingdeng.contracts.topics import EVENT_STATUS, SCORES, SELECTIONS
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.service import ScoringService
+from mingdeng.scoring.settings import DEFAULT_RULES
 from tests.support.builders import Events, at
 from tests.unit.scoring.scenario import EXPECTED_V, quarter_events
 
@@ -104,10 +105,7 @@ def test_history_loaded_after_a_quarter_ended_is_not_closed_by_the_platform(rule
     assert service.due_closes(at("2026-12-31 00:00")) == []
 
 
-@pytest.mark.parametrize("path", ["rules-2026.1.toml"])
-def test_rules_file_refuses_unknown_and_missing_settings(path: str, rules: Rules) -> None:
-    from mingdeng.scoring.settings import DEFAULT_RULES
-
+def test_rules_file_refuses_unknown_and_missing_settings(rules: Rules) -> None:
     text = DEFAULT_RULES.read_text()
     with pytest.raises(ValueError, match="unknown VanguardRules settings: \\['bonus'\\]"):
         Rules.from_toml(text.replace("[vanguard]", "[vanguard]\nbonus = 1"))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 from aiohttp import web
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -46,8 +49,6 @@ def dependencies(postgres_dsn: str, bootstrap_servers: str) -> ReadinessCheck:
 
 
 async def postgres_answers(dsn: str, timeout_s: float = 2.0) -> bool:
-    import asyncpg
-
     try:
         connection = await asyncpg.connect(dsn, timeout=timeout_s)
     except (OSError, asyncpg.PostgresError, TimeoutError):
@@ -60,9 +61,6 @@ async def postgres_answers(dsn: str, timeout_s: float = 2.0) -> bool:
 
 async def kafka_answers(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
     """True when any bootstrap broker answers a metadata request."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
-
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
     )

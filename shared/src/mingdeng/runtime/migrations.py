@@ -14,6 +14,8 @@ from importlib.resources.abc import Traversable
 
 import asyncpg
 
+from mingdeng.runtime.waiting import wait_for_postgres
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -87,8 +89,6 @@ async def migrate(dsn: str, component: str, package: str) -> list[int]:
 
 async def prestart(dsn: str, component: str, package: str) -> None:
     """Wait for the database, then bring the runtime's and `component`'s schema up to date."""
-    from mingdeng.runtime.waiting import wait_for_postgres
-
     await wait_for_postgres(dsn)
     await migrate(dsn, "runtime", "mingdeng.runtime.sql")
     await migrate(dsn, component, package)

@@ -38,7 +38,3 @@ class PostgresSettings(BaseSettings):
 
 def kafka_settings() -> KafkaSettings:
     return KafkaSettings()  # read from the environment
-
-
-def postgres_settings() -> PostgresSettings:
-    return PostgresSettings()

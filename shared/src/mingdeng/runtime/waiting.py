@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from mingdeng.runtime.health import kafka_answers, postgres_answers
+from mingdeng.runtime.health import postgres_answers
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,3 @@ async def wait_for(what: str, probe: Callable[[], Awaitable[bool]], timeout_s: f
 
 async def wait_for_postgres(dsn: str, timeout_s: float = 60) -> None:
     await wait_for("PostgreSQL", lambda: postgres_answers(dsn), timeout_s)
-
-
-async def wait_for_kafka(bootstrap_servers: str, timeout_s: float = 60) -> None:
-    await wait_for("Kafka", lambda: kafka_answers(bootstrap_servers), timeout_s)

@@ -27,9 +27,10 @@ def ranked_page(
     request: Request,
     quarter: str,
     status: str,
-    page: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    limit: int,
+    offset: int,
     *,
-    total: int,
     fields: dict[str, str],
 ) -> Response:
     """A page of a ranking: rank, the named fields, index and components of each item."""
@@ -40,9 +41,9 @@ def ranked_page(
             "index": r["index"],
             "components": r["components"],
         }
-        for r in page
+        for r in rows[offset : offset + limit]
     ]
-    body = {"quarter": quarter, "status": status, "total": total, "items": items}
+    body = {"quarter": quarter, "status": status, "total": len(rows), "items": items}
     return json_response(request, body, final=status == "final")
 
 
@@ -67,8 +68,9 @@ async def vanguard(
         request,
         quarter,
         await quarter_status(connection, quarter),
-        rows[offset : offset + limit],
-        total=len(rows),
+        rows,
+        limit,
+        offset,
         fields={"member_id": "id", "name": "name", "department_id": "department_id"},
     )
 
@@ -91,8 +93,9 @@ async def fortress(
         request,
         quarter,
         await quarter_status(connection, quarter),
-        rows[offset : offset + limit],
-        total=len(rows),
+        rows,
+        limit,
+        offset,
         fields={"id": "id", "name": "name"},
     )
 

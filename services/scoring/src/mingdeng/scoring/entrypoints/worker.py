@@ -11,6 +11,7 @@ close:  on the leader, issues `quarter.closed` 10 days after a quarter that ende
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -60,8 +61,6 @@ def dead_letter(consumer: str, message: Any, error: InvalidEvent) -> DeadLetter:
 
 def rejected_status(raw: bytes, error: InvalidEvent) -> EventStatus | None:
     """A rejection status, when the record says at least who sent it and its id."""
-    import json
-
     try:
         document = json.loads(raw)
         source, event_id = document["source"], document["id"]
