@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mingdeng.contracts import events as ev
 from tests.e2e.conftest import Platform, token
 from tests.support.builders import Events
 from tests.support.processes import wait_for
@@ -42,10 +41,9 @@ def test_killed_while_sending_then_restarted_sends_each_message_once(
     e = Events(source="/systems/inspection")
     events = [e.branch("b1", "2026-06-01 09:00"), e.department("d1", "b1", "2026-06-01 09:00")]
     events += [
-        e(ev.MemberRegistered(member_id=f"m{n:02d}", name=f"党员{n}", department_id="d1", phone=f"139{n:08d}",
-                              roles=("member",), party_member=True), "2026-06-01 09:00")
+        e.member(f"m{n:02d}", "d1", "2026-06-01 09:00", name=f"党员{n}", phone=f"139{n:08d}")
         for n in range(MEMBERS)
-    ]  # fmt: skip
+    ]
     events += [e.violation(f"v{n:02d}", f"m{n:02d}", now) for n in range(MEMBERS)]
     expected = {f"violation_reminder/m{n:02d}/v{n:02d}" for n in range(MEMBERS)}
     notify = platform.services["notify"]

@@ -35,14 +35,16 @@ class Events:
         *,
         party: bool = True,
         name: str | None = None,
+        roles: tuple[ev.Role, ...] = ("member",),
+        phone: str | None = "13900000000",
     ) -> Event[EventData]:
         return self(
             ev.MemberRegistered(
                 member_id=member_id,
                 name=name or f"成员{member_id}",
                 department_id=department_id,
-                phone="13900000000",
-                roles=("member",),
+                phone=phone,
+                roles=roles,
                 party_member=party,
             ),
             when,

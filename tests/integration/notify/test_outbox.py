@@ -48,13 +48,20 @@ def bureau(e: Events) -> list:
     return [
         e.branch("b1", "2026-06-01 09:00"),
         e.department("d1", "b1", "2026-06-01 09:00"),
-        e(ev.MemberRegistered(member_id="S1", name="李书记", department_id="d1", phone="13900000001",
-                              roles=("member", "secretary"), party_member=True), "2026-06-01 09:00"),
-        *[e(ev.MemberRegistered(member_id=f"M{n}", name=f"党员{n}", department_id="d1", phone=f"1390000010{n}",
-                                roles=("member",), party_member=True), "2026-06-01 09:00") for n in range(4)],
-        e(ev.MemberRegistered(member_id="N1", name="无号", department_id="d1", roles=("member",),
-                              party_member=True), "2026-06-01 09:00"),
-    ]  # fmt: skip
+        e.member(
+            "S1",
+            "d1",
+            "2026-06-01 09:00",
+            name="李书记",
+            roles=("member", "secretary"),
+            phone="13900000001",
+        ),
+        *[
+            e.member(f"M{n}", "d1", "2026-06-01 09:00", name=f"党员{n}", phone=f"1390000010{n}")
+            for n in range(4)
+        ],
+        e.member("N1", "d1", "2026-06-01 09:00", name="无号", phone=None),
+    ]
 
 
 async def statuses(pool: asyncpg.Pool) -> dict[str, str]:

@@ -14,27 +14,11 @@ def bureau_events(e: Events | None = None) -> list[Event[EventData]]:
         e.branch("b1", "2026-06-01 09:00"),
         e.department("d1", "b1", "2026-06-01 09:00"),
         e.member("M1", "d1", "2026-06-01 09:00"),
-        e(
-            ev.MemberRegistered(
-                member_id="M2",
-                name="书记",
-                department_id="d1",
-                roles=("member", "secretary"),
-                party_member=True,
-            ),
-            "2026-06-01 09:00",
+        e.member(
+            "M2", "d1", "2026-06-01 09:00", name="书记", roles=("member", "secretary"), phone=None
         ),
         e.member("M3", "d1", "2026-06-01 09:00"),
-        e(
-            ev.MemberRegistered(
-                member_id="L1",
-                name="领导一",
-                department_id="d1",
-                roles=("leader",),
-                party_member=True,
-            ),
-            "2026-06-01 09:00",
-        ),
+        e.member("L1", "d1", "2026-06-01 09:00", name="领导一", roles=("leader",), phone=None),
         *e.household("h1", "M1", "2026-07-01 09:00"),
         *e.household("h2", "M1", "2026-07-01 09:00"),
         *e.household("h3", "M2", "2026-07-01 09:00"),
