@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
-from mingdeng.scoring.service import BARRIER_HEADER, InboundRecord
+from mingdeng.contracts.topics import BARRIER_HEADER
+from mingdeng.scoring.service import InboundRecord
 from tests.support.builders import at
 
 PARTITIONS = 4

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.derived import EventStatus, IndexScore, QuarterSelection, YearTopTen
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
+from mingdeng.contracts.topics import BARRIER_HEADER, DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import BARRIER_HEADER, Publication, ScoringService
+from mingdeng.scoring.service import Publication, ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
 from tests.support.builders import Events, at
 from tests.support.records import PARTITIONS, Log
@@ -267,3 +267,55 @@ def test_statuses_of_late_events_say_why(rules: Rules) -> None:
     status = statuses(service.take([log.append(late)]))[f"{late.source} {late.id}"]
     assert (status.status, status.detail, status.late_for) == ("applied", "late", "2026Q3")
     assert "2026Q3 was closed" in status.reasons[0]["message"]
+
+
+def test_closes_of_two_quarters_whose_copies_cross_do_not_wait_for_each_other(
+    rules: Rules,
+) -> None:
+    """Two writers published a close of Q2 and one of Q3 at once: Q2's copy is first on
+    partitions 0 and 1, Q3's first on 2 and 3. Each would wait for the other forever."""
+    e = Events()
+    log = Log()
+    log.extend(quarter_events(e))
+    q2, q3 = e.close("2026Q2", "2026-10-11 00:00"), e.close("2026Q3", "2026-10-11 00:00")
+    between = e.violation("v-between", "A", "2026-09-29 10:00")
+    for p in range(PARTITIONS):
+        first, second = (q2, q3) if p < 2 else (q3, q2)
+        log.append(first, p, barrier=True)
+        if p == 1:
+            log.append(between, p)  # after Q2's copy, before Q3's: accepted before Q3's close
+        log.append(second, p, barrier=True)
+    for order in ([0, 1, 2, 3] * 20, [3, 2, 1, 0] * 20, [2, 0, 3, 1] * 20):
+        service = service_for(rules)
+        out = service.take(log.interleaved(order))
+        assert service.blocked_partitions == set()
+        assert service.engine.finals.keys() == {Quarter(2026, 2), Quarter(2026, 3)}
+        assert service.next_offsets() == {p: len(log.records[p]) for p in range(PARTITIONS)}
+        closes = {k: v for k, v in statuses(out).items() if "close" in (v.type or "")}
+        assert len(closes) == 2
+        # Q2 (the earlier quarter) took Q3's copies as its cut on partitions 2 and 3; the
+        # volunteering on partition 1 sits before Q3's copy there, so it counts for Q3
+        a = service.engine.finals[Quarter(2026, 3)].member("A")
+        assert a is not None and a.discipline == 10.0
+
+
+def test_two_closes_of_one_quarter_share_one_barrier(rules: Rules) -> None:
+    e = Events()
+    admin, platform = Events(source="/systems/admin"), Events(source="/mingdeng/scoring")
+    log = Log()
+    by_admin, by_platform = (
+        admin.close("2026Q3", "2026-10-11 00:00"),
+        platform.close("2026Q3", "2026-10-11 00:00"),
+    )
+    for p in range(PARTITIONS):
+        first, second = (by_admin, by_platform) if p % 2 else (by_platform, by_admin)
+        log.append(first, p, barrier=True)
+        log.append(second, p, barrier=True)
+    log.append(e.volunteer("A", "2026-09-29 10:00"), 0)
+    service = service_for(rules)
+    out = service.take(log.interleaved([0, 1, 2, 3] * 3))
+    assert service.blocked_partitions == set()
+    closes = statuses(out)
+    assert {closes[f"{x.source} {x.id}"].status for x in (by_admin, by_platform)} == {"applied"}
+    late = [s for s in closes.values() if s.detail == "late"]
+    assert len(late) == 1

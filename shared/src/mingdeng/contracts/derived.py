@@ -134,6 +134,9 @@ class EventStatus(_Message):
     reasons: list[dict[str, str]] = Field(default_factory=list)
     late_for: str | None = None
     counts_for: list[Contribution] = Field(default_factory=list)
+    supersedes: list[EventRef] = Field(
+        default_factory=list, description="events that no longer feed what this one feeds"
+    )
     at: datetime
 
     @property

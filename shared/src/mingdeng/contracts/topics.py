@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 FOREVER = -1
 
+# A `quarter.closed` is published as one copy on every partition of the inbound topic, each with
+# this record header: the quarter closes once every partition has been read up to its copy, so
+# the final standings hold exactly what was accepted before the close (docs/scoring.md).
+BARRIER_HEADER = "mingdeng-barrier"
+
 
 @dataclass(frozen=True)
 class Topic:

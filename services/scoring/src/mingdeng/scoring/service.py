@@ -28,6 +28,7 @@ from mingdeng.contracts.codec import new_event, parse_event, serialize_event
 from mingdeng.contracts.derived import (
     Contribution,
     DeadLetter,
+    EventRef,
     EventStatus,
     IndexScore,
     QuarterSelection,
@@ -41,14 +42,21 @@ from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS, Topic
+from mingdeng.contracts.topics import (
+    BARRIER_HEADER,
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    SCORES,
+    SELECTIONS,
+    Topic,
+)
 from mingdeng.scoring.domain.engine import Outcome, ScoringEngine
 from mingdeng.scoring.domain.indices import FortressScore, VanguardScore
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.domain.standings import QuarterStandings, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
-BARRIER_HEADER = "mingdeng-barrier"
 CHECKPOINT_FORMAT = 1  # bump when the engine's state changes shape: old checkpoints are ignored
 Header = tuple[str, bytes]
 
@@ -82,10 +90,18 @@ class Publication:
 
 @dataclass
 class PendingClose:
-    event: Event[EventData]
+    """A quarter's close waiting at its barrier. Two closes of one quarter share it: each
+    partition's cut is the first copy of either."""
+
+    quarter: Quarter
+    events: dict[tuple[str, str], Event[EventData]]  # in the order they were read
     reached: dict[int, int]  # partition -> offset of its copy
     since: datetime
     copies_written: bool
+
+    @property
+    def event(self) -> Event[EventData]:
+        return next(iter(self.events.values()))
 
 
 @dataclass
@@ -123,8 +139,8 @@ class ScoringService:
         self.sequencing = Sequencing()
         self._clock = clock
         self._barrier_timeout = barrier_timeout
-        self._pending: dict[tuple[str, str], PendingClose] = {}
-        self._blocked_by: dict[int, tuple[str, str]] = {}
+        self._pending: dict[Quarter, PendingClose] = {}
+        self._blocked_by: dict[int, Quarter] = {}
         self._held: dict[int, deque[InboundRecord]] = {}
         self._silent_below: dict[int, int] = {}
         self._close_requested: set[Quarter] = set()
@@ -221,44 +237,72 @@ class ScoringService:
             self._advance(record.partition, record.offset)  # another copy of a close taken
             return
         if quarter in self.engine.finals or event.time < quarter.end:
-            self._complete(event, out)  # nothing to wait for: already closed, or refused
+            self._complete([event], out)  # nothing to wait for: already closed, or refused
             self._advance(record.partition, record.offset)
             return
-        pending = self._pending.get(event.key)
+        pending = self._pending.get(quarter)
         if pending is None:
-            pending = self._pending[event.key] = PendingClose(event, {}, self._clock(), False)
+            pending = self._pending[quarter] = PendingClose(
+                quarter, {}, {}, self._clock(), False
+            )
+        pending.events.setdefault(event.key, event)
         pending.reached[record.partition] = record.offset
-        self._blocked_by[record.partition] = event.key
+        self._blocked_by[record.partition] = quarter
         self.sequencing.next_offsets[record.partition] = record.offset  # the copy is not taken yet
         if not record.is_barrier_copy and not pending.copies_written:
             out.extend(barrier_copies(event, self._unreached(pending)))
             pending.copies_written = True
         if len(pending.reached) == self.partitions:
             self._release(pending, out)
+        else:
+            self._break_deadlock(out)
 
     def _unreached(self, pending: PendingClose) -> list[int]:
         return [p for p in range(self.partitions) if p not in pending.reached]
 
+    def _break_deadlock(self, out: list[Publication]) -> None:
+        """Copies of closes of two quarters written by two writers at once can cross: close X
+        is first on one partition, close Y on another, and each waits for a partition the
+        other holds. Then the close of the earlier quarter takes, on the partitions the other
+        holds, the other's copy as its cut (what lies between is late for it); decided by the
+        log alone, so a replay decides alike."""
+        waits_for = {
+            quarter: {self._blocked_by[p] for p in self._unreached(pending) if p in self._blocked_by}
+            for quarter, pending in self._pending.items()
+        }
+        cycle = _cycle(waits_for)
+        if not cycle:
+            return
+        pending = self._pending[min(cycle)]
+        for partition in self._unreached(pending):
+            if partition in self._blocked_by:
+                held_at = self._pending[self._blocked_by[partition]].reached[partition]
+                pending.reached.setdefault(partition, held_at)
+        if len(pending.reached) == self.partitions:
+            self._release(pending, out)
+
     def _release(self, pending: PendingClose, out: list[Publication]) -> None:
-        del self._pending[pending.event.key]
-        self._complete(pending.event, out)
-        for partition, offset in pending.reached.items():
+        del self._pending[pending.quarter]
+        self._complete(list(pending.events.values()), out)
+        released = [p for p, q in self._blocked_by.items() if q == pending.quarter]
+        for partition in released:
             del self._blocked_by[partition]
-            self._advance(partition, offset)
-        for partition in sorted(pending.reached):
+            self._advance(partition, pending.reached[partition])
+        for partition in sorted(released):
             held = self._held.get(partition)
             while held and partition not in self._blocked_by:
-                record = held.popleft()
-                self._take(record, out)
+                self._take(held.popleft(), out)
 
-    def _complete(self, event: Event[EventData], out: list[Publication]) -> None:
-        assert isinstance(event.data, ev.QuarterClosed)
-        quarter = Quarter.parse(event.data.quarter)
-        outcome = self.engine.close(quarter, event.time)
-        self.sequencing.completed_closes.add(event.key)
-        out.append(self._status(event, outcome))
-        if outcome.closed is not None:
-            out.extend(self._final_publications(outcome.closed))
+    def _complete(self, closes: list[Event[EventData]], out: list[Publication]) -> None:
+        """The first close takes effect (or is refused); any other of the same quarter finds
+        it closed. Each gets one status."""
+        for event in closes:
+            assert isinstance(event.data, ev.QuarterClosed)
+            outcome = self.engine.close(Quarter.parse(event.data.quarter), event.time)
+            self.sequencing.completed_closes.add(event.key)
+            out.append(self._status(event, outcome))
+            if outcome.closed is not None:
+                out.extend(self._final_publications(outcome.closed))
 
     # --- what is due without input --------------------------------------------------------
 
@@ -273,7 +317,7 @@ class ScoringService:
                 time=now,
                 event_id=f"close-{quarter}",
             )
-            if quarter in self._close_requested or close.key in self._pending:
+            if quarter in self._close_requested or quarter in self._pending:
                 continue
             self._close_requested.add(quarter)
             out.extend(barrier_copies(close, range(self.partitions)))
@@ -359,6 +403,7 @@ class ScoringService:
                 )
                 for c in outcome.counts_for
             ],
+            supersedes=[EventRef(source=source, id=ref_id) for source, ref_id in outcome.supersedes],
             at=self._clock(),
         )
         return Publication(EVENT_STATUS, status.key.encode(), status.to_json())
@@ -389,6 +434,23 @@ class ScoringService:
             )
             out.append(Publication(EVENT_STATUS, status.key.encode(), status.to_json()))
         return out
+
+
+def _cycle(waits_for: dict[Quarter, set[Quarter]]) -> set[Quarter]:
+    """The members of a cycle in a (small) wait-for graph, if there is one."""
+
+    def visit(node: Quarter, path: list[Quarter]) -> set[Quarter]:
+        if node in path:
+            return set(path[path.index(node) :])
+        for successor in sorted(waits_for.get(node, ())):
+            if found := visit(successor, [*path, node]):
+                return found
+        return set()
+
+    for start in sorted(waits_for):
+        if found := visit(start, []):
+            return found
+    return set()
 
 
 def _identity(raw: bytes) -> tuple[str, str, str | None] | None:

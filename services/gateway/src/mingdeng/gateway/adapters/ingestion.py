@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaProducer
 
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
-from mingdeng.contracts.events import EventData
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.events import EventData, QuarterClosed
+from mingdeng.contracts.topics import BARRIER_HEADER, EVENTS
 from mingdeng.runtime.settings import KafkaSettings
 
 
@@ -34,12 +34,29 @@ class EventPublisher:
             acks="all",
             linger_ms=5,
         )
+        self._closing = asyncio.Lock()
 
     async def start(self) -> None:
         await self._producer.start()
 
     async def stop(self) -> None:
         await self._producer.stop()
+
+    async def _send(self, event: Event[EventData]) -> list[asyncio.Future[object]]:
+        """One record; a close as a barrier copy on every partition (see BARRIER_HEADER)."""
+        key, value = event.subject.encode(), serialize_event(event)
+        if not isinstance(event.data, QuarterClosed):
+            return [await self._producer.send(self._topic, key=key, value=value)]
+        async with self._closing:  # one close's copies at a time: barriers never cross
+            partitions = sorted(await self._producer.partitions_for(self._topic))
+            copies = [
+                await self._producer.send(
+                    self._topic, key=key, value=value, partition=p, headers=[(BARRIER_HEADER, b"1")]
+                )
+                for p in partitions
+            ]
+            await asyncio.gather(*copies)
+        return copies
 
     async def accept(self, pool: asyncpg.Pool, events: Sequence[Event[EventData]]) -> Accepted:
         unique: dict[tuple[str, str], Event[EventData]] = {}
@@ -55,13 +72,10 @@ class EventPublisher:
                 [e.type for e in unique.values()],
             )
             new = {(row["source"], row["id"]) for row in rows}
-            sends = [
-                await self._producer.send(
-                    self._topic, key=e.subject.encode(), value=serialize_event(e)
-                )
-                for key, e in unique.items()
-                if key in new
-            ]
+            sends = []
+            for key, event in unique.items():
+                if key in new:
+                    sends += await self._send(event)
             await asyncio.gather(*sends)  # every record acknowledged by all in-sync replicas
         return Accepted(
             accepted=[e.id for e in events if e.key in new],

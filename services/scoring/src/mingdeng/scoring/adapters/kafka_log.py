@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from mingdeng.scoring.service import InboundRecord
@@ -34,20 +34,18 @@ async def read_log(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         isolation_level="read_committed",
+        auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
+    count = await partition_count(bootstrap_servers, topic)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            raise LookupError(f"topic {topic} does not exist")
+        partitions = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
+        beginnings = await consumer.beginning_offsets(partitions)
         for tp in partitions:
-            if start and tp.partition in start:
-                consumer.seek(tp, start[tp.partition])
-            else:
-                await consumer.seek_to_beginning(tp)
+            consumer.seek(tp, max((start or {}).get(tp.partition, 0), beginnings[tp]))
         remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
@@ -65,16 +63,12 @@ async def read_log(
 
 
 async def partition_count(bootstrap_servers: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
-    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
     try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise LookupError(f"topic {topic} does not exist")
-        return len(partitions)
+        return len(await producer.partitions_for(topic))
     finally:
-        await consumer.stop()
+        await producer.stop()
 
 
 async def latest_by_key(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:

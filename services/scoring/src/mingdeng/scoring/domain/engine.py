@@ -75,6 +75,7 @@ class Outcome:
     late_for: Quarter | None = None
     closed: Quarter | None = None
     counts_for: tuple[Contribution, ...] = ()
+    supersedes: tuple[EventRef, ...] = ()  # events that no longer feed what this one feeds
 
 
 @dataclass
@@ -181,9 +182,15 @@ class ScoringEngine:
                 reason=f"{quarter} was closed before this event was read: it is kept and"
                 " listed, not applied to the final standings",
             )
-        self._record(data, stamp)
+        replaced = self._record(data, stamp)
         contributions = self._mark_activity(data, quarter)
-        return Outcome("applied", counts_for=contributions)
+        if replaced == stamp:  # an older KPI report than the one that counts
+            return Outcome("applied")
+        return Outcome(
+            "applied",
+            counts_for=contributions,
+            supersedes=(replaced.ref,) if replaced is not None else (),
+        )
 
     def close(self, quarter: Quarter, at: datetime) -> Outcome:
         if quarter in self.finals:
@@ -397,7 +404,9 @@ class ScoringEngine:
                 return Quarter.parse(data.period)
         return None
 
-    def _record(self, data: EventData, stamp: Stamp) -> None:
+    def _record(self, data: EventData, stamp: Stamp) -> Stamp | None:
+        """Take the event's fact in; for a KPI report, the stamp of the report it replaced
+        (its own stamp when a newer report was already known)."""
         facts = self.facts
         match data:
             case ev.BranchRegistered():
@@ -444,10 +453,12 @@ class ScoringEngine:
             case ev.VolunteerLogged():
                 facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id, stamp)
             case ev.KpiReported() if data.metric in INDEX_KPI_SUBJECT:
-                facts.report_kpi(
+                replaced = facts.report_kpi(
                     Quarter.parse(data.period),
                     (data.subject_type, data.subject_id, data.metric),
                     Kpi(data.value, stamp),
                 )
+                return replaced.stamp if replaced is not None else None
             case _:
                 pass  # an event type no index reads: its status is all it gets
+        return None

@@ -222,10 +222,14 @@ class Facts:
         if current is None or stamp < current:
             self.quarters[quarter].volunteering[member_id][activity_id] = stamp
 
-    def report_kpi(self, quarter: Quarter, key: tuple[str, str, str], kpi: Kpi) -> None:
+    def report_kpi(self, quarter: Quarter, key: tuple[str, str, str], kpi: Kpi) -> Kpi | None:
+        """Record a report if it is the newest; returns the one it replaced, or `kpi` itself
+        when an older report lost to a newer one already known."""
         current = self.quarters[quarter].kpis.get(key)
-        if current is None or kpi.stamp > current.stamp:
-            self.quarters[quarter].kpis[key] = kpi
+        if current is not None and kpi.stamp <= current.stamp:
+            return kpi
+        self.quarters[quarter].kpis[key] = kpi
+        return current
 
     # --- closing ------------------------------------------------------------------------
 

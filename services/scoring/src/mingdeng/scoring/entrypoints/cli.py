@@ -70,6 +70,9 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
     differing = sorted(k for k in replayed.keys() | live.keys() if replayed.get(k) != live.get(k))
     for topic, key in differing[:20]:
         print(f"differs: {topic} {key.decode()}", file=sys.stderr)
+        for side, values in (("replayed", replayed), ("live", live)):
+            value = values.get((topic, key))
+            print(f"  {side}: {value.decode()[:400] if value else None}", file=sys.stderr)
     print(f"{len(replayed)} results replayed; {len(differing)} differ from the live ones")
     return 1 if differing else 0
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -193,7 +194,7 @@ class ScoringWorker:
         topic: str,
         stop: asyncio.Event,
     ) -> None:
-        partitions = sorted(await self._partitions(consumer, topic))
+        partitions = sorted(await self._partitions(producer, topic))
         tps = {p: TopicPartition(topic, p) for p in partitions}
         consumer.assign(list(tps.values()))
         committed = {}
@@ -202,11 +203,9 @@ class ScoringWorker:
             if offset is not None:
                 committed[p] = offset
         service, start = self._restored(len(partitions), committed)
+        beginnings = await consumer.beginning_offsets(list(tps.values()))
         for p, tp in tps.items():
-            if p in start:
-                consumer.seek(tp, start[p])
-            else:
-                await consumer.seek_to_beginning(tp)
+            consumer.seek(tp, max(start.get(p, 0), beginnings[tp]))
         service.replaying_until(committed)
         self.service = service
         self.live = True
@@ -281,14 +280,11 @@ class ScoringWorker:
             self.metrics.publications.labels(publication.topic.name).inc()
         self.metrics.transactions.inc()
 
-    async def _partitions(self, consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-        for _ in range(30):
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic)
-            if partitions:
-                return partitions
-            await asyncio.sleep(1)
-        raise LookupError(f"topic {topic} does not exist; create it with `mingdeng topics`")
+    async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> set[int]:
+        try:
+            return set(await producer.partitions_for(topic))
+        except KafkaError as error:
+            raise LookupError(f"{topic}: {error}; create it with `mingdeng topics`") from error
 
     def _restored(
         self, partitions: int, committed: dict[int, int]
