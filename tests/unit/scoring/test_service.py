@@ -319,3 +319,34 @@ def test_two_closes_of_one_quarter_share_one_barrier(rules: Rules) -> None:
     assert {closes[f"{x.source} {x.id}"].status for x in (by_admin, by_platform)} == {"applied"}
     late = [s for s in closes.values() if s.detail == "late"]
     assert len(late) == 1
+
+
+def test_records_behind_a_barrier_replayed_after_a_restart_keep_their_statuses(
+    rules: Rules,
+) -> None:
+    """The barrier completes while the restarted service replays what it had committed; the
+    records it held there that were never committed must still get their statuses."""
+    e = Events()
+    log = Log()
+    log.extend(quarter_events(e))
+    before = {p: len(records) for p, records in log.records.items()}
+    log.close(e.close("2026Q3", "2026-10-11 00:00"))
+    after = [e.volunteer("A", f"2026-10-{day:02d} 10:00") for _ in range(PARTITIONS) for day in (12, 13)]
+    for n, event in enumerate(after):
+        log.append(event, n // 2)
+
+    first = service_for(rules)
+    first.take([r for r in log.interleaved([]) if r.offset < before.get(r.partition, 0)])
+    blob = first.checkpoint()
+    # the first worker went on past the barrier on partition 0 only before it was killed
+    committed = {p: len(log.records[p]) - 2 for p in range(PARTITIONS)}
+    committed[0] = len(log.records[0]) - 1
+
+    restarted = service_for(rules)
+    assert restarted.restore(blob)
+    restarted.replaying_until(committed)
+    start = restarted.next_offsets()
+    order = [1, 2, 3] * 10 + [0] * 10  # partition 0, the one ahead, is read last
+    out = restarted.take([r for r in log.interleaved(order) if r.offset >= start.get(r.partition, 0)])
+    expected = {f"{x.source} {x.id}" for x in after[1:]}  # the first: below the committed offset
+    assert set(statuses(out)) == expected

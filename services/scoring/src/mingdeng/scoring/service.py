@@ -171,6 +171,7 @@ class ScoringService:
             return False
         engine: ScoringEngine = state["engine"]
         engine.rules = self.engine.rules
+        engine.forget_published()
         self.engine, self.sequencing = engine, state["sequencing"]
         return True
 
@@ -182,6 +183,10 @@ class ScoringService:
         )
 
     @property
+    def has_unpublished_changes(self) -> bool:
+        return self.engine.has_changes
+
+    @property
     def blocked_partitions(self) -> set[int]:
         """Partitions held at a barrier: the reader should pause them."""
         return set(self._blocked_by)
@@ -190,8 +195,10 @@ class ScoringService:
         return dict(self.sequencing.next_offsets)
 
     def replaying_until(self, offsets: dict[int, int]) -> None:
-        """Records below these offsets were taken before (recovery): rebuild state from them,
-        publish nothing for them."""
+        """Records below these offsets were taken before (recovery): rebuild state from them
+        without their statuses and dead letters again. What they change in the standings is
+        published once the replay is over (the same values again, unless a later record changed
+        them; a quarter closed during the replay is not published again)."""
         self._silent_below = dict(offsets)
 
     def take(self, records: Iterable[InboundRecord]) -> list[Publication]:
@@ -218,7 +225,7 @@ class ScoringService:
             self._advance(partition, record.offset)
             return
         if isinstance(event.data, ev.QuarterClosed):
-            self._take_close(record, event, sink)
+            self._take_close(record, event, sink, out)
             return
         outcome = self.engine.apply(event)
         if outcome.status != "duplicate":
@@ -229,15 +236,21 @@ class ScoringService:
         self.sequencing.next_offsets[partition] = offset + 1
 
     def _take_close(
-        self, record: InboundRecord, event: Event[EventData], out: list[Publication]
+        self,
+        record: InboundRecord,
+        event: Event[EventData],
+        sink: list[Publication],
+        out: list[Publication],
     ) -> None:
+        """`sink` takes what this record causes (nothing while replaying it); records held at
+        the barrier, released here, decide for themselves and go to `out`."""
         assert isinstance(event.data, ev.QuarterClosed)
         quarter = Quarter.parse(event.data.quarter)
         if event.key in self.sequencing.completed_closes:
             self._advance(record.partition, record.offset)  # another copy of a close taken
             return
         if quarter in self.engine.finals or event.time < quarter.end:
-            self._complete([event], out)  # nothing to wait for: already closed, or refused
+            self._complete([event], sink)  # nothing to wait for: already closed, or refused
             self._advance(record.partition, record.offset)
             return
         pending = self._pending.get(quarter)
@@ -250,17 +263,17 @@ class ScoringService:
         self._blocked_by[record.partition] = quarter
         self.sequencing.next_offsets[record.partition] = record.offset  # the copy is not taken yet
         if not record.is_barrier_copy and not pending.copies_written:
-            out.extend(barrier_copies(event, self._unreached(pending)))
+            sink.extend(barrier_copies(event, self._unreached(pending)))
             pending.copies_written = True
         if len(pending.reached) == self.partitions:
-            self._release(pending, out)
+            self._release(pending, sink, out)
         else:
-            self._break_deadlock(out)
+            self._break_deadlock(sink, out)
 
     def _unreached(self, pending: PendingClose) -> list[int]:
         return [p for p in range(self.partitions) if p not in pending.reached]
 
-    def _break_deadlock(self, out: list[Publication]) -> None:
+    def _break_deadlock(self, sink: list[Publication], out: list[Publication]) -> None:
         """Copies of closes of two quarters written by two writers at once can cross: close X
         is first on one partition, close Y on another, and each waits for a partition the
         other holds. Then the close of the earlier quarter takes, on the partitions the other
@@ -279,11 +292,13 @@ class ScoringService:
                 held_at = self._pending[self._blocked_by[partition]].reached[partition]
                 pending.reached.setdefault(partition, held_at)
         if len(pending.reached) == self.partitions:
-            self._release(pending, out)
+            self._release(pending, sink, out)
 
-    def _release(self, pending: PendingClose, out: list[Publication]) -> None:
+    def _release(
+        self, pending: PendingClose, sink: list[Publication], out: list[Publication]
+    ) -> None:
         del self._pending[pending.quarter]
-        self._complete(list(pending.events.values()), out)
+        self._complete(list(pending.events.values()), sink)
         released = [p for p, q in self._blocked_by.items() if q == pending.quarter]
         for partition in released:
             del self._blocked_by[partition]
@@ -331,9 +346,9 @@ class ScoringService:
 
     def publish_changes(self) -> list[Publication]:
         """Scores, selections and top tens that changed since the last call."""
-        changes = self.engine.flush()
         if self.replaying:
-            return []  # published before the restart
+            return []  # what changes is gathered until the replay is over, then published
+        changes = self.engine.flush()
         out: list[Publication] = []
         for quarter, changed in sorted(changes.quarters.items()):
             board = self.engine.boards[quarter]

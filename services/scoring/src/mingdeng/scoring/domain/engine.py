@@ -214,6 +214,16 @@ class ScoringEngine:
 
     # --- recomputing --------------------------------------------------------------------
 
+    def forget_published(self) -> None:
+        """Recompute every open quarter whole at the next flush, and report all of it: after a
+        restart, what was published last before the crash is not known here."""
+        self.boards = {quarter: Board(quarter) for quarter in self.boards}
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether a flush would find anything to recompute or report."""
+        return bool(self._changes) or any(board.stale for board in self.boards.values())
+
     def flush(self) -> Changes:
         """Recompute what events marked since the last flush; report what changed since."""
         for board in self.boards.values():

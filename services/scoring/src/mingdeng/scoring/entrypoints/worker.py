@@ -115,7 +115,12 @@ class ScoringWorker:
         async def readyz(_: web.Request) -> web.Response:
             checks = self.readiness()
             ready = all(checks.values())
-            body = {"status": "ready" if ready else "not ready", "checks": checks, "lag": self.lag}
+            body = {
+                "status": "ready" if ready else "not ready",
+                "checks": checks,
+                "lag": self.lag,
+                "held_at_barrier": sorted(self.service.blocked_partitions) if self.service else [],
+            }
             return web.json_response(body, status=200 if ready else 503)
 
         async def metrics(_: web.Request) -> web.Response:
@@ -224,8 +229,12 @@ class ScoringWorker:
             if not service.replaying and time.monotonic() >= next_due:
                 due = service.due(self.clock())
                 next_due = time.monotonic() + self.settings.close_check_interval_s
-            if records or due:
+            catching_up = service.replaying
+            settled = not catching_up and service.has_unpublished_changes
+            if records or due or settled:
                 await self._transaction(producer, service, records, due, committed, tps)
+                if catching_up and not service.replaying:
+                    log.info("replayed up to the committed offsets %s; live from here", committed)
                 self.metrics.records.inc(len(records))
                 self._since_checkpoint += len(records)
             blocked = service.blocked_partitions
@@ -237,7 +246,10 @@ class ScoringWorker:
             for p, tp in tps.items():
                 highwater = consumer.highwater(tp)
                 if highwater is not None:
-                    self.lag[p] = max(0, highwater - service.sequencing.next_offsets.get(p, 0))
+                    taken = service.sequencing.next_offsets.get(p, 0)
+                    if p not in blocked:  # past transaction markers too
+                        taken = max(taken, await consumer.position(tp))
+                    self.lag[p] = max(0, highwater - taken)
                     self.metrics.lag.labels(str(p)).set(self.lag[p])
             if self._checkpoint_due() and not service.replaying:
                 await self._checkpoint(service)
