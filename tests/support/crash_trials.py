@@ -91,7 +91,10 @@ class CrashRig:
             if record.is_close and self._rng.random() < 2 / 3:
                 for p in range(self.partitions):
                     self.producer.send(
-                        topic, key=record.key, value=record.value, partition=p,
+                        topic,
+                        key=record.key,
+                        value=record.value,
+                        partition=p,
                         headers=[(BARRIER_HEADER, b"1")],
                     )
             else:

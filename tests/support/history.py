@@ -71,13 +71,20 @@ def history(bureau: Bureau) -> Iterator[HistoryRecord]:
     department_of = {m: departments[n % len(departments)] for n, m in enumerate(members)}
     households = {m: [f"h{n:05d}a", f"h{n:05d}b"] for n, m in enumerate(members)}
     for b in branches:
-        yield event("mingdeng.branch.registered.v1", b, start, {"branch_id": b, "name": f"第{b}支部"})
+        yield event(
+            "mingdeng.branch.registered.v1", b, start, {"branch_id": b, "name": f"第{b}支部"}
+        )
     for n, d in enumerate(departments):
         yield event(
             "mingdeng.department.registered.v1",
             d,
             start,
-            {"department_id": d, "name": f"科室{d}", "branch_id": branches[n % len(branches)], "leader_id": members[n % len(members)]},
+            {
+                "department_id": d,
+                "name": f"科室{d}",
+                "branch_id": branches[n % len(branches)],
+                "leader_id": members[n % len(members)],
+            },
         )
     for n, m in enumerate(members):
         yield event(
@@ -100,14 +107,18 @@ def history(bureau: Bureau) -> Iterator[HistoryRecord]:
                 start,
                 {"household_id": h, "village": "村", "head_name": "户主"},
             )
-            yield event("mingdeng.household.paired.v1", h, start, {"household_id": h, "member_id": m})
+            yield event(
+                "mingdeng.household.paired.v1", h, start, {"household_id": h, "member_id": m}
+            )
 
     speaker = 0
     quarter = bureau.first_quarter
     for _ in range(bureau.quarters):
         q_start, days = quarter.start, (quarter.end - quarter.start).days
 
-        def moment(day: int | None = None, _start: datetime = q_start, _days: int = days) -> datetime:
+        def moment(
+            day: int | None = None, _start: datetime = q_start, _days: int = days
+        ) -> datetime:
             offset = rng.randrange(_days) if day is None else day
             return (_start + timedelta(days=offset, hours=rng.randrange(9, 18))).astimezone(UTC)
 
@@ -122,23 +133,51 @@ def history(bureau: Bureau) -> Iterator[HistoryRecord]:
                 speaker_id = staff[speaker % len(staff)]
                 speaker += 1
                 quarter_events.append(
-                    (when, event("mingdeng.lecture.delivered.v1", lecture, when, {"lecture_id": lecture, "speaker_id": speaker_id}))
+                    (
+                        when,
+                        event(
+                            "mingdeng.lecture.delivered.v1",
+                            lecture,
+                            when,
+                            {"lecture_id": lecture, "speaker_id": speaker_id},
+                        ),
+                    )
                 )
                 for m in staff:
                     if rng.random() < 0.9:
                         quarter_events.append(
-                            (when, event("mingdeng.lecture.attended.v1", m, when, {"lecture_id": lecture, "member_id": m}))
+                            (
+                                when,
+                                event(
+                                    "mingdeng.lecture.attended.v1",
+                                    m,
+                                    when,
+                                    {"lecture_id": lecture, "member_id": m},
+                                ),
+                            )
                         )
         for m in members:
             for _ in range(bureau.activity_per_member_quarter):
                 when = moment()
                 roll = rng.random()
                 if roll < 0.5:
-                    data = {"visit_id": f"v{next(counter)}", "member_id": m, "kind": "household", "household_id": rng.choice(households[m])}
+                    data = {
+                        "visit_id": f"v{next(counter)}",
+                        "member_id": m,
+                        "kind": "household",
+                        "household_id": rng.choice(households[m]),
+                    }
                     quarter_events.append((when, event("mingdeng.visit.made.v1", m, when, data)))
                 elif roll < 0.9:
-                    data = {"activity_id": f"a{next(counter)}", "member_id": m, "minutes": 60 * rng.randrange(1, 5), "title": "志愿服务"}
-                    quarter_events.append((when, event("mingdeng.volunteer.logged.v2", m, when, data)))
+                    data = {
+                        "activity_id": f"a{next(counter)}",
+                        "member_id": m,
+                        "minutes": 60 * rng.randrange(1, 5),
+                        "title": "志愿服务",
+                    }
+                    quarter_events.append(
+                        (when, event("mingdeng.volunteer.logged.v2", m, when, data))
+                    )
                 else:
                     data = {"visit_id": f"c{next(counter)}", "member_id": m, "kind": "community"}
                     quarter_events.append((when, event("mingdeng.visit.made.v1", m, when, data)))
@@ -146,32 +185,90 @@ def history(bureau: Bureau) -> Iterator[HistoryRecord]:
                 when = moment()
                 violation = f"x{next(counter)}"
                 quarter_events.append(
-                    (when, event("mingdeng.violation.logged.v1", m, when, {"violation_id": violation, "member_id": m, "rule": rng.randrange(1, 11), "description": "上班时间离岗", "inspector_id": "i1"}))
+                    (
+                        when,
+                        event(
+                            "mingdeng.violation.logged.v1",
+                            m,
+                            when,
+                            {
+                                "violation_id": violation,
+                                "member_id": m,
+                                "rule": rng.randrange(1, 11),
+                                "description": "上班时间离岗",
+                                "inspector_id": "i1",
+                            },
+                        ),
+                    )
                 )
                 if rng.random() < 0.3:
                     later = when + timedelta(days=2)
                     quarter_events.append(
-                        (later, event("mingdeng.violation.retracted.v1", violation, later, {"violation_id": violation, "reason": "申诉成立"}))
+                        (
+                            later,
+                            event(
+                                "mingdeng.violation.retracted.v1",
+                                violation,
+                                later,
+                                {"violation_id": violation, "reason": "申诉成立"},
+                            ),
+                        )
                     )
             report = quarter.end + timedelta(days=3)
             quarter_events.append(
-                (report, event("mingdeng.kpi.reported.v1", m, report, {"subject_type": "member", "subject_id": m, "metric": "performance", "period": str(quarter), "value": rng.randrange(60, 100)}))
+                (
+                    report,
+                    event(
+                        "mingdeng.kpi.reported.v1",
+                        m,
+                        report,
+                        {
+                            "subject_type": "member",
+                            "subject_id": m,
+                            "metric": "performance",
+                            "period": str(quarter),
+                            "value": rng.randrange(60, 100),
+                        },
+                    ),
+                )
             )
         for d in departments:
             report = quarter.end + timedelta(days=4)
             quarter_events.append(
-                (report, event("mingdeng.kpi.reported.v1", d, report, {"subject_type": "department", "subject_id": d, "metric": "business", "period": str(quarter), "value": rng.randrange(60, 100)}))
+                (
+                    report,
+                    event(
+                        "mingdeng.kpi.reported.v1",
+                        d,
+                        report,
+                        {
+                            "subject_type": "department",
+                            "subject_id": d,
+                            "metric": "business",
+                            "period": str(quarter),
+                            "value": rng.randrange(60, 100),
+                        },
+                    ),
+                )
             )
         quarter_events.sort(key=lambda pair: pair[0])
         for _, record in quarter_events:
             yield record
         if bureau.close_quarters:
             closing = quarter.end + timedelta(days=10)
-            yield event("mingdeng.quarter.closed.v1", str(quarter), closing, {"quarter": str(quarter)})
+            yield event(
+                "mingdeng.quarter.closed.v1", str(quarter), closing, {"quarter": str(quarter)}
+            )
         quarter = quarter.next()
 
 
 def events_per_quarter(bureau: Bureau) -> int:
     """About how many events one quarter holds (to size a history)."""
     lectures = 3 * bureau.departments
-    return int(lectures + 0.9 * 3 * bureau.members + bureau.members * (bureau.activity_per_member_quarter + 1.03) + bureau.departments + 1)
+    return int(
+        lectures
+        + 0.9 * 3 * bureau.members
+        + bureau.members * (bureau.activity_per_member_quarter + 1.03)
+        + bureau.departments
+        + 1
+    )

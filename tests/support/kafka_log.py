@@ -24,7 +24,9 @@ def records(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
         found: list[ConsumerRecord] = []
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for batch in consumer.poll(timeout_ms=1000).values():
-                found.extend(r for r in batch if r.offset < ends[TopicPartition(topic, r.partition)])
+                found.extend(
+                    r for r in batch if r.offset < ends[TopicPartition(topic, r.partition)]
+                )
         return found
     finally:
         consumer.close()

@@ -20,7 +20,9 @@ TRIALS = 10
 def test_the_worker_loses_and_doubles_nothing_across_crashes(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    bureau = Bureau(members=60, departments=6, branches=3, quarters=3, activity_per_member_quarter=8)
+    bureau = Bureau(
+        members=60, departments=6, branches=3, quarters=3, activity_per_member_quarter=8
+    )
     rig = CrashRig(kafka_bootstrap, tmp_path, bureau, rate_per_s=500)
     rng = random.Random(20261125)
     results = []

@@ -123,7 +123,11 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
 
     final = selection()
     assert final["status"] == "final"
-    assert final["ranking"] == {"member": ["A", "B", "C"], "department": ["d1", "d2"], "branch": ["b1"]}
+    assert final["ranking"] == {
+        "member": ["A", "B", "C"],
+        "department": ["d1", "d2"],
+        "branch": ["b1"],
+    }
     assert [m["member_id"] for m in final["exemplars"]] == ["A"]
     assert [d["department_id"] for d in final["excellent_departments"]] == ["d1", "d2"]
 
@@ -133,7 +137,8 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
     assert outcome["/systems/inspection bad-1"]["status"] == "rejected"
     assert outcome["/systems/inspection bad-1"]["reasons"][0]["field"] == "data.rule"
     letters = [
-        json.loads(r.value) for r in read_from_start(kafka.bootstrap_servers, kafka.topic(DEAD_LETTER))
+        json.loads(r.value)
+        for r in read_from_start(kafka.bootstrap_servers, kafka.topic(DEAD_LETTER))
     ]
     assert [(x["reasons"][0]["field"], json.loads(x["raw"])["id"]) for x in letters] == [
         ("data.rule", "bad-1")

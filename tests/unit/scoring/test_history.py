@@ -18,7 +18,9 @@ def test_every_generated_event_is_valid_and_the_size_is_as_estimated() -> None:
     types = Counter(parse_event(r.value).type for r in records)
     assert types["mingdeng.quarter.closed.v1"] == 2
     assert types["mingdeng.member.registered.v1"] == 40
-    activity = len(records) - sum(1 for r in records if b"registered" in r.value or b"paired" in r.value)
+    activity = len(records) - sum(
+        1 for r in records if b"registered" in r.value or b"paired" in r.value
+    )
     assert abs(activity - 2 * events_per_quarter(bureau)) < 0.1 * activity
     assert list(history(bureau)) == records  # deterministic
 

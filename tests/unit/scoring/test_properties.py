@@ -185,9 +185,16 @@ def changing_registry(draw: Any, e: Events) -> Event[EventData]:
             kind = ev.HouseholdPaired if change == "pair" else ev.HouseholdUnpaired
             return e(kind(household_id=household, member_id=member), when)
         case "department":
-            return e.department(draw(st.sampled_from(["d1", "d2", "d3"])), draw(st.sampled_from(["b1", "b2"])), when)
+            return e.department(
+                draw(st.sampled_from(["d1", "d2", "d3"])), draw(st.sampled_from(["b1", "b2"])), when
+            )
         case _:
-            return e(ev.HouseholdRegistered(household_id=draw(st.sampled_from(HOUSEHOLDS)), village="v", head_name="h"), when)
+            return e(
+                ev.HouseholdRegistered(
+                    household_id=draw(st.sampled_from(HOUSEHOLDS)), village="v", head_name="h"
+                ),
+                when,
+            )
 
 
 @st.composite

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.derived import EventStatus, IndexScore, QuarterSelection, YearTopTen
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import BARRIER_HEADER, DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
+from mingdeng.contracts.topics import (
+    BARRIER_HEADER,
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    SCORES,
+    SELECTIONS,
+)
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.service import Publication, ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
@@ -331,7 +338,9 @@ def test_records_behind_a_barrier_replayed_after_a_restart_keep_their_statuses(
     log.extend(quarter_events(e))
     before = {p: len(records) for p, records in log.records.items()}
     log.close(e.close("2026Q3", "2026-10-11 00:00"))
-    after = [e.volunteer("A", f"2026-10-{day:02d} 10:00") for _ in range(PARTITIONS) for day in (12, 13)]
+    after = [
+        e.volunteer("A", f"2026-10-{day:02d} 10:00") for _ in range(PARTITIONS) for day in (12, 13)
+    ]
     for n, event in enumerate(after):
         log.append(event, n // 2)
 
@@ -347,6 +356,8 @@ def test_records_behind_a_barrier_replayed_after_a_restart_keep_their_statuses(
     restarted.replaying_until(committed)
     start = restarted.next_offsets()
     order = [1, 2, 3] * 10 + [0] * 10  # partition 0, the one ahead, is read last
-    out = restarted.take([r for r in log.interleaved(order) if r.offset >= start.get(r.partition, 0)])
+    out = restarted.take(
+        [r for r in log.interleaved(order) if r.offset >= start.get(r.partition, 0)]
+    )
     expected = {f"{x.source} {x.id}" for x in after[1:]}  # the first: below the committed offset
     assert set(statuses(out)) == expected
