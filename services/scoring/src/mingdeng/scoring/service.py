@@ -57,7 +57,7 @@ from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.domain.standings import QuarterStandings, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
-CHECKPOINT_FORMAT = 1  # bump when the engine's state changes shape: old checkpoints are ignored
+CHECKPOINT_FORMAT = 2  # bump when the engine's state changes shape: old checkpoints are ignored
 Header = tuple[str, bytes]
 
 
@@ -133,8 +133,9 @@ class ScoringService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         barrier_timeout: timedelta = timedelta(seconds=60),
+        keep_closed_years: bool = False,
     ) -> None:
-        self.engine = ScoringEngine(rules)
+        self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
         self.partitions = partitions
         self.sequencing = Sequencing()
         self._clock = clock
@@ -164,7 +165,7 @@ class ScoringService:
     def restore(self, blob: bytes) -> bool:
         """Take the state of a checkpoint written by this version with the same rules;
         False (and nothing changed) for any other."""
-        state = pickle.loads(blob)  # noqa: S301 - our own file, written by `checkpoint`
+        state = pickle.loads(blob)
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             return False
         if state.get("rules_version") != self.engine.rules.version:
@@ -249,15 +250,13 @@ class ScoringService:
         if event.key in self.sequencing.completed_closes:
             self._advance(record.partition, record.offset)  # another copy of a close taken
             return
-        if quarter in self.engine.finals or event.time < quarter.end:
+        if quarter in self.engine.closed or event.time < quarter.end:
             self._complete([event], sink)  # nothing to wait for: already closed, or refused
             self._advance(record.partition, record.offset)
             return
         pending = self._pending.get(quarter)
         if pending is None:
-            pending = self._pending[quarter] = PendingClose(
-                quarter, {}, {}, self._clock(), False
-            )
+            pending = self._pending[quarter] = PendingClose(quarter, {}, {}, self._clock(), False)
         pending.events.setdefault(event.key, event)
         pending.reached[record.partition] = record.offset
         self._blocked_by[record.partition] = quarter
@@ -280,7 +279,9 @@ class ScoringService:
         holds, the other's copy as its cut (what lies between is late for it); decided by the
         log alone, so a replay decides alike."""
         waits_for = {
-            quarter: {self._blocked_by[p] for p in self._unreached(pending) if p in self._blocked_by}
+            quarter: {
+                self._blocked_by[p] for p in self._unreached(pending) if p in self._blocked_by
+            }
             for quarter, pending in self._pending.items()
         }
         cycle = _cycle(waits_for)
@@ -381,12 +382,20 @@ class ScoringService:
         return [Publication(SELECTIONS, key.encode(), value)]
 
     def _score_publication(
-        self, quarter: Quarter, level: str, subject_id: str, score: VanguardScore | FortressScore | None
+        self,
+        quarter: Quarter,
+        level: str,
+        subject_id: str,
+        score: VanguardScore | FortressScore | None,
     ) -> Publication:
         key = f"{quarter}/{level}/{subject_id}".encode()
         if score is None:  # left, or no longer registered
             return Publication(SCORES, key, None)
-        return Publication(SCORES, key, score_message(quarter, "provisional", self.engine.rules.version, score).to_json())
+        return Publication(
+            SCORES,
+            key,
+            score_message(quarter, "provisional", self.engine.rules.version, score).to_json(),
+        )
 
     def _final_publications(self, quarter: Quarter) -> list[Publication]:
         standings = self.engine.finals[quarter]
@@ -395,7 +404,10 @@ class ScoringService:
             Publication(SCORES, message.key.encode(), message.to_json())
             for message in standings_messages(standings)
         ]
-        out.append(Publication(SELECTIONS, str(quarter).encode(), selection_message(standings).to_json()))
+        out.append(
+            Publication(SELECTIONS, str(quarter).encode(), selection_message(standings).to_json())
+        )
+        self.engine.forget_final(quarter)
         return out
 
     # --- statuses and rejections ----------------------------------------------------------
@@ -407,7 +419,11 @@ class ScoringService:
             id=event.id,
             type=event.type,
             status="rejected" if outcome.status == "rejected" else "applied",
-            detail=None if outcome.status == "rejected" else "late" if outcome.status == "late" else "new",
+            detail=None
+            if outcome.status == "rejected"
+            else "late"
+            if outcome.status == "late"
+            else "new",
             reasons=[{"field": "data", "message": r["message"]} for r in reasons]
             if outcome.status == "rejected"
             else reasons,
@@ -418,7 +434,9 @@ class ScoringService:
                 )
                 for c in outcome.counts_for
             ],
-            supersedes=[EventRef(source=source, id=ref_id) for source, ref_id in outcome.supersedes],
+            supersedes=[
+                EventRef(source=source, id=ref_id) for source, ref_id in outcome.supersedes
+            ],
             at=self._clock(),
         )
         return Publication(EVENT_STATUS, status.key.encode(), status.to_json())

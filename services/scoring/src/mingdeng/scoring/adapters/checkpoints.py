@@ -37,7 +37,11 @@ class CheckpointFile:
             content = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        head, digest, blob = content[: len(MAGIC)], content[len(MAGIC) : len(MAGIC) + 32], content[len(MAGIC) + 32 :]
+        head, digest, blob = (
+            content[: len(MAGIC)],
+            content[len(MAGIC) : len(MAGIC) + 32],
+            content[len(MAGIC) + 32 :],
+        )
         if head != MAGIC or hashlib.sha256(blob).digest() != digest:
             log.warning("ignoring %s: it is not a whole checkpoint", self.path)
             return None

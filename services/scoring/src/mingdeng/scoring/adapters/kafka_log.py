@@ -50,7 +50,10 @@ async def read_log(
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
             records = [
-                inbound(m) for tp, messages in batches.items() for m in messages if m.offset < ends[tp]
+                inbound(m)
+                for tp, messages in batches.items()
+                for m in messages
+                if m.offset < ends[tp]
             ]
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
@@ -85,16 +88,18 @@ async def latest_by_key(bootstrap_servers: str, topic: str) -> dict[bytes, bytes
     return latest
 
 
-async def committed_offsets(
-    bootstrap_servers: str, group: str, topic: str
-) -> dict[int, int]:
+async def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+    return {
+        tp.partition: meta.offset
+        for tp, meta in offsets.items()
+        if tp.topic == topic and meta.offset >= 0
+    }
 
 
 async def reset_group(bootstrap_servers: str, group: str) -> None:
@@ -105,4 +110,3 @@ async def reset_group(bootstrap_servers: str, group: str) -> None:
         await admin.delete_consumer_groups([group])
     finally:
         await admin.close()
-

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 from typing import Literal
 
 from sortedcontainers import SortedList
@@ -137,33 +138,46 @@ class Board:
         return self._standings
 
 
+def _digest(ref: EventRef) -> int:
+    """A stable 64-bit digest of an idempotency key (small to keep, fast to checkpoint)."""
+    return int.from_bytes(blake2b(f"{ref[0]}\0{ref[1]}".encode(), digest_size=8).digest())
+
+
 class ScoringEngine:
-    def __init__(self, rules: Rules) -> None:
+    """`keep_closed_years`: keep the final standings of every closed quarter in memory (for
+    simulations); by default those of a year whose top ten is final are dropped, since they
+    are published and nothing here reads them again."""
+
+    def __init__(self, rules: Rules, *, keep_closed_years: bool = False) -> None:
         self.rules = rules
         self.facts = Facts()
         self.boards: dict[Quarter, Board] = {}
+        self.closed: set[Quarter] = set()
         self.finals: dict[Quarter, QuarterStandings] = {}
         self.final_top_ten: dict[int, TopTen] = {}
-        # idempotency keys of the events of open quarters, by the quarter of their time
-        self.seen: dict[Quarter, set[EventRef]] = defaultdict(set)
+        self.keep_closed_years = keep_closed_years
+        # idempotency keys (digests) of the events of open quarters, by the quarter of their time
+        self.seen: dict[Quarter, set[int]] = defaultdict(set)
         self.running_since: datetime | None = None  # the time of the first record taken in
         self._changes = Changes()  # since the last flush
 
     # --- taking events in ---------------------------------------------------------------
 
     def apply(self, event: Event[EventData]) -> Outcome:
-        data, stamp = event.data, Stamp(event.time, event.source, event.id)
+        # in UTC: the same instant, and one shared tzinfo instead of one per offset seen
+        data, stamp = event.data, Stamp(event.time.astimezone(UTC), event.source, event.id)
         if isinstance(data, ev.QuarterClosed):
             return self.close(Quarter.parse(data.quarter), event.time)
         time_quarter = Quarter.of(event.time)
-        if time_quarter not in self.finals:
-            if event.key in self.seen[time_quarter]:
+        if time_quarter not in self.closed:
+            key = _digest(event.key)
+            if key in self.seen[time_quarter]:
                 return Outcome("duplicate")
-            self.seen[time_quarter].add(event.key)
+            self.seen[time_quarter].add(key)
         if isinstance(data, MASTER_DATA):
             self._record(data, stamp)
             self._mark_master_data(data)
-            if time_quarter in self.finals:
+            if time_quarter in self.closed:
                 return Outcome(
                     "late",
                     late_for=time_quarter,
@@ -175,7 +189,7 @@ class ScoringEngine:
         if quarter is None:  # no index reads it, or a retraction before its violation
             self._record(data, stamp)
             return Outcome("applied")
-        if quarter in self.finals:
+        if quarter in self.closed:
             return Outcome(
                 "late",
                 late_for=quarter,
@@ -193,7 +207,7 @@ class ScoringEngine:
         )
 
     def close(self, quarter: Quarter, at: datetime) -> Outcome:
-        if quarter in self.finals:
+        if quarter in self.closed:
             return Outcome("applied", reason=f"{quarter} was already closed")
         if at < quarter.end:
             return Outcome(
@@ -203,6 +217,7 @@ class ScoringEngine:
         board = self._board(quarter)
         self._refresh(board)
         self.finals[quarter] = board.standings(self.rules).finalised()
+        self.closed.add(quarter)
         del self.boards[quarter]
         self._changes.quarters.pop(quarter, None)  # published whole, as final
         self._changes.years.add(quarter.year)
@@ -210,7 +225,15 @@ class ScoringEngine:
         self.seen.pop(quarter, None)
         if quarter.number == 4:
             self.final_top_ten[quarter.year] = self._compute_top_ten(quarter.year, "final")
+            if not self.keep_closed_years:
+                for done in [q for q in self.finals if q.year == quarter.year and q != quarter]:
+                    del self.finals[done]
         return Outcome("applied", closed=quarter)
+
+    def forget_final(self, quarter: Quarter) -> None:
+        """Drop a fourth quarter's final standings once published (see keep_closed_years)."""
+        if not self.keep_closed_years and quarter.number == 4:
+            self.finals.pop(quarter, None)
 
     # --- recomputing --------------------------------------------------------------------
 
@@ -313,6 +336,8 @@ class ScoringEngine:
         """The standings of a quarter as of now (a quarter nothing happened in is computed)."""
         if quarter in self.finals:
             return self.finals[quarter]
+        if quarter in self.closed:
+            raise LookupError(f"the final standings of {quarter} are published, not kept")
         board = self.boards.get(quarter) or Board(quarter)
         self._refresh(board)
         return board.standings(self.rules)
@@ -324,7 +349,7 @@ class ScoringEngine:
 
     def quarters(self) -> list[Quarter]:
         """Every quarter that has activity or has been closed."""
-        return sorted({*self.boards, *self.finals})
+        return sorted({*self.boards, *self.closed})
 
     def open_quarters(self) -> list[Quarter]:
         return sorted(self.boards)
@@ -336,7 +361,7 @@ class ScoringEngine:
         delay = timedelta(days=self.rules.selections.close_after_days)
         due, quarter = [], Quarter.of(self.running_since)
         while quarter.end + delay <= now:
-            if quarter.end > self.running_since and quarter not in self.finals:
+            if quarter.end > self.running_since and quarter not in self.closed:
                 due.append(quarter)
             quarter = quarter.next()
         return due
@@ -441,7 +466,7 @@ class ScoringEngine:
                 if replaced is not None and replaced.quarter in self.boards:
                     self.boards[replaced.quarter].all_stale = True
             case ev.LectureAttended():
-                facts.attend(stamp, data.lecture_id, data.member_id)
+                facts.attend(data.lecture_id, data.member_id)
             case ev.ViolationLogged():
                 replaced = facts.log_violation(
                     Violation(data.violation_id, data.member_id, data.rule, stamp)
@@ -459,9 +484,9 @@ class ScoringEngine:
                     HouseholdVisit(data.household_id, stamp),
                 )
             case ev.VisitMade(kind="community"):
-                facts.visit_community(Quarter.of(stamp.time), data.member_id, data.visit_id, stamp)
+                facts.visit_community(Quarter.of(stamp.time), data.member_id, data.visit_id)
             case ev.VolunteerLogged():
-                facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id, stamp)
+                facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id)
             case ev.KpiReported() if data.metric in INDEX_KPI_SUBJECT:
                 replaced = facts.report_kpi(
                     Quarter.parse(data.period),

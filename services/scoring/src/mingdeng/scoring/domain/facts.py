@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from mingdeng.contracts.periods import Quarter
 
 EventRef = tuple[str, str]  # (source, id): the idempotency key of an event
 
 
-@dataclass(frozen=True, order=True)
-class Stamp:
-    """A total order over events: when they happened, then who said so, then their id."""
+class Stamp(NamedTuple):
+    """A total order over events: when they happened, then who said so, then their id.
+    (Named tuples here and below: many of them are kept, and checkpoints pickle them fast.)"""
 
     time: datetime
     source: str
@@ -76,14 +76,12 @@ class Violation:
         return Quarter.of(self.stamp.time)
 
 
-@dataclass(frozen=True)
-class HouseholdVisit:
+class HouseholdVisit(NamedTuple):
     household_id: str
     stamp: Stamp
 
 
-@dataclass(frozen=True)
-class Kpi:
+class Kpi(NamedTuple):
     value: float
     stamp: Stamp
 
@@ -95,10 +93,6 @@ def _newest(current: tuple[Stamp, T] | None, stamp: Stamp, value: T) -> tuple[St
     return (stamp, value) if current is None or stamp > current[0] else current
 
 
-def _nested_dict() -> defaultdict[str, dict[str, Stamp]]:
-    return defaultdict(dict)
-
-
 @dataclass
 class QuarterFacts:
     """Activity facts of one quarter."""
@@ -106,8 +100,9 @@ class QuarterFacts:
     household_visits: dict[str, dict[str, HouseholdVisit]] = field(
         default_factory=lambda: defaultdict(dict)
     )  # member -> visit_id -> visit
-    community_visits: dict[str, dict[str, Stamp]] = field(default_factory=_nested_dict)
-    volunteering: dict[str, dict[str, Stamp]] = field(default_factory=_nested_dict)
+    # member -> ids: only how many, or whether any, counts (kept small for checkpoints)
+    community_visits: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    volunteering: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     kpis: dict[tuple[str, str, str], Kpi] = field(default_factory=dict)  # (type, id, metric)
 
 
@@ -126,7 +121,7 @@ class Facts:
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     lectures_in: dict[Quarter, set[str]] = field(default_factory=lambda: defaultdict(set))
     lectures_given_by: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    attendance: dict[str, dict[str, Stamp]] = field(default_factory=lambda: defaultdict(dict))
+    attendance: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     attended_by: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     violations: dict[str, Violation] = field(default_factory=dict)
     violations_of: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -182,10 +177,8 @@ class Facts:
         self.lectures_given_by[delivery.speaker_id].add(delivery.lecture_id)
         return current
 
-    def attend(self, stamp: Stamp, lecture_id: str, member_id: str) -> None:
-        current = self.attendance[lecture_id].get(member_id)
-        if current is None or stamp < current:
-            self.attendance[lecture_id][member_id] = stamp
+    def attend(self, lecture_id: str, member_id: str) -> None:
+        self.attendance[lecture_id].add(member_id)
         self.attended_by[member_id].add(lecture_id)
 
     def log_violation(self, violation: Violation) -> Violation | None:
@@ -211,16 +204,11 @@ class Facts:
         if visit_id not in visits or visit.stamp < visits[visit_id].stamp:
             visits[visit_id] = visit
 
-    def visit_community(
-        self, quarter: Quarter, member_id: str, visit_id: str, stamp: Stamp
-    ) -> None:
-        visits = self.quarters[quarter].community_visits[member_id]
-        visits[visit_id] = min(stamp, visits.get(visit_id, stamp))
+    def visit_community(self, quarter: Quarter, member_id: str, visit_id: str) -> None:
+        self.quarters[quarter].community_visits[member_id].add(visit_id)
 
-    def volunteer(self, quarter: Quarter, member_id: str, activity_id: str, stamp: Stamp) -> None:
-        current = self.quarters[quarter].volunteering[member_id].get(activity_id)
-        if current is None or stamp < current:
-            self.quarters[quarter].volunteering[member_id][activity_id] = stamp
+    def volunteer(self, quarter: Quarter, member_id: str, activity_id: str) -> None:
+        self.quarters[quarter].volunteering[member_id].add(activity_id)
 
     def report_kpi(self, quarter: Quarter, key: tuple[str, str, str], kpi: Kpi) -> Kpi | None:
         """Record a report if it is the newest; returns the one it replaced, or `kpi` itself
@@ -239,7 +227,7 @@ class Facts:
         for lecture_id in self.lectures_in.pop(quarter, set()):
             delivery = self.deliveries.pop(lecture_id)
             self.lectures_given_by[delivery.speaker_id].discard(lecture_id)
-            for member_id in self.attendance.pop(lecture_id, {}):
+            for member_id in self.attendance.pop(lecture_id, set()):
                 self.attended_by[member_id].discard(lecture_id)
             self.closed_lectures[lecture_id] = quarter
         for violation in [v for v in self.violations.values() if v.quarter == quarter]:

@@ -84,8 +84,8 @@ def vanguard(facts: Facts, quarter: Quarter, member: Member, rules: Rules) -> Va
         if visit.household_id in facts.households
         and facts.paired_at(visit.household_id, member_id, visit.stamp)
     }
-    volunteering = bucket.volunteering.get(member_id, {}) if bucket else {}
-    community = bucket.community_visits.get(member_id, {}) if bucket else {}
+    volunteering = bucket.volunteering.get(member_id, set()) if bucket else set()
+    community = bucket.community_visits.get(member_id, set()) if bucket else set()
     service = (
         min(r.household_visit_cap, r.household_visit_points * len(households))
         + min(r.volunteer_cap, r.volunteer_points * len(volunteering))

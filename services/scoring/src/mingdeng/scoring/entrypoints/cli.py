@@ -16,7 +16,12 @@ from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.scoring.adapters.checkpoints import CheckpointFile
-from mingdeng.scoring.adapters.kafka_log import latest_by_key, partition_count, read_log, reset_group
+from mingdeng.scoring.adapters.kafka_log import (
+    latest_by_key,
+    partition_count,
+    read_log,
+    reset_group,
+)
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.entrypoints.worker import GROUP, ScoringWorker
 from mingdeng.scoring.service import ScoringService
@@ -27,13 +32,14 @@ PUBLISHED = (SCORES.name, SELECTIONS.name)
 
 
 async def fold_log(
-    settings: ScoringSettings, rules: Rules, progress: bool = False
+    settings: ScoringSettings, rules: Rules, progress: bool = False, keep_closed_years: bool = False
 ) -> tuple[ScoringService, dict[tuple[str, bytes], bytes]]:
     """A fresh service fed the inbound log from offset 0, and the newest value it would have
     published for every score and selection key."""
     kafka = settings.kafka
     topic = kafka.topic(EVENTS)
-    service = ScoringService(rules, await partition_count(kafka.bootstrap_servers, topic))
+    partitions = await partition_count(kafka.bootstrap_servers, topic)
+    service = ScoringService(rules, partitions, keep_closed_years=keep_closed_years)
     published: dict[tuple[str, bytes], bytes] = {}
     started, shown = time.monotonic(), 0.0
     async for batch in read_log(kafka.bootstrap_servers, topic):
@@ -60,12 +66,19 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
     print(f"replayed {service.taken:,} records in {elapsed:.1f} s ({rate:,.0f}/s)")
     if not verify:
         for (topic, key), value in sorted(replayed.items()):
-            print(json.dumps({"topic": topic, "key": key.decode(), "value": json.loads(value)}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {"topic": topic, "key": key.decode(), "value": json.loads(value)},
+                    ensure_ascii=False,
+                )
+            )
         return 0
     kafka = settings.kafka
     live: dict[tuple[str, bytes], bytes] = {}
     for topic in (SCORES, SELECTIONS):
-        for key, value in (await latest_by_key(kafka.bootstrap_servers, kafka.topic(topic))).items():
+        for key, value in (
+            await latest_by_key(kafka.bootstrap_servers, kafka.topic(topic))
+        ).items():
             live[(topic.name, key)] = value
     differing = sorted(k for k in replayed.keys() | live.keys() if replayed.get(k) != live.get(k))
     for topic, key in differing[:20]:
@@ -122,10 +135,11 @@ async def simulate(
     settings: ScoringSettings, rules_file: Path, quarter: Quarter | None, top: int
 ) -> int:
     """What the standings would be under another rules file. Publishes nothing."""
-    current = (await fold_log(settings, Rules.load(settings.rules_file)))[0].engine
-    trial = (await fold_log(settings, Rules.load(rules_file)))[0].engine
-    for q in [quarter] if quarter else current.quarters():
-        now, then = current.standings(q), trial.standings(q)
+    current = (await fold_log(settings, Rules.load(settings.rules_file), keep_closed_years=True))[0]
+    trial = (await fold_log(settings, Rules.load(rules_file), keep_closed_years=True))[0]
+    current_engine, trial_engine = current.engine, trial.engine
+    for q in [quarter] if quarter else current_engine.quarters():
+        now, then = current_engine.standings(q), trial_engine.standings(q)
         before = {m.member_id: (rank, m.index) for rank, m in enumerate(now.members, 1)}
         print(f"\n{q}: rules {now.rules_version} -> {then.rules_version}")
         print(f"{'rank':>4} {'member':<10} {'index':>7} {'was':>7} {'rank was':>8}")
@@ -156,7 +170,9 @@ async def run(settings: ScoringSettings) -> None:
         loop.add_signal_handler(signum, stop.set)
     worker = ScoringWorker(settings)
     health = await worker.serve_health()
-    log.info("scoring running; health on http://%s:%d/healthz", settings.web_host, settings.web_port)
+    log.info(
+        "scoring running; health on http://%s:%d/healthz", settings.web_host, settings.web_port
+    )
     try:
         await worker.run(stop)
     finally:

@@ -14,10 +14,17 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 from mingdeng.contracts.topics import EVENTS
 from mingdeng.runtime.worker import pause
@@ -49,7 +56,9 @@ class Metrics:
             "mingdeng_scoring_transactions", "transactions committed", registry=self.registry
         )
         self.failures = Counter(
-            "mingdeng_scoring_session_failures", "sessions ended by an error", registry=self.registry
+            "mingdeng_scoring_session_failures",
+            "sessions ended by an error",
+            registry=self.registry,
         )
         self.lag = Gauge(
             "mingdeng_scoring_consumer_lag",
@@ -102,6 +111,7 @@ class ScoringWorker:
         caught_up = (
             service is not None
             and not service.replaying
+            and len(self.lag) == service.partitions  # every partition's end is known
             and sum(self.lag.values()) <= self.settings.ready_max_lag
         )
         checks = {"consuming": self.live, "caught_up": caught_up}
@@ -214,9 +224,7 @@ class ScoringWorker:
         service.replaying_until(committed)
         self.service = service
         self.live = True
-        log.info(
-            "scoring from %s (committed %s)", start or "the beginning", committed or "nothing"
-        )
+        log.info("scoring from %s (committed %s)", start or "the beginning", committed or "nothing")
         paused: set[int] = set()
         next_due = 0.0
         while not stop.is_set():
@@ -337,5 +345,6 @@ class ScoringWorker:
         elapsed = time.monotonic() - started
         self.metrics.checkpoint_seconds.set(elapsed)
         self._last_checkpoint, self._since_checkpoint = time.monotonic(), 0
-        log.info("checkpoint at %s: %d KiB in %.2f s", service.next_offsets(), len(blob) // 1024, elapsed)
-
+        log.info(
+            "checkpoint at %s: %d KiB in %.2f s", service.next_offsets(), len(blob) // 1024, elapsed
+        )
