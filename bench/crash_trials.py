@@ -24,17 +24,28 @@ PER_TRIAL = 350
 
 def main() -> None:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    bureau = Bureau(members=60, departments=6, branches=3, quarters=3 + trials // 8, activity_per_member_quarter=8)
+    bureau = Bureau(
+        members=60,
+        departments=6,
+        branches=3,
+        quarters=3 + trials // 8,
+        activity_per_member_quarter=8,
+    )
     rng = random.Random(int(os.environ.get("MINGDENG_TRIAL_SEED", "1")))
     with tempfile.TemporaryDirectory(prefix="mingdeng-crash-") as work:
-        rig = CrashRig(os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"], Path(work), bureau, rate_per_s=500)
+        rig = CrashRig(
+            os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"], Path(work), bureau, rate_per_s=500
+        )
         results = []
         try:
             rig.publish(300)
             for number in range(trials):
                 result = rig.trial(number, rng, per_trial=PER_TRIAL)
                 results.append(result)
-                print(f"trial {number}: {result.signal} at {result.moment}: {'ok' if result.passed else 'FAILED'} ({result.seconds} s)", flush=True)
+                print(
+                    f"trial {number}: {result.signal} at {result.moment}: {'ok' if result.passed else 'FAILED'} ({result.seconds} s)",
+                    flush=True,
+                )
         finally:
             rig.close()
     summary = tally(results)

@@ -31,7 +31,7 @@ class Bureau:
     members: int = 130
     departments: int = 12
     branches: int = 5
-    first_quarter: Quarter = Quarter(2023, 1)
+    first_quarter: Quarter = Quarter(2023, 1)  # noqa: RUF009 - immutable
     quarters: int = 8
     activity_per_member_quarter: int = 20  # visits and volunteering, on top of lectures
     seed: int = 7

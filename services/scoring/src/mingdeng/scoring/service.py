@@ -54,7 +54,7 @@ from mingdeng.contracts.topics import (
 from mingdeng.scoring.domain.engine import Outcome, ScoringEngine
 from mingdeng.scoring.domain.indices import FortressScore, VanguardScore
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.domain.standings import QuarterStandings, TopTen
+from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
 CHECKPOINT_FORMAT = 2  # bump when the engine's state changes shape: old checkpoints are ignored
@@ -507,7 +507,7 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
 
 
 def score_message(
-    quarter: Quarter, status: str, rules_version: str, score: VanguardScore | FortressScore
+    quarter: Quarter, status: Status, rules_version: str, score: VanguardScore | FortressScore
 ) -> IndexScore:
     if isinstance(score, VanguardScore):
         return IndexScore(
@@ -526,7 +526,7 @@ def score_message(
                 "households_visited": score.households_visited,
                 "violations": score.violations,
             },
-            status=status,  # type: ignore[arg-type]
+            status=status,
             rules_version=rules_version,
         )
     details: dict[str, float | int | list[str]] = {
@@ -545,15 +545,20 @@ def score_message(
         index_exact=score.index,
         components=_rounded(score.components),
         details=details,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         rules_version=rules_version,
     )
 
 
 def standings_messages(standings: QuarterStandings) -> list[IndexScore]:
+    scores: list[VanguardScore | FortressScore] = [
+        *standings.members,
+        *standings.departments,
+        *standings.branches,
+    ]
     return [
         score_message(standings.quarter, standings.status, standings.rules_version, score)
-        for score in (*standings.members, *standings.departments, *standings.branches)
+        for score in scores
     ]
 
 

@@ -10,7 +10,6 @@ import asyncpg
 
 from mingdeng.gateway.domain.access import Org
 
-
 LATE_FIELDS = ("source", "id", "type", "reasons", "at")
 
 
@@ -78,9 +77,7 @@ async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict
            ORDER BY body->>'at', source, id""",
         quarter,
     )
-    return [
-        {k: v for k, v in json.loads(row["body"]).items() if k in LATE_FIELDS} for row in rows
-    ]
+    return [{k: v for k, v in json.loads(row["body"]).items() if k in LATE_FIELDS} for row in rows]
 
 
 async def selection(connection: asyncpg.Connection, key: str) -> dict[str, Any] | None:

@@ -462,17 +462,17 @@ class ScoringEngine:
                 paired = isinstance(data, ev.HouseholdPaired)
                 facts.set_pairing(stamp, data.household_id, data.member_id, paired)
             case ev.LectureDelivered():
-                replaced = facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
-                if replaced is not None and replaced.quarter in self.boards:
-                    self.boards[replaced.quarter].all_stale = True
+                earlier = facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
+                if earlier is not None and earlier.quarter in self.boards:
+                    self.boards[earlier.quarter].all_stale = True
             case ev.LectureAttended():
                 facts.attend(data.lecture_id, data.member_id)
             case ev.ViolationLogged():
-                replaced = facts.log_violation(
+                moved = facts.log_violation(
                     Violation(data.violation_id, data.member_id, data.rule, stamp)
                 )
-                if replaced is not None and replaced.quarter in self.boards:
-                    self.boards[replaced.quarter].stale_members.add(replaced.member_id)
+                if moved is not None and moved.quarter in self.boards:
+                    self.boards[moved.quarter].stale_members.add(moved.member_id)
             case ev.ViolationRetracted():
                 facts.retract_violation(stamp, data.violation_id)
             case ev.VisitMade(kind="household"):

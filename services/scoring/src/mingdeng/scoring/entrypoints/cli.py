@@ -75,17 +75,15 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
         return 0
     kafka = settings.kafka
     live: dict[tuple[str, bytes], bytes] = {}
-    for topic in (SCORES, SELECTIONS):
-        for key, value in (
-            await latest_by_key(kafka.bootstrap_servers, kafka.topic(topic))
-        ).items():
-            live[(topic.name, key)] = value
+    for published in (SCORES, SELECTIONS):
+        latest = await latest_by_key(kafka.bootstrap_servers, kafka.topic(published))
+        live.update({(published.name, key): value for key, value in latest.items()})
     differing = sorted(k for k in replayed.keys() | live.keys() if replayed.get(k) != live.get(k))
-    for topic, key in differing[:20]:
-        print(f"differs: {topic} {key.decode()}", file=sys.stderr)
+    for name, key in differing[:20]:
+        print(f"differs: {name} {key.decode()}", file=sys.stderr)
         for side, values in (("replayed", replayed), ("live", live)):
-            value = values.get((topic, key))
-            print(f"  {side}: {value.decode()[:400] if value else None}", file=sys.stderr)
+            found = values.get((name, key))
+            print(f"  {side}: {found.decode()[:400] if found else None}", file=sys.stderr)
     print(f"{len(replayed)} results replayed; {len(differing)} differ from the live ones")
     return 1 if differing else 0
 
@@ -123,10 +121,11 @@ async def reconcile(settings: ScoringSettings, metrics_file: Path | None) -> int
         print(f"no status: {line}")
     print(f"{total:,} inbound records; {len(missing)} without a status or dead letter")
     if metrics_file is not None:
-        metrics_file.write_text(
+        await asyncio.to_thread(
+            metrics_file.write_text,
             "# HELP mingdeng_scoring_unreconciled_events inbound records without a status\n"
             "# TYPE mingdeng_scoring_unreconciled_events gauge\n"
-            f"mingdeng_scoring_unreconciled_events {len(missing)}\n"
+            f"mingdeng_scoring_unreconciled_events {len(missing)}\n",
         )
     return 1 if missing else 0
 
