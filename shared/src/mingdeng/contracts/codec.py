@@ -100,7 +100,9 @@ def new_event(
     )
 
 
-def decode_json(raw: bytes | bytearray | str, max_bytes: int = MAX_EVENT_BYTES) -> Any:
+def decode_json(
+    raw: bytes | bytearray | str, max_bytes: int = MAX_EVENT_BYTES, max_depth: int = MAX_DEPTH
+) -> Any:
     """JSON text to Python values within the limits above; InvalidEvent for anything else."""
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
@@ -110,21 +112,22 @@ def decode_json(raw: bytes | bytearray | str, max_bytes: int = MAX_EVENT_BYTES) 
             raw, parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant
         )
     except RecursionError:
-        raise InvalidEvent.single("(event)", f"nested deeper than {MAX_DEPTH} levels") from None
+        raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEvent.single("(event)", f"not JSON: {error}") from None
-    check_shape(document)
+    check_shape(document, max_depth)
     return document
 
 
-def check_shape(document: object) -> None:
-    """Refuse values nested deeper than MAX_DEPTH (walked without recursion)."""
+def check_shape(document: object, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse values nested deeper than `max_depth` or numbers beyond the limit (walked without
+    recursion)."""
     stack: list[tuple[object, int]] = [(document, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, Mapping | list):
-            if depth > MAX_DEPTH:
-                raise InvalidEvent.single("(event)", f"nested deeper than {MAX_DEPTH} levels")
+            if depth > max_depth:
+                raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels")
             items = value.values() if isinstance(value, Mapping) else value
             stack.extend((item, depth + 1) for item in items)
         elif isinstance(value, int) and value.bit_length() > MAX_NUMBER_DIGITS * 4:

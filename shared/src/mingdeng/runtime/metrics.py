@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mingdeng.runtime.faults import is_transient
 from mingdeng.runtime.projection import ProjectionRunner
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("starting", "running", "retrying", "stopped")
@@ -91,3 +96,27 @@ def consumer_checks(
         and runner.behind_s() <= settings.max_age_s
         for runner in runners
     }
+
+
+async def parked_families(pool: asyncpg.Pool) -> list[Family]:
+    """Parked records not re-driven yet, by consumer and reason, as stored (they survive
+    restarts, unlike the counters); nothing when the database does not answer."""
+    stored = Family(
+        "mingdeng_parked_records",
+        "gauge",
+        "records parked in public.parked_records and not re-driven, by consumer and reason",
+    )
+    try:
+        async with pool.acquire(timeout=2) as connection:
+            rows = await connection.fetch(
+                """SELECT consumer, reason, count(*) AS n FROM public.parked_records
+                   WHERE redriven_at IS NULL GROUP BY consumer, reason ORDER BY 1, 2"""
+            )
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        log.warning("parked records unknown: %s", error)
+        return []
+    for row in rows:
+        stored.add(row["n"], consumer=row["consumer"], reason=row["reason"])
+    return [stored]

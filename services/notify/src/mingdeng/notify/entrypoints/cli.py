@@ -29,6 +29,7 @@ from mingdeng.runtime.metrics import (
     Family,
     consumer_checks,
     consumer_families,
+    parked_families,
     render,
 )
 from mingdeng.runtime.migrations import prestart
@@ -183,7 +184,13 @@ async def run(settings: NotifySettings) -> None:
         health = ConsumerHealthSettings()
 
         async def metrics() -> str:
-            return render([*consumer_families([runner]), *await outbox_family(pool)])
+            return render(
+                [
+                    *consumer_families([runner]),
+                    *await parked_families(pool),
+                    *await outbox_family(pool),
+                ]
+            )
 
         try:
             await run_until_stopped(

@@ -20,6 +20,7 @@ from mingdeng.runtime.metrics import (
     ConsumerHealthSettings,
     consumer_checks,
     consumer_families,
+    parked_families,
     render,
 )
 from mingdeng.runtime.migrations import prestart
@@ -90,7 +91,7 @@ async def run(settings: OutreachSettings) -> None:
         health = ConsumerHealthSettings()
 
         async def metrics() -> str:
-            return render(consumer_families([runner]))
+            return render([*consumer_families([runner]), *await parked_families(pool)])
 
         try:
             await run_until_stopped(
