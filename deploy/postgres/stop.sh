@@ -7,4 +7,7 @@ as_db_user() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@
 if as_db_user "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   say "stopping PostgreSQL"
   as_db_user "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  say "PostgreSQL stopped"
+else
+  say "PostgreSQL was not running"
 fi

@@ -8,4 +8,5 @@ ALTER TABLE gateway.accepted_events
 -- Dead letters keep the record's bytes as they were (a NUL included) beside the readable body.
 ALTER TABLE gateway.dead_letters
     ADD COLUMN raw bytea,
-    ADD COLUMN reason text;
+    ADD COLUMN reason text,
+    ADD COLUMN redriven_at timestamptz;
