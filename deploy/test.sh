@@ -16,4 +16,5 @@ set -a; source "$RUN_DIR/mingdeng.env"; set +a
 export MINGDENG_TEST_RUN_DIR="$RUN_DIR"
 cd "$ROOT_DIR"
 uv run --frozen mingdeng topics
-uv run --frozen pytest tests/unit tests/integration tests/e2e "$@"
+# the fault trials last: they stop and start this broker and database
+uv run --frozen pytest tests/unit tests/integration tests/e2e tests/faults "$@"
