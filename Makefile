@@ -24,5 +24,5 @@ schemas:     ## regenerate the JSON Schemas and the AsyncAPI document from the c
 bench:       ## benchmarks; results are written to bench/results/
 	deploy/bench.sh
 
-clean: down  ## stop and delete all local data
-	rm -rf .run
+clean:       ## stop and delete all local data (.run/dev, .run/test, their databases)
+	deploy/clean.sh

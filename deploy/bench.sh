@@ -10,5 +10,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/env.sh" >/dev/null
 set -a; source "$RUN_DIR/mingdeng.env"; set +a
 cd "$ROOT_DIR"
-uv run --frozen python bench/scoring_store.py
+export PATH="$HOME/.local/bin:$PATH"
+uv run --frozen python bench/scoring_bench.py
 uv run --frozen python bench/scoring_latency.py

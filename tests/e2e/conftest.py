@@ -67,8 +67,6 @@ def platform_of(
             "MINGDENG_GATEWAY_ENVIRONMENT": "test",
             "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
             "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "scoring"),
-            "MINGDENG_SCORING_FLUSH_INTERVAL_S": "0.1",
-            "MINGDENG_SCORING_STALL_AFTER_S": "5",
             **{variable: str(free_port()) for variable in HEALTH_PORT.values()},
             **settings,
         }

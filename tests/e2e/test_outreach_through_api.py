@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from mingdeng.contracts.topics import REMINDER_REQUESTS
-from mingdeng.scoring.adapters.kafka_log import read_from_start
 from tests.e2e.conftest import Platform, token
 from tests.support.builders import at
+from tests.support.kafka_log import records
 from tests.support.processes import wait_for
 from tests.unit.outreach.scenario import bureau_events
 
@@ -115,8 +115,8 @@ def test_outreach_figures_through_the_api(platform_of: Callable[..., Platform]) 
     kafka = platform.kafka
 
     def requests() -> list[dict]:
-        found = read_from_start(kafka.bootstrap_servers, kafka.topic(REMINDER_REQUESTS))
-        return [json.loads(value) for _, value in found]
+        found = records(kafka.bootstrap_servers, kafka.topic(REMINDER_REQUESTS))
+        return [json.loads(r.value) for r in found]
 
     wait_for(lambda: len(requests()) == 4, 20, "four reminder requests")
     assert sorted((r["recipient_id"], r["details"]["household_id"]) for r in requests()) == [

@@ -133,10 +133,15 @@ def test_close_freezes_the_quarter_and_later_events_for_it_are_late(rules: Rules
     assert (late.status, late.late_for) == ("late", Q3)
     assert indices(engine) == frozen
     assert engine.standings(Q3).status == "final"
-    assert [x.ref for x in engine.late[Q3]] == [late_violation.key]
+    assert late.reason is not None and "2026Q3 was closed" in late.reason
     # master data still applies to the quarters that are open
     assert engine.apply(e.member("D", "d1", "2026-10-01 09:00")).status == "applied"
     assert "D" not in {m.member_id for m in engine.standings(Q3).members}
+    # and master data of the closed quarter is listed as late for it, whatever its type
+    late_member = engine.apply(e.member("E", "d1", "2026-09-20 09:00"))
+    assert (late_member.status, late_member.late_for) == ("late", Q3)
+    assert "E" not in {m.member_id for m in engine.standings(Q3).members}
+    assert "E" in {m.member_id for m in engine.standings(Quarter(2026, 4)).members}
 
 
 def test_a_quarter_cannot_be_closed_before_it_ends(rules: Rules) -> None:
@@ -149,10 +154,11 @@ def test_a_quarter_cannot_be_closed_before_it_ends(rules: Rules) -> None:
 
 def test_the_platform_closes_only_quarters_that_ended_while_it_ran(rules: Rules) -> None:
     engine = ScoringEngine(rules)
-    running_since = at("2026-08-01 00:00")
-    assert engine.quarters_due_to_close(at("2026-10-10 23:59"), running_since) == []
-    assert engine.quarters_due_to_close(at("2026-10-11 00:00"), running_since) == [Q3]
-    assert engine.quarters_due_to_close(at("2027-01-20 00:00"), running_since) == [
+    assert engine.quarters_due_to_close(at("2026-10-11 00:00")) == []  # nothing read yet
+    engine.running_since = at("2026-08-01 00:00")
+    assert engine.quarters_due_to_close(at("2026-10-10 23:59")) == []
+    assert engine.quarters_due_to_close(at("2026-10-11 00:00")) == [Q3]
+    assert engine.quarters_due_to_close(at("2027-01-20 00:00")) == [
         Q3,
         Quarter(2026, 4),
     ]

@@ -9,13 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import Quarter
 from mingdeng.scoring.domain.engine import ScoringEngine
 from mingdeng.scoring.domain.rules import Rules
+from mingdeng.scoring.domain.standings import compute_standings
+from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
 from tests.support.builders import Events
+from tests.support.records import PARTITIONS, Log
 
 RULES = Rules.load(DEFAULT_RULES)
 Q3 = Quarter(2026, 3)
@@ -158,3 +162,97 @@ def test_a_violation_never_raises_an_index(
     for key, (index, *_) in before.items():
         assert after[key][0] <= index + 1e-9, key
     assert after[member][0] < before[member][0] or before[member][4] == 0  # unless D was 0 already
+
+
+# --- incremental scoring equals full recomputation (issue 9) -------------------------------
+
+Q4 = Quarter(2026, 4)
+ALL_MONTHS = st.sampled_from(["07", "08", "09", "10", "11", "12"])
+
+
+@st.composite
+def changing_registry(draw: Any, e: Events) -> Event[EventData]:
+    """Master data that moves things about while activity arrives."""
+    when = f"2026-{draw(ALL_MONTHS)}-{draw(DAYS):02d} 09:00"
+    member = draw(st.sampled_from(MEMBERS))
+    match draw(st.sampled_from(["move", "leave", "pair", "unpair", "department", "household"])):
+        case "move":
+            return e.member(member, draw(st.sampled_from(["d1", "d2", "d3"])), when)
+        case "leave":
+            return e(ev.MemberLeft(member_id=member), when)
+        case "pair" | "unpair" as change:
+            household = draw(st.sampled_from(HOUSEHOLDS))
+            kind = ev.HouseholdPaired if change == "pair" else ev.HouseholdUnpaired
+            return e(kind(household_id=household, member_id=member), when)
+        case "department":
+            return e.department(
+                draw(st.sampled_from(["d1", "d2", "d3"])), draw(st.sampled_from(["b1", "b2"])), when
+            )
+        case _:
+            return e(
+                ev.HouseholdRegistered(
+                    household_id=draw(st.sampled_from(HOUSEHOLDS)), village="v", head_name="h"
+                ),
+                when,
+            )
+
+
+@st.composite
+def histories(draw: Any) -> list[Event[EventData]]:
+    e = Events()
+    base = registry(e)
+    moves = draw(st.lists(changing_registry(e), max_size=12))
+    acts = draw(st.lists(activity(e), max_size=40))
+    fourth = draw(st.lists(activity(e), max_size=10))
+    # the same kinds of activity in Q4 too
+    fourth = [
+        Event(**{**x.__dict__, "time": x.time.replace(month=x.time.month + 3)})  # type: ignore[arg-type]
+        for x in fourth
+        if not isinstance(x.data, ev.KpiReported)
+    ]
+    return base + moves + acts + fourth
+
+
+@settings(PROPERTY_SETTINGS, max_examples=400)
+@given(histories(), st.randoms(use_true_random=False))
+def test_incremental_standings_equal_a_full_recomputation(
+    events: list[Event[EventData]], rnd: Any
+) -> None:
+    shuffled = events[:]
+    rnd.shuffle(shuffled)
+    engine = ScoringEngine(RULES)
+    for event in shuffled:
+        engine.apply(event)
+        if rnd.random() < 0.5:
+            engine.flush()  # flushes at random moments must not change the outcome
+    engine.flush()
+    for quarter in (Q3, Q4):
+        assert engine.standings(quarter) == compute_standings(engine.facts, quarter, RULES)
+
+
+# --- a close counts exactly what was accepted before it, whatever the interleaving (issue 16) --
+
+
+@PROPERTY_SETTINGS
+@given(quarters(), st.data())
+def test_final_standings_hold_exactly_the_events_accepted_before_the_close(
+    events: list[Event[EventData]], data: Any
+) -> None:
+    e = Events(source="/systems/admin", prefix="close")
+    cut = data.draw(st.integers(0, len(events)))
+    before, after = events[:cut], events[cut:]
+    log = Log()
+    for event in before:
+        log.append(event, data.draw(st.integers(0, PARTITIONS - 1)))
+    log.close(e.close("2026Q3", "2026-10-11 00:00"))
+    for event in after:
+        log.append(event, data.draw(st.integers(0, PARTITIONS - 1)))
+    order = data.draw(st.lists(st.integers(0, PARTITIONS - 1), max_size=3 * len(events) + 8))
+
+    service = ScoringService(RULES, PARTITIONS)
+    service.take(log.interleaved(order))
+    reference = ScoringEngine(RULES)
+    for event in before:
+        reference.apply(event)
+    reference.close(Q3, e.close("2026Q3", "2026-10-11 00:00").time)
+    assert service.engine.finals[Q3] == reference.finals[Q3]

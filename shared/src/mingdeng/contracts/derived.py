@@ -1,7 +1,9 @@
 """Messages the services derive from the event log, for the projector, the notifier and the stream.
 
 Values on the derived topics are JSON of these models; the key of each is its `key` property.
-Indices are published exact (`index_exact`, used for ranking) and rounded to 2 decimals.
+Indices are published exact (`index_exact`) and rounded to 2 decimals. The rank of every subject
+is the position of its id in its quarter's `QuarterSelection.ranking`; which events fed a value is
+told by each event's `EventStatus.counts_for`.
 """
 
 from __future__ import annotations
@@ -38,12 +40,10 @@ class IndexScore(_Message):
     department_id: str | None = None
     branch_id: str | None = None
     party_member: bool | None = None
-    rank: int
     index: float
     index_exact: float
     components: dict[str, float]
     details: dict[str, float | int | list[str]]
-    events: dict[str, list[EventRef]]
     status: Status
     rules_version: str
 
@@ -67,11 +67,12 @@ class SelectedDepartment(_Message):
     index: float
 
 
-class LateEvent(_Message):
-    source: str
-    id: str
-    type: str
-    time: datetime
+class Ranking(_Message):
+    """Ids in rank order (rank 1 first), computed on unrounded values."""
+
+    member: list[str]
+    department: list[str]
+    branch: list[str]
 
 
 class QuarterSelection(_Message):
@@ -81,7 +82,7 @@ class QuarterSelection(_Message):
     rules_version: str
     exemplars: list[SelectedMember]
     excellent_departments: list[SelectedDepartment]
-    late_events: list[LateEvent]
+    ranking: Ranking
 
     @property
     def key(self) -> str:
@@ -112,8 +113,18 @@ class YearTopTen(_Message):
 Selection = Annotated[QuarterSelection | YearTopTen, Field(discriminator="kind")]
 
 
+class Contribution(_Message):
+    """An event feeds this component of this subject's index in this quarter."""
+
+    quarter: str
+    level: Literal["member", "department"]
+    id: str
+    component: str
+
+
 class EventStatus(_Message):
-    """What became of an inbound event: applied (maybe as late, or a duplicate) or rejected."""
+    """What became of an inbound event: applied (maybe as late, or a duplicate) or rejected.
+    A late event's `reasons` say why it is late."""
 
     source: str
     id: str
@@ -122,6 +133,10 @@ class EventStatus(_Message):
     detail: Literal["new", "duplicate", "late"] | None = None
     reasons: list[dict[str, str]] = Field(default_factory=list)
     late_for: str | None = None
+    counts_for: list[Contribution] = Field(default_factory=list)
+    supersedes: list[EventRef] = Field(
+        default_factory=list, description="events that no longer feed what this one feeds"
+    )
     at: datetime
 
     @property

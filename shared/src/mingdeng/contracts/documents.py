@@ -33,7 +33,6 @@ from mingdeng.contracts.topics import (
     OUTREACH,
     REMINDER_REQUESTS,
     SCORES,
-    SCORING_FACTS,
     SELECTIONS,
     TASKS,
     Topic,
@@ -113,7 +112,7 @@ def asyncapi_document() -> dict[str, Any]:
             "x-producers": list(topic.producers),
             "x-consumers": list(topic.consumers),
         }
-        if topic in (EVENTS, SCORING_FACTS):
+        if topic is EVENTS:
             channel["messages"] = {
                 name: {"$ref": f"#/components/messages/{name}"} for name in messages
             }

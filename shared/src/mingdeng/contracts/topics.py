@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 FOREVER = -1
 
+# A `quarter.closed` is published as one copy on every partition of the inbound topic, each with
+# this record header: the quarter closes once every partition has been read up to its copy, so
+# the final standings hold exactly what was accepted before the close (docs/scoring.md).
+BARRIER_HEADER = "mingdeng-barrier"
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -31,7 +36,7 @@ EVENTS = Topic(
     partitions=4,
     key="the CloudEvent `subject`",
     carries="accepted CloudEvents of every type in SPEC §2 (the log the platform is sourced from)",
-    producers=("gateway", "upstream systems", "scoring (quarter.closed)"),
+    producers=("gateway", "upstream systems", "scoring (quarter.closed barrier copies)"),
     consumers=("scoring", "notify", "outreach", "gateway projector"),
 )
 DEAD_LETTER = Topic(
@@ -41,14 +46,6 @@ DEAD_LETTER = Topic(
     carries="records that failed validation, with the per-field reasons and where they came from",
     producers=("scoring", "notify", "outreach", "gateway projector"),
     consumers=("ops", "gateway projector"),
-)
-SCORING_FACTS = Topic(
-    name="mingdeng.scoring-facts.v1",
-    partitions=1,
-    key="`bureau` (one partition: the one order in which scoring took events in)",
-    carries="valid inbound events as scoring admitted them; replay reads it from offset 0",
-    producers=("scoring",),
-    consumers=("scoring",),
 )
 EVENT_STATUS = Topic(
     name="mingdeng.event-status.v1",
@@ -125,7 +122,6 @@ OUTREACH = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     EVENTS,
     DEAD_LETTER,
-    SCORING_FACTS,
     EVENT_STATUS,
     SCORES,
     SELECTIONS,

@@ -1,182 +1,615 @@
-"""The scoring service: takes events into the engine, says what to store and what to publish.
+"""The scoring service: inbound records in, the records to publish out. No Kafka here.
 
-No Kafka here: the faust worker (entrypoints) stores `Handled.ledger_entry` and `final_snapshot`
-in its tables and sends `Outgoing` records. Publishing is incremental: `flush` recomputes the
-quarters that events touched and returns only the messages whose content changed.
+The worker feeds `take` the records of `mingdeng.events.v1` as it reads them, partition by
+partition in offset order, and publishes what `take` and `publish_changes` return together with
+`next_offsets` in one Kafka transaction. Replay and recovery feed the same methods.
+
+A quarter closes behind a barrier. Whoever accepts a `quarter.closed` (the gateway, or scoring
+itself when a quarter is due) writes a copy of it to every partition, marked with the
+`BARRIER_HEADER`. A partition that reaches a copy is held there; when every partition has reached
+its copy the quarter closes, and the held partitions go on. So the final standings hold exactly
+the events that precede the copies: everything accepted before the close, whatever the
+interleaving of partitions or the load. A close that arrives without the header (published
+straight to Kafka) gets its copies written by scoring; so does a barrier still incomplete after
+`barrier_timeout` (a publisher that died half-way).
 """
 
 from __future__ import annotations
 
 import json
+import pickle
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.codec import new_event, parse_event
-from mingdeng.contracts.derived import EventStatus, IndexScore, QuarterSelection, YearTopTen
+from mingdeng.contracts.codec import new_event, parse_event, serialize_event
+from mingdeng.contracts.derived import (
+    Contribution,
+    DeadLetter,
+    EventRef,
+    EventStatus,
+    IndexScore,
+    QuarterSelection,
+    Ranking,
+    SelectedDepartment,
+    SelectedMember,
+    TopTenMember,
+    YearTopTen,
+)
 from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import EVENT_STATUS, SCORES, SELECTIONS, Topic
-from mingdeng.scoring.domain.engine import ScoringEngine
-from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.messages import (
-    score_messages,
-    selection_message,
-    standings_from_messages,
-    top_ten_from_message,
-    top_ten_message,
+from mingdeng.contracts.topics import (
+    BARRIER_HEADER,
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    SCORES,
+    SELECTIONS,
+    Topic,
 )
+from mingdeng.scoring.domain.engine import Outcome, ScoringEngine
+from mingdeng.scoring.domain.indices import FortressScore, VanguardScore
+from mingdeng.scoring.domain.rules import Rules
+from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
+CHECKPOINT_FORMAT = 2  # bump when the engine's state changes shape: old checkpoints are ignored
+Header = tuple[str, bytes]
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class InboundRecord:
+    """One record of the inbound log, as Kafka gave it."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: tuple[Header, ...] = ()
+
+    @property
+    def is_barrier_copy(self) -> bool:
+        return any(name == BARRIER_HEADER for name, _ in self.headers)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A record to publish. `value` None is a tombstone; `partition` None means by key."""
+
     topic: Topic
-    key: str
-    value: bytes
+    key: bytes
+    value: bytes | None
+    partition: int | None = None
+    headers: tuple[Header, ...] = ()
 
 
-@dataclass(frozen=True)
-class Handled:
-    status: Outgoing
-    ledger_key: str
-    ledger_entry: bytes | None  # None: a duplicate, nothing new to store
-    closed: Quarter | None
-    final_snapshot: bytes | None
+@dataclass
+class PendingClose:
+    """A quarter's close waiting at its barrier. Two closes of one quarter share it: each
+    partition's cut is the first copy of either."""
+
+    quarter: Quarter
+    events: dict[tuple[str, str], Event[EventData]]  # in the order they were read
+    reached: dict[int, int]  # partition -> offset of its copy
+    since: datetime
+    copies_written: bool
+
+    @property
+    def event(self) -> Event[EventData]:
+        return next(iter(self.events.values()))
 
 
-def ledger_key(event: Event[EventData]) -> str:
-    return f"{event.source} {event.id}"
+@dataclass
+class Sequencing:
+    """Where the service stands in the inbound log (what a checkpoint must keep)."""
+
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    completed_closes: set[tuple[str, str]] = field(default_factory=set)
+
+
+def barrier_copies(event: Event[EventData], partitions: Iterable[int]) -> list[Publication]:
+    """A close as it is published: one copy on every partition, each marked as a barrier."""
+    value = serialize_event(event)
+    return [
+        Publication(EVENTS, event.subject.encode(), value, p, ((BARRIER_HEADER, b"1"),))
+        for p in partitions
+    ]
+
+
+def status_key(source: str, event_id: str) -> bytes:
+    return f"{source} {event_id}".encode()
 
 
 class ScoringService:
-    def __init__(self, rules: Rules, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self.engine = ScoringEngine(rules)
+    def __init__(
+        self,
+        rules: Rules,
+        partitions: int,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        barrier_timeout: timedelta = timedelta(seconds=60),
+        keep_closed_years: bool = False,
+    ) -> None:
+        self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
+        self.partitions = partitions
+        self.sequencing = Sequencing()
         self._clock = clock
-        self._dirty: set[Quarter] = set()
-        self._published: dict[tuple[str, str], bytes] = {}  # (topic, key) -> value
-        self._running_since: datetime | None = None  # when the first event was received
+        self._barrier_timeout = barrier_timeout
+        self._pending: dict[Quarter, PendingClose] = {}
+        self._blocked_by: dict[int, Quarter] = {}
+        self._held: dict[int, deque[InboundRecord]] = {}
+        self._silent_below: dict[int, int] = {}
         self._close_requested: set[Quarter] = set()
-        self.restored = False  # set once the stored state has been read back
-        self.progress = 0  # events handled so far, for the stall watchdog
+        self._last_selection: dict[bytes, bytes] = {}  # open quarters and years only
+        self.taken = 0  # records taken so far
 
-    def handle(self, event: Event[EventData]) -> Handled:
-        received_at = self._clock()
-        self.progress += 1
-        self._running_since = self._running_since or received_at
+    # --- the inbound log ------------------------------------------------------------------
+
+    # --- checkpoints --------------------------------------------------------------------
+
+    def checkpoint(self) -> bytes:
+        """The state as of `next_offsets`: take it between two transactions."""
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "rules_version": self.engine.rules.version,
+            "engine": self.engine,
+            "sequencing": self.sequencing,
+        }
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, blob: bytes) -> bool:
+        """Take the state of a checkpoint written by this version with the same rules;
+        False (and nothing changed) for any other."""
+        state = pickle.loads(blob)
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            return False
+        if state.get("rules_version") != self.engine.rules.version:
+            return False
+        engine: ScoringEngine = state["engine"]
+        engine.rules = self.engine.rules
+        engine.forget_published()
+        self.engine, self.sequencing = engine, state["sequencing"]
+        return True
+
+    @property
+    def replaying(self) -> bool:
+        return any(
+            self.sequencing.next_offsets.get(p, 0) < offset
+            for p, offset in self._silent_below.items()
+        )
+
+    @property
+    def has_unpublished_changes(self) -> bool:
+        return self.engine.has_changes
+
+    @property
+    def blocked_partitions(self) -> set[int]:
+        """Partitions held at a barrier: the reader should pause them."""
+        return set(self._blocked_by)
+
+    def next_offsets(self) -> dict[int, int]:
+        return dict(self.sequencing.next_offsets)
+
+    def replaying_until(self, offsets: dict[int, int]) -> None:
+        """Records below these offsets were taken before (recovery): rebuild state from them
+        without their statuses and dead letters again. What they change in the standings is
+        published once the replay is over (the same values again, unless a later record changed
+        them; a quarter closed during the replay is not published again)."""
+        self._silent_below = dict(offsets)
+
+    def take(self, records: Iterable[InboundRecord]) -> list[Publication]:
+        out: list[Publication] = []
+        for record in records:
+            self._take(record, out)
+        return out
+
+    def _take(self, record: InboundRecord, out: list[Publication]) -> None:
+        partition = record.partition
+        if partition in self._blocked_by:
+            self._held.setdefault(partition, deque()).append(record)
+            return
+        self.taken += 1
+        silent = record.offset < self._silent_below.get(partition, -1)
+        sink: list[Publication] = [] if silent else out
+        at = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        if self.engine.running_since is None:
+            self.engine.running_since = at
+        try:
+            event = parse_event(record.value, now=at)
+        except InvalidEvent as error:
+            sink.extend(self._rejection(record, error))
+            self._advance(partition, record.offset)
+            return
+        if isinstance(event.data, ev.QuarterClosed):
+            self._take_close(record, event, sink, out)
+            return
         outcome = self.engine.apply(event)
-        self._dirty |= outcome.quarters
-        if outcome.late_for is not None:
-            self._dirty.add(outcome.late_for)
-        status = EventStatus(
-            source=event.source,
-            id=event.id,
-            type=event.type,
-            status="rejected" if outcome.status == "rejected" else "applied",
-            detail="duplicate"
-            if outcome.status == "duplicate"
-            else "late"
-            if outcome.status == "late"
-            else "new",
-            reasons=[{"field": "data", "message": outcome.reason}]
-            if outcome.status == "rejected" and outcome.reason
-            else [],
-            late_for=str(outcome.late_for) if outcome.late_for else None,
-            at=received_at,
-        )
-        entry = None
         if outcome.status != "duplicate":
-            entry = json.dumps(
-                {
-                    "event": event.to_cloudevent(),
-                    "late_for": str(outcome.late_for) if outcome.late_for else None,
-                    "received_at": received_at.isoformat(),
-                },
-                ensure_ascii=False,
-            ).encode()
-        snapshot = self._snapshot(outcome.closed) if outcome.closed else None
-        return Handled(
-            status=Outgoing(EVENT_STATUS, status.key, status.to_json()),
-            ledger_key=ledger_key(event),
-            ledger_entry=entry,
-            closed=outcome.closed,
-            final_snapshot=snapshot,
-        )
+            sink.append(self._status(event, outcome))
+        self._advance(partition, record.offset)
 
-    def restore(self, ledger: Iterable[bytes], finals: Iterable[bytes]) -> None:
-        """Rebuild from the stored ledger and final snapshots (after a restart or rebalance)."""
-        self.engine = ScoringEngine(self.engine.rules)
-        self._running_since = None
-        for raw in ledger:
-            entry = json.loads(raw)
-            received_at = datetime.fromisoformat(entry["received_at"])
-            if self._running_since is None or received_at < self._running_since:
-                self._running_since = received_at
-            late_for = Quarter.parse(entry["late_for"]) if entry["late_for"] else None
-            self.engine.restore(parse_event(entry["event"], latest=True), late_for)
-        for raw in finals:
-            snapshot = json.loads(raw)
-            scores = [IndexScore.model_validate(s) for s in snapshot["scores"]]
-            selection = QuarterSelection.model_validate(snapshot["selection"])
-            top_ten = (
-                YearTopTen.model_validate(snapshot["top_ten"]) if snapshot["top_ten"] else None
-            )
-            standings = standings_from_messages(scores, selection)
-            self.engine.restore_final(standings, top_ten_from_message(top_ten) if top_ten else None)
-        self._dirty |= set(self.engine.quarters())
-        self._published.clear()
-        self.restored = True
+    def _advance(self, partition: int, offset: int) -> None:
+        self.sequencing.next_offsets[partition] = offset + 1
 
-    def flush(self) -> list[Outgoing]:
-        """Messages for what changed since the last flush."""
-        if not self._dirty:
-            return []
-        quarters, self._dirty = sorted(self._dirty), set()
-        candidates: list[Outgoing] = []
-        for quarter in quarters:
-            standings = self.engine.standings(quarter)
-            for score in score_messages(standings):
-                candidates.append(Outgoing(SCORES, score.key, score.to_json()))
-            selection = selection_message(standings, self.engine.late.get(quarter, []))
-            candidates.append(Outgoing(SELECTIONS, selection.key, selection.to_json()))
-        for year in sorted({q.year for q in quarters}):
-            top_ten = top_ten_message(self.engine.top_ten(year))
-            candidates.append(Outgoing(SELECTIONS, top_ten.key, top_ten.to_json()))
-        changed = [o for o in candidates if self._published.get((o.topic.name, o.key)) != o.value]
-        self._published.update({(o.topic.name, o.key): o.value for o in changed})
-        return changed
+    def _take_close(
+        self,
+        record: InboundRecord,
+        event: Event[EventData],
+        sink: list[Publication],
+        out: list[Publication],
+    ) -> None:
+        """`sink` takes what this record causes (nothing while replaying it); records held at
+        the barrier, released here, decide for themselves and go to `out`."""
+        assert isinstance(event.data, ev.QuarterClosed)
+        quarter = Quarter.parse(event.data.quarter)
+        if event.key in self.sequencing.completed_closes:
+            self._advance(record.partition, record.offset)  # another copy of a close taken
+            return
+        if quarter in self.engine.closed or event.time < quarter.end:
+            self._complete([event], sink)  # nothing to wait for: already closed, or refused
+            self._advance(record.partition, record.offset)
+            return
+        pending = self._pending.get(quarter)
+        if pending is None:
+            pending = self._pending[quarter] = PendingClose(quarter, {}, {}, self._clock(), False)
+        pending.events.setdefault(event.key, event)
+        pending.reached[record.partition] = record.offset
+        self._blocked_by[record.partition] = quarter
+        self.sequencing.next_offsets[record.partition] = record.offset  # the copy is not taken yet
+        if not record.is_barrier_copy and not pending.copies_written:
+            sink.extend(barrier_copies(event, self._unreached(pending)))
+            pending.copies_written = True
+        if len(pending.reached) == self.partitions:
+            self._release(pending, sink, out)
+        else:
+            self._break_deadlock(sink, out)
 
-    def due_closes(self, now: datetime) -> list[Event[EventData]]:
-        """`quarter.closed` events the platform issues itself, for quarters that ended while it
-        ran (since it received its first event). Their ids make them idempotent."""
-        if self._running_since is None:
-            return []
-        due = [
-            quarter
-            for quarter in self.engine.quarters_due_to_close(now, self._running_since)
-            if quarter not in self._close_requested
-        ]
-        self._close_requested.update(due)
-        return [
-            new_event(
+    def _unreached(self, pending: PendingClose) -> list[int]:
+        return [p for p in range(self.partitions) if p not in pending.reached]
+
+    def _break_deadlock(self, sink: list[Publication], out: list[Publication]) -> None:
+        """Copies of closes of two quarters written by two writers at once can cross: close X
+        is first on one partition, close Y on another, and each waits for a partition the
+        other holds. Then the close of the earlier quarter takes, on the partitions the other
+        holds, the other's copy as its cut (what lies between is late for it); decided by the
+        log alone, so a replay decides alike."""
+        waits_for = {
+            quarter: {
+                self._blocked_by[p] for p in self._unreached(pending) if p in self._blocked_by
+            }
+            for quarter, pending in self._pending.items()
+        }
+        cycle = _cycle(waits_for)
+        if not cycle:
+            return
+        pending = self._pending[min(cycle)]
+        for partition in self._unreached(pending):
+            if partition in self._blocked_by:
+                held_at = self._pending[self._blocked_by[partition]].reached[partition]
+                pending.reached.setdefault(partition, held_at)
+        if len(pending.reached) == self.partitions:
+            self._release(pending, sink, out)
+
+    def _release(
+        self, pending: PendingClose, sink: list[Publication], out: list[Publication]
+    ) -> None:
+        del self._pending[pending.quarter]
+        self._complete(list(pending.events.values()), sink)
+        released = [p for p, q in self._blocked_by.items() if q == pending.quarter]
+        for partition in released:
+            del self._blocked_by[partition]
+            self._advance(partition, pending.reached[partition])
+        for partition in sorted(released):
+            held = self._held.get(partition)
+            while held and partition not in self._blocked_by:
+                self._take(held.popleft(), out)
+
+    def _complete(self, closes: list[Event[EventData]], out: list[Publication]) -> None:
+        """The first close takes effect (or is refused); any other of the same quarter finds
+        it closed. Each gets one status."""
+        for event in closes:
+            assert isinstance(event.data, ev.QuarterClosed)
+            outcome = self.engine.close(Quarter.parse(event.data.quarter), event.time)
+            self.sequencing.completed_closes.add(event.key)
+            out.append(self._status(event, outcome))
+            if outcome.closed is not None:
+                out.extend(self._final_publications(outcome.closed))
+
+    # --- what is due without input --------------------------------------------------------
+
+    def due(self, now: datetime) -> list[Publication]:
+        """Closes the platform issues itself (10 days after a quarter that ended while it ran),
+        and the missing copies of barriers that waited longer than the timeout."""
+        out: list[Publication] = []
+        for quarter in self.engine.quarters_due_to_close(now):
+            close = new_event(
                 ev.QuarterClosed(quarter=str(quarter)),
                 source=SCORING_SOURCE,
                 time=now,
                 event_id=f"close-{quarter}",
             )
-            for quarter in due
-        ]
+            if quarter in self._close_requested or quarter in self._pending:
+                continue
+            self._close_requested.add(quarter)
+            out.extend(barrier_copies(close, range(self.partitions)))
+        for pending in self._pending.values():
+            if not pending.copies_written and now - pending.since >= self._barrier_timeout:
+                out.extend(barrier_copies(pending.event, self._unreached(pending)))
+                pending.copies_written = True
+        return out
 
-    def _snapshot(self, quarter: Quarter) -> bytes:
-        standings = self.engine.standings(quarter)
-        top_ten = self.engine.final_top_ten.get(quarter.year) if quarter.number == 4 else None
-        document: dict[str, Any] = {
-            "scores": [s.model_dump(mode="json") for s in score_messages(standings)],
-            "selection": selection_message(standings, []).model_dump(mode="json"),
-            "top_ten": top_ten_message(top_ten).model_dump(mode="json") if top_ten else None,
-        }
-        return json.dumps(document, ensure_ascii=False).encode()
+    # --- publishing what changed ----------------------------------------------------------
+
+    def publish_changes(self) -> list[Publication]:
+        """Scores, selections and top tens that changed since the last call."""
+        if self.replaying:
+            return []  # what changes is gathered until the replay is over, then published
+        changes = self.engine.flush()
+        out: list[Publication] = []
+        for quarter, changed in sorted(changes.quarters.items()):
+            board = self.engine.boards[quarter]
+            out += [
+                self._score_publication(quarter, "member", m, board.members.get(m))
+                for m in sorted(changed.members)
+            ]
+            out += [
+                self._score_publication(quarter, "department", d, board.departments.get(d))
+                for d in sorted(changed.departments)
+            ]
+            out += [
+                self._score_publication(quarter, "branch", b, board.branches.get(b))
+                for b in sorted(changed.branches)
+            ]
+            out += self._if_changed(
+                selection_message(board.standings(self.engine.rules)).to_json(), str(quarter)
+            )
+        for year in sorted(changes.years):
+            top_ten = self.engine.top_ten(year)
+            out += self._if_changed(top_ten_message(top_ten).to_json(), str(year))
+            if top_ten.status == "final":
+                self._last_selection.pop(str(year).encode(), None)
+        return out
+
+    def _if_changed(self, value: bytes, key: str) -> list[Publication]:
+        if self._last_selection.get(key.encode()) == value:
+            return []
+        self._last_selection[key.encode()] = value
+        return [Publication(SELECTIONS, key.encode(), value)]
+
+    def _score_publication(
+        self,
+        quarter: Quarter,
+        level: str,
+        subject_id: str,
+        score: VanguardScore | FortressScore | None,
+    ) -> Publication:
+        key = f"{quarter}/{level}/{subject_id}".encode()
+        if score is None:  # left, or no longer registered
+            return Publication(SCORES, key, None)
+        return Publication(
+            SCORES,
+            key,
+            score_message(quarter, "provisional", self.engine.rules.version, score).to_json(),
+        )
+
+    def _final_publications(self, quarter: Quarter) -> list[Publication]:
+        standings = self.engine.finals[quarter]
+        self._last_selection.pop(str(quarter).encode(), None)
+        out = [
+            Publication(SCORES, message.key.encode(), message.to_json())
+            for message in standings_messages(standings)
+        ]
+        out.append(
+            Publication(SELECTIONS, str(quarter).encode(), selection_message(standings).to_json())
+        )
+        self.engine.forget_final(quarter)
+        return out
+
+    # --- statuses and rejections ----------------------------------------------------------
+
+    def _status(self, event: Event[EventData], outcome: Outcome) -> Publication:
+        reasons = [{"field": "time", "message": outcome.reason}] if outcome.reason else []
+        status = EventStatus(
+            source=event.source,
+            id=event.id,
+            type=event.type,
+            status="rejected" if outcome.status == "rejected" else "applied",
+            detail=None
+            if outcome.status == "rejected"
+            else "late"
+            if outcome.status == "late"
+            else "new",
+            reasons=[{"field": "data", "message": r["message"]} for r in reasons]
+            if outcome.status == "rejected"
+            else reasons,
+            late_for=str(outcome.late_for) if outcome.late_for else None,
+            counts_for=[
+                Contribution(
+                    quarter=str(c.quarter), level=c.level, id=c.subject_id, component=c.component
+                )
+                for c in outcome.counts_for
+            ],
+            supersedes=[
+                EventRef(source=source, id=ref_id) for source, ref_id in outcome.supersedes
+            ],
+            at=self._clock(),
+        )
+        return Publication(EVENT_STATUS, status.key.encode(), status.to_json())
+
+    def _rejection(self, record: InboundRecord, error: InvalidEvent) -> list[Publication]:
+        raw = record.value or b""
+        letter = DeadLetter(
+            consumer="scoring",
+            topic=EVENTS.name,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None,
+            raw=raw.decode(errors="replace"),
+            reasons=error.as_dicts(),
+            failed_at=self._clock(),
+        )
+        out = [Publication(DEAD_LETTER, record.key or b"", letter.to_json())]
+        identity = _identity(raw)
+        if identity is not None:
+            source, event_id, event_type = identity
+            status = EventStatus(
+                source=source,
+                id=event_id,
+                type=event_type,
+                status="rejected",
+                reasons=error.as_dicts(),
+                at=self._clock(),
+            )
+            out.append(Publication(EVENT_STATUS, status.key.encode(), status.to_json()))
+        return out
+
+
+def _cycle(waits_for: dict[Quarter, set[Quarter]]) -> set[Quarter]:
+    """The members of a cycle in a (small) wait-for graph, if there is one."""
+
+    def visit(node: Quarter, path: list[Quarter]) -> set[Quarter]:
+        if node in path:
+            return set(path[path.index(node) :])
+        for successor in sorted(waits_for.get(node, ())):
+            if found := visit(successor, [*path, node]):
+                return found
+        return set()
+
+    for start in sorted(waits_for):
+        if found := visit(start, []):
+            return found
+    return set()
+
+
+def _identity(raw: bytes) -> tuple[str, str, str | None] | None:
+    """(source, id, type) of a record that failed validation, when it says who sent it."""
+    try:
+        document = json.loads(raw)
+        source, event_id = document["source"], document["id"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return None
+    if not isinstance(source, str) or not isinstance(event_id, str):
+        return None
+    kind = document.get("type")
+    return source, event_id, kind if isinstance(kind, str) else None
+
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 2) for name, value in values.items()}
+
+
+def score_message(
+    quarter: Quarter, status: Status, rules_version: str, score: VanguardScore | FortressScore
+) -> IndexScore:
+    if isinstance(score, VanguardScore):
+        return IndexScore(
+            quarter=str(quarter),
+            level="member",
+            id=score.member_id,
+            name=score.name,
+            department_id=score.department_id,
+            party_member=score.party_member,
+            index=round(score.index, 2),
+            index_exact=score.index,
+            components=_rounded(score.components),
+            details={
+                "study_rate": score.study_rate,
+                "lectures_given": score.lectures_given,
+                "households_visited": score.households_visited,
+                "violations": score.violations,
+            },
+            status=status,
+            rules_version=rules_version,
+        )
+    details: dict[str, float | int | list[str]] = {
+        "members": list(score.members),
+        "violations": score.violations,
+    }
+    if score.level == "branch":
+        details["departments"] = list(score.departments)
+    return IndexScore(
+        quarter=str(quarter),
+        level="branch" if score.level == "branch" else "department",
+        id=score.id,
+        name=score.name,
+        branch_id=score.branch_id,
+        index=round(score.index, 2),
+        index_exact=score.index,
+        components=_rounded(score.components),
+        details=details,
+        status=status,
+        rules_version=rules_version,
+    )
+
+
+def standings_messages(standings: QuarterStandings) -> list[IndexScore]:
+    scores: list[VanguardScore | FortressScore] = [
+        *standings.members,
+        *standings.departments,
+        *standings.branches,
+    ]
+    return [
+        score_message(standings.quarter, standings.status, standings.rules_version, score)
+        for score in scores
+    ]
+
+
+def selection_message(standings: QuarterStandings) -> QuarterSelection:
+    members = {m.member_id: m for m in standings.members}
+    departments = {d.id: d for d in standings.departments}
+    return QuarterSelection(
+        quarter=str(standings.quarter),
+        status=standings.status,
+        rules_version=standings.rules_version,
+        exemplars=[
+            SelectedMember(
+                rank=rank,
+                member_id=member_id,
+                name=members[member_id].name,
+                department_id=members[member_id].department_id,
+                index=round(members[member_id].index, 2),
+            )
+            for rank, member_id in enumerate(standings.exemplars, 1)
+        ],
+        excellent_departments=[
+            SelectedDepartment(
+                rank=rank,
+                department_id=department_id,
+                name=departments[department_id].name,
+                index=round(departments[department_id].index, 2),
+            )
+            for rank, department_id in enumerate(standings.excellent_departments, 1)
+        ],
+        ranking=Ranking(
+            member=[m.member_id for m in standings.members],
+            department=[d.id for d in standings.departments],
+            branch=[b.id for b in standings.branches],
+        ),
+    )
+
+
+def top_ten_message(top_ten: TopTen) -> YearTopTen:
+    return YearTopTen(
+        year=top_ten.year,
+        status=top_ten.status,
+        rules_version=top_ten.rules_version,
+        members=[
+            TopTenMember(
+                rank=rank,
+                member_id=m.member_id,
+                name=m.name,
+                department_id=m.department_id,
+                mean_index=round(m.mean_index, 2),
+                quarters={q: round(v, 2) for q, v in m.quarters.items()},
+            )
+            for rank, m in enumerate(top_ten.members, 1)
+        ],
+    )

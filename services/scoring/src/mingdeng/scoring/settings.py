@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,14 +15,21 @@ class ScoringSettings(BaseSettings):
 
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8101, ge=1, le=65535)
-    store: Literal["memory://", "rocksdb://"] = "memory://"
-    data_dir: Path = Path(".run/scoring")
+    data_dir: Path = Field(
+        default=Path(".run/scoring"), description="where the engine's checkpoint is kept"
+    )
     rules_file: Path = DEFAULT_RULES
-    flush_interval_s: float = Field(
-        default=0.2, gt=0, description="how often changes are published"
+    max_batch: int = Field(
+        default=5000, ge=1, description="most inbound records taken into one transaction"
     )
+    checkpoint_every_s: float = Field(default=30, gt=0)
+    checkpoint_every_records: int = Field(default=100_000, ge=1)
     close_check_interval_s: float = Field(default=60, gt=0)
-    stall_after_s: float = Field(
-        default=20, gt=0, description="lag without progress for this long restarts the worker"
+    barrier_timeout_s: float = Field(
+        default=60, gt=0, description="a close still missing copies after this gets them written"
     )
+    ready_max_lag: int = Field(
+        default=10_000, ge=0, description="/readyz says not ready when further behind"
+    )
+    retry_backoff_max_s: float = Field(default=30, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -29,8 +29,8 @@ from aiokafka.errors import KafkaError
 
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
-from mingdeng.contracts.events import EventData
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.events import EventData, QuarterClosed
+from mingdeng.contracts.topics import BARRIER_HEADER, EVENTS
 from mingdeng.runtime.faults import is_transient
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -82,12 +82,29 @@ class EventPublisher:
             request_timeout_ms=int(publish_timeout_s * 1000),
             linger_ms=5,
         )
+        self._closing = asyncio.Lock()
 
     async def start(self) -> None:
         await self._producer.start()
 
     async def stop(self) -> None:
         await self._producer.stop()
+
+    async def _send(self, event: Event[EventData]) -> list[asyncio.Future[object]]:
+        """One record; a close as a barrier copy on every partition (see BARRIER_HEADER)."""
+        key, value = event.subject.encode(), serialize_event(event)
+        if not isinstance(event.data, QuarterClosed):
+            return [await self._producer.send(self._topic, key=key, value=value)]
+        async with self._closing:  # one close's copies at a time: barriers never cross
+            partitions = sorted(await self._producer.partitions_for(self._topic))
+            copies = [
+                await self._producer.send(
+                    self._topic, key=key, value=value, partition=p, headers=[(BARRIER_HEADER, b"1")]
+                )
+                for p in partitions
+            ]
+            await asyncio.gather(*copies)
+        return copies
 
     async def accept(self, pool: asyncpg.Pool, events: Sequence[Event[EventData]]) -> Accepted:
         unique: dict[Key, Event[EventData]] = {}
@@ -116,10 +133,9 @@ class EventPublisher:
 
     async def _publish(self, events: Sequence[Event[EventData]]) -> None:
         """Send every event, keyed by subject; return once all are acknowledged."""
-        sends = [
-            await self._producer.send(self._topic, key=e.subject.encode(), value=serialize_event(e))
-            for e in events
-        ]
+        sends = []
+        for event in events:
+            sends += await self._send(event)
         await asyncio.gather(*sends)
 
     async def _claim(self, pool: asyncpg.Pool, unique: dict[Key, Event[EventData]]) -> set[Key]:

@@ -23,6 +23,7 @@ from mingdeng.contracts.derived import (
     IndexScore,
     Notification,
     OutreachView,
+    QuarterSelection,
     Selection,
     Task,
 )
@@ -72,7 +73,9 @@ class Projector:
             topic = self._topics[record.topic]
             try:
                 if record.value is None:
-                    continue  # a tombstone: nothing to show
+                    if topic is SCORES and record.key:  # a subject that left the standings
+                        await _forget_score(connection, record.key.decode())
+                    continue  # any other tombstone: nothing to show
                 if topic is SCORES:
                     await _score(connection, IndexScore.model_validate_json(record.value))
                 elif topic is SELECTIONS:
@@ -119,20 +122,24 @@ class Projector:
 
 
 async def _score(connection: asyncpg.Connection, score: IndexScore) -> None:
-    await connection.execute(
+    rank = await connection.fetchval(
         """INSERT INTO gateway.scores
-               (quarter, level, id, department_id, branch_id, rank, index_exact, status, body)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               (quarter, level, id, department_id, branch_id, index_exact, status, body, rank)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (
+               -- a new subject whose quarter's ranking was projected before its score
+               SELECT array_position(
+                   ARRAY(SELECT jsonb_array_elements_text(body->'ranking'->$2)), $3)
+               FROM gateway.selections WHERE key = $1))
            ON CONFLICT (quarter, level, id) DO UPDATE SET
                department_id = EXCLUDED.department_id, branch_id = EXCLUDED.branch_id,
-               rank = EXCLUDED.rank, index_exact = EXCLUDED.index_exact,
-               status = EXCLUDED.status, body = EXCLUDED.body, updated_at = now()""",
+               index_exact = EXCLUDED.index_exact,
+               status = EXCLUDED.status, body = EXCLUDED.body, updated_at = now()
+           RETURNING rank""",
         score.quarter,
         score.level,
         score.id,
         score.department_id,
         score.branch_id,
-        score.rank,
         score.index_exact,
         score.status,
         score.model_dump_json(),
@@ -144,7 +151,7 @@ async def _score(connection: asyncpg.Connection, score: IndexScore) -> None:
         "name": score.name,
         "department_id": score.department_id,
         "branch_id": score.branch_id,
-        "rank": score.rank,
+        "rank": rank,
         "index": score.index,
         "status": score.status,
     }
@@ -165,18 +172,68 @@ async def _selection(connection: asyncpg.Connection, value: bytes) -> None:
         selection.status,
         selection.model_dump_json(),
     )
+    if isinstance(selection, QuarterSelection):
+        await _rank(connection, selection)
+
+
+async def _forget_score(connection: asyncpg.Connection, key: str) -> None:
+    quarter, level, subject_id = key.split("/", 2)
+    await connection.execute(
+        "DELETE FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
+        quarter,
+        level,
+        subject_id,
+    )
+
+
+async def _rank(connection: asyncpg.Connection, selection: QuarterSelection) -> None:
+    """Ranks from the quarter's ranking order, written only where they moved."""
+    for level, ids in selection.ranking.model_dump().items():
+        await connection.execute(
+            """UPDATE gateway.scores s SET rank = r.rank
+               FROM unnest($3::text[]) WITH ORDINALITY AS r(id, rank)
+               WHERE s.quarter = $1 AND s.level = $2 AND s.id = r.id
+                 AND s.rank IS DISTINCT FROM r.rank""",
+            selection.quarter,
+            level,
+            ids,
+        )
 
 
 async def _status(connection: asyncpg.Connection, status: EventStatus) -> None:
     await connection.execute(
-        """INSERT INTO gateway.event_status (source, id, status, body) VALUES ($1, $2, $3, $4)
+        """INSERT INTO gateway.event_status (source, id, status, late_for, body)
+           VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (source, id) DO UPDATE SET status = EXCLUDED.status,
-               body = EXCLUDED.body, updated_at = now()""",
+               late_for = EXCLUDED.late_for, body = EXCLUDED.body, updated_at = now()""",
         status.source,
         status.id,
         status.status,
+        status.late_for,
         status.model_dump_json(),
     )
+    if status.counts_for:
+        await connection.executemany(
+            """INSERT INTO gateway.contributions
+                   (quarter, level, subject_id, component, source, id, type)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
+            [
+                (c.quarter, c.level, c.id, c.component, status.source, status.id, status.type)
+                for c in status.counts_for
+            ],
+        )
+    for replaced in status.supersedes:
+        await connection.execute(
+            """DELETE FROM gateway.contributions o
+               USING gateway.contributions n
+               WHERE o.source = $1 AND o.id = $2 AND n.source = $3 AND n.id = $4
+                 AND (o.quarter, o.level, o.subject_id, o.component)
+                   = (n.quarter, n.level, n.subject_id, n.component)""",
+            replaced.source,
+            replaced.id,
+            status.source,
+            status.id,
+        )
 
 
 async def _outreach(connection: asyncpg.Connection, view: OutreachView) -> None:

@@ -10,6 +10,8 @@ import asyncpg
 
 from mingdeng.gateway.domain.access import Org
 
+LATE_FIELDS = ("source", "id", "type", "reasons", "at")
+
 
 async def org(connection: asyncpg.Connection) -> Org:
     members = await connection.fetch(
@@ -28,23 +30,54 @@ async def org(connection: asyncpg.Connection) -> Org:
 
 async def scores(connection: asyncpg.Connection, quarter: str, level: str) -> list[dict[str, Any]]:
     rows = await connection.fetch(
-        "SELECT body FROM gateway.scores WHERE quarter = $1 AND level = $2 ORDER BY rank, id",
+        """SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2
+           ORDER BY rank NULLS LAST, id""",
         quarter,
         level,
     )
-    return [json.loads(row["body"]) for row in rows]
+    return [{**json.loads(row["body"]), "rank": row["rank"]} for row in rows]
 
 
 async def score(
     connection: asyncpg.Connection, quarter: str, level: str, subject_id: str
 ) -> dict[str, Any] | None:
-    body = await connection.fetchval(
-        "SELECT body FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
+    row = await connection.fetchrow(
+        "SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
         quarter,
         level,
         subject_id,
     )
-    return json.loads(body) if body else None
+    return {**json.loads(row["body"]), "rank": row["rank"]} if row else None
+
+
+async def contributions(
+    connection: asyncpg.Connection, quarter: str, level: str, subject_id: str
+) -> dict[str, list[dict[str, str]]]:
+    """The events that fed each component of a subject's index, as scoring attributed them."""
+    rows = await connection.fetch(
+        """SELECT component, source, id, type FROM gateway.contributions
+           WHERE quarter = $1 AND level = $2 AND subject_id = $3
+           ORDER BY component, source, id""",
+        quarter,
+        level,
+        subject_id,
+    )
+    found: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        found.setdefault(row["component"], []).append(
+            {"source": row["source"], "id": row["id"], "type": row["type"]}
+        )
+    return found
+
+
+async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict[str, Any]]:
+    """Events read after `quarter` closed: kept, listed, not applied; with why."""
+    rows = await connection.fetch(
+        """SELECT body FROM gateway.event_status WHERE late_for = $1
+           ORDER BY body->>'at', source, id""",
+        quarter,
+    )
+    return [{k: v for k, v in json.loads(row["body"]).items() if k in LATE_FIELDS} for row in rows]
 
 
 async def selection(connection: asyncpg.Connection, key: str) -> dict[str, Any] | None:

@@ -120,7 +120,7 @@ async def member_vanguard(
         "index": score["index"],
         "components": score["components"],
         "details": dict(score["details"]),
-        "events": dict(score["events"]),
+        "events": await repository.contributions(connection, quarter, "member", member_id),
         "status": score["status"],
         "rules_version": score["rules_version"],
     }
@@ -146,7 +146,7 @@ async def selections(
         "excellent_departments": selection["excellent_departments"],
     }
     if viewer.role == "admin":
-        body["late_events"] = selection["late_events"]
+        body["late_events"] = await repository.late_events(connection, quarter)
     return json_response(request, body, final=selection["status"] == "final")
 
 

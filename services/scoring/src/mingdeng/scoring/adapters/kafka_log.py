@@ -1,127 +1,112 @@
-"""Reading whole topics from the start, for replay, simulation and verification."""
+"""Reading whole topics (replay, verification, reconciliation) and managing the group's offsets."""
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-log = logging.getLogger(__name__)
+from mingdeng.scoring.service import InboundRecord
 
 
-def read_from_start(bootstrap_servers: str, topic: str) -> Iterator[tuple[bytes | None, bytes]]:
-    """Every (key, value) of `topic` up to its end as of now, partition by partition in order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+def inbound(message: object) -> InboundRecord:
+    """An aiokafka ConsumerRecord as the service takes it."""
+    return InboundRecord(
+        partition=message.partition,  # type: ignore[attr-defined]
+        offset=message.offset,  # type: ignore[attr-defined]
+        key=message.key,  # type: ignore[attr-defined]
+        value=message.value,  # type: ignore[attr-defined]
+        timestamp_ms=message.timestamp,  # type: ignore[attr-defined]
+        headers=tuple(message.headers or ()),  # type: ignore[attr-defined]
+    )
+
+
+async def read_log(
+    bootstrap_servers: str,
+    topic: str,
+    start: dict[int, int] | None = None,
+    max_records: int = 10_000,
+) -> AsyncIterator[list[InboundRecord]]:
+    """Batches of `topic`'s committed records from `start` (default: the beginning) up to its
+    end as of the call, in offset order within each partition."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    count = await partition_count(bootstrap_servers, topic)
+    await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            raise LookupError(f"topic {topic} does not exist")
-        ends = consumer.end_offsets(partitions)
-        for partition in partitions:
-            consumer.assign([partition])
-            consumer.seek_to_beginning(partition)
-            while consumer.position(partition) < ends[partition]:
-                for records in consumer.poll(timeout_ms=1000).values():
-                    for record in records:
-                        if record.offset < ends[partition]:
-                            yield record.key, record.value
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        beginnings = await consumer.beginning_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, max((start or {}).get(tp.partition, 0), beginnings[tp]))
+        remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
+            records = [
+                inbound(m)
+                for tp, messages in batches.items()
+                for m in messages
+                if m.offset < ends[tp]
+            ]
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+                    consumer.pause(tp)
+            if records:
+                yield records
     finally:
-        consumer.close()
+        await consumer.stop()
 
 
-def latest_by_key(bootstrap_servers: str, topic: str) -> dict[str, bytes]:
-    """The newest value of every key (what a compacted topic settles to)."""
+async def partition_count(bootstrap_servers: str, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
+async def latest_by_key(bootstrap_servers: str, topic: str) -> dict[bytes, bytes]:
+    """The newest value of every key of a compacted topic (a tombstone removes the key)."""
+    latest: dict[bytes, bytes] = {}
+    async for batch in read_log(bootstrap_servers, topic):
+        for record in batch:
+            if record.key is None:
+                continue
+            if record.value is None:
+                latest.pop(record.key, None)
+            else:
+                latest[record.key] = record.value
+    return latest
+
+
+async def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
     return {
-        key.decode(): value
-        for key, value in read_from_start(bootstrap_servers, topic)
-        if key is not None
+        tp.partition: meta.offset
+        for tp, meta in offsets.items()
+        if tp.topic == topic and meta.offset >= 0
     }
 
 
-def reset_group_to_start(bootstrap_servers: str, group: str, topic: str) -> None:
-    """Set `group`'s committed offsets on `topic` to 0. The group must have no live members."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def reset_group(bootstrap_servers: str, group: str) -> None:
+    """Forget the group's committed offsets (the group must have no live member)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        admin.alter_group_offsets(
-            group, {TopicPartition(topic, p): OffsetAndMetadata(0, "", -1) for p in partitions}
-        )
+        await admin.delete_consumer_groups([group])
     finally:
-        consumer.close()
-        admin.close()
-
-
-def delete_topics(bootstrap_servers: str, prefix: str, suffix: str) -> list[str]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    try:
-        doomed = [t for t in admin.list_topics() if t.startswith(prefix) and t.endswith(suffix)]
-        if doomed:
-            admin.delete_topics(doomed)
-        return doomed
-    finally:
-        admin.close()
-
-
-def commit_start_where_missing(
-    bootstrap_servers: str, group: str, topics: list[str], timeout_s: float = 60
-) -> list[str]:
-    """Commit offset 0 for partitions of `topics` where `group` has no committed offset yet.
-
-    Equivalent to auto_offset_reset=earliest, made explicit: faust-streaming, restarted with
-    table state but no committed offsets (stopped before its first commit), seeks nowhere and
-    consumes nothing. Returns the partitions it committed, as `topic[partition]`. A new broker
-    answers 'coordinator not available' until its offsets topic exists: retried to `timeout_s`.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return _commit_start_where_missing(bootstrap_servers, group, topics)
-        except KafkaError as error:
-            if not error.retriable or time.monotonic() > deadline:
-                raise
-            log.info("waiting for the group coordinator of %s: %s", group, error)
-            time.sleep(1)
-
-
-def _commit_start_where_missing(bootstrap_servers: str, group: str, topics: list[str]) -> list[str]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    try:
-        committed = admin.list_group_offsets({group: None}).get(group, {})
-        missing = {
-            TopicPartition(topic, partition): OffsetAndMetadata(0, "", -1)
-            for topic in topics
-            for partition in consumer.partitions_for_topic(topic) or ()
-            if TopicPartition(topic, partition) not in committed
-        }
-        if missing:
-            admin.alter_group_offsets(group, missing)
-        return sorted(f"{tp.topic}[{tp.partition}]" for tp in missing)
-    finally:
-        consumer.close()
-        admin.close()
-
-
-def uncommitted(bootstrap_servers: str, group: str, topics: list[str]) -> dict[str, int]:
-    """Records of `topics` that `group` has not committed yet, by `topic[partition]`."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    try:
-        committed = admin.list_group_offsets({group: None}).get(group, {})
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-        ]
-        ends = consumer.end_offsets(partitions)
-        lag = {tp: ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in partitions}
-        return {f"{tp.topic}[{tp.partition}]": n for tp, n in lag.items() if n > 0}
-    finally:
-        consumer.close()
-        admin.close()
+        await admin.close()

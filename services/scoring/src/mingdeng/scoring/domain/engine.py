@@ -1,12 +1,18 @@
-"""The scoring engine: takes events one at a time, in any order, and keeps every quarter's
-standings. Closing a quarter freezes its standings; later events for it are kept as late."""
+"""The scoring engine: takes events one at a time, in any order, and keeps every open quarter's
+standings up to date incrementally. An event marks only what it touches (a member, a department,
+a branch; a lecture delivery marks its whole quarter, since every study rate depends on it);
+`flush` recomputes exactly that and reports what changed. Closing a quarter freezes its
+standings and drops its activity; later events for it are kept as late."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 from typing import Literal
+
+from sortedcontainers import SortedList
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event
@@ -24,12 +30,21 @@ from mingdeng.scoring.domain.facts import (
     Stamp,
     Violation,
 )
+from mingdeng.scoring.domain.indices import (
+    FortressScore,
+    VanguardScore,
+    fortress_of_branch,
+    fortress_of_department,
+    vanguard,
+)
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.domain.standings import (
     QuarterStandings,
     TopTen,
-    compute_standings,
     compute_top_ten,
+    department_order,
+    select_exemplars,
+    vanguard_order,
 )
 
 OutcomeStatus = Literal["applied", "duplicate", "late", "rejected"]
@@ -45,79 +60,287 @@ MASTER_DATA = (
 
 
 @dataclass(frozen=True)
-class Outcome:
-    status: OutcomeStatus
-    quarters: frozenset[Quarter] = frozenset()  # whose standings may have changed
-    reason: str | None = None
-    late_for: Quarter | None = None
-    closed: Quarter | None = None
+class Contribution:
+    """An event feeds this component of this subject's index in this quarter."""
+
+    quarter: Quarter
+    level: Literal["member", "department"]
+    subject_id: str
+    component: str
 
 
 @dataclass(frozen=True)
-class LateEvent:
-    ref: EventRef
-    type: str
-    time: datetime
+class Outcome:
+    status: OutcomeStatus
+    reason: str | None = None
+    late_for: Quarter | None = None
+    closed: Quarter | None = None
+    counts_for: tuple[Contribution, ...] = ()
+    supersedes: tuple[EventRef, ...] = ()  # events that no longer feed what this one feeds
+
+
+@dataclass
+class QuarterChanges:
+    members: set[str] = field(default_factory=set)
+    departments: set[str] = field(default_factory=set)
+    branches: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Changes:
+    """What a flush changed: subjects by quarter, and the years whose top ten may have moved."""
+
+    quarters: dict[Quarter, QuarterChanges] = field(default_factory=dict)
+    years: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.quarters or self.years)
+
+
+@dataclass
+class Board:
+    """The live standings of one open quarter."""
+
+    quarter: Quarter
+    members: dict[str, VanguardScore] = field(default_factory=dict)
+    order: SortedList = field(default_factory=SortedList)  # vanguard_order keys
+    in_department: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    departments: dict[str, FortressScore] = field(default_factory=dict)
+    branches: dict[str, FortressScore] = field(default_factory=dict)
+    all_stale: bool = True
+    stale_members: set[str] = field(default_factory=set)
+    stale_departments: set[str] = field(default_factory=set)
+    stale_branches: set[str] = field(default_factory=set)
+    _standings: QuarterStandings | None = None
+
+    @property
+    def stale(self) -> bool:
+        return bool(
+            self.all_stale or self.stale_members or self.stale_departments or self.stale_branches
+        )
+
+    def standings(self, rules: Rules) -> QuarterStandings:
+        if self._standings is None:
+            ranked = tuple(self.members[key[-1]] for key in self.order)
+            departments = tuple(sorted(self.departments.values(), key=department_order))
+            self._standings = QuarterStandings(
+                quarter=self.quarter,
+                status="provisional",
+                rules_version=rules.version,
+                members=ranked,
+                departments=departments,
+                branches=tuple(sorted(self.branches.values(), key=department_order)),
+                exemplars=select_exemplars(ranked, rules),
+                excellent_departments=tuple(
+                    d.id for d in departments[: rules.selections.excellent_departments]
+                ),
+            )
+        return self._standings
+
+
+def _digest(ref: EventRef) -> int:
+    """A stable 64-bit digest of an idempotency key (small to keep, fast to checkpoint)."""
+    return int.from_bytes(blake2b(f"{ref[0]}\0{ref[1]}".encode(), digest_size=8).digest())
 
 
 class ScoringEngine:
-    def __init__(self, rules: Rules) -> None:
+    """`keep_closed_years`: keep the final standings of every closed quarter in memory (for
+    simulations); by default those of a year whose top ten is final are dropped, since they
+    are published and nothing here reads them again."""
+
+    def __init__(self, rules: Rules, *, keep_closed_years: bool = False) -> None:
         self.rules = rules
         self.facts = Facts()
+        self.boards: dict[Quarter, Board] = {}
+        self.closed: set[Quarter] = set()
         self.finals: dict[Quarter, QuarterStandings] = {}
         self.final_top_ten: dict[int, TopTen] = {}
-        self.late: dict[Quarter, list[LateEvent]] = defaultdict(list)
-        self.seen: set[EventRef] = set()
-        self._active_quarters: set[Quarter] = set()
+        self.keep_closed_years = keep_closed_years
+        # idempotency keys (digests) of the events of open quarters, by the quarter of their time
+        self.seen: dict[Quarter, set[int]] = defaultdict(set)
+        self.running_since: datetime | None = None  # the time of the first record taken in
+        self._changes = Changes()  # since the last flush
 
     # --- taking events in ---------------------------------------------------------------
 
     def apply(self, event: Event[EventData]) -> Outcome:
-        if event.key in self.seen:
-            return Outcome("duplicate")
-        self.seen.add(event.key)
-        data, stamp = event.data, Stamp(event.time, event.source, event.id)
-
+        # in UTC: the same instant, and one shared tzinfo instead of one per offset seen
+        data, stamp = event.data, Stamp(event.time.astimezone(UTC), event.source, event.id)
         if isinstance(data, ev.QuarterClosed):
-            return self._close(Quarter.parse(data.quarter), event.time)
+            return self.close(Quarter.parse(data.quarter), event.time)
+        time_quarter = Quarter.of(event.time)
+        if time_quarter not in self.closed:
+            key = _digest(event.key)
+            if key in self.seen[time_quarter]:
+                return Outcome("duplicate")
+            self.seen[time_quarter].add(key)
         if isinstance(data, MASTER_DATA):
             self._record(data, stamp)
-            return Outcome("applied", frozenset(self.open_quarters()))
+            self._mark_master_data(data)
+            if time_quarter in self.closed:
+                return Outcome(
+                    "late",
+                    late_for=time_quarter,
+                    reason=f"{time_quarter} was closed before this event was read: its final"
+                    " standings stay as they are; the event counts for the open quarters",
+                )
+            return Outcome("applied")
         quarter = self._quarter_of(data, stamp)
-        if (
-            quarter is None
-        ):  # no quarter yet (a retraction before its violation) or no index reads it
+        if quarter is None:  # no index reads it, or a retraction before its violation
             self._record(data, stamp)
             return Outcome("applied")
-        if quarter in self.finals:
-            self.late[quarter].append(LateEvent(event.key, event.type, event.time))
-            return Outcome("late", late_for=quarter, reason=f"{quarter} is closed")
-        self._record(data, stamp)
-        self._active_quarters.add(quarter)
-        return Outcome("applied", frozenset({quarter}))
+        if quarter in self.closed:
+            return Outcome(
+                "late",
+                late_for=quarter,
+                reason=f"{quarter} was closed before this event was read: it is kept and"
+                " listed, not applied to the final standings",
+            )
+        replaced = self._record(data, stamp)
+        contributions = self._mark_activity(data, quarter)
+        if replaced == stamp:  # an older KPI report than the one that counts
+            return Outcome("applied")
+        return Outcome(
+            "applied",
+            counts_for=contributions,
+            supersedes=(replaced.ref,) if replaced is not None else (),
+        )
 
-    def restore(self, event: Event[EventData], late_for: Quarter | None) -> None:
-        """Take an event back in as it was first taken, without judging it again (on recovery)."""
-        self.seen.add(event.key)
-        stamp = Stamp(event.time, event.source, event.id)
-        if late_for is not None:
-            self.late[late_for].append(LateEvent(event.key, event.type, event.time))
-        elif not isinstance(event.data, ev.QuarterClosed):
-            quarter = self._quarter_of(event.data, stamp)
-            self._record(event.data, stamp)
-            if quarter is not None:
-                self._active_quarters.add(quarter)
+    def close(self, quarter: Quarter, at: datetime) -> Outcome:
+        if quarter in self.closed:
+            return Outcome("applied", reason=f"{quarter} was already closed")
+        if at < quarter.end:
+            return Outcome(
+                "rejected",
+                reason=f"{quarter} has not ended yet; it can be closed from {quarter.end.date()}",
+            )
+        board = self._board(quarter)
+        self._refresh(board)
+        self.finals[quarter] = board.standings(self.rules).finalised()
+        self.closed.add(quarter)
+        del self.boards[quarter]
+        self._changes.quarters.pop(quarter, None)  # published whole, as final
+        self._changes.years.add(quarter.year)
+        self.facts.forget_quarter(quarter)
+        self.seen.pop(quarter, None)
+        if quarter.number == 4:
+            self.final_top_ten[quarter.year] = self._compute_top_ten(quarter.year, "final")
+            if not self.keep_closed_years:
+                for done in [q for q in self.finals if q.year == quarter.year and q != quarter]:
+                    del self.finals[done]
+        return Outcome("applied", closed=quarter)
 
-    def restore_final(self, standings: QuarterStandings, top_ten: TopTen | None) -> None:
-        self.finals[standings.quarter] = standings
-        self._active_quarters.add(standings.quarter)
-        if top_ten is not None:
-            self.final_top_ten[top_ten.year] = top_ten
+    def forget_final(self, quarter: Quarter) -> None:
+        """Drop a fourth quarter's final standings once published (see keep_closed_years)."""
+        if not self.keep_closed_years and quarter.number == 4:
+            self.finals.pop(quarter, None)
+
+    # --- recomputing --------------------------------------------------------------------
+
+    def forget_published(self) -> None:
+        """Recompute every open quarter whole at the next flush, and report all of it: after a
+        restart, what was published last before the crash is not known here."""
+        self.boards = {quarter: Board(quarter) for quarter in self.boards}
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether a flush would find anything to recompute or report."""
+        return bool(self._changes) or any(board.stale for board in self.boards.values())
+
+    def flush(self) -> Changes:
+        """Recompute what events marked since the last flush; report what changed since."""
+        for board in self.boards.values():
+            self._refresh(board)
+        changes, self._changes = self._changes, Changes()
+        return changes
+
+    def _refresh(self, board: Board) -> None:
+        if not board.stale:
+            return
+        quarter, facts = board.quarter, self.facts
+        changed = QuarterChanges()
+        if board.all_stale:
+            candidates = set(board.members) | {m.member_id for m in facts.active_members()}
+            board.stale_departments |= set(board.departments) | set(facts.departments)
+            board.stale_branches |= set(board.branches) | set(facts.branches)
+        else:
+            candidates = board.stale_members
+        for member_id in sorted(candidates):
+            member = facts.member(member_id) if facts.is_active(member_id) else None
+            score = vanguard(facts, quarter, member, self.rules) if member else None
+            old = board.members.get(member_id)
+            if score == old:
+                continue
+            if old is not None:
+                board.order.remove(vanguard_order(old))
+                board.in_department[old.department_id].discard(member_id)
+                board.stale_departments.add(old.department_id)
+                del board.members[member_id]
+            if score is not None:
+                board.members[member_id] = score
+                board.order.add(vanguard_order(score))
+                board.in_department[score.department_id].add(member_id)
+                board.stale_departments.add(score.department_id)
+            changed.members.add(member_id)
+
+        for department_id in sorted(board.stale_departments):
+            department = facts.department(department_id)
+            old_fortress = board.departments.get(department_id)
+            fortress = None
+            if department is not None:
+                members = [board.members[m] for m in sorted(board.in_department[department_id])]
+                fortress = fortress_of_department(
+                    facts, quarter, department_id, members, self.rules
+                )
+            if fortress == old_fortress:
+                continue
+            for branch_id in {f.branch_id for f in (old_fortress, fortress) if f is not None}:
+                board.stale_branches.add(branch_id)
+            if fortress is None:
+                del board.departments[department_id]
+            else:
+                board.departments[department_id] = fortress
+            changed.departments.add(department_id)
+
+        for branch_id in sorted(board.stale_branches):
+            branch = facts.branch(branch_id)
+            fortress = None
+            if branch is not None:
+                own = sorted(
+                    (d for d in board.departments.values() if d.branch_id == branch_id),
+                    key=lambda d: d.id,
+                )
+                fortress = fortress_of_branch(branch_id, branch.name, own)
+            if fortress == board.branches.get(branch_id):
+                continue
+            if fortress is None:
+                del board.branches[branch_id]
+            else:
+                board.branches[branch_id] = fortress
+            changed.branches.add(branch_id)
+
+        board.all_stale = False
+        board.stale_members, board.stale_departments, board.stale_branches = set(), set(), set()
+        if changed.members or changed.departments or changed.branches:
+            board._standings = None
+            if self.boards.get(quarter) is board:
+                pending = self._changes.quarters.setdefault(quarter, QuarterChanges())
+                pending.members |= changed.members
+                pending.departments |= changed.departments
+                pending.branches |= changed.branches
+                self._changes.years.add(quarter.year)
 
     # --- reading ------------------------------------------------------------------------
 
     def standings(self, quarter: Quarter) -> QuarterStandings:
-        return self.finals.get(quarter) or compute_standings(self.facts, quarter, self.rules)
+        """The standings of a quarter as of now (a quarter nothing happened in is computed)."""
+        if quarter in self.finals:
+            return self.finals[quarter]
+        if quarter in self.closed:
+            raise LookupError(f"the final standings of {quarter} are published, not kept")
+        board = self.boards.get(quarter) or Board(quarter)
+        self._refresh(board)
+        return board.standings(self.rules)
 
     def top_ten(self, year: int) -> TopTen:
         if year in self.final_top_ten:
@@ -126,36 +349,30 @@ class ScoringEngine:
 
     def quarters(self) -> list[Quarter]:
         """Every quarter that has activity or has been closed."""
-        return sorted(self._active_quarters)
+        return sorted({*self.boards, *self.closed})
 
     def open_quarters(self) -> list[Quarter]:
-        return [q for q in self.quarters() if q not in self.finals]
+        return sorted(self.boards)
 
-    def quarters_due_to_close(self, now: datetime, running_since: datetime) -> list[Quarter]:
+    def quarters_due_to_close(self, now: datetime) -> list[Quarter]:
         """Quarters that ended while the platform ran and ended `close_after_days` ago."""
+        if self.running_since is None:
+            return []
         delay = timedelta(days=self.rules.selections.close_after_days)
-        due, quarter = [], Quarter.of(running_since)
+        due, quarter = [], Quarter.of(self.running_since)
         while quarter.end + delay <= now:
-            if quarter.end > running_since and quarter not in self.finals:
+            if quarter.end > self.running_since and quarter not in self.closed:
                 due.append(quarter)
             quarter = quarter.next()
         return due
 
     # --- internals ----------------------------------------------------------------------
 
-    def _close(self, quarter: Quarter, at: datetime) -> Outcome:
-        if quarter in self.finals:
-            return Outcome("applied", reason=f"{quarter} was already closed")
-        if at < quarter.end:
-            return Outcome(
-                "rejected",
-                reason=f"{quarter} has not ended yet; it can be closed from {quarter.end.date()}",
-            )
-        self.finals[quarter] = compute_standings(self.facts, quarter, self.rules).finalised()
-        self._active_quarters.add(quarter)
-        if quarter.number == 4:
-            self.final_top_ten[quarter.year] = self._compute_top_ten(quarter.year, "final")
-        return Outcome("applied", frozenset({quarter}), closed=quarter)
+    def _board(self, quarter: Quarter) -> Board:
+        board = self.boards.get(quarter)
+        if board is None:
+            board = self.boards[quarter] = Board(quarter)
+        return board
 
     def _compute_top_ten(self, year: int, status: Literal["provisional", "final"]) -> TopTen:
         quarters = {q: self.standings(q) for q in self.quarters() if q.year == year}
@@ -163,24 +380,68 @@ class ScoringEngine:
         candidates = self.standings(last).members
         return compute_top_ten(year, quarters, candidates, self.rules, status)
 
+    def _mark_master_data(self, data: EventData) -> None:
+        for board in self.boards.values():
+            match data:
+                case ev.MemberRegistered() | ev.MemberLeft():
+                    board.stale_members.add(data.member_id)
+                case ev.DepartmentRegistered():
+                    board.stale_departments.add(data.department_id)
+                case ev.BranchRegistered():
+                    board.stale_branches.add(data.branch_id)
+                case ev.HouseholdRegistered():
+                    board.stale_members |= self.facts.members_paired_with.get(
+                        data.household_id, set()
+                    )
+                case ev.HouseholdPaired() | ev.HouseholdUnpaired():
+                    board.stale_members.add(data.member_id)
+
+    def _mark_activity(self, data: EventData, quarter: Quarter) -> tuple[Contribution, ...]:
+        board = self._board(quarter)
+
+        def member(member_id: str, component: str) -> tuple[Contribution, ...]:
+            board.stale_members.add(member_id)
+            return (Contribution(quarter, "member", member_id, component),)
+
+        match data:
+            case ev.LectureDelivered():
+                board.all_stale = True  # every member's study rate has a new denominator
+                return (Contribution(quarter, "member", data.speaker_id, "study"),)
+            case ev.LectureAttended():
+                return member(data.member_id, "study")
+            case ev.ViolationLogged():
+                return member(data.member_id, "discipline")
+            case ev.ViolationRetracted():
+                found = self.facts.violation_quarter(data.violation_id)
+                return member(found[1], "discipline") if found else ()
+            case ev.VisitMade() | ev.VolunteerLogged():
+                return member(data.member_id, "service")
+            case ev.KpiReported() if data.subject_type == "member":
+                return member(data.subject_id, "performance")
+            case ev.KpiReported():
+                board.stale_departments.add(data.subject_id)
+                return (Contribution(quarter, "department", data.subject_id, "business"),)
+        raise AssertionError(f"{type(data).__name__} has a quarter but marks nothing")
+
     def _quarter_of(self, data: EventData, stamp: Stamp) -> Quarter | None:
         """The quarter whose indices this event changes; None for events no index reads."""
         match data:
-            case (
-                ev.LectureDelivered() | ev.ViolationLogged() | ev.VisitMade() | ev.VolunteerLogged()
-            ):
+            case ev.LectureDelivered() | ev.ViolationLogged() | ev.VolunteerLogged():
+                return Quarter.of(stamp.time)
+            case ev.VisitMade(kind="household" | "community"):
                 return Quarter.of(stamp.time)
             case ev.LectureAttended():
-                delivery = self.facts.deliveries.get(data.lecture_id)
-                return Quarter.of((delivery.stamp if delivery else stamp).time)
+                return self.facts.lecture_quarter(data.lecture_id) or Quarter.of(stamp.time)
             case ev.ViolationRetracted():
-                violation = self.facts.violations.get(data.violation_id)
-                return Quarter.of(violation.stamp.time) if violation else None
+                found = self.facts.violation_quarter(data.violation_id)
+                return found[0] if found else None
             case ev.KpiReported() if data.metric in INDEX_KPI_SUBJECT:
                 return Quarter.parse(data.period)
         return None
 
-    def _record(self, data: EventData, stamp: Stamp) -> None:
+    def _record(self, data: EventData, stamp: Stamp) -> Stamp | None:
+        """Take the event's fact in; for a KPI report, the stamp of the report it replaced
+        (its own stamp when a newer report was already known)."""
         facts = self.facts
         match data:
             case ev.BranchRegistered():
@@ -201,11 +462,17 @@ class ScoringEngine:
                 paired = isinstance(data, ev.HouseholdPaired)
                 facts.set_pairing(stamp, data.household_id, data.member_id, paired)
             case ev.LectureDelivered():
-                facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
+                earlier = facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
+                if earlier is not None and earlier.quarter in self.boards:
+                    self.boards[earlier.quarter].all_stale = True
             case ev.LectureAttended():
-                facts.attend(stamp, data.lecture_id, data.member_id)
+                facts.attend(data.lecture_id, data.member_id)
             case ev.ViolationLogged():
-                facts.log_violation(Violation(data.violation_id, data.member_id, data.rule, stamp))
+                moved = facts.log_violation(
+                    Violation(data.violation_id, data.member_id, data.rule, stamp)
+                )
+                if moved is not None and moved.quarter in self.boards:
+                    self.boards[moved.quarter].stale_members.add(moved.member_id)
             case ev.ViolationRetracted():
                 facts.retract_violation(stamp, data.violation_id)
             case ev.VisitMade(kind="household"):
@@ -217,14 +484,16 @@ class ScoringEngine:
                     HouseholdVisit(data.household_id, stamp),
                 )
             case ev.VisitMade(kind="community"):
-                facts.visit_community(Quarter.of(stamp.time), data.member_id, data.visit_id, stamp)
+                facts.visit_community(Quarter.of(stamp.time), data.member_id, data.visit_id)
             case ev.VolunteerLogged():
-                facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id, stamp)
+                facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id)
             case ev.KpiReported() if data.metric in INDEX_KPI_SUBJECT:
-                facts.report_kpi(
+                replaced = facts.report_kpi(
                     Quarter.parse(data.period),
                     (data.subject_type, data.subject_id, data.metric),
                     Kpi(data.value, stamp),
                 )
+                return replaced.stamp if replaced is not None else None
             case _:
-                pass  # read by other services, not by any index
+                pass  # an event type no index reads: its status is all it gets
+        return None

@@ -1,13 +1,14 @@
 """SPEC §3: the Vanguard Index of a member and the Fortress Index of a department and a branch,
-for one quarter, with their components and the events that produced them."""
+for one quarter, with their components. Which events fed a value is told by each event's status
+(`EventStatus.counts_for`), not here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mingdeng.contracts.periods import Quarter
-from mingdeng.scoring.domain.facts import EventRef, Facts, Member
+from mingdeng.scoring.domain.facts import Facts, Member
 from mingdeng.scoring.domain.rules import Rules
 
 
@@ -26,7 +27,6 @@ class VanguardScore:
     lectures_given: int
     households_visited: int
     violations: int
-    events: dict[str, tuple[EventRef, ...]] = field(default_factory=dict)
 
     @property
     def components(self) -> dict[str, float]:
@@ -52,7 +52,6 @@ class FortressScore:
     members: tuple[str, ...]
     violations: int
     departments: tuple[str, ...] = ()
-    events: dict[str, tuple[EventRef, ...]] = field(default_factory=dict)
 
     @property
     def components(self) -> dict[str, float]:
@@ -72,33 +71,28 @@ def vanguard(facts: Facts, quarter: Quarter, member: Member, rules: Rules) -> Va
     kpi = bucket.kpis.get(("member", member_id, "performance")) if bucket else None
     performance = r.performance_weight * kpi.value if kpi else 0.0
 
-    deliveries = facts.deliveries_in(quarter)
-    given = [d for d in deliveries if d.speaker_id == member_id]
-    attended = [d for d in deliveries if member_id in facts.attendance.get(d.lecture_id, {})]
-    took_part = {d.lecture_id for d in given} | {d.lecture_id for d in attended}
-    rate = len(took_part) / len(deliveries) if deliveries else 1.0
+    lectures = facts.lectures_in.get(quarter, set())
+    given = lectures & facts.lectures_given_by.get(member_id, set())
+    took_part = given | (lectures & facts.attended_by.get(member_id, set()))
+    rate = len(took_part) / len(lectures) if lectures else 1.0
     study = min(r.study_cap, r.study_rate_points * rate + r.lecture_given_points * len(given))
 
     household_visits = bucket.household_visits.get(member_id, {}) if bucket else {}
-    counted_visits = sorted(
-        (
-            visit
-            for visit in household_visits.values()
-            if visit.household_id in facts.households
-            and facts.paired_at(visit.household_id, member_id, visit.stamp)
-        ),
-        key=lambda v: v.stamp,
-    )
-    households = {visit.household_id for visit in counted_visits}
-    volunteering = bucket.volunteering.get(member_id, {}) if bucket else {}
-    community = bucket.community_visits.get(member_id, {}) if bucket else {}
+    households = {
+        visit.household_id
+        for visit in household_visits.values()
+        if visit.household_id in facts.households
+        and facts.paired_at(visit.household_id, member_id, visit.stamp)
+    }
+    volunteering = bucket.volunteering.get(member_id, set()) if bucket else set()
+    community = bucket.community_visits.get(member_id, set()) if bucket else set()
     service = (
         min(r.household_visit_cap, r.household_visit_points * len(households))
         + min(r.volunteer_cap, r.volunteer_points * len(volunteering))
         + (r.community_visit_points if community else 0.0)
     )
 
-    violations = facts.counted_violations(quarter).get(member_id, [])
+    violations = facts.counted_violations(quarter, member_id)
     discipline = max(0.0, r.discipline_base - r.discipline_per_violation * len(violations))
 
     return VanguardScore(
@@ -115,19 +109,6 @@ def vanguard(facts: Facts, quarter: Quarter, member: Member, rules: Rules) -> Va
         lectures_given=len(given),
         households_visited=len(households),
         violations=len(violations),
-        events={
-            "performance": (kpi.stamp.ref,) if kpi else (),
-            "study": tuple(
-                [d.stamp.ref for d in given]
-                + [facts.attendance[d.lecture_id][member_id].ref for d in attended]
-            ),
-            "service": tuple(
-                [v.stamp.ref for v in counted_visits]
-                + [s.ref for s in sorted(volunteering.values())]
-                + [s.ref for s in sorted(community.values())]
-            ),
-            "discipline": tuple(v.stamp.ref for v in violations),
-        },
     )
 
 
@@ -164,10 +145,6 @@ def fortress_of_department(
         discipline=discipline,
         members=tuple(s.member_id for s in member_scores),
         violations=violation_count,
-        events={
-            "business": (kpi.stamp.ref,) if kpi else (),
-            "discipline": tuple(ref for s in member_scores for ref in s.events["discipline"]),
-        },
     )
 
 
@@ -201,8 +178,4 @@ def fortress_of_branch(
         members=tuple(m for d in departments for m in d.members),
         violations=sum(d.violations for d in departments),
         departments=tuple(d.id for d in departments),
-        events={
-            component: tuple(ref for d in departments for ref in d.events.get(component, ()))
-            for component in ("business", "discipline")
-        },
     )

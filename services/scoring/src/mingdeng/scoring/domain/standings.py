@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from itertools import islice
 from typing import Literal
 
 from mingdeng.contracts.periods import Quarter, quarters_of_year
@@ -32,20 +34,15 @@ class QuarterStandings:
     exemplars: tuple[str, ...]  # member ids, in rank order
     excellent_departments: tuple[str, ...]
 
+    @cached_property
+    def _by_member(self) -> dict[str, VanguardScore]:
+        return {m.member_id: m for m in self.members}
+
     def member(self, member_id: str) -> VanguardScore | None:
-        return next((m for m in self.members if m.member_id == member_id), None)
+        return self._by_member.get(member_id)
 
     def finalised(self) -> QuarterStandings:
-        return QuarterStandings(
-            self.quarter,
-            "final",
-            self.rules_version,
-            self.members,
-            self.departments,
-            self.branches,
-            self.exemplars,
-            self.excellent_departments,
-        )
+        return replace(self, status="final")
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,19 @@ def vanguard_order(score: VanguardScore) -> tuple[float, int, int, str]:
     return (-score.index, -score.lectures_given, -score.households_visited, score.member_id)
 
 
+def department_order(score: FortressScore) -> tuple[float, str]:
+    return (-score.index, score.id)
+
+
+def select_exemplars(ranked: Iterable[VanguardScore], rules: Rules) -> tuple[str, ...]:
+    """The first party members without a counted violation, in rank order."""
+    eligible = (s.member_id for s in ranked if s.party_member and s.violations == 0)
+    return tuple(islice(eligible, rules.selections.exemplars))
+
+
 def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterStandings:
+    """Every index of a quarter computed afresh from the facts: the reference that the
+    incremental engine is tested against."""
     members = facts.active_members()
     scores = sorted((vanguard(facts, quarter, m, rules) for m in members), key=vanguard_order)
 
@@ -87,7 +96,7 @@ def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterSt
         )
         for department_id in sorted(facts.departments)
     ]
-    departments.sort(key=lambda d: (-d.index, d.id))
+    departments.sort(key=department_order)
 
     branches = []
     for branch_id in sorted(facts.branches):
@@ -95,10 +104,8 @@ def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterSt
         assert branch is not None
         own = sorted((d for d in departments if d.branch_id == branch_id), key=lambda d: d.id)
         branches.append(fortress_of_branch(branch_id, branch.name, own))
-    branches.sort(key=lambda b: (-b.index, b.id))
+    branches.sort(key=department_order)
 
-    quotas = rules.selections
-    exemplars = [s.member_id for s in scores if s.party_member and s.violations == 0]
     return QuarterStandings(
         quarter=quarter,
         status="provisional",
@@ -106,8 +113,10 @@ def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterSt
         members=tuple(scores),
         departments=tuple(departments),
         branches=tuple(branches),
-        exemplars=tuple(exemplars[: quotas.exemplars]),
-        excellent_departments=tuple(d.id for d in departments[: quotas.excellent_departments]),
+        exemplars=select_exemplars(scores, rules),
+        excellent_departments=tuple(
+            d.id for d in departments[: rules.selections.excellent_departments]
+        ),
     )
 
 

@@ -1,69 +1,144 @@
-"""mingdeng-scoring run | replay | simulate | rebuild"""
+"""mingdeng-scoring run | replay | reconcile | simulate | rebuild"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import faust
-
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import EVENTS, SCORES, SCORING_FACTS, SELECTIONS
+from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
 from mingdeng.runtime.logs import configure_logging
+from mingdeng.scoring.adapters.checkpoints import CheckpointFile
 from mingdeng.scoring.adapters.kafka_log import (
-    commit_start_where_missing,
-    delete_topics,
     latest_by_key,
-    read_from_start,
-    reset_group_to_start,
+    partition_count,
+    read_log,
+    reset_group,
 )
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.entrypoints.worker import APP_ID, STALLED_EXIT, create_app
+from mingdeng.scoring.entrypoints.worker import GROUP, ScoringWorker
 from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import ScoringSettings
 
+log = logging.getLogger(__name__)
+PUBLISHED = (SCORES.name, SELECTIONS.name)
 
-def fold_facts(settings: ScoringSettings, rules: Rules) -> ScoringService:
-    """A fresh service fed the scoring-facts log from offset 0, in the order scoring took it."""
-    service = ScoringService(rules)
+
+async def fold_log(
+    settings: ScoringSettings, rules: Rules, progress: bool = False, keep_closed_years: bool = False
+) -> tuple[ScoringService, dict[tuple[str, bytes], bytes]]:
+    """A fresh service fed the inbound log from offset 0, and the newest value it would have
+    published for every score and selection key."""
     kafka = settings.kafka
-    for _, value in read_from_start(kafka.bootstrap_servers, kafka.topic(SCORING_FACTS)):
-        service.handle(parse_event(value))
-    return service
+    topic = kafka.topic(EVENTS)
+    partitions = await partition_count(kafka.bootstrap_servers, topic)
+    service = ScoringService(rules, partitions, keep_closed_years=keep_closed_years)
+    published: dict[tuple[str, bytes], bytes] = {}
+    started, shown = time.monotonic(), 0.0
+    async for batch in read_log(kafka.bootstrap_servers, topic):
+        for p in service.take(batch) + service.publish_changes():
+            if p.topic.name in PUBLISHED:
+                if p.value is None:
+                    published.pop((p.topic.name, p.key), None)
+                else:
+                    published[(p.topic.name, p.key)] = p.value
+        if progress and time.monotonic() - shown > 2:
+            shown = time.monotonic()
+            rate = service.taken / (shown - started)
+            print(f"replayed {service.taken:,} records ({rate:,.0f}/s)", file=sys.stderr)
+    return service, published
 
 
-def replay(settings: ScoringSettings, verify: bool) -> int:
-    """Recompute every published score and selection from offset 0 and compare with the live ones."""
-    outgoing = fold_facts(settings, Rules.load(settings.rules_file)).flush()
+async def replay(settings: ScoringSettings, verify: bool) -> int:
+    """Recompute every score and selection from offset 0; with --verify, compare them with the
+    ones the live worker published."""
+    started = time.monotonic()
+    service, replayed = await fold_log(settings, Rules.load(settings.rules_file), progress=True)
+    elapsed = time.monotonic() - started
+    rate = service.taken / elapsed if elapsed else 0.0
+    print(f"replayed {service.taken:,} records in {elapsed:.1f} s ({rate:,.0f}/s)")
     if not verify:
-        print(json.dumps([json.loads(o.value) for o in outgoing], ensure_ascii=False, indent=1))
+        for (topic, key), value in sorted(replayed.items()):
+            print(
+                json.dumps(
+                    {"topic": topic, "key": key.decode(), "value": json.loads(value)},
+                    ensure_ascii=False,
+                )
+            )
         return 0
     kafka = settings.kafka
-    live = {
-        topic.name: latest_by_key(kafka.bootstrap_servers, kafka.topic(topic))
-        for topic in (SCORES, SELECTIONS)
-    }
-    mismatches = [o for o in outgoing if live[o.topic.name].get(o.key) != o.value]
-    for o in mismatches[:20]:
-        print(f"differs: {o.topic.name} {o.key}", file=sys.stderr)
-    print(f"replayed {len(outgoing)} messages; {len(mismatches)} differ from the live ones")
-    return 1 if mismatches else 0
+    live: dict[tuple[str, bytes], bytes] = {}
+    for published in (SCORES, SELECTIONS):
+        latest = await latest_by_key(kafka.bootstrap_servers, kafka.topic(published))
+        live.update({(published.name, key): value for key, value in latest.items()})
+    differing = sorted(k for k in replayed.keys() | live.keys() if replayed.get(k) != live.get(k))
+    for name, key in differing[:20]:
+        print(f"differs: {name} {key.decode()}", file=sys.stderr)
+        for side, values in (("replayed", replayed), ("live", live)):
+            found = values.get((name, key))
+            print(f"  {side}: {found.decode()[:400] if found else None}", file=sys.stderr)
+    print(f"{len(replayed)} results replayed; {len(differing)} differ from the live ones")
+    return 1 if differing else 0
 
 
-def simulate(settings: ScoringSettings, rules_file: Path, quarter: Quarter | None, top: int) -> int:
+async def reconcile(settings: ScoringSettings, metrics_file: Path | None) -> int:
+    """Every inbound record must have a status (by source and id) or a dead letter (by
+    partition and offset). Names each one that has neither."""
+    kafka = settings.kafka
+    statuses = await latest_by_key(kafka.bootstrap_servers, kafka.topic(EVENT_STATUS))
+    dead: set[tuple[int, int]] = set()
+    async for batch in read_log(kafka.bootstrap_servers, kafka.topic(DEAD_LETTER)):
+        for record in batch:
+            try:
+                letter = DeadLetter.model_validate_json(record.value or b"")
+            except ValueError:
+                continue
+            if letter.topic == kafka.topic(EVENTS) or letter.topic == EVENTS.name:
+                dead.add((letter.partition, letter.offset))
+    missing: list[str] = []
+    total = 0
+    async for batch in read_log(kafka.bootstrap_servers, kafka.topic(EVENTS)):
+        for record in batch:
+            total += 1
+            if (record.partition, record.offset) in dead:
+                continue
+            try:
+                document = json.loads(record.value or b"")
+                key = f"{document['source']} {document['id']}".encode()
+            except (ValueError, TypeError, KeyError, RecursionError):
+                key = None
+            if key is None or key not in statuses:
+                where = f"{record.partition}:{record.offset}"
+                missing.append(f"{where} {key.decode() if key else '(unreadable, no dead letter)'}")
+    for line in missing:
+        print(f"no status: {line}")
+    print(f"{total:,} inbound records; {len(missing)} without a status or dead letter")
+    if metrics_file is not None:
+        await asyncio.to_thread(
+            metrics_file.write_text,
+            "# HELP mingdeng_scoring_unreconciled_events inbound records without a status\n"
+            "# TYPE mingdeng_scoring_unreconciled_events gauge\n"
+            f"mingdeng_scoring_unreconciled_events {len(missing)}\n",
+        )
+    return 1 if missing else 0
+
+
+async def simulate(
+    settings: ScoringSettings, rules_file: Path, quarter: Quarter | None, top: int
+) -> int:
     """What the standings would be under another rules file. Publishes nothing."""
-    current = fold_facts(settings, Rules.load(settings.rules_file)).engine
-    trial = fold_facts(settings, Rules.load(rules_file)).engine
-    for q in [quarter] if quarter else current.quarters():
-        now, then = current.standings(q), trial.standings(q)
+    current = (await fold_log(settings, Rules.load(settings.rules_file), keep_closed_years=True))[0]
+    trial = (await fold_log(settings, Rules.load(rules_file), keep_closed_years=True))[0]
+    current_engine, trial_engine = current.engine, trial.engine
+    for q in [quarter] if quarter else current_engine.quarters():
+        now, then = current_engine.standings(q), trial_engine.standings(q)
         before = {m.member_id: (rank, m.index) for rank, m in enumerate(now.members, 1)}
         print(f"\n{q}: rules {now.rules_version} -> {then.rules_version}")
         print(f"{'rank':>4} {'member':<10} {'index':>7} {'was':>7} {'rank was':>8}")
@@ -78,71 +153,58 @@ def simulate(settings: ScoringSettings, rules_file: Path, quarter: Quarter | Non
     return 0
 
 
-def rebuild(settings: ScoringSettings) -> int:
-    """Drop the worker's state so that its next start rebuilds everything from offset 0.
-    Stop the worker first: a live member of the group keeps its offsets."""
-    kafka = settings.kafka
-    app_id = kafka.group(APP_ID)
-    dropped = delete_topics(kafka.bootstrap_servers, f"{app_id}-", "-changelog")
-    reset_group_to_start(kafka.bootstrap_servers, app_id, kafka.topic(SCORING_FACTS))
-    shutil.rmtree(settings.data_dir, ignore_errors=True)
-    print(
-        f"dropped {', '.join(dropped) or 'no changelogs'}; the next start replays {kafka.topic(SCORING_FACTS)}"
-    )
+async def rebuild(settings: ScoringSettings) -> int:
+    """Forget the worker's checkpoint and committed offsets: its next start replays the inbound
+    log from offset 0. Stop the worker first."""
+    CheckpointFile(settings.data_dir / "engine.checkpoint").discard()
+    await reset_group(settings.kafka.bootstrap_servers, settings.kafka.group(GROUP))
+    print("checkpoint and offsets dropped; the next start replays the inbound log")
     return 0
 
 
-def supervise(settings: ScoringSettings) -> int:
-    """Run the faust worker as a child process; start it again when it reports a stall."""
-    while True:
-        child = subprocess.Popen([sys.argv[0], "run-worker"])
-
-        def forward(signum: int, _frame: object, child: subprocess.Popen[bytes] = child) -> None:
-            child.send_signal(signum)
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, forward)
-        code = child.wait()
-        if code != STALLED_EXIT:
-            return code
-        logging.getLogger(__name__).warning("the worker stalled; starting it again")
-        time.sleep(1)
-
-
-def run(settings: ScoringSettings) -> None:
-    kafka = settings.kafka
-    committed = commit_start_where_missing(
-        kafka.bootstrap_servers,
-        kafka.group(APP_ID),
-        [kafka.topic(EVENTS), kafka.topic(SCORING_FACTS)],
+async def run(settings: ScoringSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker = ScoringWorker(settings)
+    health = await worker.serve_health()
+    log.info(
+        "scoring running; health on http://%s:%d/healthz", settings.web_host, settings.web_port
     )
-    if committed:
-        logging.getLogger(__name__).info("starting %s from offset 0", ", ".join(committed))
-    faust.Worker(create_app(settings), loglevel="INFO").execute_from_commandline()
+    try:
+        await worker.run(stop)
+    finally:
+        await health.cleanup()
+        log.info("scoring stopped")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng-scoring")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the faust worker, restarting it if it stalls")
-    commands.add_parser("run-worker", help="run the faust worker itself (what `run` supervises)")
+    commands.add_parser("run", help="run the worker until SIGTERM")
     replay_cmd = commands.add_parser("replay", help="recompute all results from offset 0")
     replay_cmd.add_argument("--verify", action="store_true", help="compare with the live results")
+    reconcile_cmd = commands.add_parser(
+        "reconcile", help="name every inbound event without a status or dead letter"
+    )
+    reconcile_cmd.add_argument("--metrics-file", type=Path, help="also write a Prometheus textfile")
     sim = commands.add_parser("simulate", help="standings under another rules file (what-if)")
     sim.add_argument("--rules", type=Path, required=True)
     sim.add_argument("--quarter", type=Quarter.parse)
     sim.add_argument("--top", type=int, default=15)
-    commands.add_parser("rebuild", help="drop worker state; the next start rebuilds from offset 0")
+    commands.add_parser("rebuild", help="drop worker state; the next start replays from offset 0")
     args = parser.parse_args()
     configure_logging("scoring")
     settings = ScoringSettings()
-    if args.command == "run":
-        sys.exit(supervise(settings))
-    elif args.command == "run-worker":
-        run(settings)
-    elif args.command == "replay":
-        sys.exit(replay(settings, args.verify))
-    elif args.command == "simulate":
-        sys.exit(simulate(settings, args.rules, args.quarter, args.top))
-    else:
-        sys.exit(rebuild(settings))
+    match args.command:
+        case "run":
+            asyncio.run(run(settings))
+        case "replay":
+            sys.exit(asyncio.run(replay(settings, args.verify)))
+        case "reconcile":
+            sys.exit(asyncio.run(reconcile(settings, args.metrics_file)))
+        case "simulate":
+            sys.exit(asyncio.run(simulate(settings, args.rules, args.quarter, args.top)))
+        case _:
+            sys.exit(asyncio.run(rebuild(settings)))

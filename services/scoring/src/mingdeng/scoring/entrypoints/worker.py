@@ -1,225 +1,350 @@
-"""The faust worker: thin adapters around `ScoringService`.
+"""The scoring worker: `mingdeng.events.v1` in; statuses, dead letters, scores, selections and
+barrier copies out, with the consumed offsets, in one Kafka transaction per batch.
 
-admit:  inbound events -> validated -> the scoring-facts topic (one partition: one order), or
-        the dead-letter topic with per-field reasons. The worker never stops on bad input.
-score:  scoring-facts -> ScoringService; the ledger and final snapshots live in tables whose
-        changelogs restore them after a restart.
-flush:  every `flush_interval_s`, publishes the scores and selections that changed.
-close:  on the leader, issues `quarter.closed` 10 days after a quarter that ended while running.
+Exactly one effect per inbound record: a batch's outputs and its offsets commit together or not at
+all (consumers of the outputs read committed data). A failure anywhere (Kafka away, a fenced
+producer, a bug) ends the session; the next session rebuilds the state from the last checkpoint
+plus the records between it and the committed offsets, publishing nothing for those, and goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-import faust
-import mode
-
-from mingdeng.contracts.codec import parse_event, serialize_event
-from mingdeng.contracts.derived import DeadLetter, EventStatus
-from mingdeng.contracts.errors import InvalidEvent
-from mingdeng.contracts.topics import (
-    DEAD_LETTER,
-    EVENT_STATUS,
-    EVENTS,
-    SCORES,
-    SCORING_FACTS,
-    SELECTIONS,
-    Topic,
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
 )
-from mingdeng.scoring.adapters.kafka_log import uncommitted
+
+from mingdeng.contracts.topics import EVENTS
+from mingdeng.runtime.worker import pause
+from mingdeng.scoring.adapters.checkpoints import CheckpointFile
+from mingdeng.scoring.adapters.kafka_log import inbound
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import ScoringService
+from mingdeng.scoring.service import InboundRecord, Publication, ScoringService
 from mingdeng.scoring.settings import ScoringSettings
 
 log = logging.getLogger(__name__)
 
-APP_ID = "mingdeng-scoring"
-STALLED_EXIT = 75  # the supervisor (`mingdeng-scoring run`) starts the worker again
-FACTS_KEY = b"bureau"
+GROUP = "mingdeng-scoring"
+TRANSACTIONAL_ID = "mingdeng-scoring"
 
 
-def dead_letter(consumer: str, message: Any, error: InvalidEvent) -> DeadLetter:
-    raw = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
-    return DeadLetter(
-        consumer=consumer,
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key.decode(errors="replace") if message.key else None,
-        raw=raw.decode(errors="replace"),
-        reasons=error.as_dicts(),
-        failed_at=datetime.now(UTC),
-    )
-
-
-def rejected_status(raw: bytes, error: InvalidEvent) -> EventStatus | None:
-    """A rejection status, when the record says at least who sent it and its id."""
-    try:
-        document = json.loads(raw)
-        source, event_id = document["source"], document["id"]
-    except (ValueError, TypeError, KeyError):
-        return None
-    if not isinstance(source, str) or not isinstance(event_id, str):
-        return None
-    return EventStatus(
-        source=source,
-        id=event_id,
-        type=document.get("type") if isinstance(document.get("type"), str) else None,
-        status="rejected",
-        reasons=error.as_dicts(),
-        at=datetime.now(UTC),
-    )
-
-
-def create_app(settings: ScoringSettings, service: ScoringService | None = None) -> Any:
-    rules = Rules.load(settings.rules_file)
-    service = service or ScoringService(rules)
-    kafka = settings.kafka
-    app = faust.App(
-        kafka.group(APP_ID),
-        broker=f"kafka://{settings.kafka.bootstrap_servers}",
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        topic_partitions=1,
-        topic_replication_factor=settings.kafka.replication_factor,
-        producer_acks=-1,
-        broker_session_timeout=10,  # one worker: a dead one is noticed in 10 s, not 60
-        broker_heartbeat_interval=3,
-        # A crashed agent would otherwise be restarted past the record it failed on: stop the
-        # worker instead, so that the record is read again after the restart.
-        agent_supervisor=mode.CrashingSupervisor,
-        autodiscover=False,
-    )
-
-    def raw_topic(topic: Topic) -> Any:
-        return app.topic(
-            kafka.topic(topic),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.records = Counter(
+            "mingdeng_scoring_records", "inbound records taken", registry=self.registry
+        )
+        self.publications = Counter(
+            "mingdeng_scoring_publications",
+            "records published, by topic",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.transactions = Counter(
+            "mingdeng_scoring_transactions", "transactions committed", registry=self.registry
+        )
+        self.failures = Counter(
+            "mingdeng_scoring_session_failures",
+            "sessions ended by an error",
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "mingdeng_scoring_consumer_lag",
+            "inbound records not yet taken, by partition",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.blocked = Gauge(
+            "mingdeng_scoring_partitions_at_barrier",
+            "partitions held at a quarter-close barrier",
+            registry=self.registry,
+        )
+        self.checkpoint_age = Gauge(
+            "mingdeng_scoring_checkpoint_age_seconds",
+            "seconds since the last checkpoint",
+            registry=self.registry,
+        )
+        self.checkpoint_seconds = Gauge(
+            "mingdeng_scoring_checkpoint_duration_seconds",
+            "how long the last checkpoint took to take",
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "mingdeng_scoring_ready", "1 when live and caught up", registry=self.registry
         )
 
-    def raw_table(name: str) -> Any:
-        # bytes key/value types make faust use the raw codec for the changelog too
-        return app.Table(name, partitions=1, key_type=bytes, value_type=bytes)
 
-    events_topic = raw_topic(EVENTS)
-    facts_topic = raw_topic(SCORING_FACTS)
-    dead_letters = raw_topic(DEAD_LETTER)
-    statuses = raw_topic(EVENT_STATUS)
-    outputs = {topic.name: raw_topic(topic) for topic in (SCORES, SELECTIONS)}
-    ledger = raw_table("ledger")  # "source id" -> the event as taken in, late or not
-    finals = raw_table("finals")  # quarter -> the frozen standings published at its close
+class ScoringWorker:
+    def __init__(
+        self,
+        settings: ScoringSettings,
+        rules: Rules | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.rules = rules or Rules.load(settings.rules_file)
+        self.clock = clock
+        self.metrics = Metrics()
+        self.checkpoints = CheckpointFile(settings.data_dir / "engine.checkpoint")
+        self.service: ScoringService | None = None
+        self.live = False  # a session is running
+        self.lag: dict[int, int] = {}
+        self._last_checkpoint = time.monotonic()
+        self._since_checkpoint = 0
 
-    async def send_rejection(consumer: str, event: Any, error: InvalidEvent) -> None:
-        letter = dead_letter(consumer, event.message, error)
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s", letter.topic, letter.partition, letter.offset, error
+    # --- health ---------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, bool]:
+        service = self.service
+        caught_up = (
+            service is not None
+            and not service.replaying
+            and len(self.lag) == service.partitions  # every partition's end is known
+            and sum(self.lag.values()) <= self.settings.ready_max_lag
         )
-        await dead_letters.send(key=event.message.key, value=letter.to_json())
-        status = rejected_status(letter.raw.encode(), error)
-        if status is not None:
-            await statuses.send(key=status.key.encode(), value=status.to_json())
+        checks = {"consuming": self.live, "caught_up": caught_up}
+        self.metrics.ready.set(1 if all(checks.values()) else 0)
+        return checks
 
-    @app.agent(events_topic, name="admit")
-    async def admit(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                parse_event(event.value)
-            except InvalidEvent as error:
-                await send_rejection("scoring.admit", event, error)
-                continue
-            await facts_topic.send(key=FACTS_KEY, value=event.value)
-            admitted[0] += 1
+    async def serve_health(self) -> web.AppRunner:
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
 
-    @app.agent(facts_topic, name="score")
-    async def score(stream: Any) -> None:
-        async for event in stream.events():
-            if not service.restored:
-                # faust logs a failed table recovery as a warning and carries on: never score
-                # from an empty state over published results.
-                raise RuntimeError("scoring state was not restored from the changelogs")
-            try:
-                parsed = parse_event(event.value)
-            except InvalidEvent as error:  # written to the facts topic by something else
-                await send_rejection("scoring.score", event, error)
-                continue
-            handled = service.handle(parsed)
-            if handled.ledger_entry is not None:
-                ledger[handled.ledger_key.encode()] = handled.ledger_entry
-            if handled.closed is not None and handled.final_snapshot is not None:
-                finals[str(handled.closed).encode()] = handled.final_snapshot
-                log.info("closed %s: its standings are final", handled.closed)
-            await statuses.send(key=handled.status.key.encode(), value=handled.status.value)
+        async def readyz(_: web.Request) -> web.Response:
+            checks = self.readiness()
+            ready = all(checks.values())
+            body = {
+                "status": "ready" if ready else "not ready",
+                "checks": checks,
+                "lag": self.lag,
+                "held_at_barrier": sorted(self.service.blocked_partitions) if self.service else [],
+            }
+            return web.json_response(body, status=200 if ready else 503)
 
-    @ledger.on_recover
-    async def restore() -> None:
-        service.restore(ledger.values(), finals.values())
-        log.info("restored %d events and %d closed quarters", len(ledger), len(finals))
-
-    @app.timer(interval=settings.flush_interval_s)
-    async def flush() -> None:
-        for outgoing in service.flush():
-            await outputs[outgoing.topic.name].send(key=outgoing.key.encode(), value=outgoing.value)
-
-    @app.timer(interval=settings.close_check_interval_s, on_leader=True)
-    async def close_due_quarters() -> None:
-        for close in service.due_closes(datetime.now(UTC)):
-            log.info(
-                "closing %s (%d days after its end)",
-                close.subject,
-                rules.selections.close_after_days,
+        async def metrics(_: web.Request) -> web.Response:
+            self.readiness()
+            self.metrics.checkpoint_age.set(time.monotonic() - self._last_checkpoint)
+            return web.Response(
+                body=generate_latest(self.metrics.registry),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
             )
-            await events_topic.send(key=close.subject.encode(), value=serialize_event(close))
 
-    # faust-streaming can come out of table recovery with its streams stalled (a race in its
-    # recovery: faust-streaming/faust#596 and kin): input waiting, nothing consumed. Then the
-    # worker exits for its supervisor to start it again; everything it did is in Kafka.
-    admitted = [0]
-    watch = {"progress": -1, "since": time.monotonic()}
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.settings.web_host, self.settings.web_port).start()
+        return runner
 
-    @app.timer(interval=max(1.0, settings.stall_after_s / 4))
-    async def stall_watchdog() -> None:
-        progress = admitted[0] + service.progress
-        if progress != watch["progress"] or app.rebalancing or not service.restored:
-            watch.update(progress=progress, since=time.monotonic())
-            return
-        if time.monotonic() - watch["since"] < settings.stall_after_s:
-            return
-        topics = [kafka.topic(EVENTS), kafka.topic(SCORING_FACTS)]
-        group = kafka.group(APP_ID)
-        behind = await asyncio.to_thread(uncommitted, kafka.bootstrap_servers, group, topics)
-        if behind:
-            log.error(
-                "no progress for %.0f s with input waiting (%s); exiting to be restarted",
-                settings.stall_after_s,
-                behind,
-            )
-            try:  # leave the group, so the next worker need not wait out this one's session
-                await asyncio.wait_for(app.consumer.stop(), 5)
+    # --- running --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sessions until stopped; after a failure, the next one after a growing pause."""
+        backoff = 1.0
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session(stop)
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.exception("could not leave the consumer group cleanly")
-            logging.shutdown()
-            os._exit(STALLED_EXIT)
-        watch["since"] = time.monotonic()
+                self.metrics.failures.inc()
+                log.exception("scoring session failed; starting again in %.0f s", backoff)
+            finally:
+                self.live = False
+            if time.monotonic() - started > 60:
+                backoff = 1.0
+            await pause(stop, backoff)
+            backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
 
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
+    async def _session(self, stop: asyncio.Event) -> None:
+        kafka = self.settings.kafka
+        topic = kafka.topic(EVENTS)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            group_id=kafka.group(GROUP),
+            client_id="mingdeng-scoring",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id="mingdeng-scoring",
+            transactional_id=kafka.group(TRANSACTIONAL_ID),
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            max_batch_size=512 * 1024,
+        )
+        await consumer.start()
+        try:
+            await producer.start()
+            try:
+                await self._consume(consumer, producer, topic, stop)
+            finally:
+                await producer.stop()
+        finally:
+            await consumer.stop()
 
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        ready = app.consumer is not None and not app.rebalancing
-        return web.json({"status": "ready" if ready else "not ready"}, status=200 if ready else 503)
+    async def _consume(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        topic: str,
+        stop: asyncio.Event,
+    ) -> None:
+        partitions = sorted(await self._partitions(producer, topic))
+        tps = {p: TopicPartition(topic, p) for p in partitions}
+        consumer.assign(list(tps.values()))
+        committed = {}
+        for p, tp in tps.items():
+            offset = await consumer.committed(tp)
+            if offset is not None:
+                committed[p] = offset
+        service, start = self._restored(len(partitions), committed)
+        beginnings = await consumer.beginning_offsets(list(tps.values()))
+        for p, tp in tps.items():
+            consumer.seek(tp, max(start.get(p, 0), beginnings[tp]))
+        service.replaying_until(committed)
+        self.service = service
+        self.live = True
+        log.info("scoring from %s (committed %s)", start or "the beginning", committed or "nothing")
+        paused: set[int] = set()
+        next_due = 0.0
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100, max_records=self.settings.max_batch)
+            records = sorted(
+                (inbound(m) for messages in batches.values() for m in messages),
+                key=lambda r: (r.partition, r.offset),
+            )
+            due: list[Publication] = []
+            if not service.replaying and time.monotonic() >= next_due:
+                due = service.due(self.clock())
+                next_due = time.monotonic() + self.settings.close_check_interval_s
+            catching_up = service.replaying
+            settled = not catching_up and service.has_unpublished_changes
+            if records or due or settled:
+                await self._transaction(producer, service, records, due, committed, tps)
+                if catching_up and not service.replaying:
+                    log.info("replayed up to the committed offsets %s; live from here", committed)
+                self.metrics.records.inc(len(records))
+                self._since_checkpoint += len(records)
+            blocked = service.blocked_partitions
+            if blocked != paused:
+                consumer.resume(*(tps[p] for p in paused - blocked))
+                consumer.pause(*(tps[p] for p in blocked - paused))
+                paused = blocked
+                self.metrics.blocked.set(len(blocked))
+            for p, tp in tps.items():
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    taken = service.sequencing.next_offsets.get(p, 0)
+                    if p not in blocked:  # past transaction markers too
+                        taken = max(taken, await consumer.position(tp))
+                    self.lag[p] = max(0, highwater - taken)
+                    self.metrics.lag.labels(str(p)).set(self.lag[p])
+            if self._checkpoint_due() and not service.replaying:
+                await self._checkpoint(service)
 
-    return app
+    async def _transaction(
+        self,
+        producer: AIOKafkaProducer,
+        service: ScoringService,
+        records: list[InboundRecord],
+        due: list[Publication],
+        committed: dict[int, int],
+        tps: dict[int, TopicPartition],
+    ) -> None:
+        async with producer.transaction():
+            publications = service.take(records) + due + service.publish_changes()
+            kafka = self.settings.kafka
+            sent = [
+                await producer.send(
+                    kafka.topic(p.topic),
+                    key=p.key,
+                    value=p.value,
+                    partition=p.partition,
+                    headers=list(p.headers) or None,
+                )
+                for p in publications
+            ]
+            advanced = {
+                tps[p]: offset
+                for p, offset in service.next_offsets().items()
+                if offset > committed.get(p, -1)
+            }
+            if advanced:
+                await producer.send_offsets_to_transaction(
+                    advanced, self.settings.kafka.group(GROUP)
+                )
+            await asyncio.gather(*sent)
+        for tp, offset in advanced.items():
+            committed[tp.partition] = offset
+        for publication in publications:
+            self.metrics.publications.labels(publication.topic.name).inc()
+        self.metrics.transactions.inc()
+
+    async def _partitions(self, producer: AIOKafkaProducer, topic: str) -> set[int]:
+        try:
+            return set(await producer.partitions_for(topic))
+        except KafkaError as error:
+            raise LookupError(f"{topic}: {error}; create it with `mingdeng topics`") from error
+
+    def _restored(
+        self, partitions: int, committed: dict[int, int]
+    ) -> tuple[ScoringService, dict[int, int]]:
+        """A service at the last checkpoint, and where to read from; a fresh one and offset 0
+        without a usable checkpoint."""
+        service = self._new_service(partitions)
+        blob = self.checkpoints.load()
+        if blob is None:
+            return service, {}
+        if not service.restore(blob):
+            log.warning("the checkpoint was written by another version or rules: not used")
+            return self._new_service(partitions), {}
+        start = service.next_offsets()
+        if any(offset > committed.get(p, 0) for p, offset in start.items()):
+            log.warning("the checkpoint is ahead of the committed offsets (a reset?): not used")
+            return self._new_service(partitions), {}
+        return service, start
+
+    def _new_service(self, partitions: int) -> ScoringService:
+        return ScoringService(
+            self.rules,
+            partitions,
+            clock=self.clock,
+            barrier_timeout=timedelta(seconds=self.settings.barrier_timeout_s),
+        )
+
+    def _checkpoint_due(self) -> bool:
+        return self._since_checkpoint > 0 and (
+            self._since_checkpoint >= self.settings.checkpoint_every_records
+            or time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_every_s
+        )
+
+    async def _checkpoint(self, service: ScoringService) -> None:
+        started = time.monotonic()
+        blob = service.checkpoint()
+        await asyncio.to_thread(self.checkpoints.save, blob)
+        elapsed = time.monotonic() - started
+        self.metrics.checkpoint_seconds.set(elapsed)
+        self._last_checkpoint, self._since_checkpoint = time.monotonic(), 0
+        log.info(
+            "checkpoint at %s: %d KiB in %.2f s", service.next_offsets(), len(blob) // 1024, elapsed
+        )
