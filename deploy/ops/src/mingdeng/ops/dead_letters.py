@@ -10,6 +10,7 @@ Two places hold them (docs/operations.md):
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,7 +78,11 @@ def _from_gateway(row: asyncpg.Record) -> DeadLetter:
     reasons = body.get("reasons") or []
     # a dead letter from the topic carries the refused record; one of the projector is the record
     inner = body.get("raw") if row["reason"] == "dead-lettered upstream" else None
-    value = inner.encode() if isinstance(inner, str) else row["raw"]
+    exact = body.get("raw_base64") if inner is not None else None
+    if isinstance(exact, str):
+        value = base64.b64decode(exact)  # the refused bytes exactly
+    else:
+        value = inner.encode() if isinstance(inner, str) else row["raw"]
     key = body.get("key") if inner is not None else None
     return DeadLetter(
         ref=f"d:{row['topic']}:{row['partition']}:{row['offset']}",
