@@ -26,17 +26,35 @@ wait_until() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Pid files hold "PID STARTTIME" (STARTTIME from /proc/PID/stat), so that a pid the kernel
+# gave to another process since is not taken for ours.
+proc_fields() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null; }  # state … after "(comm) "
+proc_start() { local f; f=$(proc_fields "$1") || return 1; set -- $f; echo "${20}"; }
+write_pidfile() { echo "$2 $(proc_start "$2")" > "$1"; }
+pid_of() { local pid _; [ -f "$1" ] && read -r pid _ < "$1" && echo "$pid"; }
 
-# stop_pidfile FILE NAME: TERM, wait up to 30 s, then KILL.
+# pid_alive FILE: the process of FILE runs; a zombie (ended, not reaped) or a recycled pid does not.
+pid_alive() {
+  local pid start fields
+  [ -f "$1" ] && read -r pid start < "$1" && [ -n "$pid" ] || return 1
+  fields=$(proc_fields "$pid") && [ -n "$fields" ] || return 1
+  set -- $fields
+  case $1 in Z|X|x) return 1;; esac
+  [ -z "$start" ] || [ "$start" = "${20}" ]
+}
+
+# stop_pidfile FILE NAME: TERM, wait up to 30 s, then KILL; says what it did.
 stop_pidfile() {
   local file=$1 name=$2
   if pid_alive "$file"; then
-    local pid; pid=$(cat "$file")
+    local pid; pid=$(pid_of "$file")
     say "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then say "$name did not stop in 30 s; killing"; kill -KILL "$pid" || true; fi
+    for _ in $(seq 60); do pid_alive "$file" || break; sleep 0.5; done
+    if pid_alive "$file"; then say "$name did not stop in 30 s; killing"; kill -KILL "$pid" || true; fi
+    say "$name stopped"
+  elif [ -f "$file" ]; then
+    say "$name was not running"
   fi
   rm -f "$file"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# services.sh start|stop [name…]: the services (all four by default) as background processes
-# with pid and log files.
+# services.sh start|stop|status [name…]: the services (all four by default), each under a
+# supervisor (deploy/supervise.sh) that starts it again whenever it ends. Pid files:
+# $RUN_DIR/NAME.pid (the supervisor), $RUN_DIR/NAME.child.pid (the service); logs in logs/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -a; source "$RUN_DIR/mingdeng.env"; set +a
 bin="$ROOT_DIR/.venv/bin"
@@ -22,29 +23,58 @@ start() {
     wanted "$name" || continue
     pidfile="$RUN_DIR/$name.pid"
     if pid_alive "$pidfile"; then say "$name already running"; continue; fi
+    stop_leftover "$name"
     if has_prestart "$name"; then
       "$bin/mingdeng-$name" prestart >> "$RUN_DIR/logs/$name.log" 2>&1 \
         || die "$name prestart failed (see $RUN_DIR/logs/$name.log)"
     fi
-    nohup "$bin/mingdeng-$name" "$(run_command "$name")" >> "$RUN_DIR/logs/$name.log" 2>&1 &
-    echo $! > "$pidfile"
+    nohup "$DEPLOY_DIR/supervise.sh" "$name" "$RUN_DIR/logs/$name.log" \
+      "$bin/mingdeng-$name" "$(run_command "$name")" >/dev/null 2>&1 &
+    write_pidfile "$pidfile" $!
   done
   for entry in "${services[@]}"; do
     read -r name url <<<"$entry"
     wanted "$name" || continue
     healthy() { pid_alive "$RUN_DIR/$name.pid" && curl -fsS "$url"; }
     wait_until 60 "$name" healthy || die "$name did not answer $url (see $RUN_DIR/logs/$name.log)"
-    say "$name is up ($url)"
+    say "$name is up ($url), supervised"
   done
+}
+
+# A service whose supervisor is gone (killed) is stopped too: nothing started is left behind.
+stop_leftover() {
+  if pid_alive "$RUN_DIR/$1.child.pid"; then
+    stop_pidfile "$RUN_DIR/$1.child.pid" "$1 (left without its supervisor)"
+  fi
+  rm -f "$RUN_DIR/$1.child.pid"
 }
 
 stop() {
   for (( i=${#services[@]}-1; i>=0; i-- )); do
     read -r name _ <<<"${services[$i]}"
-    stop_pidfile "$RUN_DIR/$name.pid" "$name"
+    wanted "$name" || continue
+    if [ -f "$RUN_DIR/$name.pid" ]; then
+      stop_pidfile "$RUN_DIR/$name.pid" "$name"
+    else
+      say "$name was not running"
+    fi
+    stop_leftover "$name"
   done
 }
 
-action="${1:?start or stop}"; shift
+status() {
+  for entry in "${services[@]}"; do
+    read -r name url <<<"$entry"
+    wanted "$name" || continue
+    if pid_alive "$RUN_DIR/$name.pid"; then
+      child=$(pid_alive "$RUN_DIR/$name.child.pid" && pid_of "$RUN_DIR/$name.child.pid" || echo "restarting")
+      echo "$name: supervised (supervisor $(pid_of "$RUN_DIR/$name.pid"), service $child)"
+    else
+      echo "$name: stopped"
+    fi
+  done
+}
+
+action="${1:?start, stop or status}"; shift
 only=("$@")
 "$action"

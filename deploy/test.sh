@@ -4,7 +4,7 @@
 export MINGDENG_RUN_DIR="${MINGDENG_RUN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.run/test}"
 export KAFKA_PORT="${TEST_KAFKA_PORT:-39092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-39093}"
 export PG_PORT="${TEST_PG_PORT:-55433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
-export GATEWAY_PORT=38000 SCORING_PORT=38101 NOTIFY_PORT=38102 OUTREACH_PORT=38103
+export GATEWAY_PORT="${GATEWAY_PORT:-38000}" SCORING_PORT="${SCORING_PORT:-38101}" NOTIFY_PORT="${NOTIFY_PORT:-38102}" OUTREACH_PORT="${OUTREACH_PORT:-38103}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/bootstrap.sh"
 export PATH="$HOME/.local/bin:$PATH"
@@ -16,4 +16,5 @@ set -a; source "$RUN_DIR/mingdeng.env"; set +a
 export MINGDENG_TEST_RUN_DIR="$RUN_DIR"
 cd "$ROOT_DIR"
 uv run --frozen mingdeng topics
-uv run --frozen pytest tests/unit tests/integration tests/e2e "$@"
+# the fault trials last: they stop and start this broker and database
+uv run --frozen pytest tests/unit tests/integration tests/e2e tests/faults "$@"

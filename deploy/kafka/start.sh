@@ -18,7 +18,7 @@ say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
 [ -f "$RUN_DIR/logs/kafka.log" ] && mv "$RUN_DIR/logs/kafka.log" "$RUN_DIR/logs/kafka.log.1"
 nohup java -cp "$libs/*" "${java_opts[@]}" kafka.Kafka "$dir/server.properties" \
   >> "$RUN_DIR/logs/kafka.log" 2>&1 &
-echo $! > "$pidfile"
+write_pidfile "$pidfile" $!
 ready() { pid_alive "$pidfile" && port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$RUN_DIR/logs/kafka.log"; }
 wait_until 90 Kafka ready || die "Kafka did not start in 90 s (see $RUN_DIR/logs/kafka.log)"
 say "Kafka is up"

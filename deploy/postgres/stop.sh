@@ -7,6 +7,9 @@ dir=$(pg_dir); data="$dir/data"
 if [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && as_db_user "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   say "stopping PostgreSQL"
   as_db_user "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  say "PostgreSQL stopped"
+else
+  say "PostgreSQL was not running"
 fi
 if [ "${1:-}" = --delete ] && [ -L "$pg_link" ]; then
   target=$(readlink "$pg_link")

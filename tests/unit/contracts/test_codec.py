@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mingdeng.contracts import InvalidEvent, parse_event, serialize_event
+from mingdeng.contracts.codec import MAX_DEPTH, MAX_EVENT_BYTES, MAX_NUMBER_DIGITS
 from mingdeng.contracts.events import PAYLOAD_BY_TYPE, VolunteerLogged
 from tests.support.samples import SAMPLE_DATA, cloudevent
 
@@ -187,3 +188,88 @@ def test_nul_characters_are_refused_where_they_are(change: dict, field: str) -> 
     assert reasons({**cloudevent("mingdeng.lecture.attended.v1", time=NOW), **change}) == {
         field: "NUL characters are not allowed"
     }
+
+
+# --- limits: any bytes give an event or InvalidEvent, nothing else --------------------------
+
+
+def attended(**data: object) -> dict[str, object]:
+    return cloudevent(
+        "mingdeng.lecture.attended.v1",
+        {**SAMPLE_DATA["mingdeng.lecture.attended.v1"], **data},
+        time=NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (
+            json.dumps(attended(seats=0)).replace('"seats": 0', '"seats": ' + "7" * 5000).encode(),
+            "a number of 5000 characters",
+        ),
+        (b'{"a": ' + b"1" * 5000 + b".5}", "a number of 5002 characters"),
+        (b'{"a": 1e999}', "out of range"),
+        (b'{"a": NaN}', "NaN is not a JSON number"),
+        (b"[" * 10_000 + b"]" * 10_000, f"nested deeper than {MAX_DEPTH} levels"),
+        (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, f"nested deeper than {MAX_DEPTH} levels"),
+        (b"\x00\x00\x00{", "not JSON"),
+        (b"\xff\xfe\x00garbage", "not JSON"),
+        (b"{" + b" " * MAX_EVENT_BYTES + b"}", "more than the limit"),
+    ],
+)
+def test_bytes_beyond_the_limits_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    (message,) = reasons(raw).values()
+    assert reason in message
+
+
+def test_a_deep_mapping_from_http_is_refused_too() -> None:
+    deep: dict[str, object] = {}
+    inner = deep
+    for _ in range(MAX_DEPTH + 5):
+        inner["x"] = {}
+        inner = inner["x"]  # type: ignore[assignment]
+    assert "nested deeper" in reasons(attended(extra=deep))["(event)"]
+
+
+def test_numbers_and_depth_within_the_limits_are_kept() -> None:
+    nested: object = 1
+    for _ in range(MAX_DEPTH - 3):  # event, data and the field itself are levels too
+        nested = [nested]
+    big = int("9" * MAX_NUMBER_DIGITS)
+    event = parse_event(json.dumps(attended(big=big, nested=nested)), now=NOW)
+    assert event.data.model_extra == {"big": big, "nested": nested}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_or_raise_invalid_event(raw: bytes) -> None:
+    try:
+        event = parse_event(raw, now=NOW)
+    except InvalidEvent as error:
+        assert error.errors
+    else:
+        assert event.type in PAYLOAD_BY_TYPE
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["id", "type", "data", "time", "subject", "x"]), JSON_VALUES)
+)
+def test_any_json_object_in_an_event_parses_or_raises_invalid_event(fields: dict) -> None:  # type: ignore[type-arg]
+    raw = {**attended(), **fields}
+    try:
+        event = parse_event(json.dumps(raw).encode(), now=NOW)
+    except InvalidEvent as error:
+        assert error.errors
+    else:
+        assert event.type in PAYLOAD_BY_TYPE

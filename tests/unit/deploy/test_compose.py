@@ -84,3 +84,17 @@ def test_dependencies_wait_for_health_and_have_a_healthcheck() -> None:
         port = re.search(r"127\.0\.0\.1:(\d+)/healthz", str(services[name]["healthcheck"]["test"]))
         assert port is not None
         assert port[1] in {str(v) for v in services[name]["environment"].values()}
+
+
+def test_long_running_services_are_restarted_and_checked_and_topics_are_never_auto_created() -> (
+    None
+):
+    services = COMPOSE["services"]
+    for name in ("gateway", "scoring", "notify", "outreach", "kafka", "postgres"):
+        assert services[name]["restart"] in ("always", "unless-stopped"), name
+        assert services[name]["healthcheck"]["test"], name
+    assert services["topics"]["restart"] == "no"
+    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    broker = (ROOT / "deploy/kafka/server.properties.in").read_text().splitlines()
+    assert "auto.create.topics.enable=false" in broker
+    assert not any(line.startswith("auto.create.topics.enable=true") for line in broker)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -361,3 +362,14 @@ def test_records_behind_a_barrier_replayed_after_a_restart_keep_their_statuses(
     )
     expected = {f"{x.source} {x.id}" for x in after[1:]}  # the first: below the committed offset
     assert set(statuses(out)) == expected
+
+
+def test_a_dead_letter_keeps_the_refused_bytes_exactly(rules: Rules) -> None:
+    raw = b"\xff\x00{not json at all\xfe"
+    [letter] = [
+        p for p in service_for(rules).take([Log().append(raw, 1)]) if p.topic == DEAD_LETTER
+    ]
+    assert letter.value is not None
+    document = json.loads(letter.value)
+    assert base64.b64decode(document["raw_base64"]) == raw
+    assert document["reasons"] and document["partition"] == 1

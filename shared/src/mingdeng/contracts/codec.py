@@ -18,6 +18,12 @@ from mingdeng.contracts.upcasting import upcast
 
 D = TypeVar("D", bound=EventData)
 
+# What any reader accepts (docs/events.md names them): beyond these a record is refused with a
+# reason, never met with a ValueError or RecursionError from deep inside the JSON parser.
+MAX_EVENT_BYTES = 256 * 1024  # one serialized event
+MAX_DEPTH = 32  # nesting of objects and arrays, the event itself being level 1
+MAX_NUMBER_DIGITS = 100  # characters of one JSON number
+
 
 def parse_event(
     raw: object,
@@ -94,15 +100,75 @@ def new_event(
     )
 
 
+def decode_json(
+    raw: bytes | bytearray | str, max_bytes: int = MAX_EVENT_BYTES, max_depth: int = MAX_DEPTH
+) -> Any:
+    """JSON text to Python values within the limits above; InvalidEvent for anything else."""
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise InvalidEvent.single("(event)", f"{size} bytes is more than the limit of {max_bytes}")
+    try:
+        document = json.loads(
+            raw, parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant
+        )
+    except RecursionError:
+        raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidEvent.single("(event)", f"not JSON: {error}") from None
+    check_shape(document, max_depth)
+    return document
+
+
+def check_shape(document: object, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse values nested deeper than `max_depth` or numbers beyond the limit (walked without
+    recursion)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping | list):
+            if depth > max_depth:
+                raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels")
+            items = value.values() if isinstance(value, Mapping) else value
+            stack.extend((item, depth + 1) for item in items)
+        elif isinstance(value, int) and value.bit_length() > MAX_NUMBER_DIGITS * 4:
+            raise InvalidEvent.single("(event)", "a number is too large")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise _TooLarge(text)
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise _TooLarge(text)
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _TooLarge(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise json.JSONDecodeError(f"{text} is not a JSON number", text, 0)
+
+
+class _TooLarge(json.JSONDecodeError):
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"a number of {len(text)} characters (more than {MAX_NUMBER_DIGITS}) or out of range",
+            text[:20],
+            0,
+        )
+
+
 def _as_document(raw: object) -> Any:
     if isinstance(raw, Mapping):
+        check_shape(raw)
         return raw
     if not isinstance(raw, bytes | bytearray | str):
         raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
-    try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidEvent.single("(event)", f"not JSON: {error}") from None
+    document = decode_json(raw)
     if not isinstance(document, dict):
         raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
     return document

@@ -152,7 +152,10 @@ class DeadLetter(_Message):
     partition: int
     offset: int
     key: str | None
-    raw: str
+    raw: str = Field(description="the record as text, for reading (undecodable bytes replaced)")
+    raw_base64: str | None = Field(
+        default=None, description="the record's bytes exactly, base64: what a re-drive sends"
+    )
     reasons: list[dict[str, str]]
     failed_at: datetime
 

@@ -11,10 +11,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+MetricsText = Callable[[], Awaitable[str]]
 
 
-async def start_health_server(host: str, port: int, readiness: ReadinessCheck) -> web.AppRunner:
-    """Serve `/healthz` (the process runs) and `/readyz` (its dependencies answer)."""
+async def start_health_server(
+    host: str, port: int, readiness: ReadinessCheck, metrics: MetricsText | None = None
+) -> web.AppRunner:
+    """Serve `/healthz` (the process runs), `/readyz` (its dependencies answer and its
+    consumers keep up) and `/metrics` (Prometheus text)."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -27,23 +31,32 @@ async def start_health_server(host: str, port: int, readiness: ReadinessCheck) -
             status=200 if ready else 503,
         )
 
+    async def prometheus(_: web.Request) -> web.Response:
+        text = await metrics() if metrics is not None else ""
+        return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", prometheus)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
 
 
-def dependencies(postgres_dsn: str, bootstrap_servers: str) -> ReadinessCheck:
-    """A readiness check: the database and the broker answer."""
+def dependencies(
+    postgres_dsn: str,
+    bootstrap_servers: str,
+    consumers: Callable[[], dict[str, bool]] | None = None,
+) -> ReadinessCheck:
+    """A readiness check: the database and the broker answer, and the consumers keep up."""
 
     async def check() -> dict[str, bool]:
-        return {
-            "postgres": await postgres_answers(postgres_dsn),
-            "kafka": await kafka_answers(bootstrap_servers),
-        }
+        postgres, kafka = await asyncio.gather(
+            postgres_answers(postgres_dsn), kafka_answers(bootstrap_servers)
+        )
+        return {"postgres": postgres, "kafka": kafka, **(consumers() if consumers else {})}
 
     return check
 

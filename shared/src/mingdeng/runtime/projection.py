@@ -3,20 +3,32 @@
 The handler writes its rows through the given connection; the runner adds the next offsets of
 the batch in the same transaction. On start and on every rebalance it seeks to the stored
 offsets, so a redelivered message changes nothing and a crash loses nothing.
+
+No record and no outage stops it: a transient failure (the database or the broker away) is
+retried with backoff; any other failure of a batch is retried record by record, and a record
+that fails alone is parked in `public.parked_records` with its reason, byte for byte, in the
+transaction that moves the offset past it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from mingdeng.runtime.faults import Backoff, is_transient
+
 log = logging.getLogger(__name__)
+
+RunnerState = Literal["starting", "running", "retrying", "stopped"]
+MAX_REASON_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,36 @@ class Record:
 
 
 BatchHandler = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
+# Called in the next transaction after one rolled back, so that a handler holding state in
+# memory can fold it again from what was committed.
+Reload = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+class _Stopping(Exception):
+    """Asked to stop while waiting out an outage."""
+
+
+async def park(
+    connection: asyncpg.Connection, consumer: str, record: Record, error: BaseException
+) -> None:
+    await connection.execute(
+        """INSERT INTO public.parked_records
+               (consumer, topic, partition, "offset", key, value, reason, error)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
+        consumer,
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value,
+        type(error).__name__,
+        printable(str(error))[:MAX_REASON_CHARS],
+    )
+
+
+def printable(text: str) -> str:
+    """Text PostgreSQL stores: a NUL (which it refuses) is written as the escape `\\x00`."""
+    return text.replace("\x00", "\\x00")
 
 
 async def stored_offsets(
@@ -84,25 +126,48 @@ class ProjectionRunner:
         bootstrap_servers: str,
         pool: asyncpg.Pool,
         handler: BatchHandler,
+        reload: Reload | None = None,
         max_batch: int = 500,
-        retry_delay_s: float = 1.0,
+        retry_delay_s: float = 0.5,
+        retry_ceiling_s: float = 10.0,
     ) -> None:
         self.consumer_name = consumer
         self._topics = list(topics)
+        self._bootstrap_servers = bootstrap_servers
         self._pool = pool
         self._handler = handler
+        self._reload = reload
+        self._must_reload = False
         self._max_batch = max_batch
-        self._retry_delay_s = retry_delay_s
-        self._kafka = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=consumer,
-            client_id=consumer,
+        self._backoff = Backoff(retry_delay_s, retry_ceiling_s)
+        self._kafka = self._new_consumer()
+        self.processed = 0
+        self.caught_up = asyncio.Event()  # set once a poll finds nothing new: the log is read
+        self.state: RunnerState = "starting"
+        self.parked: Counter[str] = Counter()  # by reason, since the start
+        self.lag: dict[TopicPartition, int] = {}
+        self._started_at = time.time()
+        self._newest_taken_s: float | None = None  # timestamp of the newest record taken
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self.consumer_name,
+            client_id=self.consumer_name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
         )
-        self.processed = 0
-        self.caught_up = asyncio.Event()  # set once a poll finds nothing new: the log is read
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+    def behind_s(self) -> float:
+        """How old the newest record taken is while more wait; 0 when caught up."""
+        if self.total_lag == 0 and self.state != "retrying":
+            return 0.0
+        return max(0.0, time.time() - (self._newest_taken_s or self._started_at))
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
         async with self._pool.acquire() as connection:
@@ -114,9 +179,25 @@ class ProjectionRunner:
                 await self._kafka.seek_to_beginning(partition)
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self._kafka.start()
-        self._kafka.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
         try:
+            while not stop.is_set():
+                try:
+                    await self._consume(stop)
+                except _Stopping:
+                    return
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    await self._wait_out(error, stop, "the broker")
+                    self._kafka = self._new_consumer()  # a consumer that failed is not reused
+        finally:
+            self.state = "stopped"
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        try:
+            await self._kafka.start()
+            self._kafka.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
+            self.state = "running"
             while not stop.is_set():
                 batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
                 records = [
@@ -126,21 +207,107 @@ class ProjectionRunner:
                 ]
                 if records:
                     await self._apply(records, stop)
-                elif self._kafka.assignment():
+                    self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
+                await self._measure_lag()
+                if not records and self._kafka.assignment():
                     self.caught_up.set()
         finally:
             await self._kafka.stop()
 
+    async def _measure_lag(self) -> None:
+        lag = {}
+        for partition in self._kafka.assignment():
+            end = self._kafka.last_stable_offset(partition)
+            if end is None or end < 0:
+                end = self._kafka.highwater(partition)
+            if end is None:
+                continue  # not fetched yet
+            position = await self._kafka.position(partition)
+            lag[partition] = max(0, end - position)
+        self.lag = lag
+
     async def _apply(self, records: list[Record], stop: asyncio.Event) -> None:
+        try:
+            await self._commit(records, stop)
+        except _Stopping:
+            raise
+        except Exception as error:
+            if len(records) == 1:
+                await self._park(records[0], error, stop)
+                return
+            log.warning(
+                "%s: a batch of %d failed (%s: %s); taking its records one by one",
+                self.consumer_name,
+                len(records),
+                type(error).__name__,
+                error,
+            )
+            for record in records:
+                try:
+                    await self._commit([record], stop)
+                except _Stopping:
+                    raise
+                except Exception as single:
+                    await self._park(record, single, stop)
+
+    async def _commit(self, records: Sequence[Record], stop: asyncio.Event) -> None:
+        """Apply and store the offsets in one transaction, waiting out outages; a permanent
+        failure is raised."""
         while True:
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
+                    if self._must_reload and self._reload is not None:
+                        await self._reload(connection)
+                    self._must_reload = False
                     await self._handler(connection, records)
                     await store_offsets(connection, self.consumer_name, records)
                 self.processed += len(records)
+                self._backoff.reset()
+                if self.state == "retrying":
+                    log.info("%s: the database answers again", self.consumer_name)
+                    self.state = "running"
                 return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                log.exception("%s: database unavailable; retrying the batch", self.consumer_name)
-                if stop.is_set():
+            except Exception as error:
+                self._must_reload = True  # the handler may have changed memory, not rows
+                if not is_transient(error):
                     raise
-                await asyncio.sleep(self._retry_delay_s)
+                await self._wait_out(error, stop, "the database")
+
+    async def _park(self, record: Record, error: BaseException, stop: asyncio.Event) -> None:
+        log.error(
+            "%s: parked %s[%d]@%d: %s: %s",
+            self.consumer_name,
+            record.topic,
+            record.partition,
+            record.offset,
+            type(error).__name__,
+            printable(str(error))[:500],
+        )
+        while True:
+            try:
+                async with self._pool.acquire() as connection, connection.transaction():
+                    await park(connection, self.consumer_name, record, error)
+                    await store_offsets(connection, self.consumer_name, [record])
+                self.parked[type(error).__name__] += 1
+                return
+            except Exception as failure:
+                if not is_transient(failure):
+                    raise
+                await self._wait_out(failure, stop, "the database")
+
+    async def _wait_out(self, error: BaseException, stop: asyncio.Event, what: str) -> None:
+        self.state = "retrying"
+        delay = self._backoff.next_delay()
+        log.warning(
+            "%s: %s is unavailable (%s: %s); again in %.1f s",
+            self.consumer_name,
+            what,
+            type(error).__name__,
+            error,
+            delay,
+        )
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            return  # waited: try again
+        raise _Stopping

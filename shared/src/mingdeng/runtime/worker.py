@@ -9,7 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from mingdeng.runtime.health import ReadinessCheck, start_health_server
+from mingdeng.runtime.health import MetricsText, ReadinessCheck, start_health_server
 
 log = logging.getLogger(__name__)
 
@@ -17,13 +17,19 @@ Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def run_until_stopped(
-    *, name: str, health_host: str, health_port: int, readiness: ReadinessCheck, loops: list[Loop]
+    *,
+    name: str,
+    health_host: str,
+    health_port: int,
+    readiness: ReadinessCheck,
+    loops: list[Loop],
+    metrics: MetricsText | None = None,
 ) -> None:
     stop = asyncio.Event()
     event_loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         event_loop.add_signal_handler(signum, stop.set)
-    health = await start_health_server(health_host, health_port, readiness)
+    health = await start_health_server(health_host, health_port, readiness, metrics)
     log.info("%s running; health on http://%s:%d/healthz", name, health_host, health_port)
     tasks = [asyncio.create_task(loop(stop), name=f"{name}:{i}") for i, loop in enumerate(loops)]
     stopper = asyncio.create_task(stop.wait())

@@ -1,22 +1,27 @@
-"""`mingdeng`: operations commands (topics, demo data)."""
+"""`mingdeng`: operations commands (topics, demo data, dead letters)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import sys
 import time
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 
+import asyncpg
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import EVENTS
+from mingdeng.ops import dead_letters
 from mingdeng.ops.demo import build_demo
 from mingdeng.runtime.logs import configure_logging
-from mingdeng.runtime.settings import KafkaSettings, kafka_settings
+from mingdeng.runtime.settings import KafkaSettings, PostgresSettings, kafka_settings
 from mingdeng.runtime.topics_admin import ensure_topics
 
 log = logging.getLogger("mingdeng.ops")
@@ -82,9 +87,22 @@ def main() -> None:
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--today", type=date.fromisoformat, default=date.today())
     demo.add_argument("--wait", type=float, default=300, help="seconds to wait for scoring")
+    letters = commands.add_parser("dead-letters", help="inspect and re-drive dead letters")
+    letter_commands = letters.add_subparsers(dest="action", required=True)
+    listing = letter_commands.add_parser("list", help="dead letters not re-driven yet")
+    listing.add_argument("--all", action="store_true", help="re-driven ones too")
+    show = letter_commands.add_parser("show", help="one dead letter's bytes, as they were")
+    show.add_argument("ref", help="the reference `list` prints, e.g. p:mingdeng-notify:…:0:41")
+    again = letter_commands.add_parser(
+        "redrive", help="publish a corrected record (or the original) to its topic"
+    )
+    again.add_argument("ref")
+    again.add_argument("--file", type=Path, help="the corrected record; `-` for stdin")
     args = parser.parse_args()
     configure_logging("ops")
     kafka = kafka_settings()
+    if args.command == "dead-letters":
+        sys.exit(asyncio.run(dead_letter_command(args, kafka)))
 
     if args.command == "topics":
         created = ensure_topics(kafka)
@@ -99,3 +117,36 @@ def main() -> None:
         print(
             f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}"
         )
+
+
+async def dead_letter_command(args: argparse.Namespace, kafka: KafkaSettings) -> int:
+    connection = await asyncpg.connect(PostgresSettings().dsn)
+    try:
+        if args.action == "list":
+            found = await dead_letters.list_dead_letters(connection, everything=args.all)
+            for letter in found:
+                done = (
+                    f" (re-driven {letter.redriven_at:%Y-%m-%d %H:%M})"
+                    if letter.redriven_at
+                    else ""
+                )
+                print(f"{letter.ref}{done}\n    {letter.reason[:200]}\n    {letter.preview()}")
+            print(f"{len(found)} dead letters")
+        elif args.action == "show":
+            letter = await dead_letters.find(connection, args.ref)
+            sys.stdout.buffer.write(letter.value or b"")
+        else:
+            corrected = None
+            if args.file is not None:
+                corrected = (
+                    sys.stdin.buffer.read() if str(args.file) == "-" else args.file.read_bytes()
+                )
+            try:
+                letter = await dead_letters.redrive(connection, kafka, args.ref, corrected)
+            except (LookupError, ValueError) as error:
+                print(f"not re-driven: {error}", file=sys.stderr)
+                return 1
+            print(f"re-published {letter.ref} to {letter.origin_topic}")
+        return 0
+    finally:
+        await connection.close()

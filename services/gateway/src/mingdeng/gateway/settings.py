@@ -19,6 +19,12 @@ class GatewaySettings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     projector: bool = Field(default=True, description="run the projector in this process")
     ingest_per_minute: int = Field(default=6000, ge=1, description="events per token per minute")
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="largest POST /v1/events body (413 beyond)"
+    )
+    publish_timeout_s: float = Field(
+        default=10, gt=0, description="wait this long for the broker's acknowledgement (503 after)"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
 

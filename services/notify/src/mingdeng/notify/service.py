@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 
 import asyncpg
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import parse_event
@@ -91,6 +91,11 @@ class NotifyService:
         self.templates, self.providers, self.limits = templates, providers, limits
         self.clock, self.max_attempts, self.settle_after = clock, max_attempts, settle_after
 
+    async def reload(self, connection: asyncpg.Connection) -> None:
+        """Fold the state again from what was committed (after a transaction rolled back)."""
+        self.state, self.selections = NotifyState(), {}
+        await self.load(connection)
+
     async def load(self, connection: asyncpg.Connection) -> None:
         for event in await event_store.load(connection, EVENT_TABLE):
             self.state.apply(event)
@@ -108,17 +113,8 @@ class NotifyService:
                 rules_read_it |= await self._take_event(connection, record)
             elif topic is SELECTIONS:
                 rules_read_it |= await self._take_selection(connection, record)
-            else:
-                try:
-                    requests.append(ReminderRequest.model_validate_json(record.value or b""))
-                except ValidationError as error:
-                    log.error(
-                        "unreadable reminder request at %s[%d]@%d: %s",
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        error,
-                    )
+            elif record.value is not None:  # unreadable: raised; the runner parks the record
+                requests.append(ReminderRequest.model_validate_json(record.value))
         for request in requests:
             await self.enqueue(connection, rules.overdue_visit_reminder(request))
         if rules_read_it:  # evaluating touches every violation and task: only when it can matter
@@ -140,18 +136,11 @@ class NotifyService:
         return False  # already kept: a redelivery
 
     async def _take_selection(self, connection: asyncpg.Connection, record: Record) -> bool:
-        """Keep a final quarter selection (commendation tasks come from it); True if it was one."""
-        try:
-            selection = SELECTION.validate_json(record.value or b"")
-        except ValidationError as error:
-            log.error(
-                "unreadable selection at %s[%d]@%d: %s",
-                record.topic,
-                record.partition,
-                record.offset,
-                error,
-            )
-            return False
+        """Keep a final quarter selection (commendation tasks come from it); True if it was one.
+        An unreadable one is raised, and the runner parks the record with the reason."""
+        if record.value is None:
+            return False  # a tombstone
+        selection = SELECTION.validate_json(record.value)
         if isinstance(selection, QuarterSelection) and selection.status == "final":
             await connection.execute(
                 "INSERT INTO notify.selections VALUES ($1, $2) ON CONFLICT (quarter) DO UPDATE SET body = EXCLUDED.body",

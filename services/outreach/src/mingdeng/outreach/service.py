@@ -53,6 +53,11 @@ class OutreachService:
         self.changed = True
         self._published: dict[str, str] = {}
 
+    async def reload(self, connection: asyncpg.Connection) -> None:
+        """Fold the state again from what was committed (after a transaction rolled back)."""
+        self.state = OutreachState()
+        await self.load(connection)
+
     async def load(self, connection: asyncpg.Connection) -> None:
         for event in await event_store.load(connection, EVENT_TABLE):
             self.state.apply(event)

@@ -16,6 +16,7 @@ straight to Kafka) gets its copies written by scoring; so does a barrier still i
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
 from collections import deque
@@ -450,6 +451,7 @@ class ScoringService:
             offset=record.offset,
             key=record.key.decode(errors="replace") if record.key else None,
             raw=raw.decode(errors="replace"),
+            raw_base64=base64.b64encode(raw).decode(),
             reasons=error.as_dicts(),
             failed_at=self._clock(),
         )

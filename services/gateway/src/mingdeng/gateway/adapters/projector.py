@@ -1,7 +1,8 @@
 """The gateway's projector: derived topics and the registry into PostgreSQL read models.
 
 Runs under `ProjectionRunner`, so rows and offsets commit together. A record that cannot be read
-is kept in gateway.dead_letters with its reason, never dropped, and never stops the projector.
+is kept in gateway.dead_letters with its reason and its bytes as they were, never dropped, and
+never stops the projector; a record that fails otherwise the runner parks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncpg
 from pydantic import TypeAdapter, ValidationError
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import decode_json, parse_event
 from mingdeng.contracts.derived import (
     Bulletin,
     EventStatus,
@@ -45,6 +46,8 @@ from mingdeng.runtime.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
+MAX_DEAD_LETTER_BYTES = 4 * 1024 * 1024  # a dead letter carries the refused record inside
+PREVIEW_CHARS = 64 * 1024
 SCORE_CHANNEL = "mingdeng_scores"
 PROJECTOR_GROUP = "mingdeng-gateway-projector"
 PROJECTED: tuple[Topic, ...] = (
@@ -93,26 +96,28 @@ class Projector:
                 elif topic is OUTREACH:
                     await _outreach(connection, OutreachView.model_validate_json(record.value))
                 elif topic is DEAD_LETTER:
-                    await _keep_dead_letter(connection, record, json.loads(record.value))
+                    body = decode_json(record.value, max_bytes=MAX_DEAD_LETTER_BYTES)
+                    await _keep_dead_letter(connection, record, body, "dead-lettered upstream")
                 else:
                     await _registry(connection, record.value)
-            except (ValidationError, ValueError) as error:
+            except (ValidationError, ValueError) as error:  # InvalidEvent is a ValueError
                 log.warning(
                     "unreadable record %s[%d]@%d: %s",
                     record.topic,
                     record.partition,
                     record.offset,
-                    error,
+                    str(error).replace("\x00", "\\x00")[:500],
                 )
                 await _keep_dead_letter(
                     connection,
                     record,
                     {
                         "consumer": "gateway.projector",
-                        "raw": record.value.decode(errors="replace") if record.value else None,
+                        "raw": _preview(record.value),
                         "reasons": [{"field": "(record)", "message": str(error)}],
                         "failed_at": datetime.now(UTC).isoformat(),
                     },
+                    type(error).__name__,
                 )
 
 
@@ -276,16 +281,35 @@ async def _notification(connection: asyncpg.Connection, record: Notification) ->
 
 
 async def _keep_dead_letter(
-    connection: asyncpg.Connection, record: Record, body: dict[str, object]
+    connection: asyncpg.Connection, record: Record, body: object, reason: str
 ) -> None:
+    """The readable body (NUL characters, which jsonb refuses, shown as U+FFFD) beside the
+    record's bytes exactly as they were."""
     await connection.execute(
-        """INSERT INTO gateway.dead_letters (topic, partition, "offset", body) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING""",
+        """INSERT INTO gateway.dead_letters (topic, partition, "offset", body, raw, reason)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
         record.topic,
         record.partition,
         record.offset,
-        json.dumps(body, ensure_ascii=False),
+        json.dumps(_storable(body), ensure_ascii=False),
+        record.value,
+        reason,
     )
+
+
+def _preview(value: bytes | None) -> str | None:
+    return None if value is None else value[:PREVIEW_CHARS].decode(errors="replace")
+
+
+def _storable(value: object) -> object:
+    """`value` with every NUL in its strings replaced (its depth is bounded by decode_json)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 async def _registry(connection: asyncpg.Connection, value: bytes) -> None:

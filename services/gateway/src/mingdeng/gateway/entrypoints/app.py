@@ -16,7 +16,15 @@ from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.settings import GatewaySettings
+from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
+from mingdeng.runtime.metrics import (
+    ConsumerHealthSettings,
+    consumer_checks,
+    consumer_families,
+    parked_families,
+    render,
+)
 from mingdeng.runtime.projection import ProjectionRunner
 
 log = logging.getLogger(__name__)
@@ -35,21 +43,17 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.rate_limiter = RateLimiter(settings.ingest_per_minute)
-        app.state.pool = await asyncpg.create_pool(settings.postgres.dsn, min_size=1, max_size=10)
-        app.state.publisher = EventPublisher(settings.kafka)
+        app.state.pool = await asyncpg.create_pool(
+            settings.postgres.dsn, min_size=1, max_size=10, timeout=5
+        )
+        app.state.publisher = EventPublisher(settings.kafka, settings.publish_timeout_s)
         await app.state.publisher.start()
         stop = asyncio.Event()
         projector_task = None
         if settings.projector:
-            projector = Projector(settings.kafka)
-            runner = ProjectionRunner(
-                consumer=settings.kafka.group(PROJECTOR_GROUP),
-                topics=projector.topic_names,
-                bootstrap_servers=settings.kafka.bootstrap_servers,
-                pool=app.state.pool,
-                handler=projector.handle,
+            projector_task = asyncio.create_task(
+                _keep_projecting(app, settings, stop), name="projector"
             )
-            projector_task = asyncio.create_task(runner.run(stop), name="projector")
             projector_task.add_done_callback(_report_end)
         try:
             yield
@@ -105,11 +109,24 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         """The process is up."""
         return {"status": "ok"}
 
-    dependencies_answer = dependencies(settings.postgres.dsn, settings.kafka.bootstrap_servers)
+    consumer_health = ConsumerHealthSettings()
+
+    def runners() -> list[ProjectionRunner]:
+        return [app.state.projector] if getattr(app.state, "projector", None) else []
+
+    def projector_checks() -> dict[str, bool]:
+        if not settings.projector:
+            return {}
+        checks = consumer_checks(runners(), consumer_health)
+        return checks or {"consumer (projector)": False}  # not started yet
+
+    dependencies_answer = dependencies(
+        settings.postgres.dsn, settings.kafka.bootstrap_servers, projector_checks
+    )
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
-        """The broker and the database answer."""
+        """The broker and the database answer; the projector runs and keeps up."""
         checks = await dependencies_answer()
         ready = all(checks.values())
         return JSONResponse(
@@ -120,9 +137,37 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @app.get("/metrics", tags=["operations"], response_class=Response)
     async def prometheus_metrics() -> Response:
         """Prometheus metrics."""
-        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+        text = generate_latest(metrics).decode()
+        text += render(consumer_families(runners()))
+        text += render(await parked_families(app.state.pool))
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asyncio.Event) -> None:
+    """Run the projector; if it ends with an error (a bug, not a record or an outage: those it
+    handles), log it and start a new one after a pause. Readiness is false meanwhile."""
+    backoff = Backoff(first_s=1.0, ceiling_s=60.0)
+    projector = Projector(settings.kafka)
+    while not stop.is_set():
+        runner = ProjectionRunner(
+            consumer=settings.kafka.group(PROJECTOR_GROUP),
+            topics=projector.topic_names,
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            pool=app.state.pool,
+            handler=projector.handle,
+        )
+        app.state.projector = runner
+        try:
+            await runner.run(stop)
+        except Exception:
+            delay = backoff.next_delay()
+            log.exception("the projector stopped; starting it again in %.0f s", delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                continue  # the pause ran its course
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -3,14 +3,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import MAX_DEPTH, MAX_EVENT_BYTES, decode_json, parse_event
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.gateway.adapters import repository
-from mingdeng.gateway.adapters.ingestion import EventPublisher
+from mingdeng.gateway.adapters.ingestion import Conflict, EventPublisher, Unavailable
 from mingdeng.gateway.entrypoints.deps import Connection, Publisher, publisher_of
 from mingdeng.gateway.entrypoints.problems import Problem
 
@@ -60,7 +59,12 @@ class EventState(BaseModel):
             },
         }
     },
-    responses={422: {"description": "invalid events, with reasons per event and field"}},
+    responses={
+        409: {"description": "a known (source, id) with another content"},
+        413: {"description": "the body is over the limit"},
+        422: {"description": "invalid events, with reasons per event and field"},
+        503: {"description": "the broker or the database did not answer; nothing was published"},
+    },
 )
 async def post_events(
     request: Request,
@@ -68,10 +72,12 @@ async def post_events(
     kafka: Annotated[EventPublisher, Depends(publisher_of)],
 ) -> AcceptedEvents:
     """Publish one CloudEvent or a batch: all valid, or nothing is published."""
+    limit = request.app.state.settings.max_body_bytes
     try:
-        document = json.loads(await request.body())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Problem(422, "Invalid events", f"the body is not JSON: {error}") from None
+        # a batch is one level more than its events
+        document = decode_json(await _body(request, limit), limit, MAX_DEPTH + 1)
+    except InvalidEvent as error:
+        raise Problem(422, "Invalid events", f"the body is refused: {error}") from None
     is_batch = request.headers.get("content-type", "").startswith(BATCH) or isinstance(
         document, list
     )
@@ -85,6 +91,10 @@ async def post_events(
     for index, item in enumerate(batch):
         try:
             events.append(parse_event(item, latest=False))
+            if (size := len(json.dumps(item, ensure_ascii=False).encode())) > MAX_EVENT_BYTES:
+                raise InvalidEvent.single(
+                    "(event)", f"{size} bytes is more than the limit of {MAX_EVENT_BYTES}"
+                )
         except InvalidEvent as error:
             event_id = item.get("id") if isinstance(item, dict) else None
             invalid.append({"index": index, "id": event_id, "reasons": error.as_dicts()})
@@ -106,9 +116,35 @@ async def post_events(
     request.app.state.rate_limiter.take(publisher.subject, len(events))
     try:
         result = await kafka.accept(request.app.state.pool, events)
-    except KafkaError as error:
-        raise Problem(503, "Broker unavailable", f"nothing was published: {error}") from None
+    except Conflict as conflict:
+        raise Problem(
+            409,
+            "Conflicting events",
+            "these ids were accepted before with another content; an event is immutable: "
+            "send a correction under a new id. Nothing was published",
+            ids=conflict.ids,
+        ) from None
+    except Unavailable as away:
+        raise Problem(
+            503,
+            f"{away.dependency} unavailable",
+            f"nothing was published ({away.detail}); send the same events again",
+            away.retry_after_s,
+        ) from None
     return AcceptedEvents(accepted=result.accepted, duplicates=result.duplicates)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, read no further than `limit` bytes (413 beyond)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "Body too large", f"at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Problem(413, "Body too large", f"at most {limit} bytes")
+    return bytes(body)
 
 
 @router.get("/{event_id}", response_model=EventState)

@@ -21,8 +21,17 @@ from mingdeng.notify.adapters.templates import load_templates
 from mingdeng.notify.domain.delivery import Limit
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
+from mingdeng.runtime.faults import is_transient, riding_out_outages
 from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.logs import configure_logging
+from mingdeng.runtime.metrics import (
+    ConsumerHealthSettings,
+    Family,
+    consumer_checks,
+    consumer_families,
+    parked_families,
+    render,
+)
 from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import every, pause, run_until_stopped, until_either
@@ -100,6 +109,25 @@ async def publish_changes(
                 )
 
 
+async def outbox_family(pool: asyncpg.Pool) -> list[Family]:
+    """The outbox depth by status; nothing when the database does not answer."""
+    depth = Family("mingdeng_notify_outbox", "gauge", "messages in the outbox, by status")
+    try:
+        async with pool.acquire(timeout=2) as connection:
+            rows = await connection.fetch(
+                "SELECT status, count(*) AS n FROM notify.outbox GROUP BY status"
+            )
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        log.warning("outbox depth unknown: %s", error)
+        return []
+    counts = {row["status"]: row["n"] for row in rows}
+    for status in ("queued", "sending", "sent", "failed", "suppressed"):
+        depth.add(counts.get(status, 0), status=status)
+    return [depth]
+
+
 async def run(settings: NotifySettings) -> None:
     kafka = settings.kafka
     service = NotifyService(
@@ -124,6 +152,7 @@ async def run(settings: NotifySettings) -> None:
             bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
             handler=service.handle,
+            reload=service.reload,
         )
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
@@ -152,13 +181,34 @@ async def run(settings: NotifySettings) -> None:
                 settings.publish_every_s, stop, lambda: publish_changes(pool, producer, settings)
             )
 
+        health = ConsumerHealthSettings()
+
+        async def metrics() -> str:
+            return render(
+                [
+                    *consumer_families([runner]),
+                    *await parked_families(pool),
+                    *await outbox_family(pool),
+                ]
+            )
+
         try:
             await run_until_stopped(
                 name="notify",
                 health_host=settings.health_host,
                 health_port=settings.health_port,
-                readiness=dependencies(settings.postgres.dsn, kafka.bootstrap_servers),
-                loops=[runner.run, dispatching, scheduling, publishing],
+                readiness=dependencies(
+                    settings.postgres.dsn,
+                    kafka.bootstrap_servers,
+                    lambda: consumer_checks([runner], health),
+                ),
+                loops=[
+                    runner.run,
+                    riding_out_outages("dispatching", dispatching),
+                    riding_out_outages("scheduling", scheduling),
+                    riding_out_outages("publishing", publishing),
+                ],
+                metrics=metrics,
             )
         finally:
             await producer.stop()

@@ -13,8 +13,16 @@ from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import EVENTS, OUTREACH, REMINDER_REQUESTS
 from mingdeng.outreach.service import OutreachService
 from mingdeng.outreach.settings import OutreachSettings
+from mingdeng.runtime.faults import riding_out_outages
 from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.logs import configure_logging
+from mingdeng.runtime.metrics import (
+    ConsumerHealthSettings,
+    consumer_checks,
+    consumer_families,
+    parked_families,
+    render,
+)
 from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import pause, run_until_stopped
@@ -70,6 +78,7 @@ async def run(settings: OutreachSettings) -> None:
             bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
             handler=service.handle,
+            reload=service.reload,
         )
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
@@ -79,13 +88,23 @@ async def run(settings: OutreachSettings) -> None:
         async def publishing(stop: asyncio.Event) -> None:
             await publish_loop(settings, service, pool, producer, stop)
 
+        health = ConsumerHealthSettings()
+
+        async def metrics() -> str:
+            return render([*consumer_families([runner]), *await parked_families(pool)])
+
         try:
             await run_until_stopped(
                 name="outreach",
                 health_host=settings.health_host,
                 health_port=settings.health_port,
-                readiness=dependencies(settings.postgres.dsn, kafka.bootstrap_servers),
-                loops=[runner.run, publishing],
+                readiness=dependencies(
+                    settings.postgres.dsn,
+                    kafka.bootstrap_servers,
+                    lambda: consumer_checks([runner], health),
+                ),
+                loops=[runner.run, riding_out_outages("publishing", publishing)],
+                metrics=metrics,
             )
         finally:
             await producer.stop()

@@ -1,0 +1,160 @@
+"""`mingdeng dead-letters list|show|redrive`: what the consumers could not take, and putting a
+corrected record back on its topic.
+
+Two places hold them (docs/operations.md):
+- `public.parked_records`: a record a consumer (notify, outreach, the gateway's projector)
+  parked itself, byte for byte, with the reason. Reference `p:<consumer>:<topic>:<partition>:<offset>`.
+- `gateway.dead_letters`: the dead-letter topic as the gateway projected it, and records the
+  projector could not read. Reference `d:<topic>:<partition>:<offset>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.topics import EVENTS
+from mingdeng.runtime.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    ref: str
+    consumer: str
+    topic: str  # where the record was read
+    key: bytes | None
+    value: bytes | None
+    reason: str
+    at: datetime | None
+    redriven_at: datetime | None
+    origin_topic: str  # where a corrected record goes back to
+
+    def preview(self, width: int = 60) -> str:
+        if self.value is None:
+            return "(no value)"
+        text = self.value[:width].decode(errors="replace").replace("\x00", "\\0")
+        return "".join(c if c.isprintable() else "?" for c in text)
+
+
+async def list_dead_letters(connection: asyncpg.Connection, everything: bool) -> list[DeadLetter]:
+    found = []
+    pending = "" if everything else "WHERE redriven_at IS NULL"
+    for row in await connection.fetch(
+        f"""SELECT consumer, topic, partition, "offset", key, value, reason, error, parked_at,
+                   redriven_at FROM public.parked_records {pending} ORDER BY parked_at"""
+    ):
+        found.append(
+            DeadLetter(
+                ref=f"p:{row['consumer']}:{row['topic']}:{row['partition']}:{row['offset']}",
+                consumer=row["consumer"],
+                topic=row["topic"],
+                key=row["key"],
+                value=row["value"],
+                reason=f"{row['reason']}: {row['error']}",
+                at=row["parked_at"],
+                redriven_at=row["redriven_at"],
+                origin_topic=row["topic"],
+            )
+        )
+    if await connection.fetchval("SELECT to_regclass('gateway.dead_letters') IS NOT NULL"):
+        for row in await connection.fetch(
+            f"""SELECT topic, partition, "offset", body, raw, reason, redriven_at
+                FROM gateway.dead_letters {pending} ORDER BY topic, partition, "offset" """
+        ):
+            found.append(_from_gateway(row))
+    return found
+
+
+def _from_gateway(row: asyncpg.Record) -> DeadLetter:
+    body = json.loads(row["body"]) if row["body"] else {}
+    body = body if isinstance(body, dict) else {}
+    reasons = body.get("reasons") or []
+    # a dead letter from the topic carries the refused record; one of the projector is the record
+    inner = body.get("raw") if row["reason"] == "dead-lettered upstream" else None
+    exact = body.get("raw_base64") if inner is not None else None
+    if isinstance(exact, str):
+        value = base64.b64decode(exact)  # the refused bytes exactly
+    else:
+        value = inner.encode() if isinstance(inner, str) else row["raw"]
+    key = body.get("key") if inner is not None else None
+    return DeadLetter(
+        ref=f"d:{row['topic']}:{row['partition']}:{row['offset']}",
+        consumer=str(body.get("consumer", "?")),
+        topic=row["topic"],
+        key=key.encode() if isinstance(key, str) else None,
+        value=value,
+        reason="; ".join(
+            f"{r.get('field')}: {r.get('message')}" for r in reasons if isinstance(r, dict)
+        )
+        or str(row["reason"]),
+        at=None,
+        redriven_at=row["redriven_at"],
+        origin_topic=str(body.get("topic") or row["topic"]) if inner is not None else row["topic"],
+    )
+
+
+async def find(connection: asyncpg.Connection, ref: str) -> DeadLetter:
+    for letter in await list_dead_letters(connection, everything=True):
+        if letter.ref == ref:
+            return letter
+    raise LookupError(f"no dead letter {ref}; `mingdeng dead-letters list --all` shows them")
+
+
+def check_record(kafka: KafkaSettings, topic: str, value: bytes) -> bytes | None:
+    """Refuse a corrected inbound event that is still invalid; return its key (the subject)."""
+    if topic != kafka.topic(EVENTS):
+        json.loads(value)  # derived topics: JSON at least; their consumers check the rest
+        return None
+    event = parse_event(value, latest=False)
+    return event.subject.encode()
+
+
+async def redrive(
+    connection: asyncpg.Connection, kafka: KafkaSettings, ref: str, corrected: bytes | None
+) -> DeadLetter:
+    """Publish the corrected record (or the original bytes, when a since-fixed bug refused
+    them) to the record's topic, and mark the dead letter re-driven."""
+    letter = await find(connection, ref)
+    value = corrected if corrected is not None else letter.value
+    if value is None:
+        raise ValueError(f"{ref} has no value to publish; give a corrected record")
+    try:
+        key = check_record(kafka, letter.origin_topic, value) or letter.key
+    except (InvalidEvent, ValueError) as error:
+        raise ValueError(f"the record is still refused: {error}") from None
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(letter.origin_topic, key=key, value=value)
+    finally:
+        await producer.stop()
+    kind, *where = ref.split(":")
+    if kind == "p":
+        consumer, topic, partition, offset = ":".join(where[:-3]), *where[-3:]
+        await connection.execute(
+            """UPDATE public.parked_records SET redriven_at = now() WHERE consumer = $1
+               AND topic = $2 AND partition = $3 AND "offset" = $4""",
+            consumer,
+            topic,
+            int(partition),
+            int(offset),
+        )
+    else:
+        topic, partition, offset = ":".join(where[:-2]), *where[-2:]
+        await connection.execute(
+            """UPDATE gateway.dead_letters SET redriven_at = now()
+               WHERE topic = $1 AND partition = $2 AND "offset" = $3""",
+            topic,
+            int(partition),
+            int(offset),
+        )
+    return letter
