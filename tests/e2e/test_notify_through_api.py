@@ -27,7 +27,8 @@ def test_quarter_close_tasks_reminders_and_bulletin(
 ) -> None:
     sink = tmp_path / "sms.jsonl"
     platform = platform_of("scoring", "notify", "gateway", MINGDENG_NOTIFY_SINK_FILE=str(sink),
-                           MINGDENG_NOTIFY_SCHEDULE_EVERY_S="0.5", MINGDENG_NOTIFY_PER_MINUTE="10")  # fmt: skip
+                           MINGDENG_NOTIFY_SCHEDULE_EVERY_S="0.5", MINGDENG_NOTIFY_PER_MINUTE="10",
+                           MINGDENG_NOTIFY_QUIET_HOURS="")  # any time of day: no SMS held  # fmt: skip
     api = httpx.Client(base_url=platform.api, timeout=10)
     admin = token("admin", "root")
     e = Events(source="/systems/hr")

@@ -41,6 +41,15 @@ def services(run_dir: Path, action: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def running(pid: int) -> bool:
+    """Alive and not a zombie (here nothing may reap an orphan: it ended all the same)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_all_four_services_start_answer_and_stop(
     kafka_bootstrap: str, database_url: str, run_dir: Path
 ) -> None:
@@ -60,10 +69,16 @@ def test_all_four_services_start_answer_and_stop(
         for name in ("gateway", "notify", "outreach"):
             status, body = get(f"http://127.0.0.1:{ports[name]}/readyz")
             assert status == 200, f"{name}: {body}"
-        pids = {name: int((run_dir / f"{name}.pid").read_text()) for name in ports}
+        # "PID STARTTIME" of each supervisor and of the service it runs
+        pids = {
+            f"{name}{kind}": int((run_dir / f"{name}{kind}.pid").read_text().split()[0])
+            for name in ports
+            for kind in ("", ".child")
+        }
     finally:
         stopped = services(run_dir, "stop")
     assert stopped.returncode == 0, stopped.stderr
     for name, pid in pids.items():
-        assert not Path(f"/proc/{pid}").exists(), f"{name} still runs"
+        assert not running(pid), f"{name} still runs"
+    for name in ports:
         assert "Traceback" not in (run_dir / "logs" / f"{name}.log").read_text(), name

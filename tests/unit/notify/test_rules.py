@@ -7,7 +7,13 @@ from datetime import timedelta
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.derived import QuarterSelection, Ranking, SelectedMember
 from mingdeng.notify.domain import rules
-from mingdeng.notify.domain.delivery import Limit, after_quiet_hours, after_rate_limits, backoff
+from mingdeng.notify.domain.delivery import (
+    Limit,
+    after_quiet_hours,
+    after_rate_limits,
+    backoff,
+    parse_quiet_hours,
+)
 from mingdeng.notify.domain.state import NotifyState
 from tests.support.builders import Events, at
 
@@ -182,6 +188,17 @@ def test_quiet_hours_hold_everything_but_urgent_messages_until_seven() -> None:
     assert after_quiet_hours(at("2026-11-24 22:00"), urgent=False) == at("2026-11-25 07:00")
     assert after_quiet_hours(at("2026-11-25 06:59"), urgent=False) == at("2026-11-25 07:00")
     assert after_quiet_hours(at("2026-11-24 23:30"), urgent=True) == at("2026-11-24 23:30")
+    assert after_quiet_hours(at("2026-11-24 23:30"), urgent=False, quiet=None) == at(
+        "2026-11-24 23:30"
+    )
+    lunch = parse_quiet_hours("12:00-13:30")
+    assert after_quiet_hours(at("2026-11-24 12:10"), urgent=False, quiet=lunch) == at(
+        "2026-11-24 13:30"
+    )
+    assert after_quiet_hours(at("2026-11-24 23:30"), urgent=False, quiet=lunch) == at(
+        "2026-11-24 23:30"
+    )
+    assert parse_quiet_hours("") is None
 
 
 def test_per_number_limits() -> None:

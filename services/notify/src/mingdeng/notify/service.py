@@ -28,7 +28,14 @@ from mingdeng.notify.adapters import outbox
 from mingdeng.notify.adapters.providers import Outgoing, ProviderChain, ProviderError
 from mingdeng.notify.adapters.templates import Template
 from mingdeng.notify.domain import rules
-from mingdeng.notify.domain.delivery import Limit, after_quiet_hours, after_rate_limits, backoff
+from mingdeng.notify.domain.delivery import (
+    QUIET_HOURS,
+    Limit,
+    QuietHours,
+    after_quiet_hours,
+    after_rate_limits,
+    backoff,
+)
 from mingdeng.notify.domain.rules import Message
 from mingdeng.notify.domain.state import NotifyState
 from mingdeng.runtime import event_store
@@ -81,7 +88,9 @@ class NotifyService:
         clock: Callable[[], datetime],
         max_attempts: int = 8,
         settle_after: timedelta = timedelta(seconds=60),
+        quiet_hours: QuietHours | None = QUIET_HOURS,
     ) -> None:
+        self.quiet_hours = quiet_hours
         self.state = NotifyState()
         self.selections: dict[str, QuarterSelection] = {}
         self._topics: dict[str, Topic] = {
@@ -191,7 +200,7 @@ class NotifyService:
             text=template.render(message.params),
             params=message.params,
             urgent=message.urgent,
-            not_before=after_quiet_hours(now, message.urgent),
+            not_before=after_quiet_hours(now, message.urgent, self.quiet_hours),
             status=status,
             reason=reason,
         )

@@ -45,6 +45,11 @@ class NotifySettings(BaseSettings):
     sink_file: Path = Path(".run/sms.jsonl")
     templates_file: Path = DEFAULT_TEMPLATES
     # per-number limits, below the providers' own
+    quiet_hours: str = Field(
+        default="22:00-07:00",
+        pattern=r"^(\d\d:\d\d-\d\d:\d\d)?$",
+        description="no SMS but violation reminders in this window (business time); empty: none",
+    )
     per_minute: int = Field(default=1, ge=1)
     per_hour: int = Field(default=5, ge=1)
     per_day: int = Field(default=10, ge=1)

@@ -187,16 +187,26 @@ async def _forget_score(connection: asyncpg.Connection, key: str) -> None:
 
 
 async def _rank(connection: asyncpg.Connection, selection: QuarterSelection) -> None:
-    """Ranks from the quarter's ranking order, written only where they moved."""
+    """Ranks from the quarter's ranking order, written only where they moved; each move is an
+    index change for the stream too."""
     for level, ids in selection.ranking.model_dump().items():
         await connection.execute(
-            """UPDATE gateway.scores s SET rank = r.rank
-               FROM unnest($3::text[]) WITH ORDINALITY AS r(id, rank)
-               WHERE s.quarter = $1 AND s.level = $2 AND s.id = r.id
-                 AND s.rank IS DISTINCT FROM r.rank""",
+            """WITH moved AS (
+                   UPDATE gateway.scores s SET rank = r.rank
+                   FROM unnest($3::text[]) WITH ORDINALITY AS r(id, rank)
+                   WHERE s.quarter = $1 AND s.level = $2 AND s.id = r.id
+                     AND s.rank IS DISTINCT FROM r.rank
+                   RETURNING s.quarter, s.level, s.id, s.department_id, s.branch_id, s.rank,
+                             s.status, s.body)
+               SELECT pg_notify($4, json_build_object(
+                   'quarter', quarter, 'level', level, 'id', id, 'name', body->>'name',
+                   'department_id', department_id, 'branch_id', branch_id, 'rank', rank,
+                   'index', (body->>'index')::float8, 'status', status)::text)
+               FROM moved""",
             selection.quarter,
             level,
             ids,
+            SCORE_CHANNEL,
         )
 
 

@@ -8,19 +8,33 @@ from datetime import datetime, time, timedelta
 
 from mingdeng.contracts.periods import BUSINESS_TZ
 
-QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 0)
+QuietHours = tuple[time, time]  # from, until (business time); the window may pass midnight
+QUIET_HOURS: QuietHours = (time(22, 0), time(7, 0))
 
 
-def after_quiet_hours(moment: datetime, urgent: bool) -> datetime:
-    """`moment`, or 07:00 if it falls between 22:00 and 07:00 (business time) and the message is
-    not urgent (violation reminders are)."""
-    if urgent:
+def after_quiet_hours(
+    moment: datetime, urgent: bool, quiet: QuietHours | None = QUIET_HOURS
+) -> datetime:
+    """`moment`, or the end of the quiet hours (07:00) if it falls in them (22:00 to 07:00,
+    business time) and the message is not urgent (violation reminders are)."""
+    if urgent or quiet is None:
         return moment
+    start, end = quiet
     local = moment.astimezone(BUSINESS_TZ)
-    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+    now = local.time()
+    inside = (start <= now or now < end) if start > end else (start <= now < end)
+    if not inside:
         return moment
-    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
-    return datetime.combine(day, QUIET_UNTIL, tzinfo=BUSINESS_TZ)
+    day = local.date() if now < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=BUSINESS_TZ)
+
+
+def parse_quiet_hours(text: str) -> QuietHours | None:
+    """`22:00-07:00`; empty for none."""
+    if not text.strip():
+        return None
+    start, end = (time.fromisoformat(part.strip()) for part in text.split("-", 1))
+    return start, end
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from mingdeng.notify.adapters.providers import (
     TencentSms,
 )
 from mingdeng.notify.adapters.templates import load_templates
-from mingdeng.notify.domain.delivery import Limit
+from mingdeng.notify.domain.delivery import Limit, parse_quiet_hours
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
 from mingdeng.runtime.faults import is_transient, riding_out_outages
@@ -142,6 +142,7 @@ async def run(settings: NotifySettings) -> None:
         clock=lambda: datetime.now(UTC),
         max_attempts=settings.max_attempts,
         settle_after=timedelta(seconds=settings.settle_after_s),
+        quiet_hours=parse_quiet_hours(settings.quiet_hours),
     )
     async with asyncpg.create_pool(settings.postgres.dsn, min_size=2, max_size=6) as pool:
         async with pool.acquire() as connection:
