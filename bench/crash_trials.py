@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mingdeng.contracts.periods import Quarter  # noqa: E402
 from tests.support.crash_trials import CrashRig, tally  # noqa: E402
 from tests.support.history import Bureau  # noqa: E402
 

@@ -135,8 +135,11 @@ class ScoringService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         barrier_timeout: timedelta = timedelta(seconds=60),
         keep_closed_years: bool = False,
+        statuses: bool = True,
     ) -> None:
+        """`statuses=False`: a replay that needs only the standings builds no status."""
         self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
+        self._statuses = statuses
         self.partitions = partitions
         self.sequencing = Sequencing()
         self._clock = clock
@@ -230,7 +233,7 @@ class ScoringService:
             self._take_close(record, event, sink, out)
             return
         outcome = self.engine.apply(event)
-        if outcome.status != "duplicate":
+        if outcome.status != "duplicate" and not silent and self._statuses:
             sink.append(self._status(event, outcome))
         self._advance(partition, record.offset)
 

@@ -24,7 +24,7 @@ from mingdeng.scoring.adapters.kafka_log import (
 )
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.entrypoints.worker import GROUP, ScoringWorker
-from mingdeng.scoring.service import ScoringService
+from mingdeng.scoring.service import Publication, ScoringService
 from mingdeng.scoring.settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -39,20 +39,25 @@ async def fold_log(
     kafka = settings.kafka
     topic = kafka.topic(EVENTS)
     partitions = await partition_count(kafka.bootstrap_servers, topic)
-    service = ScoringService(rules, partitions, keep_closed_years=keep_closed_years)
+    service = ScoringService(rules, partitions, keep_closed_years=keep_closed_years, statuses=False)
     published: dict[tuple[str, bytes], bytes] = {}
     started, shown = time.monotonic(), 0.0
-    async for batch in read_log(kafka.bootstrap_servers, topic):
-        for p in service.take(batch) + service.publish_changes():
+
+    def keep(publications: list[Publication]) -> None:
+        for p in publications:
             if p.topic.name in PUBLISHED:
                 if p.value is None:
                     published.pop((p.topic.name, p.key), None)
                 else:
                     published[(p.topic.name, p.key)] = p.value
+
+    async for batch in read_log(kafka.bootstrap_servers, topic):
+        keep(service.take(batch))  # the final standings of quarters closed on the way
         if progress and time.monotonic() - shown > 2:
             shown = time.monotonic()
             rate = service.taken / (shown - started)
             print(f"replayed {service.taken:,} records ({rate:,.0f}/s)", file=sys.stderr)
+    keep(service.publish_changes())  # the rest as it stands at the end
     return service, published
 
 
