@@ -69,19 +69,24 @@ class Projector:
         self.topic_names = list(self._topics)
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        # the two topics with a record per event and per subject are written per batch
+        scores: dict[str, IndexScore | None] = {}  # the last of each key; None: it left
+        statuses: dict[tuple[str, str], EventStatus] = {}
         for record in records:
             topic = self._topics[record.topic]
             try:
                 if record.value is None:
                     if topic is SCORES and record.key:  # a subject that left the standings
-                        await _forget_score(connection, record.key.decode())
+                        scores[record.key.decode()] = None
                     continue  # any other tombstone: nothing to show
                 if topic is SCORES:
-                    await _score(connection, IndexScore.model_validate_json(record.value))
+                    score = IndexScore.model_validate_json(record.value)
+                    scores[score.key] = score
                 elif topic is SELECTIONS:
                     await _selection(connection, record.value)
                 elif topic is EVENT_STATUS:
-                    await _status(connection, EventStatus.model_validate_json(record.value))
+                    status = EventStatus.model_validate_json(record.value)
+                    statuses[(status.source, status.id)] = status
                 elif topic is TASKS:
                     await _task(connection, Task.model_validate_json(record.value))
                 elif topic is NOTIFICATIONS:
@@ -120,44 +125,80 @@ class Projector:
                     type(error).__name__,
                 )
 
+        await _scores(connection, scores)
+        await _statuses(connection, list(statuses.values()))
 
-async def _score(connection: asyncpg.Connection, score: IndexScore) -> None:
-    rank = await connection.fetchval(
+
+async def _scores(connection: asyncpg.Connection, scores: dict[str, IndexScore | None]) -> None:
+    """Upsert the batch's scores in one statement, delete those that left; a subject new to a
+    quarter whose ranking is already projected takes its rank from it. Every change is told to
+    the stream (GET /v1/stream) when, and only if, the transaction commits."""
+    gone = [key.split("/", 2) for key, score in scores.items() if score is None]
+    if gone:
+        await connection.execute(
+            """DELETE FROM gateway.scores s USING unnest($1::text[], $2::text[], $3::text[])
+                   AS d(quarter, level, id)
+               WHERE (s.quarter, s.level, s.id) = (d.quarter, d.level, d.id)""",
+            *(list(column) for column in zip(*gone, strict=True)),
+        )
+    kept = [score for score in scores.values() if score is not None]
+    if not kept:
+        return
+    rows = await connection.fetch(
         """INSERT INTO gateway.scores
-               (quarter, level, id, department_id, branch_id, index_exact, status, body, rank)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (
-               -- a new subject whose quarter's ranking was projected before its score
-               SELECT array_position(
-                   ARRAY(SELECT jsonb_array_elements_text(body->'ranking'->$2)), $3)
-               FROM gateway.selections WHERE key = $1))
+               (quarter, level, id, department_id, branch_id, index_exact, status, body)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                $6::float8[], $7::text[], $8::jsonb[])
            ON CONFLICT (quarter, level, id) DO UPDATE SET
                department_id = EXCLUDED.department_id, branch_id = EXCLUDED.branch_id,
                index_exact = EXCLUDED.index_exact,
                status = EXCLUDED.status, body = EXCLUDED.body, updated_at = now()
-           RETURNING rank""",
-        score.quarter,
-        score.level,
-        score.id,
-        score.department_id,
-        score.branch_id,
-        score.index_exact,
-        score.status,
-        score.model_dump_json(),
+           RETURNING quarter, level, id, rank""",
+        [s.quarter for s in kept],
+        [s.level for s in kept],
+        [s.id for s in kept],
+        [s.department_id for s in kept],
+        [s.branch_id for s in kept],
+        [s.index_exact for s in kept],
+        [s.status for s in kept],
+        [s.model_dump_json() for s in kept],
     )
-    change = {
-        "quarter": score.quarter,
-        "level": score.level,
-        "id": score.id,
-        "name": score.name,
-        "department_id": score.department_id,
-        "branch_id": score.branch_id,
-        "rank": rank,
-        "index": score.index,
-        "status": score.status,
-    }
-    # delivered to listeners (GET /v1/stream) when, and only if, this transaction commits
+    ranks = {(r["quarter"], r["level"], r["id"]): r["rank"] for r in rows}
+    unranked = sorted({quarter for (quarter, _, _), rank in ranks.items() if rank is None})
+    if unranked:
+        for row in await connection.fetch(
+            """UPDATE gateway.scores s SET rank = r.rank
+               FROM (SELECT sel.key AS quarter, lv.level, e.id, e.rank
+                     FROM gateway.selections sel
+                     CROSS JOIN (VALUES ('member'), ('department'), ('branch')) AS lv(level)
+                     CROSS JOIN LATERAL jsonb_array_elements_text(sel.body->'ranking'->lv.level)
+                         WITH ORDINALITY AS e(id, rank)
+                     WHERE sel.key = ANY($1::text[])) AS r
+               WHERE s.rank IS NULL
+                 AND (s.quarter, s.level, s.id) = (r.quarter, r.level, r.id)
+               RETURNING s.quarter, s.level, s.id, s.rank""",
+            unranked,
+        ):
+            ranks[(row["quarter"], row["level"], row["id"])] = row["rank"]
+    changes = [
+        json.dumps(
+            {
+                "quarter": s.quarter,
+                "level": s.level,
+                "id": s.id,
+                "name": s.name,
+                "department_id": s.department_id,
+                "branch_id": s.branch_id,
+                "rank": ranks.get((s.quarter, s.level, s.id)),
+                "index": s.index,
+                "status": s.status,
+            },
+            ensure_ascii=False,
+        )
+        for s in kept
+    ]
     await connection.execute(
-        "SELECT pg_notify($1, $2)", SCORE_CHANNEL, json.dumps(change, ensure_ascii=False)
+        "SELECT pg_notify($1, change) FROM unnest($2::text[]) AS change", SCORE_CHANNEL, changes
     )
 
 
@@ -174,16 +215,6 @@ async def _selection(connection: asyncpg.Connection, value: bytes) -> None:
     )
     if isinstance(selection, QuarterSelection):
         await _rank(connection, selection)
-
-
-async def _forget_score(connection: asyncpg.Connection, key: str) -> None:
-    quarter, level, subject_id = key.split("/", 2)
-    await connection.execute(
-        "DELETE FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
-        quarter,
-        level,
-        subject_id,
-    )
 
 
 async def _rank(connection: asyncpg.Connection, selection: QuarterSelection) -> None:
@@ -210,40 +241,48 @@ async def _rank(connection: asyncpg.Connection, selection: QuarterSelection) -> 
         )
 
 
-async def _status(connection: asyncpg.Connection, status: EventStatus) -> None:
+async def _statuses(connection: asyncpg.Connection, statuses: list[EventStatus]) -> None:
+    """The batch's statuses and what each event feeds, a statement per table."""
+    if not statuses:
+        return
     await connection.execute(
         """INSERT INTO gateway.event_status (source, id, status, late_for, body)
-           VALUES ($1, $2, $3, $4, $5)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
            ON CONFLICT (source, id) DO UPDATE SET status = EXCLUDED.status,
                late_for = EXCLUDED.late_for, body = EXCLUDED.body, updated_at = now()""",
-        status.source,
-        status.id,
-        status.status,
-        status.late_for,
-        status.model_dump_json(),
+        [s.source for s in statuses],
+        [s.id for s in statuses],
+        [s.status for s in statuses],
+        [s.late_for for s in statuses],
+        [s.model_dump_json() for s in statuses],
     )
-    if status.counts_for:
-        await connection.executemany(
+    fed = [
+        (c.quarter, c.level, c.id, c.component, s.source, s.id, s.type)
+        for s in statuses
+        for c in s.counts_for
+    ]
+    if fed:
+        await connection.execute(
             """INSERT INTO gateway.contributions
                    (quarter, level, subject_id, component, source, id, type)
-               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING""",
-            [
-                (c.quarter, c.level, c.id, c.component, status.source, status.id, status.type)
-                for c in status.counts_for
-            ],
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::text[], $7::text[])
+               ON CONFLICT DO NOTHING""",
+            *(list(column) for column in zip(*fed, strict=True)),
         )
-    for replaced in status.supersedes:
-        await connection.execute(
-            """DELETE FROM gateway.contributions o
-               USING gateway.contributions n
-               WHERE o.source = $1 AND o.id = $2 AND n.source = $3 AND n.id = $4
-                 AND (o.quarter, o.level, o.subject_id, o.component)
-                   = (n.quarter, n.level, n.subject_id, n.component)""",
-            replaced.source,
-            replaced.id,
-            status.source,
-            status.id,
-        )
+    for status in statuses:
+        for replaced in status.supersedes:
+            await connection.execute(
+                """DELETE FROM gateway.contributions o
+                   USING gateway.contributions n
+                   WHERE o.source = $1 AND o.id = $2 AND n.source = $3 AND n.id = $4
+                     AND (o.quarter, o.level, o.subject_id, o.component)
+                       = (n.quarter, n.level, n.subject_id, n.component)""",
+                replaced.source,
+                replaced.id,
+                status.source,
+                status.id,
+            )
 
 
 async def _outreach(connection: asyncpg.Connection, view: OutreachView) -> None:
