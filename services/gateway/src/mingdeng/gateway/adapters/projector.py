@@ -361,7 +361,32 @@ def _storable(value: object) -> object:
     return value
 
 
+REGISTRY_READS = frozenset(
+    kind.event_type
+    for kind in (
+        ev.BranchRegistered,
+        ev.DepartmentRegistered,
+        ev.MemberRegistered,
+        ev.MemberLeft,
+        ev.LectureScheduled,
+        ev.LectureDelivered,
+        ev.LectureAttended,
+        ev.KpiReported,
+    )
+)
+
+
+def _event_type(value: bytes) -> object:
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    return document.get("type") if isinstance(document, dict) else None
+
+
 async def _registry(connection: asyncpg.Connection, value: bytes) -> None:
+    if _event_type(value) not in REGISTRY_READS:
+        return  # most inbound events: no need to validate what nothing here reads
     try:
         event = parse_event(value)
     except InvalidEvent:
