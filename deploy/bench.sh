@@ -12,4 +12,4 @@ set -a; source "$RUN_DIR/mingdeng.env"; set +a
 cd "$ROOT_DIR"
 export PATH="$HOME/.local/bin:$PATH"
 uv run --frozen python bench/scoring_bench.py
-uv run --frozen python bench/scoring_latency.py
+uv run --frozen python bench/crash_trials.py "${CRASH_TRIALS:-100}"
