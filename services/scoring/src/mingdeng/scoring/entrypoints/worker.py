@@ -19,7 +19,6 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -27,6 +26,7 @@ from prometheus_client import (
 )
 
 from mingdeng.contracts.topics import EVENTS
+from mingdeng.runtime.health import start_health_server
 from mingdeng.runtime.worker import pause
 from mingdeng.scoring.adapters.checkpoints import CheckpointFile
 from mingdeng.scoring.adapters.kafka_log import inbound
@@ -119,36 +119,20 @@ class ScoringWorker:
         return checks
 
     async def serve_health(self) -> web.AppRunner:
-        async def healthz(_: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
+        """`/healthz`, `/readyz` (the checks above) and `/metrics` (lag per partition,
+        partitions held at a barrier, checkpoint age, …)."""
 
-        async def readyz(_: web.Request) -> web.Response:
-            checks = self.readiness()
-            ready = all(checks.values())
-            body = {
-                "status": "ready" if ready else "not ready",
-                "checks": checks,
-                "lag": self.lag,
-                "held_at_barrier": sorted(self.service.blocked_partitions) if self.service else [],
-            }
-            return web.json_response(body, status=200 if ready else 503)
+        async def readiness() -> dict[str, bool]:
+            return self.readiness()
 
-        async def metrics(_: web.Request) -> web.Response:
+        async def metrics() -> str:
             self.readiness()
             self.metrics.checkpoint_age.set(time.monotonic() - self._last_checkpoint)
-            return web.Response(
-                body=generate_latest(self.metrics.registry),
-                headers={"Content-Type": CONTENT_TYPE_LATEST},
-            )
+            return generate_latest(self.metrics.registry).decode()
 
-        app = web.Application()
-        app.router.add_get("/healthz", healthz)
-        app.router.add_get("/readyz", readyz)
-        app.router.add_get("/metrics", metrics)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, self.settings.web_host, self.settings.web_port).start()
-        return runner
+        return await start_health_server(
+            self.settings.web_host, self.settings.web_port, readiness, metrics
+        )
 
     # --- running --------------------------------------------------------------------------
 
