@@ -122,10 +122,6 @@ def barrier_copies(event: Event[EventData], partitions: Iterable[int]) -> list[P
     ]
 
 
-def status_key(source: str, event_id: str) -> bytes:
-    return f"{source} {event_id}".encode()
-
-
 class ScoringService:
     def __init__(
         self,

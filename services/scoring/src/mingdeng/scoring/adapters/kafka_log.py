@@ -88,20 +88,6 @@ async def latest_by_key(bootstrap_servers: str, topic: str) -> dict[bytes, bytes
     return latest
 
 
-async def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {
-        tp.partition: meta.offset
-        for tp, meta in offsets.items()
-        if tp.topic == topic and meta.offset >= 0
-    }
-
-
 async def reset_group(bootstrap_servers: str, group: str) -> None:
     """Forget the group's committed offsets (the group must have no live member)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)

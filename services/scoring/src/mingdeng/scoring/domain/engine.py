@@ -351,9 +351,6 @@ class ScoringEngine:
         """Every quarter that has activity or has been closed."""
         return sorted({*self.boards, *self.closed})
 
-    def open_quarters(self) -> list[Quarter]:
-        return sorted(self.boards)
-
     def quarters_due_to_close(self, now: datetime) -> list[Quarter]:
         """Quarters that ended while the platform ran and ended `close_after_days` ago."""
         if self.running_since is None:
