@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 _TRANSIENT_POSTGRES = (
     asyncpg.PostgresConnectionError,  # 08xxx: connection lost or refused
     asyncpg.InterfaceError,  # the client's connection is closed or in a bad state
+    # the connection broke in the middle of an operation ("cannot switch to state …, another
+    # operation is in progress"): seen when PostgreSQL restarts under load
+    asyncpg.InternalClientError,
     asyncpg.OperatorInterventionError,  # 57xxx: admin shutdown, cannot connect now (restarting)
     asyncpg.InsufficientResourcesError,  # 53xxx: too many connections, disk full
     asyncpg.TransactionRollbackError,  # 40xxx: serialization failure, deadlock
