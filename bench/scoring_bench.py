@@ -200,7 +200,10 @@ def replay(rig: Rig) -> float:
     return int(found.group(1).replace(",", "")) / float(found.group(2))
 
 
-async def projector_caught_up(rig: Rig) -> bool:
+async def projector_position(
+    rig: Rig,
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """The ends of the topics the projector reads, and the offsets it has stored for them."""
     connection = await asyncpg.connect(rig.env["MINGDENG_DATABASE_URL"])
     consumer = AIOKafkaConsumer(
         bootstrap_servers=rig.kafka.bootstrap_servers, isolation_level="read_committed"
@@ -215,36 +218,35 @@ async def projector_caught_up(rig: Rig) -> bool:
             "SELECT topic, partition, next_offset FROM public.consumer_offsets WHERE consumer = $1",
             rig.kafka.group(PROJECTOR_GROUP),
         )
-        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-        # a transactional topic ends with a commit marker, which no consumer stores as read
-        return all(
-            stored.get((tp.topic, tp.partition), 0) >= ends[tp] - 1 for tp in tps if ends[tp] > 0
-        )
     finally:
         await consumer.stop()
         await connection.close()
+    stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+    return ends, stored
+
+
+async def projector_caught_up(rig: Rig) -> bool:
+    ends, stored = await projector_position(rig)
+    # a transactional topic ends with a commit marker, which no consumer stores as read
+    return all(stored.get(tp, 0) >= end - 1 for tp, end in ends.items() if end > 0)
 
 
 async def skip_projector_to_the_end(rig: Rig) -> None:
     """The projector starts at the log's end: the bench measures it keeping up with new events
     on top of the history, not projecting the history (that is `mingdeng-gateway rebuild`)."""
+    ends, _ = await projector_position(rig)
     connection = await asyncpg.connect(rig.env["MINGDENG_DATABASE_URL"])
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=rig.kafka.bootstrap_servers, isolation_level="read_committed"
-    )
-    await consumer.start()
     try:
-        tps = [
-            TopicPartition(rig.kafka.topic(t), p) for t in PROJECTED for p in range(t.partitions)
-        ]
-        ends = await consumer.end_offsets(tps)
         await connection.executemany(
-            """INSERT INTO public.consumer_offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset""",
-            [(rig.kafka.group(PROJECTOR_GROUP), tp.topic, tp.partition, ends[tp]) for tp in tps],
+            """INSERT INTO public.consumer_offsets (consumer, topic, partition, next_offset)
+               VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)
+               DO UPDATE SET next_offset = EXCLUDED.next_offset""",
+            [
+                (rig.kafka.group(PROJECTOR_GROUP), tp.topic, tp.partition, end)
+                for tp, end in ends.items()
+            ],
         )
     finally:
-        await consumer.stop()
         await connection.close()
 
 

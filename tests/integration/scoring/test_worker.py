@@ -57,6 +57,16 @@ def test_worker_scores_a_quarter_through_a_restart_close_and_late_event(
         worker.kill_if_running()
 
 
+def scoring_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / ".venv/bin/mingdeng-scoring"), *args],
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> None:
     port = env["MINGDENG_SCORING_WEB_PORT"]
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
@@ -144,23 +154,11 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
         ("data.rule", "bad-1")
     ]
 
-    replay = subprocess.run(
-        [str(ROOT / ".venv/bin/mingdeng-scoring"), "replay", "--verify"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    replay = scoring_cli(env, "replay", "--verify")
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "0 differ" in replay.stdout
 
-    reconciled = subprocess.run(
-        [str(ROOT / ".venv/bin/mingdeng-scoring"), "reconcile"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    reconciled = scoring_cli(env, "reconcile")
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
     assert "0 without a status" in reconciled.stdout
 
@@ -173,20 +171,7 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
         .replace('version = "2026.1"', 'version = "trial"')
         .replace("performance_weight = 0.4", "performance_weight = 0.2")
     )
-    simulated = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/mingdeng-scoring"),
-            "simulate",
-            "--rules",
-            str(trial),
-            "--quarter",
-            "2026Q3",
-        ],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    simulated = scoring_cli(env, "simulate", "--rules", str(trial), "--quarter", "2026Q3")
     assert simulated.returncode == 0, simulated.stderr
     rows = {
         line.split()[1]: line.split()[2:4]
