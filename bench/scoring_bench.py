@@ -311,8 +311,8 @@ async def freshness(
         ):
             listening.set()
             async for line in response.aiter_lines():
-                if not line.startswith("data: "):
-                    continue
+                if not line.startswith("data: ") or '"probe-' not in line:
+                    continue  # the client reads only its probes: it must not be the bottleneck
                 member = json.loads(line[6:]).get("id", "")
                 if member in sent and member not in latencies:
                     latencies[member] = (time.monotonic() - sent[member]) * 1000

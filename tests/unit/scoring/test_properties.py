@@ -15,7 +15,7 @@ from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import Quarter
 from mingdeng.scoring.domain.engine import ScoringEngine
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.domain.standings import compute_standings
+from mingdeng.scoring.domain.standings import compute_standings, compute_top_ten
 from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
 from tests.support.builders import Events
@@ -215,7 +215,7 @@ def histories(draw: Any) -> list[Event[EventData]]:
 
 @settings(PROPERTY_SETTINGS, max_examples=400)
 @given(histories(), st.randoms(use_true_random=False))
-def test_incremental_standings_equal_a_full_recomputation(
+def test_incremental_standings_and_top_ten_equal_a_full_recomputation(
     events: list[Event[EventData]], rnd: Any
 ) -> None:
     shuffled = events[:]
@@ -225,9 +225,14 @@ def test_incremental_standings_equal_a_full_recomputation(
         engine.apply(event)
         if rnd.random() < 0.5:
             engine.flush()  # flushes at random moments must not change the outcome
+        if rnd.random() < 0.3:
+            engine.top_ten(2026)  # nor asking for the top ten (it is kept incrementally)
     engine.flush()
     for quarter in (Q3, Q4):
         assert engine.standings(quarter) == compute_standings(engine.facts, quarter, RULES)
+    afresh = {q: compute_standings(engine.facts, q, RULES) for q in engine.quarters()}
+    candidates = afresh[max(afresh)].members if afresh else ()
+    assert engine.top_ten(2026) == compute_top_ten(2026, afresh, candidates, RULES, "provisional")
 
 
 # --- a close counts exactly what was accepted before it, whatever the interleaving (issue 16) --

@@ -71,6 +71,28 @@ def test_changes_publish_scores_ranking_selection_and_top_ten_then_only_what_cha
     assert changed[(SCORES.name, "2026Q3/member/C")]["index"] == EXPECTED_V["C"] + 2  # type: ignore[index]
 
 
+def test_selections_follow_scores_at_most_once_per_interval(rules: Rules) -> None:
+    now = [at("2026-10-20 10:00")]
+    service = ScoringService(
+        rules, PARTITIONS, clock=lambda: now[0], selection_interval=timedelta(seconds=1)
+    )
+    log, e = Log(), Events()
+    service.take(log.extend(quarter_events(e)))
+    assert (SELECTIONS.name, "2026Q3") in by_key(service.publish_changes())  # the first at once
+
+    service.take([log.append(e.volunteer("C", "2026-09-01 10:00"))])
+    soon = by_key(service.publish_changes())
+    assert (SCORES.name, "2026Q3/member/C") in soon  # a score goes out as it changes
+    assert not any(topic == SELECTIONS.name for topic, _ in soon)  # its selection waits
+    assert not service.has_unpublished_changes
+
+    now[0] += timedelta(seconds=1)
+    assert service.has_unpublished_changes  # the worker comes back for it without input
+    later = by_key(service.publish_changes())
+    assert set(later) == {(SELECTIONS.name, "2026Q3")}
+    assert service.publish_changes() == []
+
+
 def test_a_member_who_leaves_is_removed_with_a_tombstone(rules: Rules) -> None:
     service, log, e = service_for(rules), Log(), Events()
     service.take(log.extend(quarter_events(e)))

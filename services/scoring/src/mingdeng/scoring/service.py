@@ -58,7 +58,7 @@ from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
-CHECKPOINT_FORMAT = 2  # bump when the engine's state changes shape: old checkpoints are ignored
+CHECKPOINT_FORMAT = 3  # bump when the engine's state changes shape: old checkpoints are ignored
 Header = tuple[str, bytes]
 
 
@@ -130,10 +130,14 @@ class ScoringService:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         barrier_timeout: timedelta = timedelta(seconds=60),
+        selection_interval: timedelta = timedelta(0),
         keep_closed_years: bool = False,
         statuses: bool = True,
     ) -> None:
-        """`statuses=False`: a replay that needs only the standings builds no status."""
+        """`statuses=False`: a replay that needs only the standings builds no status.
+        `selection_interval`: scores are published as they change; a quarter's selection and
+        ranking order, and a year's provisional top ten, at most this often (each is a
+        message about the whole quarter or year)."""
         self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
         self._statuses = statuses
         self.partitions = partitions
@@ -146,6 +150,10 @@ class ScoringService:
         self._silent_below: dict[int, int] = {}
         self._close_requested: set[Quarter] = set()
         self._last_selection: dict[bytes, bytes] = {}  # open quarters and years only
+        self._selection_interval = selection_interval
+        self._selections_owed: set[Quarter] = set()
+        self._top_tens_owed: set[int] = set()
+        self._selections_sent_at: datetime | None = None
         self.taken = 0  # records taken so far
 
     # --- the inbound log ------------------------------------------------------------------
@@ -185,7 +193,13 @@ class ScoringService:
 
     @property
     def has_unpublished_changes(self) -> bool:
-        return self.engine.has_changes
+        return self.engine.has_changes or self._selections_due()
+
+    def _selections_due(self) -> bool:
+        return bool(self._selections_owed or self._top_tens_owed) and (
+            self._selections_sent_at is None
+            or self._clock() - self._selections_sent_at >= self._selection_interval
+        )
 
     @property
     def blocked_partitions(self) -> set[int]:
@@ -365,14 +379,26 @@ class ScoringService:
                 self._score_publication(quarter, "branch", b, board.branches.get(b))
                 for b in sorted(changed.branches)
             ]
-            out += self._if_changed(
-                selection_message(board.standings(self.engine.rules)).to_json(), str(quarter)
-            )
-        for year in sorted(changes.years):
-            top_ten = self.engine.top_ten(year)
-            out += self._if_changed(top_ten_message(top_ten).to_json(), str(year))
-            if top_ten.status == "final":
-                self._last_selection.pop(str(year).encode(), None)
+            self._selections_owed.add(quarter)
+        self._top_tens_owed |= changes.years
+        final_years = self._top_tens_owed & self.engine.final_top_ten.keys()
+        for year in sorted(final_years):  # published at once, like the final standings
+            out += self._if_changed(top_ten_message(self.engine.top_ten(year)).to_json(), str(year))
+            self._last_selection.pop(str(year).encode(), None)
+        self._top_tens_owed -= final_years
+        if self._selections_due():
+            out += self._provisional_selections()
+        return out
+
+    def _provisional_selections(self) -> list[Publication]:
+        out: list[Publication] = []
+        for quarter in sorted(self._selections_owed & self.engine.boards.keys()):
+            standings = self.engine.boards[quarter].standings(self.engine.rules)
+            out += self._if_changed(selection_message(standings).to_json(), str(quarter))
+        for year in sorted(self._top_tens_owed):
+            out += self._if_changed(top_ten_message(self.engine.top_ten(year)).to_json(), str(year))
+        self._selections_owed, self._top_tens_owed = set(), set()
+        self._selections_sent_at = self._clock()
         return out
 
     def _if_changed(self, value: bytes, key: str) -> list[Publication]:

@@ -25,6 +25,12 @@ class ScoringSettings(BaseSettings):
     checkpoint_every_s: float = Field(default=30, gt=0)
     checkpoint_every_records: int = Field(default=100_000, ge=1)
     close_check_interval_s: float = Field(default=60, gt=0)
+    selection_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="a quarter's selection and ranking order, and a year's provisional top ten,"
+        " are published at most this often; scores as they change",
+    )
     barrier_timeout_s: float = Field(
         default=60, gt=0, description="a close still missing copies after this gets them written"
     )

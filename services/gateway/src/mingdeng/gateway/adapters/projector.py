@@ -69,8 +69,9 @@ class Projector:
         self.topic_names = list(self._topics)
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
-        # the two topics with a record per event and per subject are written per batch
+        # the topics with a record per event, per subject and per quarter are written per batch
         scores: dict[str, IndexScore | None] = {}  # the last of each key; None: it left
+        selections: dict[str, Selection] = {}  # the last of each key
         statuses: dict[tuple[str, str], EventStatus] = {}
         for record in records:
             topic = self._topics[record.topic]
@@ -83,7 +84,8 @@ class Projector:
                     score = IndexScore.model_validate_json(record.value)
                     scores[score.key] = score
                 elif topic is SELECTIONS:
-                    await _selection(connection, record.value)
+                    selection = SELECTION.validate_json(record.value)
+                    selections[selection.key] = selection
                 elif topic is EVENT_STATUS:
                     status = EventStatus.model_validate_json(record.value)
                     statuses[(status.source, status.id)] = status
@@ -126,6 +128,8 @@ class Projector:
                 )
 
         await _scores(connection, scores)
+        for selection in selections.values():
+            await _selection(connection, selection)
         await _statuses(connection, list(statuses.values()))
 
 
@@ -202,8 +206,7 @@ async def _scores(connection: asyncpg.Connection, scores: dict[str, IndexScore |
     )
 
 
-async def _selection(connection: asyncpg.Connection, value: bytes) -> None:
-    selection = SELECTION.validate_json(value)
+async def _selection(connection: asyncpg.Connection, selection: Selection) -> None:
     await connection.execute(
         """INSERT INTO gateway.selections (key, kind, status, body) VALUES ($1, $2, $3, $4)
            ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,

@@ -67,6 +67,11 @@ async def stream(request: Request, viewer: Viewer, connection: Connection) -> St
     scope = scope_of(viewer, await repository.org(connection))
     dsn = settings_of(request).postgres.dsn
 
+    def allowed(change: dict[str, str]) -> bool:
+        if change["level"] == "branch":
+            return scope.allows_branch(change["id"])
+        return _visible(scope, change["level"], change["id"])
+
     async def events() -> AsyncIterator[str]:
         changes: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
         listener = await asyncpg.connect(dsn)
@@ -78,22 +83,21 @@ async def stream(request: Request, viewer: Viewer, connection: Connection) -> St
         await listener.add_listener(SCORE_CHANNEL, on_change)
         try:
             yield ": connected\n\n"
-            while not await request.is_disconnected():
+            while True:  # a client gone is noticed at the next write, a keepalive at the latest
                 try:
-                    payload = await asyncio.wait_for(changes.get(), KEEPALIVE_S)
+                    payloads = [await asyncio.wait_for(changes.get(), KEEPALIVE_S)]
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
-                change = json.loads(payload)
-                allowed = (
-                    scope.allows_member(change["id"])
-                    if change["level"] == "member"
-                    else _visible(scope, change["level"], change["id"])
-                    if change["level"] == "department"
-                    else scope.allows_branch(change["id"])
+                while not changes.empty():  # all that came meanwhile, in one write
+                    payloads.append(changes.get_nowait())
+                chunk = "".join(
+                    f"event: score\ndata: {payload}\n\n"
+                    for payload in payloads
+                    if allowed(json.loads(payload))
                 )
-                if allowed:
-                    yield f"event: score\ndata: {payload}\n\n"
+                if chunk:
+                    yield chunk
         finally:
             await listener.close()
 

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import unquote
 
 import asyncpg
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
@@ -15,6 +14,7 @@ from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
+from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
@@ -82,27 +82,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(activity.router)
     app.include_router(notifications.router)
 
-    @app.middleware("http")
-    async def refuse_nul(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # PostgreSQL stores no NUL character: refuse them up front, in any path or query
-        if "\x00" in request.url.path or "\x00" in unquote(request.url.query):
-            return problems.problem_response(
-                422, "Invalid request", "NUL characters are not allowed"
-            )
-        return await call_next(request)
-
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        requests.labels(
-            request.method, getattr(route, "path", "unmatched"), response.status_code
-        ).inc()
-        return response
+    app.add_middleware(GuardAndCount, requests=requests)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -17,7 +17,7 @@ from sortedcontainers import SortedList
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import INDEX_KPI_SUBJECT, EventData
-from mingdeng.contracts.periods import Quarter
+from mingdeng.contracts.periods import Quarter, quarters_of_year
 from mingdeng.scoring.domain.facts import (
     Branch,
     Delivery,
@@ -41,9 +41,11 @@ from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.domain.standings import (
     QuarterStandings,
     TopTen,
+    TopTenEntry,
     compute_top_ten,
     department_order,
     select_exemplars,
+    top_ten_place,
     vanguard_order,
 )
 
@@ -138,6 +140,20 @@ class Board:
         return self._standings
 
 
+@dataclass
+class YearBoard:
+    """The live top ten of an open year: every candidate's place, kept in order. The
+    candidates are the members of the year's latest quarter with activity (`last`)."""
+
+    year: int
+    last: Quarter | None = None
+    entries: dict[str, TopTenEntry] = field(default_factory=dict)
+    places: dict[str, tuple[float, int, int, str]] = field(default_factory=dict)
+    order: SortedList = field(default_factory=SortedList)  # top_ten_place keys
+    all_stale: bool = True
+    stale_members: set[str] = field(default_factory=set)
+
+
 def _digest(ref: EventRef) -> int:
     """A stable 64-bit digest of an idempotency key (small to keep, fast to checkpoint)."""
     return int.from_bytes(blake2b(f"{ref[0]}\0{ref[1]}".encode(), digest_size=8).digest())
@@ -155,6 +171,7 @@ class ScoringEngine:
         self.closed: set[Quarter] = set()
         self.finals: dict[Quarter, QuarterStandings] = {}
         self.final_top_ten: dict[int, TopTen] = {}
+        self.years: dict[int, YearBoard] = {}  # open years whose top ten was asked for
         self.keep_closed_years = keep_closed_years
         # idempotency keys (digests) of the events of open quarters, by the quarter of their time
         self.seen: dict[Quarter, set[int]] = defaultdict(set)
@@ -225,6 +242,7 @@ class ScoringEngine:
         self.seen.pop(quarter, None)
         if quarter.number == 4:
             self.final_top_ten[quarter.year] = self._compute_top_ten(quarter.year, "final")
+            self.years.pop(quarter.year, None)
             if not self.keep_closed_years:
                 for done in [q for q in self.finals if q.year == quarter.year and q != quarter]:
                     del self.finals[done]
@@ -241,6 +259,7 @@ class ScoringEngine:
         """Recompute every open quarter whole at the next flush, and report all of it: after a
         restart, what was published last before the crash is not known here."""
         self.boards = {quarter: Board(quarter) for quarter in self.boards}
+        self.years = {}
 
     @property
     def has_changes(self) -> bool:
@@ -324,6 +343,8 @@ class ScoringEngine:
         if changed.members or changed.departments or changed.branches:
             board._standings = None
             if self.boards.get(quarter) is board:
+                if quarter.year in self.years:
+                    self.years[quarter.year].stale_members |= changed.members
                 pending = self._changes.quarters.setdefault(quarter, QuarterChanges())
                 pending.members |= changed.members
                 pending.departments |= changed.departments
@@ -345,7 +366,14 @@ class ScoringEngine:
     def top_ten(self, year: int) -> TopTen:
         if year in self.final_top_ten:
             return self.final_top_ten[year]
-        return self._compute_top_ten(year, "provisional")
+        board = self.years.get(year)
+        if board is None:
+            board = self.years[year] = YearBoard(year)
+        self._refresh_year(board)
+        shown = board.order[: self.rules.selections.top_ten]
+        return TopTen(
+            year, "provisional", self.rules.version, tuple(board.entries[k[-1]] for k in shown)
+        )
 
     def quarters(self) -> list[Quarter]:
         """Every quarter that has activity or has been closed."""
@@ -370,6 +398,48 @@ class ScoringEngine:
         if board is None:
             board = self.boards[quarter] = Board(quarter)
         return board
+
+    def _refresh_year(self, board: YearBoard) -> None:
+        """Place again the members whose score changed in any quarter of the year; everyone
+        when the candidates (the latest quarter's members) are another quarter's."""
+        year = board.year
+        for quarter in quarters_of_year(year):
+            if quarter in self.boards:
+                self._refresh(self.boards[quarter])
+        last = max((q for q in self.quarters() if q.year == year), default=None)
+        candidates: dict[str, VanguardScore] = {}
+        if last in self.boards:
+            candidates = self.boards[last].members
+        elif last in self.finals:
+            candidates = {m.member_id: m for m in self.finals[last].members}
+        if last != board.last:
+            board.last, board.all_stale = last, True
+        stale = set(board.places) | set(candidates) if board.all_stale else board.stale_members
+        for member_id in stale:
+            if member_id in board.places:
+                board.order.remove(board.places.pop(member_id))
+                del board.entries[member_id]
+            candidate = candidates.get(member_id)
+            if candidate is None:
+                continue
+            per_quarter = {
+                q: score
+                for q in quarters_of_year(year)
+                if (score := self._member_score(q, member_id)) is not None
+            }
+            place = top_ten_place(candidate, per_quarter)
+            if place is not None:
+                key, board.entries[member_id] = place
+                board.places[member_id] = key
+                board.order.add(key)
+        board.all_stale, board.stale_members = False, set()
+
+    def _member_score(self, quarter: Quarter, member_id: str) -> VanguardScore | None:
+        if quarter in self.boards:
+            return self.boards[quarter].members.get(member_id)
+        if quarter in self.finals:
+            return self.finals[quarter].member(member_id)
+        return None
 
     def _compute_top_ten(self, year: int, status: Literal["provisional", "final"]) -> TopTen:
         quarters = {q: self.standings(q) for q in self.quarters() if q.year == year}

@@ -120,6 +120,33 @@ def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterSt
     )
 
 
+TopTenOrder = tuple[float, int, int, str]
+
+
+def top_ten_place(
+    candidate: VanguardScore, per_quarter: Mapping[Quarter, VanguardScore]
+) -> tuple[TopTenOrder, TopTenEntry] | None:
+    """A candidate's place among the year's top ten, from their scores in the year's quarters
+    (`per_quarter`, in quarter order, a missing quarter counts 0); None when they cannot be
+    among them: not a party member, or a counted violation in the year. Order: the mean of
+    four quarters, then lectures given and households visited over the year, then member id."""
+    if not candidate.party_member:
+        return None
+    scores = per_quarter.values()
+    if any(s.violations for s in scores):
+        return None
+    entry = TopTenEntry(
+        member_id=candidate.member_id,
+        name=candidate.name,
+        department_id=candidate.department_id,
+        mean_index=sum(s.index for s in scores) / 4,
+        quarters={str(q): s.index for q, s in per_quarter.items()},
+    )
+    given = sum(s.lectures_given for s in scores)
+    visited = sum(s.households_visited for s in scores)
+    return (-entry.mean_index, -given, -visited, entry.member_id), entry
+
+
 def compute_top_ten(
     year: int,
     quarters: Mapping[Quarter, QuarterStandings],
@@ -127,32 +154,17 @@ def compute_top_ten(
     rules: Rules,
     status: Status,
 ) -> TopTen:
-    """Top party members by the mean of their four quarterly indices (a missing quarter counts 0),
-    without a counted violation in the year. Ties: lectures given and households visited over
-    the year, then member id."""
+    """The year's top ten computed afresh (see `top_ten_place`) among `candidates`."""
     ranked = []
     for candidate in candidates:
-        if not candidate.party_member:
-            continue
         per_quarter = {
-            q: quarters[q].member(candidate.member_id)
+            q: score
             for q in quarters_of_year(year)
-            if q in quarters
+            if q in quarters and (score := quarters[q].member(candidate.member_id)) is not None
         }
-        found = [s for s in per_quarter.values() if s is not None]
-        if any(s.violations for s in found):
-            continue
-        total = sum(s.index for s in found)
-        given = sum(s.lectures_given for s in found)
-        visited = sum(s.households_visited for s in found)
-        entry = TopTenEntry(
-            member_id=candidate.member_id,
-            name=candidate.name,
-            department_id=candidate.department_id,
-            mean_index=total / 4,
-            quarters={str(q): s.index for q, s in per_quarter.items() if s is not None},
-        )
-        ranked.append(((-entry.mean_index, -given, -visited, entry.member_id), entry))
+        place = top_ten_place(candidate, per_quarter)
+        if place is not None:
+            ranked.append(place)
     ranked.sort(key=lambda pair: pair[0])
     return TopTen(
         year, status, rules.version, tuple(e for _, e in ranked[: rules.selections.top_ten])

@@ -175,6 +175,10 @@ class ScoringWorker:
             acks="all",
             linger_ms=2,
             max_batch_size=512 * 1024,
+            # a transaction begun just after a commit can meet the coordinator still writing
+            # its markers (CONCURRENT_TRANSACTIONS): retry within milliseconds, not the 100 ms
+            # default, or each such stall lands on the freshness of the indices
+            retry_backoff_ms=10,
         )
         await consumer.start()
         try:
@@ -314,6 +318,7 @@ class ScoringWorker:
             partitions,
             clock=self.clock,
             barrier_timeout=timedelta(seconds=self.settings.barrier_timeout_s),
+            selection_interval=timedelta(seconds=self.settings.selection_interval_s),
         )
 
     def _checkpoint_due(self) -> bool:
