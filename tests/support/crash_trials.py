@@ -32,6 +32,9 @@ from tests.support.kafka_log import records
 from tests.support.processes import ROOT, Service, answers, free_port, wait_for
 
 
+SELECTIONS_SETTLE_S = 1.5  # the worker's selection interval (1 s) and a margin
+
+
 @dataclass(frozen=True)
 class TrialResult:
     number: int
@@ -74,7 +77,7 @@ class CrashRig:
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
         )
-        self.checkpoint_tmp = work / "state" / "engine.checkpoint.tmp"
+        self.state = work / "state"
         self.partitions = EVENTS.partitions
         self._rng = random.Random(0)
 
@@ -125,6 +128,7 @@ class CrashRig:
         self.worker.start(f"http://127.0.0.1:{self.port}/healthz")
         counts = self._wait_for_statuses()
         wait_for(lambda: answers(f"http://127.0.0.1:{self.port}/readyz"), 60, "caught up")
+        time.sleep(SELECTIONS_SETTLE_S)  # selections follow their scores within a second
         replay_ok = self.replay_matches()
         return TrialResult(
             number=number,
@@ -144,10 +148,14 @@ class CrashRig:
         os.kill(process.pid, kind)
 
     def _kill_during_checkpoint(self, timeout_s: float) -> None:
+        """KILL the worker and the child writing its checkpoint (the whole process group, as
+        a container's or a unit's stop does) while the temporary file is being written."""
         deadline = time.monotonic() + timeout_s
+        process = self.worker.process
+        assert process is not None
         while time.monotonic() < deadline:
-            if self.checkpoint_tmp.exists():
-                self._signal(signal.SIGKILL)
+            if any(self.state.glob("engine.checkpoint.*.tmp")):
+                os.killpg(process.pid, signal.SIGKILL)
                 return
             time.sleep(0.0005)
         self._signal(signal.SIGKILL)  # no checkpoint seen in time: a random moment after all

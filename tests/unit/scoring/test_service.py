@@ -86,6 +86,7 @@ def test_selections_follow_scores_at_most_once_per_interval(rules: Rules) -> Non
     assert not any(topic == SELECTIONS.name for topic, _ in soon)  # its selection waits
     assert not service.has_unpublished_changes
 
+    assert service.owes_publications  # a worker that stops publishes it before it goes
     now[0] += timedelta(seconds=1)
     assert service.has_unpublished_changes  # the worker comes back for it without input
     later = by_key(service.publish_changes())

@@ -193,7 +193,13 @@ class ScoringService:
 
     @property
     def has_unpublished_changes(self) -> bool:
+        """Whether `publish_changes` would publish anything now."""
         return self.engine.has_changes or self._selections_due()
+
+    @property
+    def owes_publications(self) -> bool:
+        """Whether `publish_changes(everything=True)` would publish anything."""
+        return self.engine.has_changes or bool(self._selections_owed or self._top_tens_owed)
 
     def _selections_due(self) -> bool:
         return bool(self._selections_owed or self._top_tens_owed) and (
@@ -359,8 +365,9 @@ class ScoringService:
 
     # --- publishing what changed ----------------------------------------------------------
 
-    def publish_changes(self) -> list[Publication]:
-        """Scores, selections and top tens that changed since the last call."""
+    def publish_changes(self, *, everything: bool = False) -> list[Publication]:
+        """Scores, selections and top tens that changed since the last call; selections that
+        wait for their interval too with `everything` (a worker that stops)."""
         if self.replaying:
             return []  # what changes is gathered until the replay is over, then published
         changes = self.engine.flush()
@@ -386,7 +393,7 @@ class ScoringService:
             out += self._if_changed(top_ten_message(self.engine.top_ten(year)).to_json(), str(year))
             self._last_selection.pop(str(year).encode(), None)
         self._top_tens_owed -= final_years
-        if self._selections_due():
+        if everything or self._selections_due():
             out += self._provisional_selections()
         return out
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,7 @@ class ScoringWorker:
         self.lag: dict[int, int] = {}
         self._last_checkpoint = time.monotonic()
         self._since_checkpoint = 0
+        self._checkpointing: asyncio.Task[None] | None = None
 
     # --- health ---------------------------------------------------------------------------
 
@@ -150,6 +152,8 @@ class ScoringWorker:
                 log.exception("scoring session failed; starting again in %.0f s", backoff)
             finally:
                 self.live = False
+                if self._checkpointing is not None:
+                    await self._checkpointing  # a child writing: seconds at most
             if time.monotonic() - started > 60:
                 backoff = 1.0
             await pause(stop, backoff)
@@ -248,7 +252,9 @@ class ScoringWorker:
                     self.lag[p] = max(0, highwater - taken)
                     self.metrics.lag.labels(str(p)).set(self.lag[p])
             if self._checkpoint_due() and not service.replaying:
-                await self._checkpoint(service)
+                self._start_checkpoint(service)
+        if not service.replaying and service.owes_publications:  # stopping: leave nothing owed
+            await self._transaction(producer, service, [], [], committed, tps, everything=True)
 
     async def _transaction(
         self,
@@ -258,9 +264,13 @@ class ScoringWorker:
         due: list[Publication],
         committed: dict[int, int],
         tps: dict[int, TopicPartition],
+        *,
+        everything: bool = False,
     ) -> None:
         async with producer.transaction():
-            publications = service.take(records) + due + service.publish_changes()
+            publications = (
+                service.take(records) + due + service.publish_changes(everything=everything)
+            )
             kafka = self.settings.kafka
             sent = [
                 await producer.send(
@@ -300,6 +310,7 @@ class ScoringWorker:
         """A service at the last checkpoint, and where to read from; a fresh one and offset 0
         without a usable checkpoint."""
         service = self._new_service(partitions)
+        self.checkpoints.remove_leftovers()
         blob = self.checkpoints.load()
         if blob is None:
             return service, {}
@@ -322,18 +333,37 @@ class ScoringWorker:
         )
 
     def _checkpoint_due(self) -> bool:
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return False
         return self._since_checkpoint > 0 and (
             self._since_checkpoint >= self.settings.checkpoint_every_records
             or time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_every_s
         )
 
-    async def _checkpoint(self, service: ScoringService) -> None:
-        started = time.monotonic()
-        blob = service.checkpoint()
-        await asyncio.to_thread(self.checkpoints.save, blob)
-        elapsed = time.monotonic() - started
-        self.metrics.checkpoint_seconds.set(elapsed)
-        self._last_checkpoint, self._since_checkpoint = time.monotonic(), 0
-        log.info(
-            "checkpoint at %s: %d KiB in %.2f s", service.next_offsets(), len(blob) // 1024, elapsed
-        )
+    def _start_checkpoint(self, service: ScoringService) -> None:
+        """The state between two transactions, pickled and written by a forked child while
+        this process goes on; the fork happens here, synchronously, so nothing moves first."""
+        started, offsets = time.monotonic(), service.next_offsets()
+        self._last_checkpoint, self._since_checkpoint = started, 0
+        try:
+            pid = self.checkpoints.save_forked(service.checkpoint)
+        except OSError:
+            log.exception("checkpoint at %s not taken; the previous one stays", offsets)
+            return
+        self._checkpointing = asyncio.create_task(self._reap_checkpoint(pid, offsets, started))
+
+    async def _reap_checkpoint(self, pid: int, offsets: dict[int, int], started: float) -> None:
+        try:
+            _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                log.error(
+                    "checkpoint at %s failed (exit %s); the previous one stays", offsets, code
+                )
+                return
+            elapsed = time.monotonic() - started
+            self.metrics.checkpoint_seconds.set(elapsed)
+            size = self.checkpoints.path.stat().st_size
+            log.info("checkpoint at %s: %d KiB in %.2f s, aside", offsets, size // 1024, elapsed)
+        except Exception:
+            log.exception("checkpoint at %s: its writer could not be followed", offsets)
