@@ -18,6 +18,7 @@ from tests.support.samples import SAMPLE_DATA
 pytestmark = pytest.mark.e2e
 ADMIN = token("admin", "root")
 BODY_LIMIT = 64 * 1024
+BATCH_LIMIT = 50
 
 
 def attended(event_id: str, **data: object) -> dict[str, object]:
@@ -35,7 +36,11 @@ def attended(event_id: str, **data: object) -> dict[str, object]:
 
 @pytest.fixture
 def api(platform_of: Callable[..., Platform]) -> httpx.Client:
-    platform = platform_of("gateway", MINGDENG_GATEWAY_MAX_BODY_BYTES=str(BODY_LIMIT))
+    platform = platform_of(
+        "gateway",
+        MINGDENG_GATEWAY_MAX_BODY_BYTES=str(BODY_LIMIT),
+        MINGDENG_GATEWAY_MAX_BATCH_EVENTS=str(BATCH_LIMIT),
+    )
     with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
         yield client
 
@@ -76,6 +81,9 @@ def test_hand_written_bad_input_gets_the_right_4xx(api: httpx.Client) -> None:
     chunks = (b"x" * 65536 for _ in range(100))
     streamed = api.post("/v1/events", content=chunks, headers={"content-type": "application/json"})
     assert streamed.status_code == 413
+    too_many = [attended(f"many-{n}") for n in range(BATCH_LIMIT + 1)]
+    code, detail = status_and_detail(json.dumps(too_many).encode(), batch=True)
+    assert code == 413 and f"at most {BATCH_LIMIT} in one request" in detail
 
 
 def test_the_same_key_with_other_content_is_a_conflict_and_publishes_nothing(

@@ -31,7 +31,6 @@ from tests.support.history import Bureau, HistoryRecord, history
 from tests.support.kafka_log import records
 from tests.support.processes import ROOT, Service, answers, free_port, wait_for
 
-
 SELECTIONS_SETTLE_S = 1.5  # the worker's selection interval (1 s) and a margin
 
 

@@ -213,6 +213,11 @@ def attended(**data: object) -> dict[str, object]:
         (b'{"a": NaN}', "NaN is not a JSON number"),
         (b"[" * 10_000 + b"]" * 10_000, f"nested deeper than {MAX_DEPTH} levels"),
         (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, f"nested deeper than {MAX_DEPTH} levels"),
+        (  # one level too deep, short of a RecursionError: found by the walk
+            b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1),
+            f"nested deeper than {MAX_DEPTH} levels",
+        ),
+        (json.dumps(attended(note="a\u0000b")).encode(), "NUL characters are not allowed"),
         (b"\x00\x00\x00{", "not JSON"),
         (b"\xff\xfe\x00garbage", "not JSON"),
         (b"{" + b" " * MAX_EVENT_BYTES + b"}", "more than the limit"),

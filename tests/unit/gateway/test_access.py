@@ -78,10 +78,17 @@ def test_outside_development_a_real_secret_is_required(monkeypatch: pytest.Monke
     assert GatewaySettings().environment == "production"
 
 
-def test_ingestion_is_rate_limited_per_token() -> None:
-    limiter = RateLimiter(per_minute=10)
-    limiter.take("a", 8)
-    limiter.take("b", 10)
+def test_ingestion_is_rate_limited_per_token_with_bursts_and_a_time_to_retry() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=600, burst=100, clock=lambda: now[0])  # 10 a second
+    limiter.take("a", 100)  # a burst at once
+    limiter.take("b", 100)  # each token has its own
     with pytest.raises(Problem) as refused:
-        limiter.take("a", 3)
-    assert refused.value.status == 429
+        limiter.take("a", 30)
+    assert (refused.value.status, refused.value.retry_after_s) == (429, 3)
+    now[0] = 3.0
+    limiter.take("a", 30)  # refilled at 10 a second
+    now[0] = 3600.0
+    limiter.take("a", 100)  # never more than the burst
+    with pytest.raises(Problem):
+        limiter.take("a", 1)

@@ -37,7 +37,14 @@ def parse_event(
     one version per type. Raises InvalidEvent, with a reason per field, and nothing else.
     """
     document = _as_document(raw)
-    if (where := _nul_in(document)) is not None:
+    # in JSON text a NUL can only be written `\u0000`: text without that has none to look for
+    if isinstance(raw, str):
+        may_hold_nul = "\\u0000" in raw
+    elif isinstance(raw, bytes | bytearray):
+        may_hold_nul = b"\\u0000" in raw
+    else:
+        may_hold_nul = True
+    if may_hold_nul and (where := _nul_in(document)) is not None:
         raise InvalidEvent.single(where or "(event)", "NUL characters are not allowed")
     try:
         envelope = Envelope.model_validate(document)
@@ -115,7 +122,13 @@ def decode_json(
         raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEvent.single("(event)", f"not JSON: {error}") from None
-    check_shape(document, max_depth)
+    # numbers were bounded while parsing; the depth needs a walk only with enough brackets
+    if isinstance(raw, str):
+        brackets = raw.count("[") + raw.count("{")
+    else:
+        brackets = raw.count(b"[") + raw.count(b"{")
+    if brackets > max_depth:
+        check_shape(document, max_depth)
     return document
 
 

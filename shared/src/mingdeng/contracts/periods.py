@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -29,6 +31,10 @@ class Quarter:
 
     @classmethod
     def of(cls, moment: datetime) -> Quarter:
+        starts, quarters = _quarter_starts()
+        at = moment.timestamp()
+        if starts[0] <= at < starts[-1]:  # looked up: astimezone costs more than the rest
+            return quarters[bisect_right(starts, at) - 1]
         local = moment.astimezone(BUSINESS_TZ)
         return cls(local.year, (local.month - 1) // 3 + 1)
 
@@ -70,3 +76,13 @@ def quarters_of_year(year: int) -> list[Quarter]:
 def month_of(moment: datetime) -> str:
     local = moment.astimezone(BUSINESS_TZ)
     return f"{local.year:04d}-{local.month:02d}"
+
+
+@cache
+def _quarter_starts() -> tuple[list[float], list[Quarter]]:
+    """The instants the quarters of 1990-2099 begin, in the business time zone, in order."""
+    quarters = [Quarter(year, n) for year in range(1990, 2100) for n in range(1, 5)]
+    starts = [
+        datetime(q.year, 3 * q.number - 2, 1, tzinfo=BUSINESS_TZ).timestamp() for q in quarters
+    ]
+    return starts, quarters

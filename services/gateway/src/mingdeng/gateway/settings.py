@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -18,15 +19,40 @@ class GatewaySettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     projector: bool = Field(default=True, description="run the projector in this process")
-    ingest_per_minute: int = Field(default=6000, ge=1, description="events per token per minute")
+    ingest_per_minute: int = Field(
+        default=120_000, ge=1, description="events per token per minute, on average (429 beyond)"
+    )
+    ingest_burst: int = Field(
+        default=20_000, ge=1, description="events a token may post at once above the average"
+    )
+    max_batch_events: int = Field(
+        default=1000, ge=1, description="most events in one POST /v1/events (413 beyond)"
+    )
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1024, description="largest POST /v1/events body (413 beyond)"
     )
     publish_timeout_s: float = Field(
         default=10, gt=0, description="wait this long for the broker's acknowledgement (503 after)"
     )
+    instance: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        description="names this gateway's transactional producers; unique per running gateway,"
+        " the same after a restart (the new producers then abort what the old left open)",
+    )
+    publish_producers: int = Field(
+        default=4, ge=1, le=64, description="batches published at once (a transaction each)"
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+
+    @model_validator(mode="after")
+    def _a_batch_fits_a_burst(self) -> Self:
+        if self.max_batch_events > self.ingest_burst:
+            raise ValueError(
+                "MINGDENG_GATEWAY_MAX_BATCH_EVENTS is above INGEST_BURST: such a batch could never pass"
+            )
+        return self
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self) -> Self:

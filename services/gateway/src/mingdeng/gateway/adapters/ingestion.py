@@ -1,17 +1,26 @@
-"""POST /v1/events: claim (source, id) in the ledger, publish to Kafka, then confirm.
+"""POST /v1/events: claim (source, id) in the ledger, publish to Kafka in one transaction, then
+confirm.
 
 1. A short transaction claims the new keys (`published = false`, with a hash of the content)
    and reads the known ones: the same content is a duplicate, another content a conflict.
-2. The connection goes back to the pool; the events are published, waiting at most
-   `publish_timeout_s` for every record's acknowledgement (acks=all).
-3. Acknowledged: the claims are confirmed. Not acknowledged: the claims are released, so that
-   nothing is recorded and the client's retry publishes.
+2. The connection goes back to the pool; the batch is published in one Kafka transaction
+   (a close as a barrier copy on every partition, in the same transaction), waiting at most
+   `publish_timeout_s` for it to commit. Every reader of the log reads committed records only,
+   so a batch is on the log whole or not at all.
+3. Committed: the claims are confirmed. Not committed: the transaction is aborted (or left to
+   be aborted: the producer is replaced, and a new producer with the same transactional id
+   fences the old one and aborts what it had open; the coordinator aborts it after
+   `transaction_timeout_ms` in any case), the claims are released, and the client is told
+   503 with nothing published: a retry publishes once.
 
-The producer is not idempotent on purpose: an idempotent producer retries a record until the
-broker takes it, even long after the client was told 503. Here a record not acknowledged within
-the timeout expires in the client and is never sent later. A retried record can reach the log
-twice; every reader keeps an event once per (source, id). A claim that a crash left unconfirmed
-is taken over by the next request for that key once it is `claim_expiry_s` old.
+One case stays uncertain: the broker stops answering after the commit was sent. The batch may
+then be committed or not; the client is told so (503, "unknown"), and a retry is safe, since
+every reader keeps an event once per (source, id).
+
+Transactions are sequential per producer: a pool of `producers` transactional producers
+(`<transactional_id_prefix>-<n>`) publishes that many batches at once. Each gateway instance
+needs its own prefix. A claim that a crash left unconfirmed is taken over by the next request
+for that key once it is `claim_expiry_s` old.
 """
 
 from __future__ import annotations
@@ -63,62 +72,88 @@ class Unavailable(Exception):
         self.dependency, self.detail, self.retry_after_s = dependency, detail, retry_after_s
 
 
-def content_hash(event: Event[EventData]) -> str:
-    return hashlib.sha256(serialize_event(event)).hexdigest()
+def content_hash(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+class _CommitUnknown(Exception):
+    """The commit was sent and not answered in time."""
 
 
 class EventPublisher:
     def __init__(
-        self, kafka: KafkaSettings, publish_timeout_s: float = 10.0, claim_expiry_s: float = 30.0
+        self,
+        kafka: KafkaSettings,
+        publish_timeout_s: float = 10.0,
+        claim_expiry_s: float = 30.0,
+        *,
+        producers: int = 4,
+        transactional_id_prefix: str = "mingdeng-gateway",
     ) -> None:
+        self._kafka = kafka
         self._topic = kafka.topic(EVENTS)
         self._timeout_s = publish_timeout_s
         self._claim_expiry_s = max(claim_expiry_s, 2 * publish_timeout_s)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id="mingdeng-gateway",
-            acks="all",
-            enable_idempotence=False,  # see the module's docstring
-            request_timeout_ms=int(publish_timeout_s * 1000),
-            linger_ms=5,
-        )
+        self._transactional_ids = [
+            kafka.group(f"{transactional_id_prefix}-{n}") for n in range(producers)
+        ]
+        self._idle: asyncio.Queue[tuple[str, AIOKafkaProducer | None]] = asyncio.Queue()
         self._closing = asyncio.Lock()
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    def _new_producer(self, transactional_id: str) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            client_id="mingdeng-gateway",
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            request_timeout_ms=int(self._timeout_s * 1000),
+            transaction_timeout_ms=max(int(self._timeout_s * 2000), 10_000),
+            retry_backoff_ms=10,  # see the scoring worker: a transaction just after a commit
+            linger_ms=2,
+            max_batch_size=1024 * 1024,
+        )
 
     async def start(self) -> None:
-        await self._producer.start()
+        """The producers start on first use: the gateway serves reads with the broker away."""
+        for transactional_id in self._transactional_ids:
+            self._idle.put_nowait((transactional_id, None))
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        while not self._idle.empty():
+            _, producer = self._idle.get_nowait()
+            if producer is not None:
+                await producer.stop()
 
-    async def _send(self, event: Event[EventData]) -> list[asyncio.Future[object]]:
-        """One record; a close as a barrier copy on every partition (see BARRIER_HEADER)."""
-        key, value = event.subject.encode(), serialize_event(event)
-        if not isinstance(event.data, QuarterClosed):
-            return [await self._producer.send(self._topic, key=key, value=value)]
-        async with self._closing:  # one close's copies at a time: barriers never cross
-            partitions = sorted(await self._producer.partitions_for(self._topic))
-            copies = [
-                await self._producer.send(
-                    self._topic, key=key, value=value, partition=p, headers=[(BARRIER_HEADER, b"1")]
-                )
-                for p in partitions
-            ]
-            await asyncio.gather(*copies)
-        return copies
-
-    async def accept(self, pool: asyncpg.Pool, events: Sequence[Event[EventData]]) -> Accepted:
+    async def accept(
+        self,
+        pool: asyncpg.Pool,
+        events: Sequence[Event[EventData]],
+        serialized: Sequence[bytes] | None = None,
+    ) -> Accepted:
+        """`serialized`: the events' bytes when the caller has them already."""
         unique: dict[Key, Event[EventData]] = {}
-        for event in events:
-            unique.setdefault(event.key, event)
-        new = await self._database("claiming", self._claim(pool, unique))
+        payloads: dict[Key, bytes] = {}
+        for n, event in enumerate(events):
+            if event.key not in unique:
+                unique[event.key] = event
+                payloads[event.key] = serialized[n] if serialized else serialize_event(event)
+        new = await self._database("claiming", self._claim(pool, unique, payloads))
         try:
-            await asyncio.wait_for(
-                self._publish([e for key, e in unique.items() if key in new]), self._timeout_s + 1
-            )
+            await self._publish([(unique[key], payloads[key]) for key in unique if key in new])
+        except _CommitUnknown as error:
+            await self._database("releasing", self._release(pool, new))
+            raise Unavailable(
+                "Kafka",
+                f"the commit was not answered ({error}): the events may or may not be on the log;"
+                " sending them again is safe, each counts once",
+                5,
+            ) from None
         except (KafkaError, TimeoutError) as error:
             await self._database("releasing", self._release(pool, new))
             raise Unavailable(
-                "Kafka", f"the broker did not acknowledge: {type(error).__name__}", 5
+                "Kafka", f"the broker did not commit the batch: {type(error).__name__}", 5
             ) from None
         try:
             await self._confirm(pool, new)
@@ -131,17 +166,91 @@ class EventPublisher:
             duplicates=[e.id for e in events if e.key not in new],
         )
 
-    async def _publish(self, events: Sequence[Event[EventData]]) -> None:
-        """Send every event, keyed by subject; return once all are acknowledged."""
-        sends = []
-        for event in events:
-            sends += await self._send(event)
-        await asyncio.gather(*sends)
+    async def _publish(self, batch: Sequence[tuple[Event[EventData], bytes]]) -> None:
+        """The batch in one transaction, on an idle producer; a producer whose transaction did
+        not commit is replaced (see the module's docstring)."""
+        if not batch:
+            return
+        transactional_id, producer = await self._idle.get()
+        try:
+            if producer is None:
+                producer = self._new_producer(transactional_id)
+                await asyncio.wait_for(producer.start(), self._timeout_s)
+            if any(isinstance(event.data, QuarterClosed) for event, _ in batch):
+                async with self._closing:  # one close's copies at a time: barriers never cross
+                    await self._transaction(producer, batch)
+            else:
+                await self._transaction(producer, batch)
+        except BaseException:
+            if producer is not None and not await self._aborted(producer):
+                self._discard(producer)
+                producer = None
+            raise
+        finally:
+            self._idle.put_nowait((transactional_id, producer))
 
-    async def _claim(self, pool: asyncpg.Pool, unique: dict[Key, Event[EventData]]) -> set[Key]:
+    async def _transaction(
+        self, producer: AIOKafkaProducer, batch: Sequence[tuple[Event[EventData], bytes]]
+    ) -> None:
+        deadline = asyncio.get_running_loop().time() + self._timeout_s
+        async with asyncio.timeout_at(deadline):
+            await producer.begin_transaction()
+            partitions = sorted(await producer.partitions_for(self._topic))
+            sent = []
+            for event, payload in batch:
+                key = event.subject.encode()
+                if isinstance(event.data, QuarterClosed):
+                    sent += [
+                        await producer.send(
+                            self._topic, payload, key, partition=p, headers=[(BARRIER_HEADER, b"1")]
+                        )
+                        for p in partitions
+                    ]
+                else:
+                    sent.append(await producer.send(self._topic, payload, key))
+            await asyncio.gather(*sent)
+        try:
+            async with asyncio.timeout_at(deadline + 1):
+                await producer.commit_transaction()
+        except TimeoutError as error:
+            raise _CommitUnknown(f"after {self._timeout_s:.0f} s") from error
+
+    async def _aborted(self, producer: AIOKafkaProducer) -> bool:
+        """Abort the open transaction at once if the broker answers (a record it refused, a
+        slow acknowledgement): until then its partitions hold every committed reader back."""
+        try:
+            async with asyncio.timeout(min(2.0, self._timeout_s)):
+                await producer.abort_transaction()
+            return True
+        except Exception as error:
+            log.warning(
+                "a failed transaction could not be aborted (%s); replacing its producer", error
+            )
+            return False
+
+    def _discard(self, producer: AIOKafkaProducer) -> None:
+        """Stop a producer whose transaction failed, in the background (the broker may be
+        away); its successor fences it and aborts what it left open."""
+
+        async def stop() -> None:
+            try:
+                await asyncio.wait_for(producer.stop(), self._timeout_s)
+            except Exception as error:
+                log.warning("a failed producer did not stop cleanly: %s", error)
+
+        task = asyncio.get_running_loop().create_task(stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _claim(
+        self,
+        pool: asyncpg.Pool,
+        unique: dict[Key, Event[EventData]],
+        payloads: dict[Key, bytes],
+    ) -> set[Key]:
         """Claim the keys not known yet, and those whose claim a crash left behind; raise
         Conflict for a known key with other content, Unavailable for one being published now."""
-        hashes = {key: content_hash(e) for key, e in unique.items()}
+        hashes = {key: content_hash(payload) for key, payload in payloads.items()}
         async with pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(
                 """INSERT INTO gateway.accepted_events

@@ -42,11 +42,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.rate_limiter = RateLimiter(settings.ingest_per_minute)
+        app.state.rate_limiter = RateLimiter(settings.ingest_per_minute, settings.ingest_burst)
         app.state.pool = await asyncpg.create_pool(
             settings.postgres.dsn, min_size=1, max_size=10, timeout=5
         )
-        app.state.publisher = EventPublisher(settings.kafka, settings.publish_timeout_s)
+        app.state.publisher = EventPublisher(
+            settings.kafka,
+            settings.publish_timeout_s,
+            producers=settings.publish_producers,
+            transactional_id_prefix=f"mingdeng-gateway-{settings.instance}",
+        )
         await app.state.publisher.start()
         stop = asyncio.Event()
         projector_task = None

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import math
 import time
-from collections import defaultdict, deque
+from collections.abc import Callable
 from typing import Annotated
 
 import asyncpg
@@ -50,22 +51,30 @@ def requires(*roles: Role):  # type: ignore[no-untyped-def]
 
 
 class RateLimiter:
-    """A sliding one-minute window per token subject, for ingestion."""
+    """A token bucket per token subject: `per_minute` events a minute on average, in bursts of
+    up to `burst` (a backfill posts its batches back to back). A refusal says when to retry."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(
+        self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.per_second = per_minute / 60
+        self.burst = burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # subject: (events left, as of)
 
     def take(self, subject: str, count: int) -> None:
-        now = time.monotonic()
-        window = self._seen[subject]
-        while window and window[0] < now - 60:
-            window.popleft()
-        if len(window) + count > self.per_minute:
+        now = self._clock()
+        left, since = self._buckets.get(subject, (self.burst, now))
+        left = min(self.burst, left + (now - since) * self.per_second)
+        if count > left:
             raise Problem(
-                429, "Too many events", f"at most {self.per_minute} events a minute per token"
+                429,
+                "Too many events",
+                f"at most {self.per_second * 60:.0f} events a minute per token, in bursts of"
+                f" {self.burst}",
+                retry_after_s=math.ceil((count - left) / self.per_second),
             )
-        window.extend([now] * count)
+        self._buckets[subject] = (left - count, now)
 
 
 Connection = Annotated[asyncpg.Connection, Depends(connection)]

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from mingdeng.contracts.codec import MAX_DEPTH, MAX_EVENT_BYTES, decode_json, parse_event
+from mingdeng.contracts.codec import (
+    MAX_DEPTH,
+    MAX_EVENT_BYTES,
+    decode_json,
+    parse_event,
+    serialize_event,
+)
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.ingestion import Conflict, EventPublisher, Unavailable
@@ -61,7 +66,8 @@ class EventState(BaseModel):
     },
     responses={
         409: {"description": "a known (source, id) with another content"},
-        413: {"description": "the body is over the limit"},
+        413: {"description": "the body or the number of events is over the limit"},
+        429: {"description": "the token's quota is spent for now; see Retry-After"},
         422: {"description": "invalid events, with reasons per event and field"},
         503: {"description": "the broker or the database did not answer; nothing was published"},
     },
@@ -86,15 +92,21 @@ async def post_events(
         raise Problem(422, "Invalid events", "a batch is a JSON array of CloudEvents")
     if not batch:
         raise Problem(422, "Invalid events", "the batch is empty")
+    most = request.app.state.settings.max_batch_events
+    if len(batch) > most:
+        raise Problem(413, "Batch too large", f"{len(batch)} events; at most {most} in one request")
 
-    events, invalid = [], []
+    events, payloads, invalid = [], [], []
     for index, item in enumerate(batch):
         try:
-            events.append(parse_event(item, latest=False))
-            if (size := len(json.dumps(item, ensure_ascii=False).encode())) > MAX_EVENT_BYTES:
+            event = parse_event(item, latest=False)
+            payload = serialize_event(event)  # the bytes published, serialised once
+            if len(payload) > MAX_EVENT_BYTES:
                 raise InvalidEvent.single(
-                    "(event)", f"{size} bytes is more than the limit of {MAX_EVENT_BYTES}"
+                    "(event)", f"{len(payload)} bytes is more than the limit of {MAX_EVENT_BYTES}"
                 )
+            events.append(event)
+            payloads.append(payload)
         except InvalidEvent as error:
             event_id = item.get("id") if isinstance(item, dict) else None
             invalid.append({"index": index, "id": event_id, "reasons": error.as_dicts()})
@@ -115,7 +127,7 @@ async def post_events(
             )
     request.app.state.rate_limiter.take(publisher.subject, len(events))
     try:
-        result = await kafka.accept(request.app.state.pool, events)
+        result = await kafka.accept(request.app.state.pool, events, payloads)
     except Conflict as conflict:
         raise Problem(
             409,

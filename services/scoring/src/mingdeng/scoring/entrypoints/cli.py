@@ -68,7 +68,7 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
     service, replayed = await fold_log(settings, Rules.load(settings.rules_file), progress=True)
     elapsed = time.monotonic() - started
     rate = service.taken / elapsed if elapsed else 0.0
-    print(f"replayed {service.taken:,} records in {elapsed:.1f} s ({rate:,.0f}/s)")
+    print(f"replayed {service.taken:,} records in {elapsed:.2f} s ({rate:,.0f}/s)")
     if not verify:
         for (topic, key), value in sorted(replayed.items()):
             print(
