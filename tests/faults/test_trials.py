@@ -1,15 +1,17 @@
-"""Fault injection with real processes: the gateway (with its projector), notify and outreach,
-each under its supervisor (deploy/supervise.sh), under a steady load through the API.
+"""Fault injection with real processes: the gateway (with its projector), scoring, notify and
+outreach, each under its supervisor (deploy/supervise.sh), under a steady load through the API.
 
 Randomised trials (seed in MINGDENG_FAULT_SEED, printed on failure): poison records of every
 kind on every topic these services read, kill -9 of a service, a PostgreSQL restart and Kafka
 frozen for 30 s. After each: every service is up and ready again without a hand, every
 accepted event is in each projection exactly once, and every violation reminder was sent once.
+At the end, the indices (on Kafka and as the API serves them) equal a clean replay of the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import random
@@ -37,6 +39,7 @@ from mingdeng.runtime.settings import KafkaSettings
 from mingdeng.runtime.topics_admin import ensure_topics
 from tests.e2e.conftest import SECRET, token
 from tests.support.builders import Events
+from tests.support.kafka_log import latest
 from tests.support.processes import ROOT, answers, free_port, wait_for
 
 pytestmark = pytest.mark.faults
@@ -44,6 +47,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 SEED = int(os.environ.get("MINGDENG_FAULT_SEED", random.randrange(1_000_000)))
 ADMIN = token("admin", "root")
 RECOVERY_S = 120
+SERVICES = ("gateway", "scoring", "notify", "outreach")
 
 # every topic a consumer of these services reads, and who parks a bad record of it
 PROJECTOR_ONLY = (
@@ -91,6 +95,7 @@ class Platform:
     kafka: KafkaSettings
     dsn: str
     sink: Path
+    env: dict[str, str]
     services: dict[str, Supervised] = field(default_factory=dict)
 
 
@@ -108,7 +113,7 @@ def platform(
     asyncio.run(create())
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"faults-{unique}.")
     ensure_topics(kafka)
-    ports = {name: free_port() for name in ("gateway", "notify", "outreach")}
+    ports = {name: free_port() for name in SERVICES}
     dsn = database_url.rsplit("/", 1)[0] + f"/{database}"
     env = {
         **os.environ,
@@ -120,6 +125,8 @@ def platform(
         "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
         "MINGDENG_GATEWAY_PORT": str(ports["gateway"]),
         "MINGDENG_GATEWAY_PUBLISH_TIMEOUT_S": "8",
+        "MINGDENG_SCORING_WEB_PORT": str(ports["scoring"]),
+        "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "scoring"),
         "MINGDENG_NOTIFY_HEALTH_PORT": str(ports["notify"]),
         "MINGDENG_OUTREACH_HEALTH_PORT": str(ports["outreach"]),
         "MINGDENG_NOTIFY_SINK_FILE": str(tmp_path / "sms.jsonl"),
@@ -127,14 +134,17 @@ def platform(
         "MINGDENG_NOTIFY_SCHEDULE_EVERY_S": "1",
         **{f"MINGDENG_NOTIFY_PER_{w}": "100000" for w in ("MINUTE", "HOUR", "DAY")},
     }
-    platform = Platform(f"http://127.0.0.1:{ports['gateway']}", kafka, dsn, tmp_path / "sms.jsonl")
+    platform = Platform(
+        f"http://127.0.0.1:{ports['gateway']}", kafka, dsn, tmp_path / "sms.jsonl", env
+    )
     try:
-        for name in ("gateway", "notify", "outreach"):
+        for name in SERVICES:
             binary = str(ROOT / f".venv/bin/mingdeng-{name}")
-            done = subprocess.run(
-                [binary, "prestart"], env=env, capture_output=True, text=True, timeout=60
-            )
-            assert done.returncode == 0, done.stderr
+            if name != "scoring":  # scoring keeps no tables
+                done = subprocess.run(
+                    [binary, "prestart"], env=env, capture_output=True, text=True, timeout=60
+                )
+                assert done.returncode == 0, done.stderr
             process = subprocess.Popen(
                 [str(ROOT / "deploy/supervise.sh"), name, str(tmp_path / f"{name}.log"),
                  binary, "serve" if name == "gateway" else "run"],
@@ -318,22 +328,31 @@ async def _kept(
     connection = await asyncpg.connect(dsn)
     try:
         letters = await connection.fetch(
-            'SELECT topic, partition, "offset", raw FROM gateway.dead_letters'
+            'SELECT topic, partition, "offset", raw, body FROM gateway.dead_letters'
         )
         parked = await connection.fetch(
             'SELECT consumer, topic, partition, "offset", value FROM public.parked_records'
         )
     finally:
         await connection.close()
+    by_scoring = [json.loads(r["body"]) for r in letters if r["topic"].endswith(t.DEAD_LETTER.name)]
     return (
-        {(r["topic"], r["partition"], r["offset"]): r["raw"] for r in letters},
+        {(r["topic"], r["partition"], r["offset"]): r["raw"] for r in letters}
+        | {  # what scoring dead-lettered: where the record was, and its bytes
+            (b["topic"], b["partition"], b["offset"]): base64.b64decode(b["raw_base64"])
+            for b in by_scoring
+            if isinstance(b, dict)
+            and b.get("consumer") == "scoring"
+            and b.get("raw_base64") is not None
+        },
         {(r["consumer"], r["topic"], r["partition"], r["offset"]): r["value"] for r in parked},
     )
 
 
 def check_poison_kept(platform: Platform, placed: list[tuple[t.Topic, str, int, int]]) -> None:
-    """Each bad record of a derived topic is kept byte for byte, by each consumer that reads it.
-    (Bad inbound events are dead-lettered by scoring, with reasons; the others skip them.)"""
+    """Each bad record is kept byte for byte: a bad inbound event dead-lettered by scoring,
+    with reasons (the other readers skip it); a bad derived record by each consumer that reads
+    it."""
     state: dict[str, str | None] = {"missing": None}
 
     def kept() -> bool:
@@ -352,7 +371,9 @@ def poison_not_kept(platform: Platform, placed: list[tuple[t.Topic, str, int, in
     notify = platform.kafka.group("mingdeng-notify")
     for topic, kind, partition, offset in placed:
         name = platform.kafka.topic(topic)
-        if topic is t.EVENTS:
+        if topic is t.EVENTS:  # dead-lettered by scoring, kept by the projector
+            if letters.get((t.EVENTS.name, partition, offset)) != POISON[kind]:
+                return f"scoring did not dead-letter {kind} on {name}@{offset}"
             continue
         if topic is not t.REMINDER_REQUESTS:
             by_projector = letters.get(
@@ -462,6 +483,64 @@ def test_randomised_fault_trials(platform: Platform, infrastructure_scripts: Non
     assert len(load.accepted) >= 30
     recovered(platform, load, "the last trial")
     check_published_once(platform, load.accepted, load.uncertain_keys)
+    check_indices_equal_a_clean_replay(platform)
+
+
+def check_indices_equal_a_clean_replay(platform: Platform) -> None:
+    """What scoring published equals a replay of the whole log from offset 0, and so does every
+    index the API serves. (The poison the trials put on scoring's own topics is left out.)"""
+
+    def replayed() -> dict[tuple[str, str], object]:
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/mingdeng-scoring"), "replay"],
+            env=platform.env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        items = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        return {(item["topic"], item["key"]): item["value"] for item in items}
+
+    def live() -> dict[tuple[str, str], object]:
+        found = {}
+        for topic in (t.SCORES, t.SELECTIONS):
+            for key, value in latest(
+                platform.kafka.bootstrap_servers, platform.kafka.topic(topic)
+            ).items():
+                if key != "poison":
+                    found[(topic.name, key)] = json.loads(value)
+        return found
+
+    state: dict[str, object] = {}
+
+    def live_equals_replay() -> bool:  # selections follow their scores within a second
+        state["replayed"], state["live"] = replayed(), live()
+        return state["replayed"] == state["live"]
+
+    try:
+        wait_for(live_equals_replay, 30, "the live indices equal a clean replay")
+    except AssertionError:
+        a, b = state["replayed"], state["live"]
+        differing = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))  # type: ignore[union-attr]
+        raise AssertionError(
+            f"seed {SEED}: {len(differing)} differ, e.g. {differing[:5]}"
+        ) from None
+    scores = {
+        key: value["index"]  # type: ignore[index]
+        for (topic, key), value in state["replayed"].items()  # type: ignore[attr-defined]
+        if topic == t.SCORES.name
+    }
+
+    async def served() -> dict[str, float]:
+        connection = await asyncpg.connect(platform.dsn)
+        try:
+            rows = await connection.fetch(
+                "SELECT quarter || '/' || level || '/' || id AS key, body FROM gateway.scores"
+            )
+        finally:
+            await connection.close()
+        return {row["key"]: json.loads(row["body"])["index"] for row in rows}
+
+    wait_for(lambda: asyncio.run(served()) == scores, 30, "the API serves the replayed indices")
+    print(f"{len(scores)} indices equal a clean replay, on Kafka and through the API")
 
 
 def check_published_once(

@@ -85,10 +85,11 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
         live.update({(published.name, key): value for key, value in latest.items()})
     differing = sorted(k for k in replayed.keys() | live.keys() if replayed.get(k) != live.get(k))
     for name, key in differing[:20]:
-        print(f"differs: {name} {key.decode()}", file=sys.stderr)
+        print(f"differs: {name} {key.decode(errors='replace')}", file=sys.stderr)
         for side, values in (("replayed", replayed), ("live", live)):
             found = values.get((name, key))
-            print(f"  {side}: {found.decode()[:400] if found else None}", file=sys.stderr)
+            shown = found.decode(errors="replace")[:400] if found else None
+            print(f"  {side}: {shown}", file=sys.stderr)
     print(f"{len(replayed)} results replayed; {len(differing)} differ from the live ones")
     return 1 if differing else 0
 
