@@ -372,7 +372,7 @@ def poison_not_kept(platform: Platform, placed: list[tuple[t.Topic, str, int, in
     for topic, kind, partition, offset in placed:
         name = platform.kafka.topic(topic)
         if topic is t.EVENTS:  # dead-lettered by scoring, kept by the projector
-            if letters.get((t.EVENTS.name, partition, offset)) != POISON[kind]:
+            if letters.get((name, partition, offset)) != POISON[kind]:
                 return f"scoring did not dead-letter {kind} on {name}@{offset}"
             continue
         if topic is not t.REMINDER_REQUESTS:

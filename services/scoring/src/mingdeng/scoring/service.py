@@ -133,6 +133,7 @@ class ScoringService:
         selection_interval: timedelta = timedelta(0),
         keep_closed_years: bool = False,
         statuses: bool = True,
+        inbound_topic: str = EVENTS.name,
     ) -> None:
         """`statuses=False`: a replay that needs only the standings builds no status.
         `selection_interval`: scores are published as they change; a quarter's selection and
@@ -140,6 +141,7 @@ class ScoringService:
         message about the whole quarter or year)."""
         self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
         self._statuses = statuses
+        self._inbound_topic = inbound_topic  # as dead letters name it: where a re-drive goes
         self.partitions = partitions
         self.sequencing = Sequencing()
         self._clock = clock
@@ -478,7 +480,7 @@ class ScoringService:
         raw = record.value or b""
         letter = DeadLetter(
             consumer="scoring",
-            topic=EVENTS.name,
+            topic=self._inbound_topic,
             partition=record.partition,
             offset=record.offset,
             key=record.key.decode(errors="replace") if record.key else None,

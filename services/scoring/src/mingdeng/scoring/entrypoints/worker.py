@@ -330,6 +330,7 @@ class ScoringWorker:
             clock=self.clock,
             barrier_timeout=timedelta(seconds=self.settings.barrier_timeout_s),
             selection_interval=timedelta(seconds=self.settings.selection_interval_s),
+            inbound_topic=self.settings.kafka.topic(EVENTS),
         )
 
     def _checkpoint_due(self) -> bool:
