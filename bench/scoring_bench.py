@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -499,7 +500,24 @@ async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     }
     seed_worker.kill_if_running()
     results["targets"] = TARGETS
+    await remove(bootstrap, database_url, [kafka.topic_prefix, seed_kafka.topic_prefix], database)
     return results
+
+
+async def remove(bootstrap: str, database_url: str, prefixes: list[str], database: str) -> None:
+    """The run's topics and database: a million events a run would fill the disk."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await connection.close()
 
 
 def markdown(results: dict[str, Any]) -> str:
