@@ -11,5 +11,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -a; source "$RUN_DIR/mingdeng.env"; set +a
 cd "$ROOT_DIR"
 export PATH="$HOME/.local/bin:$PATH"
+if ! command -v wrk >/dev/null; then  # the HTTP load generator of bench/api_bench.py
+  [ "$(id -u)" = 0 ] || die "wrk is missing: install the Debian package wrk, or run as root"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
 uv run --frozen python bench/scoring_bench.py
+uv run --frozen python bench/api_bench.py
 uv run --frozen python bench/crash_trials.py "${CRASH_TRIALS:-100}"

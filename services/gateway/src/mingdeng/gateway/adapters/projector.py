@@ -72,6 +72,7 @@ class Projector:
         # the topics with a record per event, per subject and per quarter are written per batch
         scores: dict[str, IndexScore | None] = {}  # the last of each key; None: it left
         selections: dict[str, Selection] = {}  # the last of each key
+        org_changed = False  # a member, department or branch: who may see what moved
         statuses: dict[tuple[str, str], EventStatus] = {}
         for record in records:
             topic = self._topics[record.topic]
@@ -106,7 +107,7 @@ class Projector:
                     body = decode_json(record.value, max_bytes=MAX_DEAD_LETTER_BYTES)
                     await _keep_dead_letter(connection, record, body, "dead-lettered upstream")
                 else:
-                    await _registry(connection, record.value)
+                    org_changed |= await _registry(connection, record.value)
             except (ValidationError, ValueError) as error:  # InvalidEvent is a ValueError
                 log.warning(
                     "unreadable record %s[%d]@%d: %s",
@@ -131,6 +132,8 @@ class Projector:
         for selection in selections.values():
             await _selection(connection, selection)
         await _statuses(connection, list(statuses.values()))
+        if org_changed:
+            await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
 
 
 async def _scores(connection: asyncpg.Connection, scores: dict[str, IndexScore | None]) -> None:
@@ -387,14 +390,18 @@ def _event_type(value: bytes) -> object:
     return document.get("type") if isinstance(document, dict) else None
 
 
-async def _registry(connection: asyncpg.Connection, value: bytes) -> None:
+async def _registry(connection: asyncpg.Connection, value: bytes) -> bool:
+    """Project an inbound event; True when it changed a member, department or branch."""
     if _event_type(value) not in REGISTRY_READS:
-        return  # most inbound events: no need to validate what nothing here reads
+        return False  # most inbound events: no need to validate what nothing here reads
     try:
         event = parse_event(value)
     except InvalidEvent:
-        return  # scoring dead-letters invalid inbound events with their reasons
+        return False  # scoring dead-letters invalid inbound events with their reasons
     data, at = event.data, event.time
+    org_changed = isinstance(
+        data, ev.BranchRegistered | ev.DepartmentRegistered | ev.MemberRegistered | ev.MemberLeft
+    )
     match data:
         case ev.BranchRegistered():
             await connection.execute(
@@ -499,6 +506,7 @@ async def _registry(connection: asyncpg.Connection, value: bytes) -> None:
             )
         case _:
             pass  # other inbound types are read by other projections
+    return org_changed
 
 
 PROJECTION_TABLES = (
@@ -525,6 +533,7 @@ async def forget_projections(connection: asyncpg.Connection, consumer: str) -> N
     async with connection.transaction():
         tables = ", ".join(f"gateway.{table}" for table in PROJECTION_TABLES)
         await connection.execute(f"TRUNCATE {tables}")
+        await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
         await connection.execute(
             "DELETE FROM public.consumer_offsets WHERE consumer = $1", consumer
         )

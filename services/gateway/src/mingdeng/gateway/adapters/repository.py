@@ -28,14 +28,70 @@ async def org(connection: asyncpg.Connection) -> Org:
     )
 
 
-async def scores(connection: asyncpg.Connection, quarter: str, level: str) -> list[dict[str, Any]]:
-    rows = await connection.fetch(
-        """SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2
-           ORDER BY rank NULLS LAST, id""",
+class OrgCache:
+    """The registry as of its version (`gateway.registry_version`, bumped by the projector with
+    every change of a member, department or branch): read again only when it moved."""
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._org: Org | None = None
+
+    async def get(self, connection: asyncpg.Connection) -> Org:
+        version = await connection.fetchval("SELECT version FROM gateway.registry_version")
+        if self._org is None or version != self._version:
+            self._org, self._version = await org(connection), version
+        return self._org
+
+
+RANKING_ITEM = {
+    "member": """json_build_object('rank', rank, 'member_id', id, 'name', body->'name',
+                                   'department_id', department_id, 'index', body->'index',
+                                   'components', body->'components')""",
+    "department": """json_build_object('rank', rank, 'id', id, 'name', body->'name',
+                                       'index', body->'index', 'components', body->'components')""",
+}
+RANKING_ITEM["branch"] = RANKING_ITEM["department"]
+
+
+async def ranking(
+    connection: asyncpg.Connection,
+    quarter: str,
+    level: str,
+    *,
+    ids: frozenset[str] | None,
+    department_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[str, bytes]:
+    """The quarter's status, and a page of its ranking as the API answers it, encoded by
+    PostgreSQL in one round trip: the status, how many there are among `ids` (None: all) and
+    within a department, and the page in rank order, then id. Only the page's bodies are read."""
+    where = """quarter = $1 AND level = $2 AND ($3::text[] IS NULL OR id = ANY($3::text[]))
+               AND ($4::text IS NULL OR department_id = $4)"""
+    row = await connection.fetchrow(
+        f"""WITH page AS (
+                SELECT rank, id, department_id, body FROM gateway.scores WHERE {where}
+                ORDER BY rank NULLS LAST, id LIMIT $5 OFFSET $6),
+            quarter AS (
+                SELECT coalesce(
+                    (SELECT status FROM gateway.selections WHERE key = $1), 'provisional')
+                AS status)
+            SELECT status, json_build_object(
+                'quarter', $1::text,
+                'status', status,
+                'total', (SELECT count(*) FROM gateway.scores WHERE {where}),
+                'items', coalesce(
+                    (SELECT json_agg({RANKING_ITEM[level]} ORDER BY rank NULLS LAST, id)
+                     FROM page), '[]'))::text AS body
+            FROM quarter""",
         quarter,
         level,
+        None if ids is None else list(ids),
+        department_id,
+        limit,
+        offset,
     )
-    return [{**json.loads(row["body"]), "rank": row["rank"]} for row in rows]
+    return row["status"], row["body"].encode()
 
 
 async def score(

@@ -15,7 +15,14 @@ from mingdeng.contracts.periods import PERIOD_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.projector import SCORE_CHANNEL
 from mingdeng.gateway.domain.access import Scope, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Viewer, settings_of
+from mingdeng.gateway.entrypoints.deps import (
+    Connection,
+    Limit,
+    Offset,
+    Organisation,
+    Viewer,
+    settings_of,
+)
 
 router = APIRouter(prefix="/v1", tags=["activity"])
 
@@ -34,6 +41,7 @@ async def lecture_stats(
 @router.get("/kpis")
 async def kpis(
     viewer: Viewer,
+    org: Organisation,
     connection: Connection,
     subject_type: Literal["member", "department", "bureau"] | None = None,
     subject_id: str | None = None,
@@ -44,7 +52,7 @@ async def kpis(
 ) -> dict[str, Any]:
     """Reported KPIs, the latest per (subject, metric, period) by time, with their history.
     Bureau figures are for everyone; members' and departments' follow the viewer's scope."""
-    scope = scope_of(viewer, await repository.org(connection))
+    scope = scope_of(viewer, org)
     items = [
         item
         for item in await repository.kpis(connection, subject_type, subject_id, metric, period)
@@ -62,9 +70,11 @@ def _visible(scope: Scope, subject_type: str, subject_id: str) -> bool:
 
 
 @router.get("/stream", response_class=StreamingResponse)
-async def stream(request: Request, viewer: Viewer, connection: Connection) -> StreamingResponse:
+async def stream(
+    request: Request, viewer: Viewer, org: Organisation, connection: Connection
+) -> StreamingResponse:
     """Server-sent events (`event: score`) as indices change, for the viewer's part of the bureau."""
-    scope = scope_of(viewer, await repository.org(connection))
+    scope = scope_of(viewer, org)
     dsn = settings_of(request).postgres.dsn
 
     def allowed(change: dict[str, str]) -> bool:

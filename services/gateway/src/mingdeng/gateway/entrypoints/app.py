@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
+from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
@@ -30,6 +31,13 @@ from mingdeng.runtime.projection import ProjectionRunner
 log = logging.getLogger(__name__)
 
 
+async def _no_session_state(connection: asyncpg.Connection) -> None:
+    """A connection going back to the pool: asyncpg rolls back an open transaction and drops
+    listeners whatever this does; the session reset query (RESET ALL, UNLISTEN *, CLOSE ALL,
+    advisory unlocks: a round trip per request) is left out, since requests set none of those
+    (the live stream listens on a connection of its own)."""
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     metrics = CollectorRegistry()
     requests = Counter(
@@ -42,9 +50,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.org_cache = OrgCache()
         app.state.rate_limiter = RateLimiter(settings.ingest_per_minute, settings.ingest_burst)
         app.state.pool = await asyncpg.create_pool(
-            settings.postgres.dsn, min_size=1, max_size=10, timeout=5
+            settings.postgres.dsn, min_size=1, max_size=10, timeout=5, reset=_no_session_state
         )
         app.state.publisher = EventPublisher(
             settings.kafka,

@@ -10,8 +10,9 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
+from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import InvalidToken, read_token
-from mingdeng.gateway.domain.access import Principal, Role
+from mingdeng.gateway.domain.access import Org, Principal, Role
 from mingdeng.gateway.entrypoints.problems import Problem
 from mingdeng.gateway.settings import GatewaySettings
 
@@ -29,7 +30,7 @@ async def connection(request: Request):  # type: ignore[no-untyped-def]
         yield conn
 
 
-def principal(
+async def principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     if credentials is None:
@@ -42,7 +43,7 @@ def principal(
 
 
 def requires(*roles: Role):  # type: ignore[no-untyped-def]
-    def check(viewer: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(viewer: Annotated[Principal, Depends(principal)]) -> Principal:
         if viewer.role not in roles:
             raise Problem(403, "Forbidden", f"the {viewer.role} role may not do this")
         return viewer
@@ -78,12 +79,21 @@ class RateLimiter:
 
 
 Connection = Annotated[asyncpg.Connection, Depends(connection)]
+
+
+async def organisation(request: Request, connection: Connection) -> Org:
+    """Who belongs where, for who-may-see-what: cached until the registry changes."""
+    cache: OrgCache = request.app.state.org_cache
+    return await cache.get(connection)
+
+
+Organisation = Annotated[Org, Depends(organisation)]
 Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="skip this many items")]
 Viewer = Annotated[Principal, Depends(requires("admin", "secretary", "leader", "member"))]
 Publisher = Annotated[Principal, Depends(requires("admin", "publisher"))]
 
 
-def publisher_of(request: Request) -> EventPublisher:
+async def publisher_of(request: Request) -> EventPublisher:
     publisher: EventPublisher = request.app.state.publisher
     return publisher

@@ -10,7 +10,7 @@ from mingdeng.contracts.periods import QUARTER_OR_MONTH_PATTERN, QUARTER_PATTERN
 from mingdeng.contracts.privacy import mask_phone
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Viewer
+from mingdeng.gateway.entrypoints.deps import Connection, Organisation, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
 
 router = APIRouter(prefix="/v1/outreach", tags=["outreach"])
@@ -28,11 +28,13 @@ async def view(connection: Connection, key: str) -> tuple[Any, str]:
 
 
 @router.get("/coverage/{period}")
-async def coverage(period: PeriodParam, viewer: Viewer, connection: Connection) -> dict[str, Any]:
+async def coverage(
+    period: PeriodParam, viewer: Viewer, org: Organisation, connection: Connection
+) -> dict[str, Any]:
     """Pairings, households visited and the rate, by member, department and branch, with the
     pairings overdue for a visit (60 days) as of now. Each viewer sees their part."""
     body, computed_at = await view(connection, f"coverage/{period}")
-    scope = scope_of(viewer, await repository.org(connection))
+    scope = scope_of(viewer, org)
     overdue = await repository.outreach_view(connection, "overdue")
     return {
         **{k: body[k] for k in ("period", "pairings", "visited", "rate")},
@@ -49,10 +51,10 @@ async def coverage(period: PeriodParam, viewer: Viewer, connection: Connection) 
 
 
 @router.get("/overdue")
-async def overdue(viewer: Viewer, connection: Connection) -> dict[str, Any]:
+async def overdue(viewer: Viewer, org: Organisation, connection: Connection) -> dict[str, Any]:
     """Pairings whose member has not visited the household for 60 days, longest first."""
     body, computed_at = await view(connection, "overdue")
-    scope = scope_of(viewer, await repository.org(connection))
+    scope = scope_of(viewer, org)
     return {
         "items": [o for o in body if scope.allows_member(o["member_id"])],
         "computed_at": computed_at,
@@ -99,11 +101,12 @@ async def talks(period: PeriodParam, viewer: Viewer, connection: Connection) -> 
 
 
 @router.get("/talk-obligations")
-async def talk_obligations(viewer: Viewer, connection: Connection) -> dict[str, Any]:
+async def talk_obligations(
+    viewer: Viewer, org: Organisation, connection: Connection
+) -> dict[str, Any]:
     """Talks owed after violations, with due dates and status. They reveal violations: admin,
     the member's branch secretary and the member only."""
     body, computed_at = await view(connection, "talk_obligations")
-    org = await repository.org(connection)
     items = [o for o in body if may_see_violations(viewer, o["member_id"], org)]
     return {"items": items, "computed_at": computed_at}
 

@@ -9,42 +9,38 @@ from fastapi import APIRouter, Path, Request, Response
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Viewer
+from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Organisation, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
-from mingdeng.gateway.entrypoints.responses import json_response
+from mingdeng.gateway.entrypoints.responses import encoded_json_response, json_response
 
 router = APIRouter(prefix="/v1", tags=["indices"])
 
 QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
 
 
-async def quarter_status(connection: Connection, quarter: str) -> str:
-    selection = await repository.selection(connection, quarter)
-    return selection["status"] if selection else "provisional"
-
-
-def ranked_page(
+async def ranked_page(
     request: Request,
+    connection: Connection,
     quarter: str,
-    status: str,
-    rows: list[dict[str, Any]],
+    level: str,
+    *,
+    ids: frozenset[str] | None,
+    department_id: str | None,
     limit: int,
     offset: int,
-    *,
-    fields: dict[str, str],
 ) -> Response:
-    """A page of a ranking: rank, the named fields, index and components of each item."""
-    items = [
-        {
-            "rank": r["rank"],
-            **{name: r[key] for name, key in fields.items()},
-            "index": r["index"],
-            "components": r["components"],
-        }
-        for r in rows[offset : offset + limit]
-    ]
-    body = {"quarter": quarter, "status": status, "total": len(rows), "items": items}
-    return json_response(request, body, final=status == "final")
+    """A page of a ranking: the quarter's status, the total, and rank, identity, index and
+    components of each item (paged, filtered and encoded by PostgreSQL)."""
+    status, content = await repository.ranking(
+        connection,
+        quarter,
+        level,
+        ids=ids,
+        department_id=department_id,
+        limit=limit,
+        offset=offset,
+    )
+    return encoded_json_response(request, content, final=status == "final")
 
 
 @router.get("/quarters/{quarter}/vanguard")
@@ -52,26 +48,23 @@ async def vanguard(
     request: Request,
     quarter: QuarterParam,
     viewer: Viewer,
+    org: Organisation,
     connection: Connection,
     department_id: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
     """Members by Vanguard Index, rank then member id; each viewer sees their part of the bureau."""
-    scope = scope_of(viewer, await repository.org(connection))
-    rows = [
-        r
-        for r in await repository.scores(connection, quarter, "member")
-        if scope.allows_member(r["id"]) and department_id in (None, r["department_id"])
-    ]
-    return ranked_page(
+    ids = scope_of(viewer, org).member_ids
+    return await ranked_page(
         request,
+        connection,
         quarter,
-        await quarter_status(connection, quarter),
-        rows,
-        limit,
-        offset,
-        fields={"member_id": "id", "name": "name", "department_id": "department_id"},
+        "member",
+        ids=ids,
+        department_id=department_id,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -80,32 +73,36 @@ async def fortress(
     request: Request,
     quarter: QuarterParam,
     viewer: Viewer,
+    org: Organisation,
     connection: Connection,
     level: Literal["department", "branch"] = "department",
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
     """Departments or branches by Fortress Index."""
-    scope = scope_of(viewer, await repository.org(connection))
-    allowed = scope.allows_department if level == "department" else scope.allows_branch
-    rows = [r for r in await repository.scores(connection, quarter, level) if allowed(r["id"])]
-    return ranked_page(
+    scope = scope_of(viewer, org)
+    return await ranked_page(
         request,
+        connection,
         quarter,
-        await quarter_status(connection, quarter),
-        rows,
-        limit,
-        offset,
-        fields={"id": "id", "name": "name"},
+        level,
+        ids=scope.department_ids if level == "department" else scope.branch_ids,
+        department_id=None,
+        limit=limit,
+        offset=offset,
     )
 
 
 @router.get("/members/{member_id}/vanguard/{quarter}")
 async def member_vanguard(
-    request: Request, member_id: str, quarter: QuarterParam, viewer: Viewer, connection: Connection
+    request: Request,
+    member_id: str,
+    quarter: QuarterParam,
+    viewer: Viewer,
+    org: Organisation,
+    connection: Connection,
 ) -> Response:
     """One member's index with its components and the events that produced them."""
-    org = await repository.org(connection)
     if not scope_of(viewer, org).allows_member(member_id):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
     score = await repository.score(connection, quarter, "member", member_id)
