@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -121,7 +122,8 @@ async def http_ingest(rig: Rig, events: int, clients: int = 4, size: int = 500) 
     bearer = token("publisher", "bench-ingest", "/bench/ingest")
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     documents = []
-    for record in burst(events, 10_000_000, now):
+    first = 10**9 + random.randrange(10**6) * 10**5  # ids not sent before, whatever the run
+    for record in burst(events, first, now):
         document = json.loads(record.value)
         document["source"] = "/bench/ingest"
         documents.append(document)

@@ -30,11 +30,14 @@ def parse_event(
     *,
     now: datetime | None = None,
     latest: bool = True,
+    nul_free_text: bool = False,
 ) -> Event[EventData]:
     """Validate a CloudEvent (bytes, text or a decoded JSON value) and read its `data` by `type`.
 
     With `latest`, an older version of a type is upcast to the newest one, so consumers handle
     one version per type. Raises InvalidEvent, with a reason per field, and nothing else.
+    `nul_free_text`: `raw` was decoded from JSON text without `\\u0000` (the only way JSON
+    writes a NUL), so it holds none; the caller checked that on the whole text once.
     """
     document = _as_document(raw)
     # in JSON text a NUL can only be written `\u0000`: text without that has none to look for
@@ -43,7 +46,7 @@ def parse_event(
     elif isinstance(raw, bytes | bytearray):
         may_hold_nul = b"\\u0000" in raw
     else:
-        may_hold_nul = True
+        may_hold_nul = not nul_free_text
     if may_hold_nul and (where := _nul_in(document)) is not None:
         raise InvalidEvent.single(where or "(event)", "NUL characters are not allowed")
     try:
@@ -135,16 +138,25 @@ def decode_json(
 def check_shape(document: object, max_depth: int = MAX_DEPTH) -> None:
     """Refuse values nested deeper than `max_depth` or numbers beyond the limit (walked without
     recursion)."""
-    stack: list[tuple[object, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, Mapping | list):
-            if depth > max_depth:
-                raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels")
-            items = value.values() if isinstance(value, Mapping) else value
-            stack.extend((item, depth + 1) for item in items)
-        elif isinstance(value, int) and value.bit_length() > MAX_NUMBER_DIGITS * 4:
+    largest = MAX_NUMBER_DIGITS * 4  # bits
+
+    def too_large(value: object) -> bool:
+        return isinstance(value, int) and value.bit_length() > largest
+
+    if not isinstance(document, Mapping | list):
+        if too_large(document):
             raise InvalidEvent.single("(event)", "a number is too large")
+        return
+    stack: list[tuple[Mapping[Any, Any] | list[Any], int]] = [(document, 1)]  # containers only
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth:
+            raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels")
+        for item in container.values() if isinstance(container, Mapping) else container:
+            if isinstance(item, Mapping | list):
+                stack.append((item, depth + 1))
+            elif too_large(item):
+                raise InvalidEvent.single("(event)", "a number is too large")
 
 
 def _bounded_int(text: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
@@ -73,6 +74,7 @@ class Projector:
         scores: dict[str, IndexScore | None] = {}  # the last of each key; None: it left
         selections: dict[str, Selection] = {}  # the last of each key
         org_changed = False  # a member, department or branch: who may see what moved
+        inserts = _Inserts()  # inbound rows that only ever add: one statement per table
         statuses: dict[tuple[str, str], EventStatus] = {}
         for record in records:
             topic = self._topics[record.topic]
@@ -107,7 +109,7 @@ class Projector:
                     body = decode_json(record.value, max_bytes=MAX_DEAD_LETTER_BYTES)
                     await _keep_dead_letter(connection, record, body, "dead-lettered upstream")
                 else:
-                    org_changed |= await _registry(connection, record.value)
+                    org_changed |= await _registry(connection, record.value, inserts)
             except (ValidationError, ValueError) as error:  # InvalidEvent is a ValueError
                 log.warning(
                     "unreadable record %s[%d]@%d: %s",
@@ -132,6 +134,7 @@ class Projector:
         for selection in selections.values():
             await _selection(connection, selection)
         await _statuses(connection, list(statuses.values()))
+        await inserts.write(connection)
         if org_changed:
             await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
 
@@ -390,8 +393,36 @@ def _event_type(value: bytes) -> object:
     return document.get("type") if isinstance(document, dict) else None
 
 
-async def _registry(connection: asyncpg.Connection, value: bytes) -> bool:
-    """Project an inbound event; True when it changed a member, department or branch."""
+@dataclass
+class _Inserts:
+    """Attendances and KPI reports of a batch: rows that are only ever added (the first one of a
+    key stays), written with one statement per table after the batch."""
+
+    attendances: list[tuple[str, str, datetime]] = field(default_factory=list)
+    kpis: list[tuple[object, ...]] = field(default_factory=list)
+
+    async def write(self, connection: asyncpg.Connection) -> None:
+        if self.attendances:
+            await connection.execute(
+                """INSERT INTO gateway.attendances
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+                   ON CONFLICT DO NOTHING""",
+                *map(list, zip(*self.attendances, strict=True)),
+            )
+        if self.kpis:
+            await connection.execute(
+                """INSERT INTO gateway.kpis
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                        $5::text[], $6::text[], $7::float8[], $8::text[],
+                                        $9::timestamptz[])
+                   ON CONFLICT DO NOTHING""",
+                *map(list, zip(*self.kpis, strict=True)),
+            )
+
+
+async def _registry(connection: asyncpg.Connection, value: bytes, inserts: _Inserts) -> bool:
+    """Project an inbound event (attendances and KPI reports into `inserts`); True when it
+    changed a member, department or branch."""
     if _event_type(value) not in REGISTRY_READS:
         return False  # most inbound events: no need to validate what nothing here reads
     try:
@@ -484,25 +515,20 @@ async def _registry(connection: asyncpg.Connection, value: bytes) -> bool:
                 data.speaker_id,
             )
         case ev.LectureAttended():
-            await connection.execute(
-                """INSERT INTO gateway.attendances VALUES ($1, $2, $3) ON CONFLICT DO NOTHING""",
-                data.lecture_id,
-                data.member_id,
-                at,
-            )
+            inserts.attendances.append((data.lecture_id, data.member_id, at))
         case ev.KpiReported():
-            await connection.execute(
-                """INSERT INTO gateway.kpis VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                   ON CONFLICT DO NOTHING""",
-                event.source,
-                event.id,
-                data.subject_type,
-                data.subject_id,
-                data.metric,
-                data.period,
-                data.value,
-                data.unit,
-                at,
+            inserts.kpis.append(
+                (
+                    event.source,
+                    event.id,
+                    data.subject_type,
+                    data.subject_id,
+                    data.metric,
+                    data.period,
+                    data.value,
+                    data.unit,
+                    at,
+                )
             )
         case _:
             pass  # other inbound types are read by other projections

@@ -81,7 +81,8 @@ async def post_events(
     limit = request.app.state.settings.max_body_bytes
     try:
         # a batch is one level more than its events
-        document = decode_json(await _body(request, limit), limit, MAX_DEPTH + 1)
+        body = await _body(request, limit)
+        document = decode_json(body, limit, MAX_DEPTH + 1)
     except InvalidEvent as error:
         raise Problem(422, "Invalid events", f"the body is refused: {error}") from None
     is_batch = request.headers.get("content-type", "").startswith(BATCH) or isinstance(
@@ -97,9 +98,10 @@ async def post_events(
         raise Problem(413, "Batch too large", f"{len(batch)} events; at most {most} in one request")
 
     events, payloads, invalid = [], [], []
+    nul_free = b"\\u0000" not in body
     for index, item in enumerate(batch):
         try:
-            event = parse_event(item, latest=False)
+            event = parse_event(item, latest=False, nul_free_text=nul_free)
             payload = serialize_event(event)  # the bytes published, serialised once
             if len(payload) > MAX_EVENT_BYTES:
                 raise InvalidEvent.single(
