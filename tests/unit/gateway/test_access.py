@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from mingdeng.contracts.privacy import mask_phone
-from mingdeng.gateway.adapters.tokens import InvalidToken, issue_token, read_token
+from mingdeng.gateway.adapters.tokens import InvalidToken, TokenReader, issue_token, read_token
 from mingdeng.gateway.domain.access import Org, Principal, may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.problems import Problem
@@ -92,3 +93,17 @@ def test_ingestion_is_rate_limited_per_token_with_bursts_and_a_time_to_retry() -
     limiter.take("a", 100)  # never more than the burst
     with pytest.raises(Problem):
         limiter.take("a", 1)
+
+
+def test_a_verified_token_is_remembered_until_it_expires() -> None:
+    secret = "s" * 40
+    reader = TokenReader(secret)
+    principal = Principal("m1", "member")
+    token = issue_token(secret, principal, timedelta(seconds=2))  # exp is whole seconds
+    assert reader.read(token) == principal
+    assert reader.read(token) == principal  # from memory
+    time.sleep(2.1)  # past its expiry: verified again, and refused
+    with pytest.raises(InvalidToken):
+        reader.read(token)
+    with pytest.raises(InvalidToken):
+        reader.read(issue_token("t" * 40, principal, timedelta(minutes=5)))  # another secret

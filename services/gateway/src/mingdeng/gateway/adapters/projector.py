@@ -41,6 +41,7 @@ from mingdeng.contracts.topics import (
     TASKS,
     Topic,
 )
+from mingdeng.gateway.adapters.read_cache import CHANGED_CHANNEL
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -135,8 +136,11 @@ class Projector:
             await _selection(connection, selection)
         await _statuses(connection, list(statuses.values()))
         await inserts.write(connection)
+        if scores or selections:
+            await connection.execute("SELECT pg_notify($1, 'rankings')", CHANGED_CHANNEL)
         if org_changed:
             await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
+            await connection.execute("SELECT pg_notify($1, 'registry')", CHANGED_CHANNEL)
 
 
 async def _scores(connection: asyncpg.Connection, scores: dict[str, IndexScore | None]) -> None:
@@ -560,6 +564,7 @@ async def forget_projections(connection: asyncpg.Connection, consumer: str) -> N
         tables = ", ".join(f"gateway.{table}" for table in PROJECTION_TABLES)
         await connection.execute(f"TRUNCATE {tables}")
         await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
+        await connection.execute("SELECT pg_notify($1, 'all')", CHANGED_CHANNEL)
         await connection.execute(
             "DELETE FROM public.consumer_offsets WHERE consumer = $1", consumer
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.domain.access import Org
 
 LATE_FIELDS = ("source", "id", "type", "reasons", "at")
@@ -30,16 +31,23 @@ async def org(connection: asyncpg.Connection) -> Org:
 
 class OrgCache:
     """The registry as of its version (`gateway.registry_version`, bumped by the projector with
-    every change of a member, department or branch): read again only when it moved."""
+    every change of a member, department or branch): read again only when it moved. While the
+    read cache listens, its registry generation tells that without a query."""
 
-    def __init__(self) -> None:
+    def __init__(self, changes: ReadCache) -> None:
+        self._changes = changes
         self._version: int | None = None
+        self._generation: int | None = None
         self._org: Org | None = None
 
     async def get(self, connection: asyncpg.Connection) -> Org:
+        generation = self._changes.generation("registry")
+        if self._org is not None and generation is not None and generation == self._generation:
+            return self._org
         version = await connection.fetchval("SELECT version FROM gateway.registry_version")
         if self._org is None or version != self._version:
             self._org, self._version = await org(connection), version
+        self._generation = generation
         return self._org
 
 

@@ -12,7 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
+from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.repository import OrgCache
+from mingdeng.gateway.adapters.tokens import TokenReader
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
@@ -50,7 +52,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.org_cache = OrgCache()
+        app.state.tokens = TokenReader(settings.jwt_secret.get_secret_value())
+        app.state.read_cache = ReadCache(settings.postgres.dsn)
+        app.state.org_cache = OrgCache(app.state.read_cache)
         app.state.rate_limiter = RateLimiter(settings.ingest_per_minute, settings.ingest_burst)
         app.state.pool = await asyncpg.create_pool(
             settings.postgres.dsn, min_size=1, max_size=10, timeout=5, reset=_no_session_state
@@ -63,6 +67,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
         await app.state.publisher.start()
         stop = asyncio.Event()
+        listening = asyncio.create_task(app.state.read_cache.listen(stop), name="read-cache")
+        listening.add_done_callback(_report_end)
         projector_task = None
         if settings.projector:
             projector_task = asyncio.create_task(
@@ -73,8 +79,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             yield
         finally:
             stop.set()
+            # their errors, if any, were logged by _report_end when they ended
+            await asyncio.gather(listening, return_exceptions=True)
             if projector_task is not None:
-                # its error, if any, was logged by _report_end when it ended
                 await asyncio.gather(projector_task, return_exceptions=True)
             await app.state.publisher.stop()
             await app.state.pool.close()
@@ -166,4 +173,4 @@ async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asynci
 
 def _report_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("the projector stopped", exc_info=task.exception())
+        log.error("%s stopped", task.get_name(), exc_info=task.exception())

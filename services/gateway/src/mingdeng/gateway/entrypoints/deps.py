@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.repository import OrgCache
-from mingdeng.gateway.adapters.tokens import InvalidToken, read_token
+from mingdeng.gateway.adapters.tokens import InvalidToken, TokenReader
 from mingdeng.gateway.domain.access import Org, Principal, Role
 from mingdeng.gateway.entrypoints.problems import Problem
 from mingdeng.gateway.settings import GatewaySettings
@@ -35,9 +35,9 @@ async def principal(
 ) -> Principal:
     if credentials is None:
         raise Problem(401, "Unauthorized", "send Authorization: Bearer <token>")
-    secret = settings_of(request).jwt_secret.get_secret_value()
+    tokens: TokenReader = request.app.state.tokens
     try:
-        return read_token(secret, credentials.credentials)
+        return tokens.read(credentials.credentials)
     except InvalidToken as error:
         raise Problem(401, "Unauthorized", f"invalid token: {error}") from None
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Path, Request, Response
 
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Organisation, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
@@ -30,16 +31,24 @@ async def ranked_page(
     offset: int,
 ) -> Response:
     """A page of a ranking: the quarter's status, the total, and rank, identity, index and
-    components of each item (paged, filtered and encoded by PostgreSQL)."""
-    status, content = await repository.ranking(
-        connection,
-        quarter,
-        level,
-        ids=ids,
-        department_id=department_id,
-        limit=limit,
-        offset=offset,
-    )
+    components of each item (paged, filtered and encoded by PostgreSQL; kept in memory until
+    the rankings change)."""
+    cache: ReadCache = request.app.state.read_cache
+    key = (quarter, level, ids, department_id, limit, offset)
+    found = cache.get("rankings", key)
+    if found is None:
+        generation = cache.generation("rankings")
+        found = await repository.ranking(
+            connection,
+            quarter,
+            level,
+            ids=ids,
+            department_id=department_id,
+            limit=limit,
+            offset=offset,
+        )
+        cache.put("rankings", key, generation, found)
+    status, content = cast(tuple[str, bytes], found)
     return encoded_json_response(request, content, final=status == "final")
 
 

@@ -1,0 +1,110 @@
+"""Answers of the API kept in memory until the projector says that what they read has changed.
+
+The projector calls `pg_notify(CHANGED_CHANNEL, kind)` in each transaction that changes a kind
+of read model: `rankings` (scores, ranks, selections) or `registry` (members, departments,
+branches). A notification arrives only after its transaction committed. Each kind has a
+generation, bumped by each of its notifications: an answer is stored with the generation read
+before its query, and served only while the generation is the same.
+
+The cache trusts nothing while it does not listen: before the listening connection is up, and
+from the moment it is lost until it is back, every lookup misses (and what was stored before is
+never served again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Literal
+
+import asyncpg
+
+from mingdeng.runtime.faults import Backoff
+from mingdeng.runtime.worker import pause
+
+log = logging.getLogger(__name__)
+
+CHANGED_CHANNEL = "mingdeng_read_models"
+Kind = Literal["rankings", "registry"]
+KINDS: tuple[Kind, ...] = ("rankings", "registry")
+
+
+class ReadCache:
+    def __init__(self, dsn: str, max_entries: int = 1024) -> None:
+        self._dsn = dsn
+        self._max_entries = max_entries
+        self._generations: dict[Kind, int] = dict.fromkeys(KINDS, 0)
+        self._entries: OrderedDict[tuple[Kind, Hashable], tuple[int, object]] = OrderedDict()
+        self.listening = False
+
+    def generation(self, kind: Kind) -> int | None:
+        """The generation to store an answer under, read before its query; None while not
+        listening (nothing may be stored then)."""
+        return self._generations[kind] if self.listening else None
+
+    def get(self, kind: Kind, key: Hashable) -> object | None:
+        generation = self.generation(kind)
+        found = self._entries.get((kind, key))
+        if generation is None or found is None or found[0] != generation:
+            return None
+        self._entries.move_to_end((kind, key))
+        return found[1]
+
+    def put(self, kind: Kind, key: Hashable, generation: int | None, value: object) -> None:
+        if generation is None or generation != self.generation(kind):
+            return  # changed while it was read: the next request reads it again
+        self._entries[(kind, key)] = (generation, value)
+        self._entries.move_to_end((kind, key))
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def changed(self, kind: str) -> None:
+        """A notification: `kind` changed (any other payload, `all` for one: every kind)."""
+        for each in KINDS:
+            if kind == each or kind not in KINDS:
+                self._generations[each] += 1
+
+    async def listen(self, stop: asyncio.Event) -> None:
+        """Hold the listening connection until stopped, connecting again when it is lost."""
+        backoff = Backoff(first_s=0.5, ceiling_s=15.0)
+        while not stop.is_set():
+            try:
+                connection = await asyncpg.connect(self._dsn, timeout=5)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                delay = backoff.next_delay()
+                log.warning(
+                    "read cache: no listening connection (%s); again in %.0f s", error, delay
+                )
+                await pause(stop, delay)
+                continue
+            try:
+                await self._hold(connection, stop, backoff)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("read cache: listening failed (%s); connecting again", error)
+            finally:
+                self.listening = False
+                self.changed("all")
+                if not connection.is_closed():
+                    connection.terminate()
+            await pause(stop, backoff.next_delay())
+
+    async def _hold(
+        self, connection: asyncpg.Connection, stop: asyncio.Event, backoff: Backoff
+    ) -> None:
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        await connection.add_listener(
+            CHANGED_CHANNEL, lambda _c, _p, _ch, payload: self.changed(payload)
+        )
+        self.changed("all")  # what was stored before this connection is not trusted
+        self.listening = True
+        backoff.reset()
+        stopping = asyncio.create_task(stop.wait())
+        losing = asyncio.create_task(lost.wait())
+        await asyncio.wait({stopping, losing}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        losing.cancel()
+        if lost.is_set():
+            log.warning("read cache: the listening connection was lost; connecting again")
