@@ -136,7 +136,7 @@ class Projector:
             await _selection(connection, selection)
         await _statuses(connection, list(statuses.values()))
         await inserts.write(connection)
-        if scores or selections:
+        if scores or selections or statuses:  # statuses: what each index is explained by
             await connection.execute("SELECT pg_notify($1, 'rankings')", CHANGED_CHANNEL)
         if org_changed:
             await connection.execute("UPDATE gateway.registry_version SET version = version + 1")

@@ -1,7 +1,7 @@
 """Answers of the API kept in memory until the projector says that what they read has changed.
 
 The projector calls `pg_notify(CHANGED_CHANNEL, kind)` in each transaction that changes a kind
-of read model: `rankings` (scores, ranks, selections) or `registry` (members, departments,
+of read model: `rankings` (scores, ranks, selections, statuses) or `registry` (members, departments,
 branches). A notification arrives only after its transaction committed. Each kind has a
 generation, bumped by each of its notifications: an answer is stored with the generation read
 before its query, and served only while the generation is the same.

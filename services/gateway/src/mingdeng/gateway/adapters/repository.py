@@ -40,13 +40,14 @@ class OrgCache:
         self._generation: int | None = None
         self._org: Org | None = None
 
-    async def get(self, connection: asyncpg.Connection) -> Org:
+    async def get(self, pool: asyncpg.Pool) -> Org:
         generation = self._changes.generation("registry")
         if self._org is not None and generation is not None and generation == self._generation:
             return self._org
-        version = await connection.fetchval("SELECT version FROM gateway.registry_version")
-        if self._org is None or version != self._version:
-            self._org, self._version = await org(connection), version
+        async with pool.acquire() as connection:
+            version = await connection.fetchval("SELECT version FROM gateway.registry_version")
+            if self._org is None or version != self._version:
+                self._org, self._version = await org(connection), version
         self._generation = generation
         return self._org
 

@@ -81,10 +81,12 @@ class RateLimiter:
 Connection = Annotated[asyncpg.Connection, Depends(connection)]
 
 
-async def organisation(request: Request, connection: Connection) -> Org:
-    """Who belongs where, for who-may-see-what: cached until the registry changes."""
+async def organisation(request: Request) -> Org:
+    """Who belongs where, for who-may-see-what: cached until the registry changes (a database
+    connection is taken from the pool only to read it again)."""
     cache: OrgCache = request.app.state.org_cache
-    return await cache.get(connection)
+    pool: asyncpg.Pool = request.app.state.pool
+    return await cache.get(pool)
 
 
 Organisation = Annotated[Org, Depends(organisation)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, cast
 
+import asyncpg
 from fastapi import APIRouter, Path, Request, Response
 
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
@@ -21,7 +22,6 @@ QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])
 
 async def ranked_page(
     request: Request,
-    connection: Connection,
     quarter: str,
     level: str,
     *,
@@ -32,21 +32,23 @@ async def ranked_page(
 ) -> Response:
     """A page of a ranking: the quarter's status, the total, and rank, identity, index and
     components of each item (paged, filtered and encoded by PostgreSQL; kept in memory until
-    the rankings change)."""
+    the rankings change: a page served from memory takes no database connection)."""
     cache: ReadCache = request.app.state.read_cache
     key = (quarter, level, ids, department_id, limit, offset)
     found = cache.get("rankings", key)
     if found is None:
         generation = cache.generation("rankings")
-        found = await repository.ranking(
-            connection,
-            quarter,
-            level,
-            ids=ids,
-            department_id=department_id,
-            limit=limit,
-            offset=offset,
-        )
+        pool: asyncpg.Pool = request.app.state.pool
+        async with pool.acquire() as connection:
+            found = await repository.ranking(
+                connection,
+                quarter,
+                level,
+                ids=ids,
+                department_id=department_id,
+                limit=limit,
+                offset=offset,
+            )
         cache.put("rankings", key, generation, found)
     status, content = cast(tuple[str, bytes], found)
     return encoded_json_response(request, content, final=status == "final")
@@ -58,7 +60,6 @@ async def vanguard(
     quarter: QuarterParam,
     viewer: Viewer,
     org: Organisation,
-    connection: Connection,
     department_id: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -67,7 +68,6 @@ async def vanguard(
     ids = scope_of(viewer, org).member_ids
     return await ranked_page(
         request,
-        connection,
         quarter,
         "member",
         ids=ids,
@@ -83,7 +83,6 @@ async def fortress(
     quarter: QuarterParam,
     viewer: Viewer,
     org: Organisation,
-    connection: Connection,
     level: Literal["department", "branch"] = "department",
     limit: Limit = 100,
     offset: Offset = 0,
@@ -92,7 +91,6 @@ async def fortress(
     scope = scope_of(viewer, org)
     return await ranked_page(
         request,
-        connection,
         quarter,
         level,
         ids=scope.department_ids if level == "department" else scope.branch_ids,
@@ -109,14 +107,32 @@ async def member_vanguard(
     quarter: QuarterParam,
     viewer: Viewer,
     org: Organisation,
-    connection: Connection,
 ) -> Response:
     """One member's index with its components and the events that produced them."""
     if not scope_of(viewer, org).allows_member(member_id):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
-    score = await repository.score(connection, quarter, "member", member_id)
-    if score is None:
+    cache: ReadCache = request.app.state.read_cache
+    key = ("member", quarter, member_id, may_see_violations(viewer, member_id, org))
+    found = cache.get("rankings", key)
+    if found is None:
+        generation = cache.generation("rankings")
+        found = await _member_page(request.app.state.pool, quarter, member_id, key[-1])
+        cache.put("rankings", key, generation, found)
+    body = cast(dict[str, Any] | None, found)
+    if not body:
         raise Problem(404, "No index", f"no Vanguard Index of {member_id} for {quarter}")
+    return json_response(request, body, final=body["status"] == "final")
+
+
+async def _member_page(
+    pool: asyncpg.Pool, quarter: str, member_id: str, with_violations: bool
+) -> dict[str, Any]:
+    """The member's page, or {} when they have no index that quarter."""
+    async with pool.acquire() as connection:
+        score = await repository.score(connection, quarter, "member", member_id)
+        if score is None:
+            return {}
+        events = await repository.contributions(connection, quarter, "member", member_id)
     body: dict[str, Any] = {
         "quarter": quarter,
         "member_id": member_id,
@@ -126,14 +142,14 @@ async def member_vanguard(
         "index": score["index"],
         "components": score["components"],
         "details": dict(score["details"]),
-        "events": await repository.contributions(connection, quarter, "member", member_id),
+        "events": events,
         "status": score["status"],
         "rules_version": score["rules_version"],
     }
-    if not may_see_violations(viewer, member_id, org):
+    if not with_violations:
         body["details"].pop("violations", None)
         body["events"].pop("discipline", None)
-    return json_response(request, body, final=score["status"] == "final")
+    return body
 
 
 @router.get("/quarters/{quarter}/selections")
