@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from scoring_bench import (  # noqa: E402
     Rig,
     burst,
     machine,
+    new_rig,
     projector_caught_up,
     projector_position,
     publish,
@@ -51,10 +51,8 @@ from mingdeng.contracts.periods import Quarter  # noqa: E402
 from mingdeng.contracts.topics import EVENTS  # noqa: E402
 from mingdeng.gateway.adapters.tokens import issue_token  # noqa: E402
 from mingdeng.gateway.domain.access import Principal  # noqa: E402
-from mingdeng.runtime.settings import KafkaSettings  # noqa: E402
-from mingdeng.runtime.topics_admin import ensure_topics  # noqa: E402
 from tests.support.history import Bureau, history  # noqa: E402
-from tests.support.processes import Service, free_port  # noqa: E402
+from tests.support.processes import Service  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 BUREAU = Bureau(
@@ -170,35 +168,16 @@ async def producer_limit(rig: Rig, events: int) -> float:
 
 async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "measured_at": datetime.now(UTC).isoformat()}
-    work = Path(f"/tmp/mingdeng-api-bench-{uuid.uuid4().hex[:8]}")
-    work.mkdir()
-    database = f"api_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap, topic_prefix=f"api-bench-{uuid.uuid4().hex[:8]}."
+    rig, database = await new_rig(
+        bootstrap,
+        database_url,
+        "api-bench",
+        MINGDENG_GATEWAY_INGEST_PER_MINUTE=str(10_000_000),
+        MINGDENG_GATEWAY_INGEST_BURST=str(1_000_000),
+        MINGDENG_LOG_LEVEL="WARNING",
     )
-    ensure_topics(kafka)
-    bench_dsn = database_url.rsplit("/", 1)[0] + f"/{database}"
-    rig = Rig(
-        kafka,
-        {
-            "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-            "MINGDENG_DATABASE_URL": bench_dsn,
-            "MINGDENG_SCORING_DATA_DIR": str(work / "scoring"),
-            "MINGDENG_SCORING_WEB_PORT": str(free_port()),
-            "MINGDENG_SCORING_READY_MAX_LAG": "0",
-            "MINGDENG_GATEWAY_PORT": str(free_port()),
-            "MINGDENG_GATEWAY_ENVIRONMENT": "test",
-            "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
-            "MINGDENG_GATEWAY_INGEST_PER_MINUTE": str(10_000_000),
-            "MINGDENG_GATEWAY_INGEST_BURST": str(1_000_000),
-            "MINGDENG_LOG_LEVEL": "WARNING",
-        },
-        work,
-    )
+    kafka, work = rig.kafka, rig.work
+    bench_dsn = rig.env["MINGDENG_DATABASE_URL"]
     gateway = Service(["mingdeng-gateway", "serve"], rig.env, work / "gateway.log")
     worker: Service | None = None
     try:

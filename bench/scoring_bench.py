@@ -350,35 +350,37 @@ async def freshness(
     }
 
 
+async def new_rig(bootstrap: str, database_url: str, name: str, **env: str) -> tuple[Rig, str]:
+    """Topics, a database and a work folder of the run's own; the database's name."""
+    tag = f"{name}-{uuid.uuid4().hex[:8]}"
+    work = Path(f"/tmp/mingdeng-{tag}")
+    work.mkdir()
+    database = tag.replace("-", "_")
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"{tag}.")
+    ensure_topics(kafka)
+    settings = {
+        "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "MINGDENG_DATABASE_URL": database_url.rsplit("/", 1)[0] + f"/{database}",
+        "MINGDENG_SCORING_DATA_DIR": str(work / "scoring"),
+        "MINGDENG_SCORING_WEB_PORT": str(free_port()),
+        "MINGDENG_SCORING_READY_MAX_LAG": "0",
+        "MINGDENG_GATEWAY_PORT": str(free_port()),
+        "MINGDENG_GATEWAY_ENVIRONMENT": "test",
+        "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
+    }
+    return Rig(kafka, {**settings, **env}, work), database
+
+
 async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "measured_at": datetime.now(UTC).isoformat()}
     partial = RESULTS / "scoring-partial.json"  # each figure as soon as it is measured
     RESULTS.mkdir(parents=True, exist_ok=True)
-    work = Path(f"/tmp/mingdeng-bench-{uuid.uuid4().hex[:8]}")
-    work.mkdir()
-    database = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    kafka = KafkaSettings(
-        bootstrap_servers=bootstrap, topic_prefix=f"bench-{uuid.uuid4().hex[:8]}."
-    )
-    ensure_topics(kafka)
-    rig = Rig(
-        kafka,
-        {
-            "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-            "MINGDENG_DATABASE_URL": database_url.rsplit("/", 1)[0] + f"/{database}",
-            "MINGDENG_SCORING_DATA_DIR": str(work / "scoring"),
-            "MINGDENG_SCORING_WEB_PORT": str(free_port()),
-            "MINGDENG_SCORING_READY_MAX_LAG": "0",
-            "MINGDENG_GATEWAY_PORT": str(free_port()),
-            "MINGDENG_GATEWAY_ENVIRONMENT": "test",
-            "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
-        },
-        work,
-    )
+    rig, database = await new_rig(bootstrap, database_url, "bench")
+    kafka, work = rig.kafka, rig.work
 
     partial.write_text(json.dumps(results, indent=1))
     print("generating the history", flush=True)
