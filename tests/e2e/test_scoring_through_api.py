@@ -168,6 +168,22 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
     detail = api.get("/v1/members/A/vanguard/2026Q3", headers=admin).json()
     assert (detail["index"], detail["status"], detail["rules_version"]) == (98.0, "final", "2026.1")
     assert len(detail["events"]["performance"]) == 1 and len(detail["events"]["service"]) == 8
+    assert detail["events_total"]["service"] == 8
+
+    def explained(
+        member: str, component: str, headers: dict[str, str], **page: int
+    ) -> httpx.Response:
+        return api.get(
+            f"/v1/members/{member}/vanguard/2026Q3/events",
+            params={"component": component, **page},
+            headers=headers,
+        )
+
+    first, rest = (explained("A", "service", admin, limit=5, offset=o).json() for o in (0, 5))
+    assert (first["total"], len(first["items"]), len(rest["items"])) == (8, 5, 3)
+    assert first["items"] + rest["items"] == detail["events"]["service"]  # the same, in pages
+    assert explained("B", "discipline", token("leader", "L1")).status_code == 403
+    assert explained("B", "discipline", token("member", "B")).json()["total"] == 1
     top_ten = api.get("/v1/years/2026/top-ten", headers=admin).json()
     assert [(m["member_id"], m["mean_index"]) for m in top_ten["members"]] == [("A", 24.5)]
 

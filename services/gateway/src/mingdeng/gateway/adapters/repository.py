@@ -116,23 +116,62 @@ async def score(
 
 
 async def contributions(
-    connection: asyncpg.Connection, quarter: str, level: str, subject_id: str
-) -> dict[str, list[dict[str, str]]]:
-    """The events that fed each component of a subject's index, as scoring attributed them."""
+    connection: asyncpg.Connection, quarter: str, level: str, subject_id: str, first: int
+) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
+    """The first `first` events that fed each component of a subject's index (as scoring
+    attributed them, by source and id), and how many fed each component in all."""
     rows = await connection.fetch(
-        """SELECT component, source, id, type FROM gateway.contributions
-           WHERE quarter = $1 AND level = $2 AND subject_id = $3
-           ORDER BY component, source, id""",
+        """SELECT component, source, id, type, total FROM (
+               SELECT component, source, id, type,
+                      count(*) OVER (PARTITION BY component) AS total,
+                      row_number() OVER (PARTITION BY component ORDER BY source, id) AS n
+               FROM gateway.contributions
+               WHERE quarter = $1 AND level = $2 AND subject_id = $3) AS numbered
+           WHERE n <= $4 ORDER BY component, source, id""",
         quarter,
         level,
         subject_id,
+        first,
     )
     found: dict[str, list[dict[str, str]]] = {}
+    totals: dict[str, int] = {}
     for row in rows:
         found.setdefault(row["component"], []).append(
             {"source": row["source"], "id": row["id"], "type": row["type"]}
         )
-    return found
+        totals[row["component"]] = row["total"]
+    return found, totals
+
+
+async def contributions_page(
+    connection: asyncpg.Connection,
+    quarter: str,
+    level: str,
+    subject_id: str,
+    component: str,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[dict[str, str]]]:
+    """A page of the events that fed one component, by source and id; and how many in all."""
+    where = "quarter = $1 AND level = $2 AND subject_id = $3 AND component = $4"
+    rows = await connection.fetch(
+        f"""SELECT source, id, type FROM gateway.contributions WHERE {where}
+            ORDER BY source, id LIMIT $5 OFFSET $6""",
+        quarter,
+        level,
+        subject_id,
+        component,
+        limit,
+        offset,
+    )
+    total = await connection.fetchval(
+        f"SELECT count(*) FROM gateway.contributions WHERE {where}",
+        quarter,
+        level,
+        subject_id,
+        component,
+    )
+    return total, [dict(row) for row in rows]
 
 
 async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, cast
 
 import asyncpg
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
@@ -18,6 +18,7 @@ from mingdeng.gateway.entrypoints.responses import encoded_json_response, json_r
 router = APIRouter(prefix="/v1", tags=["indices"])
 
 QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
+EVENTS_SHOWN = 20  # per component in a member's page; the rest page by page
 
 
 async def ranked_page(
@@ -108,7 +109,9 @@ async def member_vanguard(
     viewer: Viewer,
     org: Organisation,
 ) -> Response:
-    """One member's index with its components and the events that produced them."""
+    """One member's index with its components, and the first events behind each component
+    (`events`, at most 20 each; `events_total` says how many; the rest page by page from
+    `/v1/members/{member_id}/vanguard/{quarter}/events`)."""
     if not scope_of(viewer, org).allows_member(member_id):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
     cache: ReadCache = request.app.state.read_cache
@@ -132,7 +135,9 @@ async def _member_page(
         score = await repository.score(connection, quarter, "member", member_id)
         if score is None:
             return {}
-        events = await repository.contributions(connection, quarter, "member", member_id)
+        events, totals = await repository.contributions(
+            connection, quarter, "member", member_id, EVENTS_SHOWN
+        )
     body: dict[str, Any] = {
         "quarter": quarter,
         "member_id": member_id,
@@ -143,13 +148,41 @@ async def _member_page(
         "components": score["components"],
         "details": dict(score["details"]),
         "events": events,
+        "events_total": totals,
         "status": score["status"],
         "rules_version": score["rules_version"],
     }
     if not with_violations:
         body["details"].pop("violations", None)
         body["events"].pop("discipline", None)
+        body["events_total"].pop("discipline", None)
     return body
+
+
+@router.get("/members/{member_id}/vanguard/{quarter}/events")
+async def member_vanguard_events(
+    member_id: str,
+    quarter: QuarterParam,
+    viewer: Viewer,
+    org: Organisation,
+    connection: Connection,
+    component: Annotated[
+        Literal["performance", "study", "service", "discipline"],
+        Query(description="the component of the Vanguard Index"),
+    ],
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """The events behind one component of a member's index, page by page (by source, then id)."""
+    if not scope_of(viewer, org).allows_member(member_id):
+        raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
+    if component == "discipline" and not may_see_violations(viewer, member_id, org):
+        raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see violations")
+    total, items = await repository.contributions_page(
+        connection, quarter, "member", member_id, component, limit, offset
+    )
+    return {"quarter": quarter, "member_id": member_id, "component": component, "total": total,
+            "items": items}  # fmt: skip
 
 
 @router.get("/quarters/{quarter}/selections")
