@@ -115,6 +115,9 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._runner.seek_to_stored(list(assigned))
 
 
+PROGRESS_FROM = 10_000  # records behind: a rebuild or a long outage, worth telling
+
+
 class ProjectionRunner:
     """Consume `topics` as group `consumer`, applying batches through `handler` transactionally."""
 
@@ -148,6 +151,7 @@ class ProjectionRunner:
         self.lag: dict[TopicPartition, int] = {}
         self._started_at = time.time()
         self._newest_taken_s: float | None = None  # timestamp of the newest record taken
+        self._progress = (time.monotonic(), 0)  # when it was last told, and how far it was
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -209,10 +213,30 @@ class ProjectionRunner:
                     await self._apply(records, stop)
                     self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
                 await self._measure_lag()
+                self._tell_progress()
                 if not records and self._kafka.assignment():
                     self.caught_up.set()
         finally:
             await self._kafka.stop()
+
+    def _tell_progress(self, every_s: float = 5.0, behind: int = PROGRESS_FROM) -> None:
+        """While far behind (a rebuild, a long outage), say every few seconds how far it is."""
+        now = time.monotonic()
+        told_at, processed = self._progress
+        if now - told_at < every_s:
+            return
+        self._progress = (now, self.processed)
+        if self.total_lag >= behind:
+            rate = (self.processed - processed) / (now - told_at)
+            minutes = self.total_lag / rate / 60 if rate else float("inf")
+            log.info(
+                "%s: %s records taken, %s behind, %s/s (about %.0f min to go)",
+                self.consumer_name,
+                f"{self.processed:,}",
+                f"{self.total_lag:,}",
+                f"{rate:,.0f}",
+                minutes,
+            )
 
     async def _measure_lag(self) -> None:
         lag = {}
