@@ -5,14 +5,22 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
+if ! command -v uv >/dev/null && [ ! -x "$HOME/.local/bin/uv" ]; then
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)  # uv is installed with pip
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "missing ${missing[*]}: install them or run as root"
   say "installing ${missing[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+export PATH="$HOME/.local/bin:$PATH"
 if ! command -v uv >/dev/null; then
   say "installing uv"
-  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  # Debian's own python3 refuses pip installs (PEP 668, "externally managed"); a --user install
+  # goes to ~/.local and leaves the system's packages alone, which is what the flag allows
+  python3 -m pip install --quiet --user uv 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages uv 2>/dev/null \
+    || python3 -m pip install --quiet uv \
+    || die "could not install uv with pip; install uv (docs.astral.sh/uv) and run this again"
 fi
-export PATH="$HOME/.local/bin:$PATH"
 cd "$ROOT_DIR" && uv sync --frozen --quiet
