@@ -7,6 +7,7 @@ rules may be evaluated again at any time (after a redelivery, a late registratio
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +21,30 @@ COMMENDATION_DUE_AFTER = timedelta(days=14)
 # as suppressed, with the reason, instead of being sent.
 REMINDER_RELEVANT_FOR = timedelta(days=1)
 OVERDUE_REMINDER_RELEVANT_FOR = timedelta(days=30)
+
+
+# Every rule the notifier sends, and the parameters it fills: each needs a template that uses
+# no others (checked at start, `template_problems`).
+RULES: dict[str, frozenset[str]] = {
+    "violation_reminder": frozenset({"name", "date", "rule", "description"}),
+    "violation_secretary": frozenset({"secretary", "name", "date", "rule", "description"}),
+    "daily_maxim": frozenset({"name", "maxim"}),
+    "bulletin": frozenset({"name", "month", "violations", "lectures", "attendances"}),
+    "commendation_assigned": frozenset({"exemplar", "quarter", "due"}),
+    "commendation_overdue": frozenset({"exemplar", "due"}),
+    "household_visit_overdue": frozenset({"days"}),
+}
+
+
+def template_problems(templates: Mapping[str, Collection[str]]) -> list[str]:
+    """What is wrong with the templates (by rule name: the parameters each one uses): a rule
+    without a template, or a template using a parameter its rule does not fill."""
+    problems = [f"no template for the rule {rule!r}" for rule in RULES if rule not in templates]
+    for rule, params in templates.items():
+        unknown = sorted(set(params) - RULES.get(rule, frozenset()))
+        if rule in RULES and unknown:
+            problems.append(f"the template {rule!r} uses {unknown}, which the rule does not fill")
+    return problems
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from mingdeng.notify.adapters.providers import (
 )
 from mingdeng.notify.adapters.templates import load_templates
 from mingdeng.notify.domain.delivery import Limit, parse_quiet_hours
+from mingdeng.notify.domain.rules import template_problems
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
 from mingdeng.runtime.faults import is_transient, riding_out_outages
@@ -130,9 +131,13 @@ async def outbox_family(pool: asyncpg.Pool) -> list[Family]:
 
 async def run(settings: NotifySettings) -> None:
     kafka = settings.kafka
+    templates = load_templates(settings.templates_file)
+    problems = template_problems({name: t.params for name, t in templates.items()})
+    if problems:  # refused here, not inside a projection transaction later
+        raise SystemExit(f"{settings.templates_file}: " + "; ".join(problems))
     service = NotifyService(
         kafka=kafka,
-        templates=load_templates(settings.templates_file),
+        templates=templates,
         providers=providers(settings),
         limits=[
             Limit(timedelta(minutes=1), settings.per_minute),
