@@ -117,6 +117,8 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
     for item in listing["items"]:
         assert item["components"] == EXPECTED_COMPONENTS[item["member_id"]]
 
+    # not on the public board while provisional (and that answer is not kept past the close)
+    assert httpx.get(f"{platform}/v1/board/2026Q3").status_code == 404
     # the admin closes the quarter; then an inspection system reports a late violation
     close = Events(source="/systems/admin", prefix="adm").close("2026Q3", "2026-10-11 00:00")
     assert api.post("/v1/events", json=document(close), headers=admin).status_code == 202

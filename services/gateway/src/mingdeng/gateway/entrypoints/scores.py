@@ -220,13 +220,29 @@ async def top_ten(
 
 
 @router.get("/board/{quarter}", tags=["public"])
-async def board(request: Request, quarter: QuarterParam, connection: Connection) -> Response:
+async def board(request: Request, quarter: QuarterParam) -> Response:
     """The public board (张榜公示): final exemplars and excellent departments. No token."""
-    selection = await repository.selection(connection, quarter)
-    if selection is None or selection["status"] != "final":
+    cache: ReadCache = request.app.state.read_cache
+    key = ("board", quarter, cache.generation("registry"))  # it shows department names
+    found = cache.get("rankings", key)
+    if found is None:
+        generation = cache.generation("rankings")
+        found = await _board(request.app.state.pool, quarter)
+        cache.put("rankings", key, generation, found)
+    body = cast(dict[str, Any], found)
+    if not body:
         raise Problem(404, "Not published", f"the selections of {quarter} are not final yet")
-    departments = await repository.department_names(connection)
-    body = {
+    return json_response(request, body, final=True, public=True)
+
+
+async def _board(pool: asyncpg.Pool, quarter: str) -> dict[str, Any]:
+    """The board of a quarter, or {} while its selections are not final."""
+    async with pool.acquire() as connection:
+        selection = await repository.selection(connection, quarter)
+        if selection is None or selection["status"] != "final":
+            return {}
+        departments = await repository.department_names(connection)
+    return {
         "quarter": quarter,
         "exemplars": [
             {
@@ -242,4 +258,3 @@ async def board(request: Request, quarter: QuarterParam, connection: Connection)
             for d in selection["excellent_departments"]
         ],
     }
-    return json_response(request, body, final=True, public=True)
