@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from mingdeng.contracts.privacy import mask_phone
-from mingdeng.gateway.adapters.tokens import InvalidToken, TokenReader, issue_token, read_token
+from mingdeng.gateway.adapters.tokens import InvalidToken, TokenReader, issue_token
 from mingdeng.gateway.domain.access import Org, Principal, may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.problems import Problem
@@ -62,11 +62,12 @@ def test_phone_numbers_are_masked(phone: str | None, masked: str | None) -> None
 def test_tokens_round_trip_and_refuse_tampering_and_expiry() -> None:
     secret = "s" * 40
     principal = Principal("sys", "publisher", "/systems/hr")
-    assert read_token(secret, issue_token(secret, principal, timedelta(minutes=5))) == principal
+    reader = TokenReader(secret)
+    assert reader.read(issue_token(secret, principal, timedelta(minutes=5))) == principal
     with pytest.raises(InvalidToken, match="Signature"):
-        read_token("t" * 40, issue_token(secret, principal, timedelta(minutes=5)))
+        reader.read(issue_token("t" * 40, principal, timedelta(minutes=5)))
     with pytest.raises(InvalidToken, match="expired"):
-        read_token(secret, issue_token(secret, principal, timedelta(seconds=-1)))
+        reader.read(issue_token(secret, principal, timedelta(seconds=-1)))
 
 
 def test_outside_development_a_real_secret_is_required(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,6 +125,7 @@ class EventPublisher:
             _, producer = self._idle.get_nowait()
             if producer is not None:
                 await producer.stop()
+        await asyncio.gather(*self._stopping)  # failed producers stopping (errors logged)
 
     async def accept(
         self,
@@ -195,11 +196,11 @@ class EventPublisher:
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         async with asyncio.timeout_at(deadline):
             await producer.begin_transaction()
-            partitions = sorted(await producer.partitions_for(self._topic))
             sent = []
             for event, payload in batch:
                 key = event.subject.encode()
                 if isinstance(event.data, QuarterClosed):
+                    partitions = sorted(await producer.partitions_for(self._topic))
                     sent += [
                         await producer.send(
                             self._topic, payload, key, partition=p, headers=[(BARRIER_HEADER, b"1")]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Literal
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Literal, TypeVar, cast
 
 import asyncpg
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 CHANGED_CHANNEL = "mingdeng_read_models"
 Kind = Literal["rankings", "registry"]
 KINDS: tuple[Kind, ...] = ("rankings", "registry")
+T = TypeVar("T")
 
 
 class ReadCache:
@@ -59,6 +60,16 @@ class ReadCache:
         self._entries.move_to_end((kind, key))
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    async def through(self, kind: Kind, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        """The stored answer, or `load()`'s, stored under the generation read before it."""
+        found = self.get(kind, key)
+        if found is not None:
+            return cast(T, found)
+        generation = self.generation(kind)
+        loaded = await load()
+        self.put(kind, key, generation, loaded)
+        return loaded
 
     def changed(self, kind: str) -> None:
         """A notification: `kind` changed (any other payload, `all` for one: every kind)."""

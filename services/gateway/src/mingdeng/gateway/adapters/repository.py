@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -62,19 +63,22 @@ RANKING_ITEM = {
 RANKING_ITEM["branch"] = RANKING_ITEM["department"]
 
 
-async def ranking(
-    connection: asyncpg.Connection,
-    quarter: str,
-    level: str,
-    *,
-    ids: frozenset[str] | None,
-    department_id: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[str, bytes]:
+@dataclass(frozen=True)
+class RankingPage:
+    """Which page of which ranking, among `ids` (None: all) and within a department."""
+
+    quarter: str
+    level: str
+    ids: frozenset[str] | None
+    department_id: str | None
+    limit: int
+    offset: int
+
+
+async def ranking(connection: asyncpg.Connection, page: RankingPage) -> tuple[str, bytes]:
     """The quarter's status, and a page of its ranking as the API answers it, encoded by
-    PostgreSQL in one round trip: the status, how many there are among `ids` (None: all) and
-    within a department, and the page in rank order, then id. Only the page's bodies are read."""
+    PostgreSQL in one round trip: the status, how many there are in all, and the page in rank
+    order, then id. Only the page's bodies are read."""
     where = """quarter = $1 AND level = $2 AND ($3::text[] IS NULL OR id = ANY($3::text[]))
                AND ($4::text IS NULL OR department_id = $4)"""
     row = await connection.fetchrow(
@@ -90,15 +94,15 @@ async def ranking(
                 'status', status,
                 'total', (SELECT count(*) FROM gateway.scores WHERE {where}),
                 'items', coalesce(
-                    (SELECT json_agg({RANKING_ITEM[level]} ORDER BY rank NULLS LAST, id)
+                    (SELECT json_agg({RANKING_ITEM[page.level]} ORDER BY rank NULLS LAST, id)
                      FROM page), '[]'))::text AS body
             FROM quarter""",
-        quarter,
-        level,
-        None if ids is None else list(ids),
-        department_id,
-        limit,
-        offset,
+        page.quarter,
+        page.level,
+        None if page.ids is None else list(page.ids),
+        page.department_id,
+        page.limit,
+        page.offset,
     )
     return row["status"], row["body"].encode()
 

@@ -32,10 +32,6 @@ def issue_token(secret: str, principal: Principal, ttl: timedelta) -> str:
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_token(secret: str, token: str) -> Principal:
-    return _verified(secret, token)[0]
-
-
 def _verified(secret: str, token: str) -> tuple[Principal, float]:
     """The token's principal and when it expires (a POSIX timestamp)."""
     try:
@@ -54,7 +50,7 @@ def _verified(secret: str, token: str) -> tuple[Principal, float]:
 
 
 class TokenReader:
-    """`read_token` that remembers the tokens it verified until they expire: a client sends the
+    """Verifies bearer tokens, and remembers the ones it verified until they expire: a client sends the
     same token with every request, and checking its signature each time was a seventh of the
     cost of a ranking page. Refused tokens are not remembered."""
 

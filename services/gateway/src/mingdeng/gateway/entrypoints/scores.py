@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.read_cache import ReadCache
+from mingdeng.gateway.adapters.repository import RankingPage
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Organisation, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
@@ -21,37 +22,18 @@ QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])
 EVENTS_SHOWN = 20  # per component in a member's page; the rest page by page
 
 
-async def ranked_page(
-    request: Request,
-    quarter: str,
-    level: str,
-    *,
-    ids: frozenset[str] | None,
-    department_id: str | None,
-    limit: int,
-    offset: int,
-) -> Response:
+async def ranked_page(request: Request, page: RankingPage) -> Response:
     """A page of a ranking: the quarter's status, the total, and rank, identity, index and
     components of each item (paged, filtered and encoded by PostgreSQL; kept in memory until
     the rankings change: a page served from memory takes no database connection)."""
     cache: ReadCache = request.app.state.read_cache
-    key = (quarter, level, ids, department_id, limit, offset)
-    found = cache.get("rankings", key)
-    if found is None:
-        generation = cache.generation("rankings")
-        pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = request.app.state.pool
+
+    async def load() -> tuple[str, bytes]:
         async with pool.acquire() as connection:
-            found = await repository.ranking(
-                connection,
-                quarter,
-                level,
-                ids=ids,
-                department_id=department_id,
-                limit=limit,
-                offset=offset,
-            )
-        cache.put("rankings", key, generation, found)
-    status, content = cast(tuple[str, bytes], found)
+            return await repository.ranking(connection, page)
+
+    status, content = await cache.through("rankings", page, load)
     return encoded_json_response(request, content, final=status == "final")
 
 
@@ -68,13 +50,7 @@ async def vanguard(
     """Members by Vanguard Index, rank then member id; each viewer sees their part of the bureau."""
     ids = scope_of(viewer, org).member_ids
     return await ranked_page(
-        request,
-        quarter,
-        "member",
-        ids=ids,
-        department_id=department_id,
-        limit=limit,
-        offset=offset,
+        request, RankingPage(quarter, "member", ids, department_id, limit, offset)
     )
 
 
@@ -90,15 +66,8 @@ async def fortress(
 ) -> Response:
     """Departments or branches by Fortress Index."""
     scope = scope_of(viewer, org)
-    return await ranked_page(
-        request,
-        quarter,
-        level,
-        ids=scope.department_ids if level == "department" else scope.branch_ids,
-        department_id=None,
-        limit=limit,
-        offset=offset,
-    )
+    ids = scope.department_ids if level == "department" else scope.branch_ids
+    return await ranked_page(request, RankingPage(quarter, level, ids, None, limit, offset))
 
 
 @router.get("/members/{member_id}/vanguard/{quarter}")
@@ -115,13 +84,12 @@ async def member_vanguard(
     if not scope_of(viewer, org).allows_member(member_id):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
     cache: ReadCache = request.app.state.read_cache
-    key = ("member", quarter, member_id, may_see_violations(viewer, member_id, org))
-    found = cache.get("rankings", key)
-    if found is None:
-        generation = cache.generation("rankings")
-        found = await _member_page(request.app.state.pool, quarter, member_id, key[-1])
-        cache.put("rankings", key, generation, found)
-    body = cast(dict[str, Any] | None, found)
+    with_violations = may_see_violations(viewer, member_id, org)
+    body = await cache.through(
+        "rankings",
+        ("member", quarter, member_id, with_violations),
+        lambda: _member_page(request.app.state.pool, quarter, member_id, with_violations),
+    )
     if not body:
         raise Problem(404, "No index", f"no Vanguard Index of {member_id} for {quarter}")
     return json_response(request, body, final=body["status"] == "final")
@@ -223,13 +191,11 @@ async def top_ten(
 async def board(request: Request, quarter: QuarterParam) -> Response:
     """The public board (张榜公示): final exemplars and excellent departments. No token."""
     cache: ReadCache = request.app.state.read_cache
-    key = ("board", quarter, cache.generation("registry"))  # it shows department names
-    found = cache.get("rankings", key)
-    if found is None:
-        generation = cache.generation("rankings")
-        found = await _board(request.app.state.pool, quarter)
-        cache.put("rankings", key, generation, found)
-    body = cast(dict[str, Any], found)
+    body = await cache.through(
+        "rankings",
+        ("board", quarter, cache.generation("registry")),  # it shows department names
+        lambda: _board(request.app.state.pool, quarter),
+    )
     if not body:
         raise Problem(404, "Not published", f"the selections of {quarter} are not final yet")
     return json_response(request, body, final=True, public=True)
