@@ -30,14 +30,11 @@ def parse_event(
     *,
     now: datetime | None = None,
     latest: bool = True,
-    nul_free_text: bool = False,
 ) -> Event[EventData]:
     """Validate a CloudEvent (bytes, text or a decoded JSON value) and read its `data` by `type`.
 
     With `latest`, an older version of a type is upcast to the newest one, so consumers handle
     one version per type. Raises InvalidEvent, with a reason per field, and nothing else.
-    `nul_free_text`: `raw` was decoded from JSON text without `\\u0000` (the only way JSON
-    writes a NUL), so it holds none; the caller checked that on the whole text once.
     """
     document = _as_document(raw)
     # in JSON text a NUL can only be written `\u0000`: text without that has none to look for
@@ -46,7 +43,19 @@ def parse_event(
     elif isinstance(raw, bytes | bytearray):
         may_hold_nul = b"\\u0000" in raw
     else:
-        may_hold_nul = not nul_free_text
+        may_hold_nul = True
+    return parse_document(document, now=now, latest=latest, may_hold_nul=may_hold_nul)
+
+
+def parse_document(
+    document: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+    latest: bool = True,
+    may_hold_nul: bool = True,
+) -> Event[EventData]:
+    """`parse_event` for a JSON object that `decode_json` returned (its shape checked there).
+    `may_hold_nul=False`: its text held no `\\u0000`, so no string in it holds a NUL."""
     if may_hold_nul and (where := _nul_in(document)) is not None:
         raise InvalidEvent.single(where or "(event)", "NUL characters are not allowed")
     try:
@@ -131,8 +140,23 @@ def decode_json(
     else:
         brackets = raw.count(b"[") + raw.count(b"{")
     if brackets > max_depth:
-        check_shape(document, max_depth)
+        check_depth(document, max_depth)
     return document
+
+
+def check_depth(document: object, max_depth: int) -> None:
+    """Refuse a decoded JSON value nested deeper than `max_depth`, walked level by level."""
+    level = [document] if isinstance(document, dict | list) else []
+    for _ in range(max_depth):
+        level = [
+            item
+            for container in level
+            for item in (container.values() if isinstance(container, dict) else container)
+            if isinstance(item, dict | list)
+        ]
+        if not level:
+            return
+    raise InvalidEvent.single("(event)", f"nested deeper than {max_depth} levels")
 
 
 def check_shape(document: object, max_depth: int = MAX_DEPTH) -> None:

@@ -35,6 +35,8 @@ from typing import TypeVar
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
@@ -74,6 +76,9 @@ class Unavailable(Exception):
 
 def content_hash(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
+
+
+_partition_of = DefaultPartitioner()  # murmur2 of the key, as every Kafka client partitions
 
 
 class _CommitUnknown(Exception):
@@ -196,19 +201,31 @@ class EventPublisher:
         deadline = asyncio.get_running_loop().time() + self._timeout_s
         async with asyncio.timeout_at(deadline):
             await producer.begin_transaction()
+            partitions = sorted(await producer.partitions_for(self._topic))
+            builders: dict[int, BatchBuilder] = {}
             sent = []
             for event, payload in batch:
                 key = event.subject.encode()
                 if isinstance(event.data, QuarterClosed):
-                    partitions = sorted(await producer.partitions_for(self._topic))
-                    sent += [
-                        await producer.send(
-                            self._topic, payload, key, partition=p, headers=[(BARRIER_HEADER, b"1")]
-                        )
-                        for p in partitions
-                    ]
+                    targets, headers = partitions, [(BARRIER_HEADER, b"1")]
                 else:
-                    sent.append(await producer.send(self._topic, payload, key))
+                    targets, headers = [_partition_of(key, partitions, partitions)], []
+                for partition in targets:
+                    builder = builders.get(partition)
+                    if builder is None:
+                        builder = builders[partition] = producer.create_batch()
+                    appended = builder.append(
+                        key=key, value=payload, timestamp=None, headers=headers
+                    )
+                    if appended is not None:
+                        continue
+                    sent.append(
+                        await producer.send_batch(builder, self._topic, partition=partition)
+                    )
+                    builder = builders[partition] = producer.create_batch()
+                    builder.append(key=key, value=payload, timestamp=None, headers=headers)
+            for partition, builder in builders.items():
+                sent.append(await producer.send_batch(builder, self._topic, partition=partition))
             await asyncio.gather(*sent)
         try:
             async with asyncio.timeout_at(deadline + 1):

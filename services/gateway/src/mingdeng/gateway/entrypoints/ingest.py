@@ -8,8 +8,9 @@ from pydantic import BaseModel
 from mingdeng.contracts.codec import (
     MAX_DEPTH,
     MAX_EVENT_BYTES,
+    check_depth,
     decode_json,
-    parse_event,
+    parse_document,
     serialize_event,
 )
 from mingdeng.contracts.errors import InvalidEvent
@@ -83,6 +84,8 @@ async def post_events(
         # a batch is one level more than its events
         body = await _body(request, limit)
         document = decode_json(body, limit, MAX_DEPTH + 1)
+        if isinstance(document, dict):
+            check_depth(document, MAX_DEPTH)
     except InvalidEvent as error:
         raise Problem(422, "Invalid events", f"the body is refused: {error}") from None
     is_batch = request.headers.get("content-type", "").startswith(BATCH) or isinstance(
@@ -98,10 +101,12 @@ async def post_events(
         raise Problem(413, "Batch too large", f"{len(batch)} events; at most {most} in one request")
 
     events, payloads, invalid = [], [], []
-    nul_free = b"\\u0000" not in body
+    may_hold_nul = b"\\u0000" in body
     for index, item in enumerate(batch):
         try:
-            event = parse_event(item, latest=False, nul_free_text=nul_free)
+            if not isinstance(item, dict):
+                raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
+            event = parse_document(item, latest=False, may_hold_nul=may_hold_nul)
             payload = serialize_event(event)  # the bytes published, serialised once
             if len(payload) > MAX_EVENT_BYTES:
                 raise InvalidEvent.single(
