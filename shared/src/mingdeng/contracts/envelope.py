@@ -17,6 +17,7 @@ MAX_CLOCK_LEAD = timedelta(hours=24)
 EXTENSION_NAME = r"^[a-z0-9]{1,20}$"
 
 D = TypeVar("D", bound=EventData, covariant=True)
+EventKey = tuple[str, str]  # (source, id): the idempotency key of an event
 
 
 class Envelope(BaseModel):
@@ -56,7 +57,7 @@ class Event(Generic[D]):
     extensions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> EventKey:
         """The idempotency key: a re-sent event has the same (source, id)."""
         return (self.source, self.id)
 

@@ -58,7 +58,7 @@ from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
-CHECKPOINT_FORMAT = 3  # bump when the engine's state changes shape: old checkpoints are ignored
+CHECKPOINT_FORMAT = 4  # bump when the engine's state changes shape: old checkpoints are ignored
 Header = tuple[str, bytes]
 
 

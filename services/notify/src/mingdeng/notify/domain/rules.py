@@ -229,7 +229,7 @@ def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
     """The previous month's bulletin (督查通报) as a document."""
     counted = [v for v in state.violations.values() if month_of(v.at) == month]
     by_rule = Counter(f"第{v.rule}条" for v in counted)
-    names = {d: entry[1].name for d, entry in state.departments.items()}
+    names = {d: entry[1].name for d, entry in state.registry.departments.items()}
     by_department = Counter(
         names.get(r.department_id, r.department_id)
         if (r := state.recipient(v.member_id))

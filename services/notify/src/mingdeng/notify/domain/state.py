@@ -9,20 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.envelope import Event, EventKey
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import month_of
+from mingdeng.contracts.registry import Registry, Stamp
 
-EventRef = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Recipient:
-    member_id: str
-    name: str
-    phone: str | None
-    department_id: str
-    roles: tuple[str, ...]
+Recipient = ev.MemberRegistered  # an active member: name, phone, department and roles
 
 
 @dataclass(frozen=True)
@@ -36,16 +28,14 @@ class Violation:
 
 @dataclass
 class NotifyState:
-    members: dict[str, tuple[datetime, Recipient]] = field(default_factory=dict)
-    departures: dict[str, datetime] = field(default_factory=dict)
+    registry: Registry = field(default_factory=Registry)
     maxim_opt_out: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
-    departments: dict[str, tuple[datetime, ev.DepartmentRegistered]] = field(default_factory=dict)
     violations: dict[str, Violation] = field(default_factory=dict)
     retractions: dict[str, datetime] = field(default_factory=dict)
-    talks: dict[str, tuple[datetime, str, EventRef]] = field(
+    talks: dict[str, tuple[datetime, str, EventKey]] = field(
         default_factory=dict
     )  # id -> (t, member, ref)
-    commendation_visits: dict[str, tuple[datetime, str, EventRef]] = field(default_factory=dict)
+    commendation_visits: dict[str, tuple[datetime, str, EventKey]] = field(default_factory=dict)
     maxims: dict[str, str] = field(default_factory=dict)
     approved: set[str] = field(default_factory=set)
     deliveries: dict[str, datetime] = field(default_factory=dict)
@@ -63,34 +53,19 @@ class NotifyState:
         handler(self, event.data, event.time, event.key)
         return True
 
-    # --- the registry -----------------------------------------------------------------------
+    # --- the registry: the shared fold, in its order (time, source, id) ---------------------
 
-    def _member_registered(self, data: ev.MemberRegistered, at: datetime, ref: EventRef) -> None:
-        current = self.members.get(data.member_id)
-        if current is None or current[0] <= at:
-            recipient = Recipient(
-                data.member_id, data.name, data.phone, data.department_id, tuple(data.roles)
-            )
-            self.members[data.member_id] = (at, recipient)
-
-    def _member_left(self, data: ev.MemberLeft, at: datetime, ref: EventRef) -> None:
-        self.departures[data.member_id] = max(at, self.departures.get(data.member_id, at))
-
-    def _department_registered(
-        self, data: ev.DepartmentRegistered, at: datetime, ref: EventRef
-    ) -> None:
-        department = self.departments.get(data.department_id)
-        if department is None or department[0] <= at:
-            self.departments[data.department_id] = (at, data)
+    def _registry(self, data: EventData, at: datetime, ref: EventKey) -> None:
+        self.registry.apply(Stamp(at, *ref), data)
 
     # --- what the rules read ----------------------------------------------------------------
 
-    def _preferences_set(self, data: ev.MemberPreferencesSet, at: datetime, ref: EventRef) -> None:
+    def _preferences_set(self, data: ev.MemberPreferencesSet, at: datetime, ref: EventKey) -> None:
         current_choice = self.maxim_opt_out.get(data.member_id)
         if current_choice is None or current_choice[0] <= at:
             self.maxim_opt_out[data.member_id] = (at, not data.daily_maxim)
 
-    def _violation_logged(self, data: ev.ViolationLogged, at: datetime, ref: EventRef) -> None:
+    def _violation_logged(self, data: ev.ViolationLogged, at: datetime, ref: EventKey) -> None:
         known = self.violations.get(data.violation_id)
         if known is None or at < known.at:
             self.violations[data.violation_id] = Violation(
@@ -98,59 +73,57 @@ class NotifyState:
             )
 
     def _violation_retracted(
-        self, data: ev.ViolationRetracted, at: datetime, ref: EventRef
+        self, data: ev.ViolationRetracted, at: datetime, ref: EventKey
     ) -> None:
         self.retractions[data.violation_id] = min(at, self.retractions.get(data.violation_id, at))
 
-    def _talk_held(self, data: ev.TalkHeld, at: datetime, ref: EventRef) -> None:
+    def _talk_held(self, data: ev.TalkHeld, at: datetime, ref: EventKey) -> None:
         self.talks[data.talk_id] = (at, data.member_id, ref)
 
-    def _visit_made(self, data: ev.VisitMade, at: datetime, ref: EventRef) -> None:
+    def _visit_made(self, data: ev.VisitMade, at: datetime, ref: EventKey) -> None:
         kept = VISIT_KINDS[data.kind]
         if kept is not None:
             kept(self, data, at, ref)
 
-    def _commendation_visit(self, data: ev.VisitMade, at: datetime, ref: EventRef) -> None:
+    def _commendation_visit(self, data: ev.VisitMade, at: datetime, ref: EventKey) -> None:
         assert data.target_member_id is not None
         self.commendation_visits[data.visit_id] = (at, data.target_member_id, ref)
 
-    def _household_visit(self, data: ev.VisitMade, at: datetime, ref: EventRef) -> None:
+    def _household_visit(self, data: ev.VisitMade, at: datetime, ref: EventKey) -> None:
         self.household_visits[data.visit_id] = at
 
-    def _community_visit(self, data: ev.VisitMade, at: datetime, ref: EventRef) -> None:
+    def _community_visit(self, data: ev.VisitMade, at: datetime, ref: EventKey) -> None:
         self.community_visits[data.visit_id] = at
 
-    def _maxim_submitted(self, data: ev.MaximSubmitted, at: datetime, ref: EventRef) -> None:
+    def _maxim_submitted(self, data: ev.MaximSubmitted, at: datetime, ref: EventKey) -> None:
         self.maxims[data.maxim_id] = data.text
 
-    def _maxim_approved(self, data: ev.MaximApproved, at: datetime, ref: EventRef) -> None:
+    def _maxim_approved(self, data: ev.MaximApproved, at: datetime, ref: EventKey) -> None:
         self.approved.add(data.maxim_id)
 
-    def _lecture_delivered(self, data: ev.LectureDelivered, at: datetime, ref: EventRef) -> None:
+    def _lecture_delivered(self, data: ev.LectureDelivered, at: datetime, ref: EventKey) -> None:
         self.deliveries[data.lecture_id] = min(at, self.deliveries.get(data.lecture_id, at))
 
-    def _lecture_attended(self, data: ev.LectureAttended, at: datetime, ref: EventRef) -> None:
+    def _lecture_attended(self, data: ev.LectureAttended, at: datetime, ref: EventKey) -> None:
         self.attendances[(data.lecture_id, data.member_id)] = at
 
-    def _quarter_closed(self, data: ev.QuarterClosed, at: datetime, ref: EventRef) -> None:
+    def _quarter_closed(self, data: ev.QuarterClosed, at: datetime, ref: EventKey) -> None:
         self.closes[data.quarter] = min(at, self.closes.get(data.quarter, at))
 
     # --- who is who -------------------------------------------------------------------------
 
     def recipient(self, member_id: str) -> Recipient | None:
-        entry = self.members.get(member_id)
-        departure = self.departures.get(member_id)
-        if entry is None or (departure is not None and departure >= entry[0]):
-            return None
-        return entry[1]
+        """An active member, to write to or to assign a task to."""
+        return self.registry.active_member(member_id)
 
     def active(self) -> list[Recipient]:
-        return [r for m in sorted(self.members) if (r := self.recipient(m)) is not None]
+        return self.registry.active_members()
 
     def branch_of(self, member_id: str) -> str | None:
+        """The branch of an active member."""
         recipient = self.recipient(member_id)
-        department = self.departments.get(recipient.department_id) if recipient else None
-        return department[1].branch_id if department else None
+        department = self.registry.department(recipient.department_id) if recipient else None
+        return department.branch_id if department else None
 
     def secretaries_of(self, member_id: str) -> list[Recipient]:
         """The party secretaries of the member's branch."""
@@ -166,8 +139,8 @@ class NotifyState:
     def leader_of(self, member_id: str) -> str | None:
         """The party-group member whose line covers the member's department."""
         recipient = self.recipient(member_id)
-        department = self.departments.get(recipient.department_id) if recipient else None
-        return department[1].leader_id if department else None
+        department = self.registry.department(recipient.department_id) if recipient else None
+        return department.leader_id if department else None
 
     def wants_maxim(self, member_id: str) -> bool:
         choice = self.maxim_opt_out.get(member_id)
@@ -179,14 +152,14 @@ class NotifyState:
         return sum(1 for moment in moments.values() if month_of(moment) == month)
 
 
-Handler = Callable[[NotifyState, Any, datetime, EventRef], None]
+Handler = Callable[[NotifyState, Any, datetime, EventKey], None]
 
 # The event types the notifier reads, each with the one handler that folds it: the intake keeps
 # these and no others.
 _HANDLERS: dict[type[EventData], Handler] = {
-    ev.MemberRegistered: NotifyState._member_registered,
-    ev.MemberLeft: NotifyState._member_left,
-    ev.DepartmentRegistered: NotifyState._department_registered,
+    ev.MemberRegistered: NotifyState._registry,
+    ev.MemberLeft: NotifyState._registry,
+    ev.DepartmentRegistered: NotifyState._registry,
     ev.MemberPreferencesSet: NotifyState._preferences_set,
     ev.ViolationLogged: NotifyState._violation_logged,
     ev.ViolationRetracted: NotifyState._violation_retracted,

@@ -3,7 +3,6 @@ suggestions, community reporting. Pure: the clock is an argument, never read her
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
+from mingdeng.contracts.registry import Pairing, Registry, Stamp
 
 OVERDUE_AFTER = timedelta(days=60)
 REMIND_EVERY = timedelta(days=14)
@@ -42,33 +42,9 @@ class Period:
         return self.start <= moment < self.end
 
 
-@dataclass(frozen=True)
-class Member:
-    member_id: str
-    name: str
-    department_id: str
-    roles: tuple[str, ...]
-    registered_at: datetime
-
-
-@dataclass(frozen=True)
-class Pairing:
-    household_id: str
-    member_id: str
-    paired_at: datetime
-
-
 @dataclass
 class OutreachState:
-    members: dict[str, Member] = field(default_factory=dict)
-    departures: dict[str, datetime] = field(default_factory=dict)
-    departments: dict[str, ev.DepartmentRegistered] = field(default_factory=dict)
-    department_stamp: dict[str, datetime] = field(default_factory=dict)
-    households: dict[str, ev.HouseholdRegistered] = field(default_factory=dict)
-    # (household, member) -> [(time, paired?)]
-    pairing_changes: dict[tuple[str, str], list[tuple[datetime, bool]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    registry: Registry = field(default_factory=Registry)
     household_visits: dict[str, tuple[datetime, str, str]] = field(
         default_factory=dict
     )  # id -> (t, m, h)
@@ -84,27 +60,9 @@ class OutreachState:
 
     def apply(self, event: Event[EventData]) -> None:
         data, at = event.data, event.time
+        if self.registry.apply(Stamp.of(event), data):
+            return
         match data:
-            case ev.MemberRegistered():
-                current = self.members.get(data.member_id)
-                if current is None or current.registered_at <= at:
-                    self.members[data.member_id] = Member(
-                        data.member_id, data.name, data.department_id, tuple(data.roles), at
-                    )
-            case ev.MemberLeft():
-                self.departures[data.member_id] = max(at, self.departures.get(data.member_id, at))
-            case ev.DepartmentRegistered():
-                if self.department_stamp.get(data.department_id, at) <= at:
-                    self.departments[data.department_id] = data
-                    self.department_stamp[data.department_id] = at
-            case ev.HouseholdRegistered():
-                self.households[data.household_id] = data
-            case ev.HouseholdPaired() | ev.HouseholdUnpaired():
-                change = (at, isinstance(data, ev.HouseholdPaired))
-                changes = self.pairing_changes[(data.household_id, data.member_id)]
-                if change not in changes:
-                    changes.append(change)
-                    changes.sort()
             case ev.VisitMade(kind="household"):
                 assert data.household_id is not None
                 self.household_visits[data.visit_id] = (at, data.member_id, data.household_id)
@@ -133,36 +91,40 @@ class OutreachState:
 
     # --- registry views -----------------------------------------------------------------
 
+    @property
+    def members(self) -> dict[str, ev.MemberRegistered]:
+        """Every member's newest registration, active or not."""
+        return {member_id: entry[1] for member_id, entry in self.registry.members.items()}
+
+    @property
+    def households(self) -> dict[str, ev.HouseholdRegistered]:
+        return {key: entry[1] for key, entry in self.registry.households.items()}
+
+    @property
+    def departures(self) -> dict[str, datetime]:
+        return {member_id: stamp.time for member_id, stamp in self.registry.departures.items()}
+
+    @property
+    def pairing_changes(self) -> dict[tuple[str, str], list[tuple[datetime, bool]]]:
+        """(household, member) -> [(time, paired?)], oldest first."""
+        return {
+            pair: [(stamp.time, paired) for stamp, paired in self.registry.pairing_changes(*pair)]
+            for pair in self.registry.pairings
+        }
+
     def is_active(self, member_id: str) -> bool:
-        member = self.members.get(member_id)
-        departure = self.departures.get(member_id)
-        return member is not None and (departure is None or departure < member.registered_at)
+        return self.registry.is_active(member_id)
 
     def branch_of(self, member_id: str) -> str | None:
-        member = self.members.get(member_id)
-        department = self.departments.get(member.department_id) if member else None
+        department = self.registry.department_of(member_id)
         return department.branch_id if department else None
 
     def paired_at(self, household_id: str, member_id: str, moment: datetime) -> bool:
-        changes = [
-            c for c in self.pairing_changes.get((household_id, member_id), []) if c[0] <= moment
-        ]
-        return bool(changes) and changes[-1][1]
+        return self.registry.paired_at(household_id, member_id, moment)
 
     def pairings_at(self, moment: datetime) -> list[Pairing]:
         """Pairings in force at `moment` of registered households and active members."""
-        found = []
-        for (household_id, member_id), changes in sorted(self.pairing_changes.items()):
-            before = [c for c in changes if c[0] <= moment]
-            if (
-                before
-                and before[-1][1]
-                and household_id in self.households
-                and self.is_active(member_id)
-            ):
-                paired_at = max(t for t, paired in before if paired)
-                found.append(Pairing(household_id, member_id, paired_at))
-        return found
+        return self.registry.pairings_at(moment)
 
     def last_visit(self, pairing: Pairing, before: datetime) -> datetime | None:
         visits = [

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mingdeng.contracts.periods import Quarter
+from mingdeng.contracts.registry import Pairing
 from mingdeng.outreach.domain.state import (
     OVERDUE_AFTER,
     REMIND_EVERY,
     TALK_DUE_AFTER,
     OutreachState,
-    Pairing,
     Period,
 )
 

@@ -15,19 +15,15 @@ from typing import Literal
 from sortedcontainers import SortedList
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.envelope import Event, EventKey
 from mingdeng.contracts.events import INDEX_KPI_SUBJECT, EventData
 from mingdeng.contracts.periods import Quarter, quarters_of_year
+from mingdeng.contracts.registry import Stamp
 from mingdeng.scoring.domain.facts import (
-    Branch,
     Delivery,
-    Department,
-    EventRef,
     Facts,
     HouseholdVisit,
     Kpi,
-    Member,
-    Stamp,
     Violation,
 )
 from mingdeng.scoring.domain.indices import (
@@ -78,7 +74,7 @@ class Outcome:
     late_for: Quarter | None = None
     closed: Quarter | None = None
     counts_for: tuple[Contribution, ...] = ()
-    supersedes: tuple[EventRef, ...] = ()  # events that no longer feed what this one feeds
+    supersedes: tuple[EventKey, ...] = ()  # events that no longer feed what this one feeds
 
 
 @dataclass
@@ -154,7 +150,7 @@ class YearBoard:
     stale_members: set[str] = field(default_factory=set)
 
 
-def _digest(ref: EventRef) -> int:
+def _digest(ref: EventKey) -> int:
     """A stable 64-bit digest of an idempotency key (small to keep, fast to checkpoint)."""
     return int.from_bytes(blake2b(f"{ref[0]}\0{ref[1]}".encode(), digest_size=8).digest())
 
@@ -220,7 +216,7 @@ class ScoringEngine:
         return Outcome(
             "applied",
             counts_for=contributions,
-            supersedes=(replaced.ref,) if replaced is not None else (),
+            supersedes=(replaced.key,) if replaced is not None else (),
         )
 
     def close(self, quarter: Quarter, at: datetime) -> Outcome:
@@ -279,13 +275,13 @@ class ScoringEngine:
         quarter, facts = board.quarter, self.facts
         changed = QuarterChanges()
         if board.all_stale:
-            candidates = set(board.members) | {m.member_id for m in facts.active_members()}
-            board.stale_departments |= set(board.departments) | set(facts.departments)
-            board.stale_branches |= set(board.branches) | set(facts.branches)
+            candidates = set(board.members) | {m.member_id for m in facts.registry.active_members()}
+            board.stale_departments |= set(board.departments) | set(facts.registry.departments)
+            board.stale_branches |= set(board.branches) | set(facts.registry.branches)
         else:
             candidates = board.stale_members
         for member_id in sorted(candidates):
-            member = facts.member(member_id) if facts.is_active(member_id) else None
+            member = facts.registry.active_member(member_id)
             score = vanguard(facts, quarter, member, self.rules) if member else None
             old = board.members.get(member_id)
             if score == old:
@@ -303,7 +299,7 @@ class ScoringEngine:
             changed.members.add(member_id)
 
         for department_id in sorted(board.stale_departments):
-            department = facts.department(department_id)
+            department = facts.registry.department(department_id)
             old_fortress = board.departments.get(department_id)
             fortress = None
             if department is not None:
@@ -322,7 +318,7 @@ class ScoringEngine:
             changed.departments.add(department_id)
 
         for branch_id in sorted(board.stale_branches):
-            branch = facts.branch(branch_id)
+            branch = facts.registry.branch(branch_id)
             fortress = None
             if branch is not None:
                 own = sorted(
@@ -457,7 +453,7 @@ class ScoringEngine:
                 case ev.BranchRegistered():
                     board.stale_branches.add(data.branch_id)
                 case ev.HouseholdRegistered():
-                    board.stale_members |= self.facts.members_paired_with.get(
+                    board.stale_members |= self.facts.registry.members_paired_with.get(
                         data.household_id, set()
                     )
                 case ev.HouseholdPaired() | ev.HouseholdUnpaired():
@@ -510,24 +506,9 @@ class ScoringEngine:
         """Take the event's fact in; for a KPI report, the stamp of the report it replaced
         (its own stamp when a newer report was already known)."""
         facts = self.facts
+        if facts.registry.apply(stamp, data):
+            return None
         match data:
-            case ev.BranchRegistered():
-                facts.register_branch(stamp, Branch(data.branch_id, data.name))
-            case ev.DepartmentRegistered():
-                facts.register_department(
-                    stamp, Department(data.department_id, data.name, data.branch_id, data.leader_id)
-                )
-            case ev.MemberRegistered():
-                facts.register_member(
-                    stamp, Member(data.member_id, data.name, data.department_id, data.party_member)
-                )
-            case ev.MemberLeft():
-                facts.member_left(stamp, data.member_id)
-            case ev.HouseholdRegistered():
-                facts.register_household(data.household_id)
-            case ev.HouseholdPaired() | ev.HouseholdUnpaired():
-                paired = isinstance(data, ev.HouseholdPaired)
-                facts.set_pairing(stamp, data.household_id, data.member_id, paired)
             case ev.LectureDelivered():
                 earlier = facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
                 if earlier is not None and earlier.quarter in self.boards:

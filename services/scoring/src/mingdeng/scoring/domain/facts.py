@@ -1,6 +1,7 @@
-"""What scoring knows: the facts taken from events, kept so that any arrival order gives the
-same state. Where two events claim the same thing, the one later in (time, source, id) wins for
-master data and KPIs, the earlier one for one-off facts (a lecture's delivery, a violation).
+"""What scoring knows: the registry (the fold every service shares) and the activity facts
+taken from events, kept so that any arrival order gives the same state. Where two events claim
+the same thing, the one later in (time, source, id) wins for master data and KPIs, the earlier
+one for one-off facts (a lecture's delivery, a violation).
 
 Facts are indexed by member so that one member's index is computed from that member's own facts,
 and a closed quarter's activity is dropped (`forget_quarter`): only what tells a later event that
@@ -10,47 +11,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from mingdeng.contracts.periods import Quarter
-
-EventRef = tuple[str, str]  # (source, id): the idempotency key of an event
-
-
-class Stamp(NamedTuple):
-    """A total order over events: when they happened, then who said so, then their id.
-    (Named tuples here and below: many of them are kept, and checkpoints pickle them fast.)"""
-
-    time: datetime
-    source: str
-    id: str
-
-    @property
-    def ref(self) -> EventRef:
-        return (self.source, self.id)
-
-
-@dataclass(frozen=True)
-class Branch:
-    branch_id: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Department:
-    department_id: str
-    name: str
-    branch_id: str
-    leader_id: str
-
-
-@dataclass(frozen=True)
-class Member:
-    member_id: str
-    name: str
-    department_id: str
-    party_member: bool
+from mingdeng.contracts.registry import Registry, Stamp
 
 
 @dataclass(frozen=True)
@@ -86,13 +50,6 @@ class Kpi(NamedTuple):
     stamp: Stamp
 
 
-T = TypeVar("T")
-
-
-def _newest(current: tuple[Stamp, T] | None, stamp: Stamp, value: T) -> tuple[Stamp, T]:
-    return (stamp, value) if current is None or stamp > current[0] else current
-
-
 @dataclass
 class QuarterFacts:
     """Activity facts of one quarter."""
@@ -108,16 +65,7 @@ class QuarterFacts:
 
 @dataclass
 class Facts:
-    branches: dict[str, tuple[Stamp, Branch]] = field(default_factory=dict)
-    departments: dict[str, tuple[Stamp, Department]] = field(default_factory=dict)
-    members: dict[str, tuple[Stamp, Member]] = field(default_factory=dict)
-    departures: dict[str, Stamp] = field(default_factory=dict)
-    households: set[str] = field(default_factory=set)
-    # (household, member) -> stamp -> paired?  ("paired at t": the newest change at or before t)
-    pairings: dict[tuple[str, str], dict[Stamp, bool]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
-    members_paired_with: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    registry: Registry = field(default_factory=Registry)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     lectures_in: dict[Quarter, set[str]] = field(default_factory=lambda: defaultdict(set))
     lectures_given_by: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -130,37 +78,6 @@ class Facts:
     # what remains of closed quarters: enough to tell a later event that it is late
     closed_lectures: dict[str, Quarter] = field(default_factory=dict)
     closed_violations: dict[str, tuple[Quarter, str]] = field(default_factory=dict)
-
-    # --- master data --------------------------------------------------------------------
-
-    def register_branch(self, stamp: Stamp, branch: Branch) -> None:
-        self.branches[branch.branch_id] = _newest(
-            self.branches.get(branch.branch_id), stamp, branch
-        )
-
-    def register_department(self, stamp: Stamp, department: Department) -> None:
-        key = department.department_id
-        self.departments[key] = _newest(self.departments.get(key), stamp, department)
-
-    def register_member(self, stamp: Stamp, member: Member) -> None:
-        self.members[member.member_id] = _newest(self.members.get(member.member_id), stamp, member)
-
-    def member_left(self, stamp: Stamp, member_id: str) -> None:
-        self.departures[member_id] = max(stamp, self.departures.get(member_id, stamp))
-
-    def register_household(self, household_id: str) -> None:
-        self.households.add(household_id)
-
-    def set_pairing(self, stamp: Stamp, household_id: str, member_id: str, paired: bool) -> None:
-        self.pairings[(household_id, member_id)][stamp] = paired
-        self.members_paired_with[household_id].add(member_id)
-
-    def paired_at(self, household_id: str, member_id: str, moment: Stamp) -> bool:
-        changes = self.pairings.get((household_id, member_id))
-        if not changes:
-            return False
-        before = [stamp for stamp in changes if stamp.time <= moment.time]
-        return bool(before) and changes[max(before)]
 
     # --- activity -----------------------------------------------------------------------
 
@@ -237,26 +154,6 @@ class Facts:
             self.closed_violations[violation.violation_id] = (quarter, violation.member_id)
 
     # --- views --------------------------------------------------------------------------
-
-    def member(self, member_id: str) -> Member | None:
-        entry = self.members.get(member_id)
-        return entry[1] if entry else None
-
-    def is_active(self, member_id: str) -> bool:
-        entry = self.members.get(member_id)
-        departure = self.departures.get(member_id)
-        return entry is not None and (departure is None or departure < entry[0])
-
-    def active_members(self) -> list[Member]:
-        return [self.members[m][1] for m in sorted(self.members) if self.is_active(m)]
-
-    def department(self, department_id: str) -> Department | None:
-        entry = self.departments.get(department_id)
-        return entry[1] if entry else None
-
-    def branch(self, branch_id: str) -> Branch | None:
-        entry = self.branches.get(branch_id)
-        return entry[1] if entry else None
 
     def lecture_quarter(self, lecture_id: str) -> Quarter | None:
         delivery = self.deliveries.get(lecture_id)

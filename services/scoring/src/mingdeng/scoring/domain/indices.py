@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mingdeng.contracts.events import MemberRegistered
 from mingdeng.contracts.periods import Quarter
-from mingdeng.scoring.domain.facts import Facts, Member
+from mingdeng.scoring.domain.facts import Facts
 from mingdeng.scoring.domain.rules import Rules
 
 
@@ -63,7 +64,9 @@ class FortressScore:
         }
 
 
-def vanguard(facts: Facts, quarter: Quarter, member: Member, rules: Rules) -> VanguardScore:
+def vanguard(
+    facts: Facts, quarter: Quarter, member: MemberRegistered, rules: Rules
+) -> VanguardScore:
     r = rules.vanguard
     bucket = facts.quarters.get(quarter)
     member_id = member.member_id
@@ -81,8 +84,8 @@ def vanguard(facts: Facts, quarter: Quarter, member: Member, rules: Rules) -> Va
     households = {
         visit.household_id
         for visit in household_visits.values()
-        if visit.household_id in facts.households
-        and facts.paired_at(visit.household_id, member_id, visit.stamp)
+        if visit.household_id in facts.registry.households
+        and facts.registry.paired_at(visit.household_id, member_id, visit.stamp.time)
     }
     volunteering = bucket.volunteering.get(member_id, set()) if bucket else set()
     community = bucket.community_visits.get(member_id, set()) if bucket else set()
@@ -124,7 +127,7 @@ def fortress_of_department(
     rules: Rules,
 ) -> FortressScore:
     r = rules.fortress
-    department = facts.department(department_id)
+    department = facts.registry.department(department_id)
     assert department is not None
     bucket = facts.quarters.get(quarter)
     kpi = bucket.kpis.get(("department", department_id, "business")) if bucket else None

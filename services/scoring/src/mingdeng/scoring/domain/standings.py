@@ -80,7 +80,7 @@ def select_exemplars(ranked: Iterable[VanguardScore], rules: Rules) -> tuple[str
 def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterStandings:
     """Every index of a quarter computed afresh from the facts: the reference that the
     incremental engine is tested against."""
-    members = facts.active_members()
+    members = facts.registry.active_members()
     scores = sorted((vanguard(facts, quarter, m, rules) for m in members), key=vanguard_order)
 
     by_department: dict[str, list[VanguardScore]] = defaultdict(list)
@@ -94,13 +94,13 @@ def compute_standings(facts: Facts, quarter: Quarter, rules: Rules) -> QuarterSt
             sorted(by_department[department_id], key=lambda s: s.member_id),
             rules,
         )
-        for department_id in sorted(facts.departments)
+        for department_id in sorted(facts.registry.departments)
     ]
     departments.sort(key=department_order)
 
     branches = []
-    for branch_id in sorted(facts.branches):
-        branch = facts.branch(branch_id)
+    for branch_id in sorted(facts.registry.branches):
+        branch = facts.registry.branch(branch_id)
         assert branch is not None
         own = sorted((d for d in departments if d.branch_id == branch_id), key=lambda d: d.id)
         branches.append(fortress_of_branch(branch_id, branch.name, own))
