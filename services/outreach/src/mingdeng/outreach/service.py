@@ -13,37 +13,19 @@ from typing import Any
 
 import asyncpg
 
-from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import parse_event
 from mingdeng.contracts.derived import OutreachView, ReminderRequest
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.periods import Quarter
 from mingdeng.outreach.adapters import store
 from mingdeng.outreach.domain import views
-from mingdeng.outreach.domain.state import REMIND_EVERY, OutreachState
+from mingdeng.outreach.domain.state import READS, REMIND_EVERY, OutreachState
 from mingdeng.runtime import event_store
 from mingdeng.runtime.projection import Record
 
 log = logging.getLogger(__name__)
 
 EVENT_TABLE = "outreach.events"
-
-READS = (
-    ev.MemberRegistered,
-    ev.MemberLeft,
-    ev.DepartmentRegistered,
-    ev.HouseholdRegistered,
-    ev.HouseholdPaired,
-    ev.HouseholdUnpaired,
-    ev.VisitMade,
-    ev.LiaisonAssigned,
-    ev.VolunteerLogged,
-    ev.TalkHeld,
-    ev.ViolationLogged,
-    ev.ViolationRetracted,
-    ev.SuggestionSubmitted,
-    ev.SuggestionAdopted,
-)
 
 
 class OutreachService:
@@ -71,7 +53,7 @@ class OutreachService:
                 event = parse_event(record.value or b"")
             except InvalidEvent:
                 continue  # scoring dead-letters invalid inbound events, with their reasons
-            if isinstance(event.data, READS):
+            if type(event.data) in READS:
                 taken.append(event)
         for event in await event_store.keep(connection, EVENT_TABLE, taken):
             self.state.apply(event)

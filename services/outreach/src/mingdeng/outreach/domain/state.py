@@ -3,15 +3,16 @@ suggestions, community reporting. Pure: the clock is an argument, never read her
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
-from mingdeng.contracts.registry import Pairing, Registry, Stamp
+from mingdeng.contracts.registry import REGISTRY_EVENTS, Pairing, Registry, Stamp
 
 OVERDUE_AFTER = timedelta(days=60)
 REMIND_EVERY = timedelta(days=14)
@@ -58,36 +59,51 @@ class OutreachState:
     suggestions: dict[str, ev.SuggestionSubmitted] = field(default_factory=dict)
     adopted: set[str] = field(default_factory=set)
 
-    def apply(self, event: Event[EventData]) -> None:
-        data, at = event.data, event.time
-        if self.registry.apply(Stamp.of(event), data):
-            return
-        match data:
-            case ev.VisitMade(kind="household"):
-                assert data.household_id is not None
-                self.household_visits[data.visit_id] = (at, data.member_id, data.household_id)
-            case ev.VisitMade(kind="community"):
-                self.community_visits[data.visit_id] = (at, data.member_id)
-            case ev.VisitMade(kind="liaison"):
-                self.liaison_visits[data.visit_id] = (at, data.member_id)
-            case ev.LiaisonAssigned():
-                assigned = self.liaisons.get(data.leader_id)
-                if assigned is None or assigned[0] <= at:
-                    self.liaisons[data.leader_id] = (at, data)
-            case ev.VolunteerLogged():
-                self.volunteering[(data.member_id, data.activity_id)] = (at, data.minutes)
-            case ev.TalkHeld():
-                self.talks[data.talk_id] = (at, data)
-            case ev.ViolationLogged():
-                self.violations[data.violation_id] = (at, data.member_id)
-            case ev.ViolationRetracted():
-                self.retracted.add(data.violation_id)
-            case ev.SuggestionSubmitted():
-                self.suggestions[data.suggestion_id] = data
-            case ev.SuggestionAdopted():
-                self.adopted.add(data.suggestion_id)
-            case _:
-                pass  # not an outreach event
+    def apply(self, event: Event[EventData]) -> bool:
+        """Take in an event of a type outreach reads (`READS`); False (and nothing changed)
+        for any other."""
+        fold = _FOLDS.get(type(event.data))
+        if fold is None:
+            return False
+        fold(self, event.data, Stamp.of(event))
+        return True
+
+    def _registered(self, data: EventData, stamp: Stamp) -> None:
+        self.registry.apply(stamp, data)
+
+    def _visit_made(self, data: ev.VisitMade, stamp: Stamp) -> None:
+        at = stamp.time
+        if data.kind == "household":
+            assert data.household_id is not None
+            self.household_visits[data.visit_id] = (at, data.member_id, data.household_id)
+        elif data.kind == "community":
+            self.community_visits[data.visit_id] = (at, data.member_id)
+        elif data.kind == "liaison":
+            self.liaison_visits[data.visit_id] = (at, data.member_id)
+        # commendation visits: the notifier's commendation tasks read them
+
+    def _liaison_assigned(self, data: ev.LiaisonAssigned, stamp: Stamp) -> None:
+        assigned = self.liaisons.get(data.leader_id)
+        if assigned is None or assigned[0] <= stamp.time:
+            self.liaisons[data.leader_id] = (stamp.time, data)
+
+    def _volunteered(self, data: ev.VolunteerLogged, stamp: Stamp) -> None:
+        self.volunteering[(data.member_id, data.activity_id)] = (stamp.time, data.minutes)
+
+    def _talk_held(self, data: ev.TalkHeld, stamp: Stamp) -> None:
+        self.talks[data.talk_id] = (stamp.time, data)
+
+    def _violation_logged(self, data: ev.ViolationLogged, stamp: Stamp) -> None:
+        self.violations[data.violation_id] = (stamp.time, data.member_id)
+
+    def _violation_retracted(self, data: ev.ViolationRetracted, stamp: Stamp) -> None:
+        self.retracted.add(data.violation_id)
+
+    def _suggestion_submitted(self, data: ev.SuggestionSubmitted, stamp: Stamp) -> None:
+        self.suggestions[data.suggestion_id] = data
+
+    def _suggestion_adopted(self, data: ev.SuggestionAdopted, stamp: Stamp) -> None:
+        self.adopted.add(data.suggestion_id)
 
     # --- registry views -----------------------------------------------------------------
 
@@ -136,6 +152,21 @@ class OutreachState:
             and self.paired_at(household_id, member_id, t)
         ]
         return max(visits, default=None)
+
+
+# The event types outreach reads, each with the one method that folds it.
+_FOLDS: dict[type[EventData], Callable[[OutreachState, Any, Stamp], None]] = {
+    **{kind: OutreachState._registered for kind in REGISTRY_EVENTS},
+    ev.VisitMade: OutreachState._visit_made,
+    ev.LiaisonAssigned: OutreachState._liaison_assigned,
+    ev.VolunteerLogged: OutreachState._volunteered,
+    ev.TalkHeld: OutreachState._talk_held,
+    ev.ViolationLogged: OutreachState._violation_logged,
+    ev.ViolationRetracted: OutreachState._violation_retracted,
+    ev.SuggestionSubmitted: OutreachState._suggestion_submitted,
+    ev.SuggestionAdopted: OutreachState._suggestion_adopted,
+}
+READS: tuple[type[EventData], ...] = tuple(_FOLDS)
 
 
 def fold(events: Iterable[Event[EventData]]) -> OutreachState:

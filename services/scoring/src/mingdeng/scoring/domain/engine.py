@@ -7,10 +7,11 @@ standings and drops its activity; later events for it are kept as late."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from typing import Literal
+from typing import Any, Literal
 
 from sortedcontainers import SortedList
 
@@ -18,7 +19,7 @@ from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event, EventKey
 from mingdeng.contracts.events import INDEX_KPI_SUBJECT, EventData
 from mingdeng.contracts.periods import Quarter, quarters_of_year
-from mingdeng.contracts.registry import Stamp
+from mingdeng.contracts.registry import REGISTRY_EVENTS, Stamp
 from mingdeng.scoring.domain.facts import (
     Delivery,
     Facts,
@@ -46,15 +47,6 @@ from mingdeng.scoring.domain.standings import (
 )
 
 OutcomeStatus = Literal["applied", "duplicate", "late", "rejected"]
-MASTER_DATA = (
-    ev.BranchRegistered,
-    ev.DepartmentRegistered,
-    ev.MemberRegistered,
-    ev.MemberLeft,
-    ev.HouseholdRegistered,
-    ev.HouseholdPaired,
-    ev.HouseholdUnpaired,
-)
 
 
 @dataclass(frozen=True)
@@ -187,7 +179,7 @@ class ScoringEngine:
             if key in self.seen[time_quarter]:
                 return Outcome("duplicate")
             self.seen[time_quarter].add(key)
-        if isinstance(data, MASTER_DATA):
+        if isinstance(data, REGISTRY_EVENTS):
             self._record(data, stamp)
             self._mark_master_data(data)
             if time_quarter in self.closed:
@@ -504,44 +496,75 @@ class ScoringEngine:
 
     def _record(self, data: EventData, stamp: Stamp) -> Stamp | None:
         """Take the event's fact in; for a KPI report, the stamp of the report it replaced
-        (its own stamp when a newer report was already known)."""
-        facts = self.facts
-        if facts.registry.apply(stamp, data):
-            return None
-        match data:
-            case ev.LectureDelivered():
-                earlier = facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
-                if earlier is not None and earlier.quarter in self.boards:
-                    self.boards[earlier.quarter].all_stale = True
-            case ev.LectureAttended():
-                facts.attend(data.lecture_id, data.member_id)
-            case ev.ViolationLogged():
-                moved = facts.log_violation(
-                    Violation(data.violation_id, data.member_id, data.rule, stamp)
-                )
-                if moved is not None and moved.quarter in self.boards:
-                    self.boards[moved.quarter].stale_members.add(moved.member_id)
-            case ev.ViolationRetracted():
-                facts.retract_violation(stamp, data.violation_id)
-            case ev.VisitMade(kind="household"):
-                assert data.household_id is not None
-                facts.visit_household(
-                    Quarter.of(stamp.time),
-                    data.member_id,
-                    data.visit_id,
-                    HouseholdVisit(data.household_id, stamp),
-                )
-            case ev.VisitMade(kind="community"):
-                facts.visit_community(Quarter.of(stamp.time), data.member_id, data.visit_id)
-            case ev.VolunteerLogged():
-                facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id)
-            case ev.KpiReported() if data.metric in INDEX_KPI_SUBJECT:
-                replaced = facts.report_kpi(
-                    Quarter.parse(data.period),
-                    (data.subject_type, data.subject_id, data.metric),
-                    Kpi(data.value, stamp),
-                )
-                return replaced.stamp if replaced is not None else None
-            case _:
-                pass  # an event type no index reads: its status is all it gets
-        return None
+        (its own stamp when a newer report was already known). A type scoring does not read
+        (`NOT_READ`) gets its status and nothing else."""
+        record = _RECORDS.get(type(data))
+        return record(self, data, stamp) if record is not None else None
+
+    def _registered(self, data: EventData, stamp: Stamp) -> None:
+        self.facts.registry.apply(stamp, data)
+
+    def _lecture_delivered(self, data: ev.LectureDelivered, stamp: Stamp) -> None:
+        earlier = self.facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
+        if earlier is not None and earlier.quarter in self.boards:
+            self.boards[earlier.quarter].all_stale = True
+
+    def _lecture_attended(self, data: ev.LectureAttended, stamp: Stamp) -> None:
+        self.facts.attend(data.lecture_id, data.member_id)
+
+    def _violation_logged(self, data: ev.ViolationLogged, stamp: Stamp) -> None:
+        violation = Violation(data.violation_id, data.member_id, data.rule, stamp)
+        moved = self.facts.log_violation(violation)
+        if moved is not None and moved.quarter in self.boards:
+            self.boards[moved.quarter].stale_members.add(moved.member_id)
+
+    def _violation_retracted(self, data: ev.ViolationRetracted, stamp: Stamp) -> None:
+        self.facts.retract_violation(stamp, data.violation_id)
+
+    def _visit_made(self, data: ev.VisitMade, stamp: Stamp) -> None:
+        quarter = Quarter.of(stamp.time)
+        if data.kind == "household":
+            assert data.household_id is not None
+            visit = HouseholdVisit(data.household_id, stamp)
+            self.facts.visit_household(quarter, data.member_id, data.visit_id, visit)
+        elif data.kind == "community":
+            self.facts.visit_community(quarter, data.member_id, data.visit_id)
+        # commendation and liaison visits: no index counts them
+
+    def _volunteered(self, data: ev.VolunteerLogged, stamp: Stamp) -> None:
+        self.facts.volunteer(Quarter.of(stamp.time), data.member_id, data.activity_id)
+
+    def _kpi_reported(self, data: ev.KpiReported, stamp: Stamp) -> Stamp | None:
+        if data.metric not in INDEX_KPI_SUBJECT:
+            return None  # a dashboard figure: no index reads it
+        replaced = self.facts.report_kpi(
+            Quarter.parse(data.period),
+            (data.subject_type, data.subject_id, data.metric),
+            Kpi(data.value, stamp),
+        )
+        return replaced.stamp if replaced is not None else None
+
+
+# The event types scoring reads, each with the one method that takes its fact in.
+_RECORDS: dict[type[EventData], Callable[[ScoringEngine, Any, Stamp], Stamp | None]] = {
+    **{kind: ScoringEngine._registered for kind in REGISTRY_EVENTS},
+    ev.LectureDelivered: ScoringEngine._lecture_delivered,
+    ev.LectureAttended: ScoringEngine._lecture_attended,
+    ev.ViolationLogged: ScoringEngine._violation_logged,
+    ev.ViolationRetracted: ScoringEngine._violation_retracted,
+    ev.VisitMade: ScoringEngine._visit_made,
+    ev.VolunteerLogged: ScoringEngine._volunteered,
+    ev.KpiReported: ScoringEngine._kpi_reported,
+}
+READS: tuple[type[EventData], ...] = (*_RECORDS, ev.QuarterClosed)
+# Read by other services only: scoring records their status (applied), nothing else.
+NOT_READ: tuple[type[EventData], ...] = (
+    ev.MemberPreferencesSet,
+    ev.LiaisonAssigned,
+    ev.LectureScheduled,
+    ev.TalkHeld,
+    ev.MaximSubmitted,
+    ev.MaximApproved,
+    ev.SuggestionSubmitted,
+    ev.SuggestionAdopted,
+)
