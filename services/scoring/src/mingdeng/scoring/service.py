@@ -17,12 +17,15 @@ straight to Kafka) gets its copies written by scoring; so does a barrier still i
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import logging
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import new_event, parse_event, serialize_event
@@ -55,10 +58,12 @@ from mingdeng.contracts.topics import (
 from mingdeng.scoring.domain.engine import Outcome, ScoringEngine
 from mingdeng.scoring.domain.indices import FortressScore, VanguardScore
 from mingdeng.scoring.domain.rules import Rules
+from mingdeng.scoring.domain.snapshots import finals_from, snapshot_of
 from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
-CHECKPOINT_FORMAT = 4  # bump when the engine's state changes shape: old checkpoints are ignored
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = 5  # bump when the engine's state changes shape: old states are replayed
 Header = tuple[str, bytes]
 
 
@@ -163,28 +168,46 @@ class ScoringService:
     # --- checkpoints --------------------------------------------------------------------
 
     def checkpoint(self) -> bytes:
-        """The state as of `next_offsets`: take it between two transactions."""
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "rules_version": self.engine.rules.version,
-            "engine": self.engine,
-            "sequencing": self.sequencing,
-        }
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        """The state as of `next_offsets`: take it between two transactions. The finals go
+        beside it as plain data (`snapshots`), readable whatever code or rules come next."""
+        engine = copy.copy(self.engine)
+        engine.finals, engine.final_top_ten = {}, {}
+        finals = snapshot_of(self.engine.finals, self.engine.final_top_ten)
+        return pickle.dumps(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "rules_version": self.engine.rules.version,
+                "finals": json.dumps(finals).encode(),
+                "state": pickle.dumps((engine, self.sequencing), pickle.HIGHEST_PROTOCOL),
+            },
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
 
     def restore(self, blob: bytes) -> bool:
         """Take the state of a checkpoint written by this version with the same rules;
-        False (and nothing changed) for any other."""
-        state = pickle.loads(blob)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        False (and nothing changed) for any other: see `keep_finals_of`."""
+        outer = _checkpoint(blob)
+        if outer.get("format") != CHECKPOINT_FORMAT:
             return False
-        if state.get("rules_version") != self.engine.rules.version:
+        if outer.get("rules_version") != self.engine.rules.version:
             return False
-        engine: ScoringEngine = state["engine"]
+        finals, top_tens = finals_from(json.loads(outer["finals"]))
+        engine, sequencing = pickle.loads(outer["state"])
         engine.rules = self.engine.rules
+        engine.finals, engine.final_top_ten = finals, top_tens
         engine.forget_published()
-        self.engine, self.sequencing = engine, state["sequencing"]
+        self.engine, self.sequencing = engine, sequencing
         return True
+
+    def keep_finals_of(self, blob: bytes) -> int:
+        """For a replay from the start after a checkpoint this service cannot resume from
+        (other rules, another version): the finals it holds are taken as they are when their
+        quarter's close is replayed, not computed again. How many quarters."""
+        finals = _checkpoint(blob).get("finals")
+        if finals is None:
+            return 0
+        self.engine.frozen, self.engine.frozen_top_ten = finals_from(json.loads(finals))
+        return len(self.engine.frozen)
 
     @property
     def replaying(self) -> bool:
@@ -503,6 +526,16 @@ class ScoringService:
             )
             out.append(Publication(EVENT_STATUS, status.key.encode(), status.to_json()))
         return out
+
+
+def _checkpoint(blob: bytes) -> dict[str, Any]:
+    """The outer dict of a checkpoint: builtins only, readable by any version."""
+    try:
+        outer = pickle.loads(blob)
+    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError) as error:
+        log.warning("a checkpoint that this version cannot read: %s", error)
+        return {}
+    return outer if isinstance(outer, dict) else {}
 
 
 def _cycle(waits_for: dict[Quarter, set[Quarter]]) -> set[Quarter]:

@@ -159,6 +159,9 @@ class ScoringEngine:
         self.closed: set[Quarter] = set()
         self.finals: dict[Quarter, QuarterStandings] = {}
         self.final_top_ten: dict[int, TopTen] = {}
+        # finals computed under earlier rules, taken as they are when their close is replayed
+        self.frozen: dict[Quarter, QuarterStandings] = {}
+        self.frozen_top_ten: dict[int, TopTen] = {}
         self.years: dict[int, YearBoard] = {}  # open years whose top ten was asked for
         self.keep_closed_years = keep_closed_years
         # idempotency keys (digests) of the events of open quarters, by the quarter of their time
@@ -220,8 +223,11 @@ class ScoringEngine:
                 reason=f"{quarter} has not ended yet; it can be closed from {quarter.end.date()}",
             )
         board = self._board(quarter)
-        self._refresh(board)
-        self.finals[quarter] = board.standings(self.rules).finalised()
+        final = self.frozen.pop(quarter, None)
+        if final is None:
+            self._refresh(board)
+            final = board.standings(self.rules).finalised()
+        self.finals[quarter] = final
         self.closed.add(quarter)
         del self.boards[quarter]
         self._changes.quarters.pop(quarter, None)  # published whole, as final
@@ -229,7 +235,10 @@ class ScoringEngine:
         self.facts.forget_quarter(quarter)
         self.seen.pop(quarter, None)
         if quarter.number == 4:
-            self.final_top_ten[quarter.year] = self._compute_top_ten(quarter.year, "final")
+            frozen_top_ten = self.frozen_top_ten.pop(quarter.year, None)
+            self.final_top_ten[quarter.year] = frozen_top_ten or self._compute_top_ten(
+                quarter.year, "final"
+            )
             self.years.pop(quarter.year, None)
             if not self.keep_closed_years:
                 for done in [q for q in self.finals if q.year == quarter.year and q != quarter]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from mingdeng.contracts.events import MemberRegistered
 from mingdeng.contracts.periods import Quarter
@@ -15,6 +16,8 @@ from mingdeng.scoring.domain.rules import Rules
 
 @dataclass(frozen=True)
 class VanguardScore:
+    COMPONENTS: ClassVar[tuple[str, ...]] = ("performance", "study", "service", "discipline")
+
     member_id: str
     name: str
     department_id: str
@@ -31,16 +34,13 @@ class VanguardScore:
 
     @property
     def components(self) -> dict[str, float]:
-        return {
-            "performance": self.performance,
-            "study": self.study,
-            "service": self.service,
-            "discipline": self.discipline,
-        }
+        return {name: getattr(self, name) for name in self.COMPONENTS}
 
 
 @dataclass(frozen=True)
 class FortressScore:
+    COMPONENTS: ClassVar[tuple[str, ...]] = ("business", "team", "activity", "discipline")
+
     level: str  # "department" or "branch"
     id: str
     name: str
@@ -56,12 +56,7 @@ class FortressScore:
 
     @property
     def components(self) -> dict[str, float]:
-        return {
-            "business": self.business,
-            "team": self.team,
-            "activity": self.activity,
-            "discipline": self.discipline,
-        }
+        return {name: getattr(self, name) for name in self.COMPONENTS}
 
 
 def vanguard(

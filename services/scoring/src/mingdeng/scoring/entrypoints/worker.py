@@ -315,8 +315,13 @@ class ScoringWorker:
         if blob is None:
             return service, {}
         if not service.restore(blob):
-            log.warning("the checkpoint was written by another version or rules: not used")
-            return self._new_service(partitions), {}
+            kept = service.keep_finals_of(blob)
+            log.warning(
+                "the checkpoint was written by another version or rules: replaying the log, the"
+                " final standings of %d closed quarters kept as they were computed",
+                kept,
+            )
+            return service, {}
         start = service.next_offsets()
         if any(offset > committed.get(p, 0) for p, offset in start.items()):
             log.warning("the checkpoint is ahead of the committed offsets (a reset?): not used")
