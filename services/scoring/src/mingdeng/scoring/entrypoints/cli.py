@@ -32,14 +32,22 @@ PUBLISHED = (SCORES.name, SELECTIONS.name)
 
 
 async def fold_log(
-    settings: ScoringSettings, rules: Rules, progress: bool = False, keep_closed_years: bool = False
+    settings: ScoringSettings,
+    rules: Rules,
+    progress: bool = False,
+    keep_closed_years: bool = False,
+    frozen_finals: bool = True,
 ) -> tuple[ScoringService, dict[tuple[str, bytes], bytes]]:
     """A fresh service fed the inbound log from offset 0, and the newest value it would have
-    published for every score and selection key."""
+    published for every score and selection key. With `frozen_finals`, quarters closed under
+    earlier rules keep the finals of the worker's checkpoint, as the worker does."""
     kafka = settings.kafka
     topic = kafka.topic(EVENTS)
     partitions = await partition_count(kafka.bootstrap_servers, topic)
     service = ScoringService(rules, partitions, keep_closed_years=keep_closed_years, statuses=False)
+    checkpoint = CheckpointFile(settings.data_dir / "engine.checkpoint").load()
+    if frozen_finals and checkpoint is not None:  # the finals the worker holds
+        service.keep_finals_of(checkpoint)
     published: dict[tuple[str, bytes], bytes] = {}
     started, shown = time.monotonic(), 0.0
 
@@ -140,8 +148,10 @@ async def simulate(
     settings: ScoringSettings, rules_file: Path, quarter: Quarter | None, top: int
 ) -> int:
     """What the standings would be under another rules file. Publishes nothing."""
-    current = (await fold_log(settings, Rules.load(settings.rules_file), keep_closed_years=True))[0]
-    trial = (await fold_log(settings, Rules.load(rules_file), keep_closed_years=True))[0]
+    rules = Rules.load(settings.rules_file), Rules.load(rules_file)
+    current, trial = [
+        (await fold_log(settings, r, keep_closed_years=True, frozen_finals=False))[0] for r in rules
+    ]
     current_engine, trial_engine = current.engine, trial.engine
     for q in [quarter] if quarter else current_engine.quarters():
         now, then = current_engine.standings(q), trial_engine.standings(q)
