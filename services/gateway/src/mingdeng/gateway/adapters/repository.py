@@ -16,10 +16,7 @@ LATE_FIELDS = ("source", "id", "type", "reasons", "at")
 
 
 async def org(connection: asyncpg.Connection) -> Org:
-    members = await connection.fetch(
-        "SELECT member_id, department_id FROM gateway.members"
-        " WHERE left_at IS NULL OR left_at < registered_at"
-    )
+    members = await connection.fetch("SELECT member_id, department_id FROM gateway.active_members")
     departments = await connection.fetch(
         "SELECT department_id, branch_id, leader_id FROM gateway.departments"
     )

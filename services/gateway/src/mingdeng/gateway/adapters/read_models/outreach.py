@@ -1,0 +1,26 @@
+"""The views outreach computes (coverage, overdue visits, liaison, talks, …), the newest of each
+key by `computed_at`."""
+
+from __future__ import annotations
+
+import json
+
+from mingdeng.contracts.derived import OutreachView
+from mingdeng.gateway.adapters.read_models.base import upserted
+
+READ_MODEL = upserted(
+    "outreach_views",
+    OutreachView,
+    """INSERT INTO gateway.outreach_views (key, view, member_id, body, computed_at)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (key) DO UPDATE SET view = EXCLUDED.view, member_id = EXCLUDED.member_id,
+           body = EXCLUDED.body, computed_at = EXCLUDED.computed_at
+       WHERE gateway.outreach_views.computed_at <= EXCLUDED.computed_at""",
+    lambda view: (
+        view.key,
+        view.view,
+        view.member_id,
+        json.dumps(view.body, ensure_ascii=False),
+        view.computed_at,
+    ),
+)

@@ -1,0 +1,123 @@
+"""Branches, departments and members (with their departures): names, and who may see what.
+
+Ordered as `mingdeng.contracts.registry` folds them (docs/events.md, "Registry order"): each row
+keeps the stamp (time, source, id) of the event it holds, and an event replaces it only when
+its stamp is later, compared as rows with the strings in code-point order (COLLATE "C", as
+Python compares them; a database's own collation may order them otherwise). A departure is
+kept beside the registration; a member is active while no departure is later than their
+registration (the view `gateway.active_members`, migration 0009). The upserts commute, so a
+batch writes each table with one pipelined statement.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from mingdeng.contracts import events as ev
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.registry import Stamp
+from mingdeng.gateway.adapters.read_cache import Kind
+from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadModel
+
+
+def _later(table: str, column: str, source: str, event_id: str) -> str:
+    """`table`'s stamp is earlier than the proposed one (EXCLUDED)."""
+    return f"""({table}.{column}, {table}.{source} COLLATE "C", {table}.{event_id} COLLATE "C")
+             < (EXCLUDED.{column}, EXCLUDED.{source} COLLATE "C", EXCLUDED.{event_id} COLLATE "C")"""
+
+
+BRANCH = f"""
+    INSERT INTO gateway.branches (branch_id, name, stamp, stamp_source, stamp_id)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (branch_id) DO UPDATE SET name = EXCLUDED.name, stamp = EXCLUDED.stamp,
+        stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
+    WHERE {_later("gateway.branches", "stamp", "stamp_source", "stamp_id")}"""
+DEPARTMENT = f"""
+    INSERT INTO gateway.departments
+        (department_id, name, branch_id, leader_id, stamp, stamp_source, stamp_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (department_id) DO UPDATE SET name = EXCLUDED.name,
+        branch_id = EXCLUDED.branch_id, leader_id = EXCLUDED.leader_id, stamp = EXCLUDED.stamp,
+        stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
+    WHERE {_later("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
+MEMBER = f"""
+    INSERT INTO gateway.members (member_id, name, department_id, phone, roles, party_member,
+                                 registered_at, registered_source, registered_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (member_id) DO UPDATE SET name = EXCLUDED.name,
+        department_id = EXCLUDED.department_id, phone = EXCLUDED.phone, roles = EXCLUDED.roles,
+        party_member = EXCLUDED.party_member, registered_at = EXCLUDED.registered_at,
+        registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
+    WHERE {_later("gateway.members", "registered_at", "registered_source", "registered_id")}"""
+# a departure read before any registration keeps a row that no registration loses to
+DEPARTURE = f"""
+    INSERT INTO gateway.members (member_id, name, department_id, roles, party_member,
+                                 registered_at, left_at, left_source, left_id)
+    VALUES ($1, $1, '', '{{}}', false, '-infinity', $2, $3, $4)
+    ON CONFLICT (member_id) DO UPDATE SET left_at = EXCLUDED.left_at,
+        left_source = EXCLUDED.left_source, left_id = EXCLUDED.left_id
+    WHERE gateway.members.left_at IS NULL
+       OR {_later("gateway.members", "left_at", "left_source", "left_id")}"""
+
+
+class RegistryBatch(EventBatch):
+    def __init__(self) -> None:
+        self.branches: list[tuple[object, ...]] = []
+        self.departments: list[tuple[object, ...]] = []
+        self.members: list[tuple[object, ...]] = []
+        self.departures: list[tuple[object, ...]] = []
+
+    def branch(self, event: Event[ev.BranchRegistered]) -> None:
+        self.branches.append((event.data.branch_id, event.data.name, *Stamp.of(event)))
+
+    def department(self, event: Event[ev.DepartmentRegistered]) -> None:
+        data = event.data
+        self.departments.append(
+            (data.department_id, data.name, data.branch_id, data.leader_id, *Stamp.of(event))
+        )
+
+    def member(self, event: Event[ev.MemberRegistered]) -> None:
+        data = event.data
+        self.members.append(
+            (
+                data.member_id,
+                data.name,
+                data.department_id,
+                data.phone,
+                list(data.roles),
+                data.party_member,
+                *Stamp.of(event),
+            )
+        )
+
+    def departure(self, event: Event[ev.MemberLeft]) -> None:
+        self.departures.append((event.data.member_id, *Stamp.of(event)))
+
+    async def write(self, connection: asyncpg.Connection) -> set[Kind]:
+        written = [
+            (BRANCH, self.branches),
+            (DEPARTMENT, self.departments),
+            (MEMBER, self.members),
+            (DEPARTURE, self.departures),
+        ]
+        changed = False
+        for sql, rows in written:
+            if rows:
+                await connection.executemany(sql, rows)
+                changed = True
+        if not changed:
+            return set()
+        await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
+        return {"registry"}  # who may see what may have moved
+
+
+READ_MODEL = EventReadModel(
+    tables=("branches", "departments", "members"),
+    batch=RegistryBatch,
+    reads={
+        ev.BranchRegistered: RegistryBatch.branch,
+        ev.DepartmentRegistered: RegistryBatch.department,
+        ev.MemberRegistered: RegistryBatch.member,
+        ev.MemberLeft: RegistryBatch.departure,
+    },
+)
