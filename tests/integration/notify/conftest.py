@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +14,12 @@ from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import EVENTS
 from mingdeng.notify.adapters.providers import LocalSink, ProviderChain, SmsProvider
+from mingdeng.notify.adapters.store import PostgresStore, PostgresStores
 from mingdeng.notify.adapters.templates import load_templates
 from mingdeng.notify.domain.delivery import Limit
 from mingdeng.notify.service import NotifyService
 from mingdeng.runtime.migrations import migrate
-from mingdeng.runtime.projection import ProjectionRunner
+from mingdeng.runtime.projection import ProjectionRunner, Record
 from mingdeng.runtime.settings import KafkaSettings
 from mingdeng.runtime.topics_admin import ensure_topics
 
@@ -63,10 +64,13 @@ def sink(tmp_path: Path) -> LocalSink:
 
 @pytest.fixture
 def make_service(kafka: KafkaSettings, sink: LocalSink) -> Callable[..., NotifyService]:
-    def make(clock: Clock, provider: SmsProvider | None = None, **options: object) -> NotifyService:
+    def make(
+        pool: asyncpg.Pool, clock: Clock, provider: SmsProvider | None = None, **options: object
+    ) -> NotifyService:
         return NotifyService(
-            kafka=kafka, templates=load_templates(), providers=ProviderChain([provider or sink]),
-            limits=LIMITS, clock=clock, **options,  # type: ignore[arg-type]
+            stores=PostgresStores(pool), templates=load_templates(),
+            providers=ProviderChain([provider or sink]), limits=LIMITS, clock=clock,
+            topic_name=kafka.topic, **options,  # type: ignore[arg-type]
         )  # fmt: skip
 
     return make
@@ -84,8 +88,12 @@ async def take_in(
     service: NotifyService, pool: asyncpg.Pool, kafka: KafkaSettings, count: int
 ) -> None:
     """Run the intake until `count` records have been handled."""
-    runner = ProjectionRunner(consumer=kafka.group("mingdeng-notify"), topics=service.topic_names,
-                              bootstrap_servers=kafka.bootstrap_servers, pool=pool, handler=service.handle)  # fmt: skip
+
+    async def handle(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        await service.intake.handle(PostgresStore(connection), records)
+
+    runner = ProjectionRunner(consumer=kafka.group("mingdeng-notify"), topics=service.intake.topic_names,
+                              bootstrap_servers=kafka.bootstrap_servers, pool=pool, handler=handle)  # fmt: skip
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     try:

@@ -81,8 +81,8 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
     publish(kafka, events)
     clock = Clock(at("2026-11-24 10:05"))
     async with asyncpg.create_pool(notify_db, min_size=1, max_size=4) as pool:
-        first = make_service(clock, CrashingSink(sink, before={"violation_reminder/M0/v0"},
-                                                 after={"violation_reminder/M1/v1"}))  # fmt: skip
+        first = make_service(pool, clock, CrashingSink(sink, before={"violation_reminder/M0/v0"},
+                                                       after={"violation_reminder/M1/v1"}))  # fmt: skip
         await take_in(first, pool, kafka, len(events))
         expected = {f"violation_reminder/M{n}/v{n}" for n in range(4)} | {
             f"violation_secretary/S1/v{n}" for n in range(4)
@@ -92,7 +92,7 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
         crashes = 0
         while True:
             try:
-                if not await first.dispatch(pool):
+                if not await first.dispatcher.dispatch():
                     break
             except Crash:
                 crashes += 1
@@ -102,13 +102,12 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
 
         # the restart: a new notifier settles what the crash left, then carries on
         clock.now = at("2026-11-24 10:10")
-        second = make_service(clock, settle_after=timedelta(0))
-        async with pool.acquire() as connection:
-            await second.load(connection)
-        assert await second.reconcile(pool) == 2
+        second = make_service(pool, clock, settle_after=timedelta(0))
+        await second.load()
+        assert await second.reconciler.reconcile() == 2
         clock.now = at("2026-11-24 10:20")  # past the per-number minute: S1 gets four messages
         for _ in range(10):
-            while await second.dispatch(pool):
+            while await second.dispatcher.dispatch():
                 pass
             clock.now = clock.now.replace(minute=clock.now.minute + 2)
         sent = Counter(json.loads(line)["key"] for line in sink.path.read_text().splitlines())
@@ -120,10 +119,10 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
         assert settled == "settled with the provider after a restart"
 
         # a redelivery of the same events enqueues nothing new
-        again = make_service(clock)
-        async with pool.acquire() as connection:
-            await again.load(connection)
-            await again.evaluate(connection)
+        again = make_service(pool, clock)
+        await again.load()
+        async with again.stores.transaction() as store:
+            await again.intake.evaluate(store)
         assert await pool.fetchval("SELECT count(*) FROM notify.outbox") == len(expected)
 
 
@@ -140,8 +139,8 @@ async def test_a_schedule_runs_once_per_period_with_two_notifiers(
     publish(kafka, events)
     clock = Clock(at("2026-11-25 08:00"))
     async with asyncpg.create_pool(notify_db, min_size=2, max_size=8) as pool:
-        one, two = make_service(clock), make_service(clock)
-        nothing_to_send = await one.run_schedules(pool)  # no approved maxim known yet
+        one, two = make_service(pool, clock), make_service(pool, clock)
+        nothing_to_send = await one.schedules.run()  # no approved maxim known yet
         assert not [r for r in nothing_to_send if r.startswith("daily_maxim")]
         assert (
             await pool.fetchval(
@@ -150,9 +149,8 @@ async def test_a_schedule_runs_once_per_period_with_two_notifiers(
             == 0
         )
         await take_in(one, pool, kafka, len(events))
-        async with pool.acquire() as connection:
-            await two.load(connection)
-        ran = await asyncio.gather(one.run_schedules(pool), two.run_schedules(pool))
+        await two.load()
+        ran = await asyncio.gather(one.schedules.run(), two.schedules.run())
         assert sorted(r for runs in ran for r in runs if r.startswith("daily_maxim")) == [
             "daily_maxim 2026-11-25"
         ]
@@ -167,7 +165,7 @@ async def test_a_schedule_runs_once_per_period_with_two_notifiers(
             ("S1", "queued"),
         ]  # M3 opted out; N1 has no phone
         assert rows[3]["reason"] == "the recipient has no phone number"
-        assert await one.run_schedules(pool) == [] and await two.run_schedules(pool) == []
+        assert await one.schedules.run() == [] and await two.schedules.run() == []
 
 
 async def test_quiet_hours_and_per_number_limits_in_the_dispatcher(
@@ -185,17 +183,17 @@ async def test_quiet_hours_and_per_number_limits_in_the_dispatcher(
     publish(kafka, events)
     clock = Clock(at("2026-11-24 23:12"))
     async with asyncpg.create_pool(notify_db, min_size=1, max_size=4) as pool:
-        service = make_service(clock)
+        service = make_service(pool, clock)
         await take_in(service, pool, kafka, len(events))
-        async with pool.acquire() as connection:
-            await service.enqueue(
-                connection, Message("daily_maxim", "M0", "2026-11-24", {"name": "x", "maxim": "y"})
+        async with service.stores.transaction() as store:
+            await service.outbox.enqueue(
+                store, Message("daily_maxim", "M0", "2026-11-24", {"name": "x", "maxim": "y"})
             )
         quiet = await pool.fetchval(
             "SELECT not_before FROM notify.outbox WHERE rule = 'daily_maxim'"
         )
         assert quiet == at("2026-11-25 07:00")  # held through the night
-        while await service.dispatch(pool):
+        while await service.dispatcher.dispatch():
             pass
         rows = {r["key"]: r for r in await pool.fetch("SELECT * FROM notify.outbox")}
         # violation reminders are urgent: sent at night. M0 got one; the second waits a minute.

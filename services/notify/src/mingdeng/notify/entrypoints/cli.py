@@ -3,13 +3,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from mingdeng.contracts.topics import BULLETINS, NOTIFICATIONS, TASKS
-from mingdeng.notify.adapters import outbox
+from mingdeng.notify.adapters import store
 from mingdeng.notify.adapters.providers import (
     AliyunSms,
     LocalSink,
@@ -34,7 +35,7 @@ from mingdeng.runtime.metrics import (
     render,
 )
 from mingdeng.runtime.migrations import prestart
-from mingdeng.runtime.projection import ProjectionRunner
+from mingdeng.runtime.projection import ProjectionRunner, Record
 from mingdeng.runtime.worker import every, pause, run_until_stopped, until_either
 
 MIGRATIONS = "mingdeng.notify.adapters.sql"
@@ -80,7 +81,7 @@ async def publish_changes(
     outbox of their own: marked published only after the broker acknowledged)."""
     kafka = settings.kafka
     async with pool.acquire() as connection:
-        records = await outbox.unpublished_notifications(connection)
+        records = await store.unpublished_notifications(connection)
         if records:
             await asyncio.gather(
                 *[
@@ -90,12 +91,12 @@ async def publish_changes(
                     for n, _ in records
                 ]
             )
-            await outbox.mark_published(connection, "outbox", "key", {n.key: v for n, v in records})
+            await store.mark_published(connection, "outbox", "key", {n.key: v for n, v in records})
         for topic, table, column in (
             (TASKS, "tasks", "task_id"),
             (BULLETINS, "bulletins", "month"),
         ):
-            rows = await outbox.unpublished(connection, table, column)
+            rows = await store.unpublished(connection, table, column)
             if rows:
                 await asyncio.gather(
                     *[
@@ -105,7 +106,7 @@ async def publish_changes(
                         for key, body, _ in rows
                     ]
                 )
-                await outbox.mark_published(
+                await store.mark_published(
                     connection, table, column, {key: v for key, _, v in rows}
                 )
 
@@ -115,15 +116,12 @@ async def outbox_family(pool: asyncpg.Pool) -> list[Family]:
     depth = Family("mingdeng_notify_outbox", "gauge", "messages in the outbox, by status")
     try:
         async with pool.acquire(timeout=2) as connection:
-            rows = await connection.fetch(
-                "SELECT status, count(*) AS n FROM notify.outbox GROUP BY status"
-            )
+            counts = await store.outbox_depth(connection)
     except Exception as error:
         if not is_transient(error):
             raise
         log.warning("outbox depth unknown: %s", error)
         return []
-    counts = {row["status"]: row["n"] for row in rows}
     for status in ("queued", "sending", "sent", "failed", "suppressed"):
         depth.add(counts.get(status, 0), status=status)
     return [depth]
@@ -135,30 +133,37 @@ async def run(settings: NotifySettings) -> None:
     problems = template_problems({name: t.params for name, t in templates.items()})
     if problems:  # refused here, not inside a projection transaction later
         raise SystemExit(f"{settings.templates_file}: " + "; ".join(problems))
-    service = NotifyService(
-        kafka=kafka,
-        templates=templates,
-        providers=providers(settings),
-        limits=[
-            Limit(timedelta(minutes=1), settings.per_minute),
-            Limit(timedelta(hours=1), settings.per_hour),
-            Limit(timedelta(days=1), settings.per_day),
-        ],
-        clock=lambda: datetime.now(UTC),
-        max_attempts=settings.max_attempts,
-        settle_after=timedelta(seconds=settings.settle_after_s),
-        quiet_hours=parse_quiet_hours(settings.quiet_hours),
-    )
     async with asyncpg.create_pool(settings.postgres.dsn, min_size=2, max_size=6) as pool:
-        async with pool.acquire() as connection:
-            await service.load(connection)
+        service = NotifyService(
+            stores=store.PostgresStores(pool),
+            templates=templates,
+            providers=providers(settings),
+            limits=[
+                Limit(timedelta(minutes=1), settings.per_minute),
+                Limit(timedelta(hours=1), settings.per_hour),
+                Limit(timedelta(days=1), settings.per_day),
+            ],
+            clock=lambda: datetime.now(UTC),
+            topic_name=kafka.topic,
+            max_attempts=settings.max_attempts,
+            settle_after=timedelta(seconds=settings.settle_after_s),
+            quiet_hours=parse_quiet_hours(settings.quiet_hours),
+        )
+        await service.load()
+
+        async def handle(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+            await service.intake.handle(store.PostgresStore(connection), records)
+
+        async def reload(connection: asyncpg.Connection) -> None:
+            await service.known.load(store.PostgresStore(connection))
+
         runner = ProjectionRunner(
             consumer=kafka.group("mingdeng-notify"),
-            topics=service.topic_names,
+            topics=service.intake.topic_names,
             bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
-            handler=service.handle,
-            reload=service.reload,
+            handler=handle,
+            reload=reload,
         )
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
@@ -166,17 +171,17 @@ async def run(settings: NotifySettings) -> None:
         await producer.start()
 
         async def dispatching(stop: asyncio.Event) -> None:
-            await service.reconcile(pool)
+            await service.reconciler.reconcile()
             while not stop.is_set():
-                if not await service.dispatch(pool):
+                if not await service.dispatcher.dispatch():
                     await pause(stop, settings.dispatch_idle_s)
 
         async def scheduling(stop: asyncio.Event) -> None:
             async def step() -> None:
-                ran = await service.run_schedules(pool)
+                ran = await service.schedules.run()
                 if ran:
                     log.info("ran %s", ", ".join(ran))
-                await service.reconcile(pool)
+                await service.reconciler.reconcile()
 
             # schedules read the state: not before the notifier has read the log up to now
             await until_either(runner.caught_up, stop)

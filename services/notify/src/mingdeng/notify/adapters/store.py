@@ -1,0 +1,263 @@
+"""The notifier's store in PostgreSQL (schema `notify`, adapters/sql/): the events it read, the
+outbox (once per key; claimed, settled), tasks, bulletins, selections and schedule claims; and
+what the publisher reads of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+
+from mingdeng.contracts.derived import Bulletin, Notification, QuarterSelection, Task
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.contracts.privacy import mask_phone
+from mingdeng.notify.store import Claimed, Queued, Status
+from mingdeng.runtime import event_store
+
+EVENT_TABLE = "notify.events"
+
+
+class PostgresStore:
+    """The store on a connection, in the transaction its caller holds."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    # --- intake ---------------------------------------------------------------------------
+
+    async def keep_events(self, events: Sequence[Event[EventData]]) -> list[Event[EventData]]:
+        return await event_store.keep(self.connection, EVENT_TABLE, events)
+
+    async def events(self) -> list[Event[EventData]]:
+        return await event_store.load(self.connection, EVENT_TABLE)
+
+    async def keep_selection(self, selection: QuarterSelection) -> None:
+        await self.connection.execute(
+            """INSERT INTO notify.selections VALUES ($1, $2)
+               ON CONFLICT (quarter) DO UPDATE SET body = EXCLUDED.body""",
+            selection.quarter,
+            selection.model_dump_json(),
+        )
+
+    async def selections(self) -> list[QuarterSelection]:
+        rows = await self.connection.fetch("SELECT body FROM notify.selections ORDER BY quarter")
+        return [QuarterSelection.model_validate_json(row["body"]) for row in rows]
+
+    async def save_task(self, task: Task) -> bool:
+        changed = await self.connection.fetchval(
+            """INSERT INTO notify.tasks (task_id, body) VALUES ($1, $2)
+               ON CONFLICT (task_id) DO UPDATE SET body = EXCLUDED.body, version = notify.tasks.version + 1
+               WHERE notify.tasks.body <> EXCLUDED.body RETURNING true""",
+            task.task_id,
+            task.model_dump_json(),
+        )
+        return bool(changed)
+
+    async def tasks(self) -> list[Task]:
+        rows = await self.connection.fetch("SELECT body FROM notify.tasks ORDER BY task_id")
+        return [Task.model_validate_json(row["body"]) for row in rows]
+
+    # --- the outbox -----------------------------------------------------------------------
+
+    async def enqueue(self, message: Queued) -> bool:
+        created = await self.connection.fetchval(
+            """INSERT INTO notify.outbox
+                   (key, rule, recipient_id, cause, phone, text, params, urgent, status, reason, not_before)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (key) DO NOTHING RETURNING true""",
+            message.key,
+            message.rule,
+            message.recipient_id,
+            message.cause,
+            message.phone,
+            message.text,
+            json.dumps(message.params, ensure_ascii=False),
+            message.urgent,
+            message.status,
+            message.reason,
+            message.not_before,
+        )
+        return bool(created)
+
+    async def claim_next(self, now: datetime) -> Claimed | None:
+        record = await self.connection.fetchrow(
+            """UPDATE notify.outbox SET status = 'sending', attempts = attempts + 1, claimed_at = $1,
+                   updated_at = $1, version = version + 1
+               WHERE key = (SELECT key FROM notify.outbox WHERE status = 'queued' AND not_before <= $1
+                            ORDER BY urgent DESC, not_before, key FOR UPDATE SKIP LOCKED LIMIT 1)
+               RETURNING *""",
+            now,
+        )
+        return _claimed(record) if record else None
+
+    async def settle(
+        self,
+        key: str,
+        now: datetime,
+        *,
+        status: Status,
+        reason: str | None = None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        await self.connection.execute(
+            """UPDATE notify.outbox SET status = $2, reason = $3, provider = coalesce($4, provider),
+                   provider_message_id = coalesce($5, provider_message_id),
+                   sent_at = CASE WHEN $2 = 'sent' THEN $6 ELSE sent_at END,
+                   not_before = coalesce($7, not_before), updated_at = $6, version = version + 1
+               WHERE key = $1""",
+            key,
+            status,
+            reason,
+            provider,
+            provider_message_id,
+            now,
+            not_before,
+        )
+
+    async def postpone(self, key: str, now: datetime, not_before: datetime, reason: str) -> None:
+        await self.connection.execute(
+            "UPDATE notify.outbox SET attempts = attempts - 1 WHERE key = $1", key
+        )
+        await self.settle(key, now, status="queued", not_before=not_before, reason=reason)
+
+    async def sent_to(self, phone: str, since: datetime) -> list[datetime]:
+        rows = await self.connection.fetch(
+            """SELECT sent_at FROM notify.outbox
+               WHERE status = 'sent' AND phone = $1 AND sent_at > $2""",
+            phone,
+            since,
+        )
+        return [row["sent_at"] for row in rows]
+
+    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
+        rows = await self.connection.fetch(
+            """SELECT * FROM notify.outbox WHERE status = 'sending' AND claimed_at < $1
+               ORDER BY key""",
+            claimed_before,
+        )
+        return [_claimed(r) for r in rows]
+
+    # --- schedules ------------------------------------------------------------------------
+
+    async def claim_period(self, schedule: str, period: str) -> bool:
+        claimed = await self.connection.fetchval(
+            """INSERT INTO notify.schedule_runs (schedule, period) VALUES ($1, $2)
+               ON CONFLICT DO NOTHING RETURNING true""",
+            schedule,
+            period,
+        )
+        return bool(claimed)
+
+    async def maxims_sent(self) -> dict[str, str]:
+        rows = await self.connection.fetch(
+            "SELECT maxim_id, last_sent_on FROM notify.maxim_rotation"
+        )
+        return {row["maxim_id"]: row["last_sent_on"] for row in rows}
+
+    async def maxim_sent(self, maxim_id: str, day: str) -> None:
+        await self.connection.execute(
+            """INSERT INTO notify.maxim_rotation VALUES ($1, $2)
+               ON CONFLICT (maxim_id) DO UPDATE SET last_sent_on = EXCLUDED.last_sent_on""",
+            maxim_id,
+            day,
+        )
+
+    async def keep_bulletin(self, document: Bulletin) -> None:
+        await self.connection.execute(
+            """INSERT INTO notify.bulletins (month, body) VALUES ($1, $2)
+               ON CONFLICT (month) DO NOTHING""",
+            document.month,
+            document.model_dump_json(),
+        )
+
+
+class PostgresStores:
+    """A store per transaction, each on a connection of the pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresStore]:
+        async with self.pool.acquire() as connection, connection.transaction():
+            yield PostgresStore(connection)
+
+
+def _claimed(record: asyncpg.Record) -> Claimed:
+    return Claimed(
+        record["key"],
+        record["rule"],
+        record["recipient_id"],
+        record["phone"],
+        record["text"],
+        json.loads(record["params"]),
+        record["urgent"],
+        record["attempts"],
+        record["created_at"],
+        record["claimed_at"],
+    )
+
+
+# --- what the publisher reads: rows whose version is ahead of what was published -----------
+
+
+async def unpublished_notifications(
+    connection: asyncpg.Connection, limit: int = 500
+) -> list[tuple[Notification, int]]:
+    rows = await connection.fetch(
+        "SELECT * FROM notify.outbox WHERE version > published_version ORDER BY updated_at LIMIT $1",
+        limit,
+    )
+    return [(_notification(r), r["version"]) for r in rows]
+
+
+def _notification(r: asyncpg.Record) -> Notification:
+    return Notification(
+        key=r["key"],
+        rule=r["rule"],
+        recipient_id=r["recipient_id"],
+        cause=r["cause"],
+        phone=mask_phone(r["phone"]),
+        text=r["text"],
+        status=r["status"],
+        reason=r["reason"],
+        provider=r["provider"],
+        provider_message_id=r["provider_message_id"],
+        attempts=r["attempts"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+async def mark_published(
+    connection: asyncpg.Connection, table: str, key_column: str, versions: dict[str, int]
+) -> None:
+    assert table in ("outbox", "tasks", "bulletins") and key_column in ("key", "task_id", "month")
+    await connection.executemany(
+        f"UPDATE notify.{table} SET published_version = $2 WHERE {key_column} = $1 AND published_version < $2",
+        list(versions.items()),
+    )
+
+
+async def unpublished(
+    connection: asyncpg.Connection, table: str, key_column: str, limit: int = 500
+) -> list[tuple[str, str, int]]:
+    """(key, body, version) of tasks or bulletins not yet published at their current version."""
+    assert table in ("tasks", "bulletins") and key_column in ("task_id", "month")
+    rows = await connection.fetch(
+        f"SELECT {key_column} AS key, body, version FROM notify.{table} WHERE version > published_version LIMIT $1",
+        limit,
+    )
+    return [(r["key"], r["body"], r["version"]) for r in rows]
+
+
+async def outbox_depth(connection: asyncpg.Connection) -> dict[str, int]:
+    """Messages in the outbox, by status."""
+    rows = await connection.fetch("SELECT status, count(*) AS n FROM notify.outbox GROUP BY status")
+    return {row["status"]: row["n"] for row in rows}

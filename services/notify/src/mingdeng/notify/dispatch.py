@@ -1,0 +1,86 @@
+"""Dispatch: one due message at a time to the providers, within the per-number limits.
+
+The claim ('sending') is committed before a provider is called: a crash after it leaves the
+message for the reconciler, which asks the providers instead of sending again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from mingdeng.notify.adapters.providers import Outgoing, ProviderChain, ProviderError
+from mingdeng.notify.adapters.templates import Template
+from mingdeng.notify.domain.delivery import Limit, after_rate_limits, backoff
+from mingdeng.notify.store import Claimed, Stores
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        stores: Stores,
+        templates: Mapping[str, Template],
+        providers: ProviderChain,
+        limits: Sequence[Limit],
+        clock: Callable[[], datetime],
+        max_attempts: int = 8,
+    ) -> None:
+        self.stores, self.templates, self.providers = stores, templates, providers
+        self.limits, self.clock, self.max_attempts = limits, clock, max_attempts
+
+    async def dispatch(self) -> bool:
+        """Send one due message; False when none is due."""
+        now = self.clock()
+        async with self.stores.transaction() as store:
+            row = await store.claim_next(now)
+        if row is None:
+            return False
+        assert row.phone is not None
+        async with self.stores.transaction() as store:
+            window = max(limit.window for limit in self.limits)
+            allowed = after_rate_limits(
+                now, await store.sent_to(row.phone, now - window), self.limits
+            )
+            if allowed > now:  # per-number limit: wait, and do not count this as an attempt
+                await store.postpone(row.key, now, allowed, "per-number limit")
+                return True
+        try:
+            provider, message_id = await self.providers.send(outgoing(row, self.templates))
+        except ProviderError as error:
+            await self._after_failure(row, error)
+            return True
+        async with self.stores.transaction() as store:
+            await store.settle(
+                row.key,
+                self.clock(),
+                status="sent",
+                provider=provider,
+                provider_message_id=message_id,
+            )
+        return True
+
+    async def _after_failure(self, row: Claimed, error: ProviderError) -> None:
+        now = self.clock()
+        async with self.stores.transaction() as store:
+            if error.kind == "permanent" or (
+                error.kind == "transient" and row.attempts >= self.max_attempts
+            ):
+                log.error("message %s failed: %s", row.key, error)
+                await store.settle(row.key, now, status="failed", reason=str(error))
+                return
+            wait = (
+                error.retry_after
+                if error.kind == "flow_control" and error.retry_after
+                else backoff(row.attempts)
+            )
+            log.warning("message %s: %s; again in %s", row.key, error, wait)
+            await store.settle(
+                row.key, now, status="queued", reason=str(error), not_before=now + wait
+            )
+
+
+def outgoing(row: Claimed, templates: Mapping[str, Template]) -> Outgoing:
+    assert row.phone is not None
+    return Outgoing(row.key, row.phone, templates[row.rule], row.params, row.text)

@@ -1,0 +1,65 @@
+"""Reconcile: messages a crash left 'sending' are settled by asking the providers whether they
+have them (by the message's key), never by sending them blindly again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from mingdeng.notify.adapters.providers import ProviderChain, ProviderError
+from mingdeng.notify.adapters.templates import Template
+from mingdeng.notify.dispatch import outgoing
+from mingdeng.notify.store import Stores
+
+log = logging.getLogger(__name__)
+
+# How far before its claim a provider is asked about a message (clocks differ).
+LOOK_BACK = timedelta(minutes=5)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        stores: Stores,
+        templates: Mapping[str, Template],
+        providers: ProviderChain,
+        clock: Callable[[], datetime],
+        settle_after: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.stores, self.templates, self.providers = stores, templates, providers
+        self.clock, self.settle_after = clock, settle_after
+
+    async def reconcile(self) -> int:
+        """Settle messages claimed longer than `settle_after` ago and still 'sending': sent if a
+        provider has them, else queued again. Returns how many were found."""
+        now = self.clock()
+        async with self.stores.transaction() as store:
+            stuck = await store.unsettled(now - self.settle_after)
+        for row in stuck:
+            assert row.claimed_at is not None
+            try:
+                found = await self.providers.find(
+                    outgoing(row, self.templates), row.claimed_at - LOOK_BACK
+                )
+            except ProviderError as error:
+                log.warning("cannot settle %s yet: %s", row.key, error)
+                continue
+            async with self.stores.transaction() as store:
+                if found is not None:
+                    await store.settle(
+                        row.key,
+                        now,
+                        status="sent",
+                        provider=found[0],
+                        provider_message_id=found[1],
+                        reason="settled with the provider after a restart",
+                    )
+                else:
+                    await store.settle(
+                        row.key,
+                        now,
+                        status="queued",
+                        reason="not sent before a restart; the provider has no record of it",
+                    )
+        return len(stuck)

@@ -1,0 +1,77 @@
+"""Schedules: the daily maxim, the monthly bulletin, reminders of overdue commendations.
+
+Each period of a schedule is claimed in the store in the transaction that enqueues its
+messages, so it runs once however many notifiers run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+
+from mingdeng.contracts.periods import BUSINESS_TZ
+from mingdeng.notify.domain import rules
+from mingdeng.notify.known import Known
+from mingdeng.notify.outbox import Outbox
+from mingdeng.notify.store import NotifyStore, Stores
+
+log = logging.getLogger(__name__)
+
+MAXIM_AT, MAXIM_UNTIL = time(8, 0), time(22, 0)
+BULLETIN_AT = time(9, 0)
+
+
+class Schedules:
+    def __init__(
+        self, known: Known, outbox: Outbox, stores: Stores, clock: Callable[[], datetime]
+    ) -> None:
+        self.known, self.outbox, self.stores, self.clock = known, outbox, stores, clock
+
+    async def run(self) -> list[str]:
+        """The daily maxim (08:00 to 22:00), the previous month's bulletin (from the 1st,
+        09:00), overdue commendations. Returns the periods this call claimed."""
+        now = self.clock()
+        local = now.astimezone(BUSINESS_TZ)
+        ran = []
+        has_maxim = rules.maxim_of_the_day(self.known.state, {}) is not None
+        if (
+            has_maxim
+            and MAXIM_AT <= local.time() < MAXIM_UNTIL
+            and await self._claimed("daily_maxim", local.date().isoformat(), self._maxims)
+        ):
+            ran.append(f"daily_maxim {local.date()}")
+        if local.time() >= BULLETIN_AT or local.day > 1:
+            previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+            if await self._claimed("bulletin", previous, self._bulletin):
+                ran.append(f"bulletin {previous}")
+        async with self.stores.transaction() as store:
+            for message in rules.overdue_commendations(self.known.state, await store.tasks(), now):
+                await self.outbox.enqueue(store, message)
+        return ran
+
+    async def _claimed(
+        self,
+        schedule: str,
+        period: str,
+        action: Callable[[NotifyStore, str], Awaitable[None]],
+    ) -> bool:
+        async with self.stores.transaction() as store:
+            claimed = await store.claim_period(schedule, period)
+            if claimed:
+                await action(store, period)
+            return claimed
+
+    async def _maxims(self, store: NotifyStore, day: str) -> None:
+        maxim_id = rules.maxim_of_the_day(self.known.state, await store.maxims_sent())
+        if maxim_id is None:
+            log.warning("no approved maxim for %s", day)
+            return
+        for message in rules.daily_maxims(self.known.state, maxim_id, day):
+            await self.outbox.enqueue(store, message)
+        await store.maxim_sent(maxim_id, day)
+
+    async def _bulletin(self, store: NotifyStore, month: str) -> None:
+        document = rules.bulletin(self.known.state, month, self.clock())
+        await store.keep_bulletin(document)
+        for message in rules.bulletin_summaries(self.known.state, document):
+            await self.outbox.enqueue(store, message)

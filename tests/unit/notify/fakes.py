@@ -1,0 +1,217 @@
+"""The notifier's store in memory, and a provider that records what it was given: the notifier's
+parts run against them without a database or a broker. The store passes the same contract
+tests as the PostgreSQL one (tests/integration/notify/test_store.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from mingdeng.contracts.derived import Bulletin, QuarterSelection, Task
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.notify.adapters.providers import Outgoing, ProviderError
+from mingdeng.notify.store import Claimed, Queued, Status
+
+
+@dataclass
+class Row:
+    """A row of the outbox, as PostgreSQL keeps it."""
+
+    message: Queued
+    status: Status
+    reason: str | None
+    not_before: datetime
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    created_at: datetime | None = None
+
+    def claimed(self) -> Claimed:
+        m = self.message
+        assert self.created_at is not None
+        return Claimed(
+            m.key,
+            m.rule,
+            m.recipient_id,
+            m.phone,
+            m.text,
+            m.params,
+            m.urgent,
+            self.attempts,
+            self.created_at,
+            self.claimed_at,
+        )
+
+
+@dataclass
+class Tables:
+    events: dict[tuple[str, str], Event[EventData]] = field(default_factory=dict)
+    selections: dict[str, QuarterSelection] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    outbox: dict[str, Row] = field(default_factory=dict)
+    schedule_runs: set[tuple[str, str]] = field(default_factory=set)
+    maxim_rotation: dict[str, str] = field(default_factory=dict)
+    bulletins: dict[str, Bulletin] = field(default_factory=dict)
+
+    def copy(self) -> Tables:
+        return Tables(
+            dict(self.events),
+            dict(self.selections),
+            dict(self.tasks),
+            {key: replace(row) for key, row in self.outbox.items()},
+            set(self.schedule_runs),
+            dict(self.maxim_rotation),
+            dict(self.bulletins),
+        )
+
+
+class FakeStore:
+    def __init__(self, tables: Tables, now: datetime) -> None:
+        self.t = tables
+        self.now = now  # what PostgreSQL's now() would give: rows' created_at
+
+    async def keep_events(self, events: Sequence[Event[EventData]]) -> list[Event[EventData]]:
+        new = [e for e in events if e.key not in self.t.events]
+        self.t.events.update((e.key, e) for e in new)
+        return new
+
+    async def events(self) -> list[Event[EventData]]:
+        return sorted(self.t.events.values(), key=lambda e: (e.time, e.source, e.id))
+
+    async def keep_selection(self, selection: QuarterSelection) -> None:
+        self.t.selections[selection.quarter] = selection
+
+    async def selections(self) -> list[QuarterSelection]:
+        return [self.t.selections[q] for q in sorted(self.t.selections)]
+
+    async def save_task(self, task: Task) -> bool:
+        changed = self.t.tasks.get(task.task_id) != task
+        self.t.tasks[task.task_id] = task
+        return changed
+
+    async def tasks(self) -> list[Task]:
+        return [self.t.tasks[k] for k in sorted(self.t.tasks)]
+
+    async def enqueue(self, message: Queued) -> bool:
+        if message.key in self.t.outbox:
+            return False
+        self.t.outbox[message.key] = Row(
+            message, message.status, message.reason, message.not_before, created_at=self.now
+        )
+        return True
+
+    async def claim_next(self, now: datetime) -> Claimed | None:
+        due = [r for r in self.t.outbox.values() if r.status == "queued" and r.not_before <= now]
+        if not due:
+            return None
+        row = min(due, key=lambda r: (not r.message.urgent, r.not_before, r.message.key))
+        row.status, row.attempts, row.claimed_at = "sending", row.attempts + 1, now
+        return row.claimed()
+
+    async def settle(
+        self,
+        key: str,
+        now: datetime,
+        *,
+        status: Status,
+        reason: str | None = None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        row = self.t.outbox.get(key)
+        if row is None:
+            return
+        row.status, row.reason = status, reason
+        row.provider = provider or row.provider
+        row.provider_message_id = provider_message_id or row.provider_message_id
+        row.sent_at = now if status == "sent" else row.sent_at
+        row.not_before = not_before or row.not_before
+
+    async def postpone(self, key: str, now: datetime, not_before: datetime, reason: str) -> None:
+        self.t.outbox[key].attempts -= 1
+        await self.settle(key, now, status="queued", not_before=not_before, reason=reason)
+
+    async def sent_to(self, phone: str, since: datetime) -> list[datetime]:
+        return [
+            r.sent_at
+            for r in self.t.outbox.values()
+            if r.status == "sent" and r.message.phone == phone and r.sent_at and r.sent_at > since
+        ]
+
+    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
+        return [
+            self.t.outbox[k].claimed()
+            for k in sorted(self.t.outbox)
+            if self.t.outbox[k].status == "sending"
+            and (claimed := self.t.outbox[k].claimed_at) is not None
+            and claimed < claimed_before
+        ]
+
+    async def claim_period(self, schedule: str, period: str) -> bool:
+        if (schedule, period) in self.t.schedule_runs:
+            return False
+        self.t.schedule_runs.add((schedule, period))
+        return True
+
+    async def maxims_sent(self) -> dict[str, str]:
+        return dict(self.t.maxim_rotation)
+
+    async def maxim_sent(self, maxim_id: str, day: str) -> None:
+        self.t.maxim_rotation[maxim_id] = day
+
+    async def keep_bulletin(self, document: Bulletin) -> None:
+        self.t.bulletins.setdefault(document.month, document)
+
+
+class FakeStores:
+    """Transactions over one set of tables: a block that raises leaves them as they were."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.tables = Tables()
+        self.clock = clock
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[FakeStore]:
+        before = self.tables.copy()
+        try:
+            yield FakeStore(self.tables, self.clock())
+        except BaseException:
+            self.tables.__dict__.update(before.__dict__)
+            raise
+
+    def status(self, key: str) -> tuple[Status, str | None]:
+        row = self.tables.outbox[key]
+        return row.status, row.reason
+
+
+@dataclass
+class FakeProvider:
+    """Sends by recording; `fail` gives the error for a key's next sends (one per call)."""
+
+    name: str = "fake"
+    sent: list[Outgoing] = field(default_factory=list)
+    fail: dict[str, list[ProviderError]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    async def send(self, message: Outgoing) -> str:
+        errors = self.fail.get(message.key)
+        if errors:
+            raise errors.pop(0)
+        self.sent.append(message)
+        return f"{self.name}:{len(self.sent)}"
+
+    async def find(self, message: Outgoing, since: datetime) -> str | None:
+        self.asked.append(message.key)
+        for n, earlier in enumerate(self.sent, 1):
+            if earlier.key == message.key:
+                return f"{self.name}:{n}"
+        return None
+
+    def keys(self) -> list[str]:
+        return [m.key for m in self.sent]
