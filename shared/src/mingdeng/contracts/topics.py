@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 FOREVER = -1
@@ -14,6 +15,11 @@ BARRIER_HEADER = "mingdeng-barrier"
 
 @dataclass(frozen=True)
 class Topic:
+    """`producers` and `consumers` name who writes and reads the topic in the code, as
+    "who (what for)" where a note helps; docs/architecture.md draws them (`flow_diagram`).
+    Besides them, `mingdeng dead-letters redrive` may put a corrected record back on any topic
+    a consumer parked it from."""
+
     name: str
     partitions: int
     key: str
@@ -36,7 +42,12 @@ EVENTS = Topic(
     partitions=4,
     key="the CloudEvent `subject`",
     carries="accepted CloudEvents of every type in SPEC §2 (the log the platform is sourced from)",
-    producers=("gateway", "upstream systems", "scoring (quarter.closed barrier copies)"),
+    producers=(
+        "upstream systems",
+        "gateway (POST /v1/events)",
+        "scoring (the barrier copies of a close)",
+        "ops (demo data, re-drive)",
+    ),
     consumers=("scoring", "notify", "outreach", "gateway projector"),
 )
 DEAD_LETTER = Topic(
@@ -44,8 +55,8 @@ DEAD_LETTER = Topic(
     partitions=1,
     key="the key of the refused record",
     carries="records that failed validation, with the per-field reasons and where they came from",
-    producers=("scoring", "notify", "outreach", "gateway projector"),
-    consumers=("ops", "gateway projector"),
+    producers=("scoring",),
+    consumers=("gateway projector", "scoring (reconcile)"),
 )
 EVENT_STATUS = Topic(
     name="mingdeng.event-status.v1",
@@ -53,7 +64,7 @@ EVENT_STATUS = Topic(
     key="`source` + ' ' + `id` of the event",
     carries="applied / rejected outcomes of inbound events, for read-your-writes",
     producers=("scoring",),
-    consumers=("gateway projector",),
+    consumers=("gateway projector", "scoring (reconcile)"),
     compacted=True,
 )
 SCORES = Topic(
@@ -62,7 +73,7 @@ SCORES = Topic(
     key="`{quarter}/{member|department|branch}/{id}`",
     carries="the current Vanguard or Fortress Index of one subject in one quarter, explained",
     producers=("scoring",),
-    consumers=("gateway projector", "gateway stream"),
+    consumers=("gateway projector", "scoring (replay --verify)"),
     compacted=True,
 )
 SELECTIONS = Topic(
@@ -71,7 +82,7 @@ SELECTIONS = Topic(
     key="the quarter (`2026Q4`) or year (`2026`)",
     carries="provisional or final exemplars, excellent departments and year-end top ten",
     producers=("scoring",),
-    consumers=("gateway projector", "notify"),
+    consumers=("gateway projector", "notify", "scoring (replay --verify)"),
     compacted=True,
 )
 REMINDER_REQUESTS = Topic(
@@ -131,3 +142,29 @@ ALL_TOPICS: tuple[Topic, ...] = (
     BULLETINS,
     OUTREACH,
 )
+
+
+def flow_diagram(topics: tuple[Topic, ...] = ALL_TOPICS) -> str:
+    """The topics between their producers and consumers, as a mermaid flowchart: a node per
+    party ("who"; the note in brackets labels the arrow) and per topic."""
+    lines = ["flowchart LR"]
+    parties: dict[str, str] = {}
+
+    def party(text: str) -> tuple[str, str]:
+        who, _, note = text.partition(" (")
+        node = "p_" + re.sub(r"\W+", "_", who)
+        if node not in parties:
+            parties[node] = who
+            lines.append(f'    {node}("{who}")')
+        return node, f'|"{note.removesuffix(")")}"|' if note else ""
+
+    for topic in topics:
+        node = "t_" + re.sub(r"\W+", "_", topic.name.removeprefix("mingdeng."))
+        lines.append(f'    {node}[["{topic.name}"]]')
+        for producer in topic.producers:
+            source, label = party(producer)
+            lines.append(f"    {source} -->{label} {node}")
+        for consumer in topic.consumers:
+            target, label = party(consumer)
+            lines.append(f"    {node} -->{label} {target}")
+    return "\n".join(lines) + "\n"
