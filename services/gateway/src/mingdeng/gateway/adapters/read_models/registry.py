@@ -49,7 +49,8 @@ MEMBER = f"""
         party_member = EXCLUDED.party_member, registered_at = EXCLUDED.registered_at,
         registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
     WHERE {_later("gateway.members", "registered_at", "registered_source", "registered_id")}"""
-# a departure read before any registration keeps a row that no registration loses to
+# a departure read before any registration keeps a row registered at '-infinity' (not active);
+# a registration fills it in, and the member is active if it is the later of the two
 DEPARTURE = f"""
     INSERT INTO gateway.members (member_id, name, department_id, roles, party_member,
                                  registered_at, left_at, left_source, left_id)
