@@ -1,6 +1,7 @@
 """Pairings, unpairings and visits with known coverage and overdue lists, published through
 POST /v1/events and read through the API by each role; reminder requests for overdue visits
-reach the notifier's topic once, also across a restart of the outreach service."""
+reach the notifier's topic once, also across a restart of the outreach service. The talks owed
+after violations are the notifier's talk tasks, read through the same outreach endpoint."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+from mingdeng.contracts import events as ev
 from mingdeng.contracts.topics import REMINDER_REQUESTS
 from tests.e2e.conftest import Platform, token
 from tests.support.builders import at
@@ -22,13 +25,16 @@ from tests.unit.outreach.scenario import bureau_events
 pytestmark = pytest.mark.e2e
 
 
-def test_outreach_figures_through_the_api(platform_of: Callable[..., Platform]) -> None:
-    platform = platform_of("outreach", "gateway", MINGDENG_OUTREACH_REMINDER_INTERVAL_S="0.5")
+def test_outreach_figures_through_the_api(
+    platform_of: Callable[..., Platform], tmp_path: Path
+) -> None:
+    platform = platform_of("outreach", "notify", "gateway",
+                           MINGDENG_OUTREACH_REMINDER_INTERVAL_S="0.5",
+                           MINGDENG_NOTIFY_SINK_FILE=str(tmp_path / "sms.jsonl"))  # fmt: skip
     api = httpx.Client(base_url=platform.api, timeout=10)
     admin = token("admin", "root")
-    posted = api.post(
-        "/v1/events", json=[e.to_cloudevent() for e in bureau_events()], headers=admin
-    )
+    events = bureau_events()
+    posted = api.post("/v1/events", json=[e.to_cloudevent() for e in events], headers=admin)
     assert posted.status_code == 202, posted.text
 
     def coverage(headers: dict[str, str] = admin) -> dict:
@@ -59,11 +65,29 @@ def test_outreach_figures_through_the_api(platform_of: Callable[..., Platform]) 
     ]
     liaison = api.get("/v1/outreach/liaison/2026Q3", headers=admin).json()["leaders"]
     assert [(x["leader_id"], x["flagged"]) for x in liaison] == [("L1", False), ("L2", True)]
-    owed = api.get("/v1/outreach/talk-obligations", headers=admin).json()["items"]
-    assert [(o["violation_id"], o["status"]) for o in owed] == [
-        ("v1", "done"),
-        ("v2", "overdue"),
-        ("v4", "overdue"),
+
+    # talks owed: the notifier's talk tasks (docs/notify.md). v3 was retracted: cancelled, left
+    # out. v2 is the violation of M2, the only secretary of the branch: no one to hold the talk.
+    def owed(headers: dict[str, str] = admin) -> list[dict]:
+        return api.get("/v1/outreach/talk-obligations", headers=headers).json()["items"]
+
+    expected = [("v1", "done"), ("v4", "overdue")]
+    wait_for(
+        lambda: [(o["violation_id"], o["status"]) for o in owed()] == expected,
+        30,
+        "talk obligations",
+    )
+    talk = next(x for x in events if isinstance(x.data, ev.TalkHeld) and x.data.talk_id == "t1")
+    v1 = owed()[0]
+    assert (v1["assignee_id"], v1["secretary_ids"], v1["branch_id"], v1["talk_id"]) == (
+        "M2",
+        ["M2"],
+        "b1",
+        talk.id,
+    )
+    assert [datetime.fromisoformat(v1[k]) for k in ("violation_at", "due")] == [
+        at("2026-08-01 10:00"),
+        at("2026-08-08 10:00"),
     ]
     assert api.get("/v1/outreach/suggestions", headers=admin).json()["adopted"] == 1
     assert api.get("/v1/outreach/community/2026Q3", headers=admin).json()["volunteer_hours"] == 3.5
@@ -85,20 +109,10 @@ def test_outreach_figures_through_the_api(platform_of: Callable[..., Platform]) 
         == 403
     )
     assert api.get("/v1/outreach/reassignment", headers=token("secretary", "M2")).status_code == 403
-    as_secretary = api.get(
-        "/v1/outreach/talk-obligations", headers=token("secretary", "M2")
-    ).json()["items"]
-    assert [o["violation_id"] for o in as_secretary] == ["v1", "v2", "v4"]  # the branch's members
-    assert (
-        api.get("/v1/outreach/talk-obligations", headers=token("leader", "L1")).json()["items"]
-        == []
-    )
-    assert [
-        o["violation_id"]
-        for o in api.get("/v1/outreach/talk-obligations", headers=token("member", "M1")).json()[
-            "items"
-        ]
-    ] == ["v1", "v4"]
+    as_secretary = owed(token("secretary", "M2"))
+    assert [o["violation_id"] for o in as_secretary] == ["v1", "v4"]  # the branch's members
+    assert owed(token("leader", "L1")) == []
+    assert [o["violation_id"] for o in owed(token("member", "M1"))] == ["v1", "v4"]
     assert [
         x["leader_id"]
         for x in api.get("/v1/outreach/liaison/2026Q3", headers=token("leader", "L2")).json()[

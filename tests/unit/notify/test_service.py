@@ -202,6 +202,10 @@ async def test_the_talk_task_is_done_by_a_talk_after_the_violation_and_cancelled
     await notifier.take_events([e.retraction("v2", "2026-11-23 10:00")])
     assert notifier.tasks() == {"talk/v1": ("S1", "done"), "talk/v2": ("S1", "cancelled")}
 
+    # the violation of the branch's only secretary: reminded, but no one to hold the talk
+    await notifier.take_events([e.violation("v3", "S1", "2026-11-21 09:00")])
+    assert "violation_reminder/S1/v3" in notifier.outbox() and "talk/v3" not in notifier.tasks()
+
 
 async def test_a_final_selection_gives_each_exemplar_a_commendation_task_for_their_leader() -> None:
     e, clock = Events(), Clock("2026-10-11 00:05")

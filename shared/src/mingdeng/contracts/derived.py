@@ -170,7 +170,6 @@ class OutreachView(_Message):
         "reassignment",
         "liaison",
         "talks",
-        "talk_obligations",
         "suggestions",
         "community",
         "households",

@@ -81,7 +81,6 @@ class OutreachService:
                 )
         add("overdue", "overdue", views.overdue(state, now))
         add("reassignment", "reassignment", views.reassignment(state, now))
-        add("talk_obligations", "talk_obligations", views.talk_obligations(state, now))
         add("suggestions", "suggestions", views.suggestions(state))
         for member_id in sorted({m for (_, m) in state.pairing_changes}):
             add(

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from mingdeng.contracts.derived import Task
 from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.domain.access import Org
 
@@ -309,6 +310,16 @@ async def tasks(
         status,
     )
     return [json.loads(row["body"]) for row in rows]
+
+
+async def talk_tasks(connection: asyncpg.Connection) -> list[Task]:
+    """The notifier's talk tasks after violations that were not cancelled (retracted), soonest
+    due first: the talks owed."""
+    rows = await connection.fetch(
+        """SELECT body FROM gateway.tasks WHERE kind = 'talk' AND status <> 'cancelled'
+           ORDER BY due, task_id"""
+    )
+    return [Task.model_validate_json(row["body"]) for row in rows]
 
 
 async def notifications(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from mingdeng.contracts.derived import Task
 from mingdeng.contracts.periods import QUARTER_OR_MONTH_PATTERN, QUARTER_PATTERN
 from mingdeng.contracts.privacy import mask_phone
 from mingdeng.gateway.adapters import repository
-from mingdeng.gateway.domain.access import may_see_violations, scope_of
+from mingdeng.gateway.domain.access import Org, may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem
 
@@ -104,11 +106,35 @@ async def talks(period: PeriodParam, viewer: Viewer, connection: Connection) -> 
 async def talk_obligations(
     viewer: Viewer, org: Organisation, connection: Connection
 ) -> dict[str, Any]:
-    """Talks owed after violations, with due dates and status. They reveal violations: admin,
-    the member's branch secretary and the member only."""
-    body, computed_at = await view(connection, "talk_obligations")
-    items = [o for o in body if may_see_violations(viewer, o["member_id"], org)]
-    return {"items": items, "computed_at": computed_at}
+    """Talks (谈心谈话) owed after violations: the notifier's talk tasks, open (overdue once past
+    due), or done; none for a retracted violation. They reveal violations: admin, the member's
+    branch secretary and the member only."""
+    now = datetime.now(UTC)
+    items = [
+        talk_obligation(task, org, now)
+        for task in await repository.talk_tasks(connection)
+        if may_see_violations(viewer, task.member_id, org)
+    ]
+    return {"items": items, "computed_at": now.isoformat()}
+
+
+def talk_obligation(task: Task, org: Org, now: datetime) -> dict[str, Any]:
+    """A talk task as this endpoint has always shown it (docs/api.md)."""
+    done_by = task.done_by_event
+    return {
+        "violation_id": task.cause,
+        "member_id": task.member_id,
+        "branch_id": org.department_branch.get(org.member_department.get(task.member_id, "")),
+        "assignee_id": task.assignee_id,
+        "secretary_ids": [task.assignee_id],
+        "violation_at": task.created_at.isoformat(),
+        "due": task.due.isoformat(),
+        "status": "overdue" if task.status == "open" and now > task.due else task.status,
+        "done_at": task.done_at.isoformat() if task.done_at else None,
+        "talk_id": done_by.id if done_by else None,
+        "done_by_event": done_by.model_dump() if done_by else None,
+        "task_id": task.task_id,
+    }
 
 
 @router.get("/suggestions")

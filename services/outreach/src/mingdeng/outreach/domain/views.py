@@ -12,7 +12,6 @@ from mingdeng.contracts.registry import Pairing
 from mingdeng.outreach.domain.state import (
     OVERDUE_AFTER,
     REMIND_EVERY,
-    TALK_DUE_AFTER,
     OutreachState,
     Period,
 )
@@ -177,43 +176,6 @@ def talks(state: OutreachState, period: Period) -> View:
         "total": sum(counts.values()),
         "by_category": {c: counts[c] for c in ("youth", "leadership", "member")},
     }
-
-
-def talk_obligations(state: OutreachState, now: datetime) -> list[View]:
-    """A talk (谈心谈话) is owed to each member with a counted violation, due 7 days after it;
-    a talk.held with that member at or after the violation fulfils it."""
-    items = []
-    for violation_id, (at, member_id) in sorted(state.violations.items()):
-        if violation_id in state.retracted:
-            continue
-        branch = state.branch_of(member_id)
-        held = sorted(
-            (t, talk.talk_id)
-            for t, talk in state.talks.values()
-            if talk.member_id == member_id and t >= at
-        )
-        due = at + TALK_DUE_AFTER
-        status = "done" if held else ("overdue" if now > due else "open")
-        secretaries = sorted(
-            m.member_id
-            for m in state.members.values()
-            if "secretary" in m.roles
-            and state.branch_of(m.member_id) == branch
-            and state.is_active(m.member_id)
-        )
-        items.append(
-            {
-                "violation_id": violation_id,
-                "member_id": member_id,
-                "branch_id": branch,
-                "secretary_ids": secretaries,
-                "violation_at": at.isoformat(),
-                "due": due.isoformat(),
-                "status": status,
-                "talk_id": held[0][1] if held else None,
-            }
-        )
-    return items
 
 
 def suggestions(state: OutreachState) -> View:
