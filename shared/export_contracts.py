@@ -14,6 +14,11 @@ from mingdeng.contracts.events import PAYLOAD_TYPES
 HERE = Path(__file__).parent
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: object) -> bool:
+        return True  # a schema written out twice, not `&id001` that some tools do not follow
+
+
 def rendered() -> dict[Path, str]:
     files = {
         HERE / "schemas" / "events" / f"{t.event_type}.json": json.dumps(
@@ -22,8 +27,8 @@ def rendered() -> dict[Path, str]:
         + "\n"
         for t in PAYLOAD_TYPES
     }
-    files[HERE / "asyncapi.yaml"] = yaml.safe_dump(
-        asyncapi_document(), allow_unicode=True, sort_keys=False, width=100
+    files[HERE / "asyncapi.yaml"] = yaml.dump(
+        asyncapi_document(), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100
     )
     return files
 

@@ -45,7 +45,10 @@ def test_asyncapi_lists_every_topic_with_its_partitions() -> None:
     assert len(inbound) == len(SAMPLE_DATA)
     scores = document["channels"]["mingdeng_scores_v1"]["messages"]
     assert list(scores) == ["IndexScore"]
-    payload = document["components"]["messages"]["IndexScore"]["payload"]
+    assert document["components"]["messages"]["IndexScore"]["payload"] == {
+        "$ref": "#/components/schemas/IndexScore"
+    }
+    payload = document["components"]["schemas"]["IndexScore"]
     assert {"quarter", "level", "index", "components", "rules_version"} <= set(
         payload["properties"]
     )
@@ -54,3 +57,42 @@ def test_asyncapi_lists_every_topic_with_its_partitions() -> None:
         "QuarterSelection",
         "YearTopTen",
     ]
+
+
+def test_asyncapi_refs_stay_inside_the_document_and_resolve() -> None:
+    document = yaml.safe_load((SHARED / "asyncapi.yaml").read_text())
+    refs: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(document)
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/"), ref
+        target = document
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]  # a KeyError names the ref that does not resolve
+    schemas = document["components"]["schemas"]
+    assert "$defs" not in str(schemas) and "$id" not in str(schemas)
+    assert {"Contribution", "EventRef", "Ranking"} <= set(schemas)
+
+
+def test_asyncapi_gives_servers_and_a_key_schema_per_message() -> None:
+    document = yaml.safe_load((SHARED / "asyncapi.yaml").read_text())
+    hosts = {name: s["host"] for name, s in document["servers"].items()}
+    assert hosts["local"] == "localhost:9092"
+    assert "example" in hosts["production"]
+    assert all(s["protocol"] == "kafka" for s in document["servers"].values())
+    for name, message in document["components"]["messages"].items():
+        key = message["bindings"]["kafka"]["key"]
+        assert key["type"] == "string", name
+    member = document["components"]["messages"]["member_registered_v1"]["bindings"]["kafka"]
+    assert "data.member_id" in member["key"]["description"]
+    assert "x-key" not in str(document["channels"])

@@ -91,15 +91,52 @@ def _message_name(payload_type: type[EventData]) -> str:
     return payload_type.event_type.removeprefix("mingdeng.").replace(".", "_")
 
 
+KAFKA_BINDING_VERSION = "0.5.0"
+COMPONENT_SCHEMAS = "#/components/schemas/"
+
+# Where the topics live. The addresses are those of `make up` (deploy/lib.sh) and of
+# docker-compose.yml; production's is an example, since each deployment names its own brokers.
+SERVERS: dict[str, dict[str, str]] = {
+    "local": {
+        "host": "localhost:9092",
+        "protocol": "kafka",
+        "description": "The broker `make up` starts. (`make test` starts its own on localhost:39092.)",
+    },
+    "compose": {
+        "host": "kafka:9092",
+        "protocol": "kafka",
+        "description": "The broker of `docker compose up`, reachable inside the compose network.",
+    },
+    "production": {
+        "host": "kafka.example.internal:9092",
+        "protocol": "kafka",
+        "description": (
+            "An example, not a real address: a deployment's brokers are what its "
+            "MINGDENG_KAFKA_BOOTSTRAP_SERVERS names, and its topic names start with its "
+            "MINGDENG_KAFKA_TOPIC_PREFIX when one is set."
+        ),
+    },
+}
+
+
 def asyncapi_document() -> dict[str, Any]:
-    messages = {
-        _message_name(t): {
+    """AsyncAPI 3.0, self-contained: every schema is under `components/schemas`.
+
+    Operations are an integrator's: it sends CloudEvents to the inbound topic and may receive
+    the derived topics.
+    """
+    schemas: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for t in PAYLOAD_TYPES:
+        cloudevent = event_schema(t)
+        _add_schema(schemas, t.event_type, cloudevent)
+        messages[_message_name(t)] = {
             "name": t.event_type,
             "contentType": "application/cloudevents+json",
-            "payload": {"$ref": f"schemas/events/{t.event_type}.json"},
+            "payload": {"$ref": COMPONENT_SCHEMAS + t.event_type},
+            "bindings": _message_binding(cloudevent["properties"]["subject"]),
         }
-        for t in PAYLOAD_TYPES
-    }
+    inbound = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in ALL_TOPICS:
@@ -107,46 +144,85 @@ def asyncapi_document() -> dict[str, Any]:
         channel: dict[str, Any] = {
             "address": topic.name,
             "description": topic.carries,
+            "messages": {},
             "bindings": {"kafka": _kafka_binding(topic)},
-            "x-key": topic.key,
             "x-producers": list(topic.producers),
             "x-consumers": list(topic.consumers),
         }
         if topic is EVENTS:
-            channel["messages"] = {
-                name: {"$ref": f"#/components/messages/{name}"} for name in messages
-            }
+            channel["messages"] = inbound
             operations["publishEvent"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
                 "summary": "Upstream systems publish CloudEvents keyed by subject",
             }
+        else:
+            operations[f"receive_{channel_id}"] = {
+                "action": "receive",
+                "channel": {"$ref": f"#/channels/{channel_id}"},
+                "summary": f"Read {topic.name} (written by {', '.join(topic.producers)})",
+            }
         for model in DERIVED_PAYLOADS.get(topic.name, ()):
+            _add_schema(schemas, model.__name__, model.model_json_schema())
             messages[model.__name__] = {
                 "name": model.__name__,
                 "contentType": "application/json",
-                "payload": model.model_json_schema(),
+                "payload": {"$ref": COMPONENT_SCHEMAS + model.__name__},
+                "bindings": _message_binding({"type": "string", "description": topic.key}),
             }
-            channel.setdefault("messages", {})[model.__name__] = {
+            channel["messages"][model.__name__] = {
                 "$ref": f"#/components/messages/{model.__name__}"
             }
         channels[channel_id] = channel
     return {
         "asyncapi": "3.0.0",
+        "id": "urn:mingdeng:event-contracts",
         "info": {
             "title": "Mingdeng (明灯) event contracts",
             "version": "1.0.0",
             "description": (
                 "CloudEvents 1.0 in structured JSON mode. (source, id) is the idempotency key; "
                 "the Kafka key is the event's subject. Invalid records go to the dead-letter "
-                "topic with a reason per field."
+                "topic with a reason per field. The operations are an integrator's: it sends "
+                "CloudEvents to mingdeng.events.v1 and may read the derived topics."
             ),
         },
+        "servers": SERVERS,
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"schemas": schemas, "messages": messages},
     }
+
+
+def _add_schema(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
+    """Put `schema` under `name`, its `$defs` beside it, and point its refs there.
+
+    A standalone JSON Schema's `#/$defs/...` would resolve against the AsyncAPI document's root;
+    `$id` would move the base of its refs. Two definitions under one name must be the same.
+    """
+    body = {k: v for k, v in schema.items() if k not in ("$schema", "$id", "$defs")}
+    for entry, definition in [(name, body), *schema.get("$defs", {}).items()]:
+        definition = _point_refs_to_components(definition)
+        if schemas.setdefault(entry, definition) != definition:
+            raise ValueError(f"two different schemas are named {entry}")
+
+
+def _point_refs_to_components(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: v.replace("#/$defs/", COMPONENT_SCHEMAS, 1)
+            if k == "$ref" and isinstance(v, str)
+            else _point_refs_to_components(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_point_refs_to_components(v) for v in node]
+    return node
+
+
+def _message_binding(key: dict[str, Any]) -> dict[str, Any]:
+    return {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING_VERSION}}
 
 
 def _kafka_binding(topic: Topic) -> dict[str, Any]:
@@ -157,5 +233,5 @@ def _kafka_binding(topic: Topic) -> dict[str, Any]:
             "cleanup.policy": [topic.config["cleanup.policy"]],
             "retention.ms": topic.retention_ms,
         },
-        "bindingVersion": "0.5.0",
+        "bindingVersion": KAFKA_BINDING_VERSION,
     }
