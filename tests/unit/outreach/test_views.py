@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mingdeng.contracts.periods import Quarter
+from mingdeng.contracts.periods import Period, Quarter
 from mingdeng.outreach.domain import views
-from mingdeng.outreach.domain.state import OutreachState, Period, fold
+from mingdeng.outreach.domain.state import OutreachState, fold
 from tests.support.builders import at
 from tests.unit.outreach.scenario import bureau_events
 

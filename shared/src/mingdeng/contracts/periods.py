@@ -69,6 +69,30 @@ class Quarter:
         return f"{self.year}Q{self.number}"
 
 
+@dataclass(frozen=True)
+class Period:
+    """A quarter (`2026Q4`) or a month (`2026-11`) in business time."""
+
+    name: str
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        if re.fullmatch(QUARTER_PATTERN, text):
+            quarter = Quarter.parse(text)
+            return cls(text, quarter.start, quarter.end)
+        if not re.fullmatch(MONTH_PATTERN, text):
+            raise ValueError(f"not a quarter like 2026Q4 or a month like 2026-11: {text!r}")
+        year, month = int(text[:4]), int(text[5:7])
+        start = datetime(year, month, 1, tzinfo=BUSINESS_TZ)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=BUSINESS_TZ)
+        return cls(text, start, end)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
+
+
 def quarters_of_year(year: int) -> list[Quarter]:
     return [Quarter(year, n) for n in range(1, 5)]
 

@@ -11,36 +11,11 @@ from typing import Any
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
-from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.contracts.registry import REGISTRY_EVENTS, Pairing, Registry, Stamp
 
 OVERDUE_AFTER = timedelta(days=60)
 REMIND_EVERY = timedelta(days=14)
 TALK_DUE_AFTER = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Period:
-    """A quarter (`2026Q4`) or a month (`2026-11`) in business time."""
-
-    name: str
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def parse(cls, text: str) -> Period:
-        if "Q" in text:
-            quarter = Quarter.parse(text)
-            return cls(text, quarter.start, quarter.end)
-        year, month = int(text[:4]), int(text[5:7])
-        if len(text) != 7 or text[4] != "-" or not 1 <= month <= 12:
-            raise ValueError(f"not a quarter like 2026Q4 or a month like 2026-11: {text!r}")
-        start = datetime(year, month, 1, tzinfo=BUSINESS_TZ)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=BUSINESS_TZ)
-        return cls(text, start, end)
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
 
 
 @dataclass

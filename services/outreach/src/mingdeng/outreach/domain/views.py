@@ -7,14 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from mingdeng.contracts.periods import Quarter
+from mingdeng.contracts.periods import Period, Quarter
 from mingdeng.contracts.registry import Pairing
-from mingdeng.outreach.domain.state import (
-    OVERDUE_AFTER,
-    REMIND_EVERY,
-    OutreachState,
-    Period,
-)
+from mingdeng.outreach.domain.state import OVERDUE_AFTER, REMIND_EVERY, OutreachState
 
 View = dict[str, Any]
 
