@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from mingdeng.runtime.health import MetricsText, ReadinessCheck, start_health_server
+from mingdeng.runtime.logs import configure_logging
+from mingdeng.runtime.migrations import prestart
+from mingdeng.runtime.settings import PostgresSettings
 
 log = logging.getLogger(__name__)
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class _WithDatabase(Protocol):
+    @property
+    def postgres(self) -> PostgresSettings: ...
+
+
+S = TypeVar("S", bound=_WithDatabase)
+
+
+def worker_main(
+    component: str,
+    *,
+    migrations: str,
+    settings: Callable[[], S],
+    run: Callable[[S], Coroutine[Any, Any, None]],
+) -> None:
+    """`mingdeng-<component> prestart` migrates its schema; `run` runs it until stopped."""
+    parser = argparse.ArgumentParser(prog=f"mingdeng-{component}")
+    parser.add_argument("command", choices=["prestart", "run"])
+    args = parser.parse_args()
+    configure_logging(component)
+    loaded = settings()
+    if args.command == "prestart":
+        asyncio.run(prestart(loaded.postgres.dsn, component, migrations))
+    else:
+        asyncio.run(run(loaded))
 
 
 async def run_until_stopped(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import Sequence
@@ -25,7 +24,6 @@ from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
 from mingdeng.runtime.faults import is_transient, riding_out_outages
 from mingdeng.runtime.health import dependencies
-from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.metrics import (
     ConsumerHealthSettings,
     Family,
@@ -34,9 +32,8 @@ from mingdeng.runtime.metrics import (
     parked_families,
     render,
 )
-from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner, Record
-from mingdeng.runtime.worker import every, pause, run_until_stopped, until_either
+from mingdeng.runtime.worker import every, pause, run_until_stopped, until_either, worker_main
 
 MIGRATIONS = "mingdeng.notify.adapters.sql"
 log = logging.getLogger(__name__)
@@ -226,12 +223,4 @@ async def run(settings: NotifySettings) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="mingdeng-notify")
-    parser.add_argument("command", choices=["prestart", "run"])
-    args = parser.parse_args()
-    configure_logging("notify")
-    settings = NotifySettings()
-    if args.command == "prestart":
-        asyncio.run(prestart(settings.postgres.dsn, "notify", MIGRATIONS))
-    else:
-        asyncio.run(run(settings))
+    worker_main("notify", migrations=MIGRATIONS, settings=NotifySettings, run=run)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import time
@@ -15,7 +14,6 @@ from mingdeng.outreach.service import OutreachService
 from mingdeng.outreach.settings import OutreachSettings
 from mingdeng.runtime.faults import riding_out_outages
 from mingdeng.runtime.health import dependencies
-from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.metrics import (
     ConsumerHealthSettings,
     consumer_checks,
@@ -23,9 +21,8 @@ from mingdeng.runtime.metrics import (
     parked_families,
     render,
 )
-from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.projection import ProjectionRunner
-from mingdeng.runtime.worker import pause, run_until_stopped
+from mingdeng.runtime.worker import pause, run_until_stopped, worker_main
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
 log = logging.getLogger(__name__)
@@ -111,12 +108,4 @@ async def run(settings: OutreachSettings) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="mingdeng-outreach")
-    parser.add_argument("command", choices=["prestart", "run"])
-    args = parser.parse_args()
-    configure_logging("outreach")
-    settings = OutreachSettings()
-    if args.command == "prestart":
-        asyncio.run(prestart(settings.postgres.dsn, "outreach", MIGRATIONS))
-    else:
-        asyncio.run(run(settings))
+    worker_main("outreach", migrations=MIGRATIONS, settings=OutreachSettings, run=run)
