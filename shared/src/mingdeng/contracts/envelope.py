@@ -61,7 +61,8 @@ class Event(Generic[D]):
         """The idempotency key: a re-sent event has the same (source, id)."""
         return (self.source, self.id)
 
-    def to_cloudevent(self) -> dict[str, Any]:
+    def attributes(self) -> dict[str, Any]:
+        """The context attributes, extensions included: the CloudEvent without its `data`."""
         return {
             "specversion": "1.0",
             "id": self.id,
@@ -70,6 +71,8 @@ class Event(Generic[D]):
             "subject": self.subject,
             "time": self.time.isoformat(),
             "datacontenttype": "application/json",
-            **dict(self.extensions),
-            "data": self.data.model_dump(mode="json", exclude_none=True),
+            **self.extensions,
         }
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        return {**self.attributes(), "data": self.data.model_dump(mode="json", exclude_none=True)}
