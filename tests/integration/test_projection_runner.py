@@ -146,3 +146,33 @@ async def test_a_database_outage_is_waited_out_and_a_poison_record_is_parked_byt
         "SELECT next_offset FROM public.consumer_offsets WHERE consumer = $1", consumer
     )
     assert offsets == 5
+
+
+async def test_a_rebalance_while_a_batch_is_applied_applies_no_record_twice(
+    kafka_bootstrap: str, database_url: str, pg_pool: asyncpg.Pool, unique: str
+) -> None:
+    await migrate(database_url, "runtime", "mingdeng.runtime.sql")
+    topic, table = f"test.rebalance.{unique}", f"rebalanced_{unique}"
+    make_topic(kafka_bootstrap, topic, partitions=1)
+    await pg_pool.execute(f"CREATE TABLE {table} (value text PRIMARY KEY)")
+    produce(kafka_bootstrap, topic, [f"e{i}" for i in range(5)])
+    partition = TopicPartition(topic, 0)
+    seeks: list[asyncio.Task[None]] = []
+
+    async def handler(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        if not seeks:  # an assignment arrives in the middle of the first batch
+            seeks.append(asyncio.create_task(runner.seek_to_stored([partition])))
+            await asyncio.sleep(0.3)
+        await connection.executemany(
+            f"INSERT INTO {table} VALUES ($1)", [(r.value.decode(),) for r in records if r.value]
+        )
+
+    runner = ProjectionRunner(
+        consumer=f"test-{unique}", topics=[topic], bootstrap_servers=kafka_bootstrap,
+        pool=pg_pool, handler=handler,
+    )  # fmt: skip
+    await run_until(runner, lambda: runner.processed >= 5 and runner.caught_up.is_set())
+    await asyncio.sleep(1)  # a record applied twice would be parked for its duplicate key
+    assert seeks and seeks[0].done()
+    assert runner.processed == 5 and not runner.parked
+    assert await pg_pool.fetchval(f"SELECT count(*) FROM {table}") == 5

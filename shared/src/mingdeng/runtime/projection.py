@@ -152,6 +152,8 @@ class ProjectionRunner:
         self._started_at = time.time()
         self._newest_taken_s: float | None = None  # timestamp of the newest record taken
         self._progress = (time.monotonic(), 0)  # when it was last told, and how far it was
+        self._applying = asyncio.Lock()  # a batch being applied, or an assignment's seek
+        self._next_offsets: dict[tuple[str, int], int] = {}  # as stored with the rows
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -174,13 +176,23 @@ class ProjectionRunner:
         return max(0.0, time.time() - (self._newest_taken_s or self._started_at))
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
-        async with self._pool.acquire() as connection:
-            offsets = await stored_offsets(connection, self.consumer_name, partitions)
-        for partition in partitions:
-            if partition in offsets:
-                self._kafka.seek(partition, offsets[partition])
-            else:
-                await self._kafka.seek_to_beginning(partition)
+        """On an assignment: go on from the offsets stored with the rows. A rebalance can come
+        while a batch is being applied; it waits for that batch to commit, and records fetched
+        before it that are stored already are not applied twice (see `_unapplied`)."""
+        async with self._applying:
+            async with self._pool.acquire() as connection:
+                offsets = await stored_offsets(connection, self.consumer_name, partitions)
+            for partition in partitions:
+                self._next_offsets[(partition.topic, partition.partition)] = offsets.get(
+                    partition, 0
+                )
+                if partition in offsets:
+                    self._kafka.seek(partition, offsets[partition])
+                else:
+                    await self._kafka.seek_to_beginning(partition)
+
+    def _unapplied(self, records: list[Record]) -> list[Record]:
+        return [r for r in records if r.offset >= self._next_offsets.get((r.topic, r.partition), 0)]
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -210,7 +222,8 @@ class ProjectionRunner:
                     for m in messages
                 ]
                 if records:
-                    await self._apply(records, stop)
+                    async with self._applying:
+                        await self._apply(self._unapplied(records), stop)
                     self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
                 await self._measure_lag()
                 self._tell_progress()
@@ -251,6 +264,8 @@ class ProjectionRunner:
         self.lag = lag
 
     async def _apply(self, records: list[Record], stop: asyncio.Event) -> None:
+        if not records:
+            return
         try:
             await self._commit(records, stop)
         except _Stopping:
@@ -285,6 +300,7 @@ class ProjectionRunner:
                     self._must_reload = False
                     await self._handler(connection, records)
                     await store_offsets(connection, self.consumer_name, records)
+                self._stored(records)
                 self.processed += len(records)
                 self._backoff.reset()
                 if self.state == "retrying":
@@ -296,6 +312,11 @@ class ProjectionRunner:
                 if not is_transient(error):
                     raise
                 await self._wait_out(error, stop, "the database")
+
+    def _stored(self, records: Sequence[Record]) -> None:
+        for record in records:
+            where = (record.topic, record.partition)
+            self._next_offsets[where] = max(self._next_offsets.get(where, 0), record.offset + 1)
 
     async def _park(self, record: Record, error: BaseException, stop: asyncio.Event) -> None:
         log.error(
@@ -312,6 +333,7 @@ class ProjectionRunner:
                 async with self._pool.acquire() as connection, connection.transaction():
                     await park(connection, self.consumer_name, record, error)
                     await store_offsets(connection, self.consumer_name, [record])
+                self._stored([record])
                 self.parked[type(error).__name__] += 1
                 return
             except Exception as failure:
