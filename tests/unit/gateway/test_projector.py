@@ -78,7 +78,10 @@ class Log:
         self.offsets: Counter[str] = Counter()
 
     def record(self, topic: topics.Topic, value: bytes | None, key: bytes | None = b"k") -> Record:
+        """An inbound event is keyed by its subject, as publishers do; other records by `key`."""
         name = KAFKA.topic(topic)
+        if topic == topics.EVENTS and value is not None and b'"subject"' in value:
+            key = json.loads(value)["subject"].encode()
         self.offsets[name] += 1
         return Record(name, 0, self.offsets[name] - 1, key, value, 0)
 
