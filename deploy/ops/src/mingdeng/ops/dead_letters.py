@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from mingdeng.contracts.codec import KafkaHeader, parse_kafka_event
+from mingdeng.contracts.codec import CONTENT_TYPE, KAFKA_PREFIX, KafkaHeader, parse_kafka_event
 from mingdeng.contracts.derived import RecordHeader
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.topics import BARRIER_HEADER, EVENTS
@@ -125,19 +125,42 @@ def check_record(
     return event.subject.encode()
 
 
+def headers_to_send(
+    headers: tuple[KafkaHeader, ...], corrected: bytes | None
+) -> tuple[KafkaHeader, ...]:
+    """The headers a re-drive sends: the record's, without a barrier mark, and without the
+    binary-mode ones when the correction is a whole event in structured mode."""
+    kept = tuple((name, raw) for name, raw in headers if name != BARRIER_HEADER)
+    if corrected is None or not _is_structured_event(corrected):
+        return kept
+    return tuple(
+        (name, raw)
+        for name, raw in kept
+        if not name.lower().startswith(KAFKA_PREFIX) and name.lower() != CONTENT_TYPE
+    )
+
+
+def _is_structured_event(value: bytes) -> bool:
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and "specversion" in document
+
+
 async def redrive(
     connection: asyncpg.Connection, kafka: KafkaSettings, ref: str, corrected: bytes | None
 ) -> DeadLetter:
     """Publish the corrected record (or the original bytes, when a since-fixed bug refused
     them) to the record's topic, with the record's headers, keyed by its subject, and mark
-    the dead letter re-driven. A corrected value replaces the value only: a binary-mode
-    event keeps its `ce_` headers. A barrier mark is not sent back: a close re-driven alone
+    the dead letter re-driven. A corrected value replaces the value: a binary-mode event
+    keeps its `ce_` headers, unless the correction is a whole event in structured mode. A barrier mark is not sent back: a close re-driven alone
     is a new close, whose copies scoring writes."""
     letter = await find(connection, ref)
     value = corrected if corrected is not None else letter.value
     if value is None:
         raise ValueError(f"{ref} has no value to publish; give a corrected record")
-    headers = tuple((name, raw) for name, raw in letter.headers if name != BARRIER_HEADER)
+    headers = headers_to_send(letter.headers, corrected)
     try:
         key = check_record(kafka, letter.origin_topic, value, headers) or letter.key
     except (InvalidEvent, ValueError) as error:
