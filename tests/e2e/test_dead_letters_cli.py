@@ -16,6 +16,7 @@ from kafka import KafkaProducer
 from mingdeng.contracts.topics import EVENTS
 from tests.e2e.conftest import Platform, token
 from tests.support.builders import Events
+from tests.support.kafka_log import records
 from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -74,3 +75,46 @@ def test_a_dead_letter_is_listed_shown_corrected_and_redriven(
     wait_for(lambda: status() == "applied", 60, "the corrected event applied")
     assert "0 dead letters" in listed()
     assert "re-driven" in mingdeng(platform, "list", "--all").stdout.decode()
+
+
+def test_a_binary_record_keyed_otherwise_is_redriven_with_its_headers_keyed_by_subject(
+    platform_of: Callable[..., Platform],
+) -> None:
+    """The dead letter keeps the record's headers (a binary-mode event's attributes); the
+    re-drive of the original bytes sends them back, keyed by the subject this time."""
+    platform = platform_of("gateway", "scoring")
+    e = Events(source="/systems/inspection", prefix="dlb")
+    document = e.violation("v-dl-2", "m1", "2026-11-02 10:00").to_cloudevent()
+    headers = [
+        (f"ce_{name}", str(value).encode())
+        for name, value in document.items()
+        if name not in ("data", "datacontenttype")
+    ] + [("content-type", b"application/json")]
+    value = json.dumps(document["data"]).encode()
+    producer = KafkaProducer(bootstrap_servers=platform.kafka.bootstrap_servers, acks="all")
+    producer.send(platform.kafka.topic(EVENTS), key=b"m2", value=value, headers=headers).get(30)
+    producer.close()
+
+    def listed() -> str:
+        return mingdeng(platform, "list").stdout.decode()
+
+    wait_for(lambda: "(key)" in listed(), 60, "the dead letter listed with its reason")
+    (ref,) = [line.split()[0] for line in listed().splitlines() if line.startswith("d:")]
+    assert mingdeng(platform, "show", ref).stdout == value
+    done = mingdeng(platform, "redrive", ref)
+    assert done.returncode == 0, done.stderr
+
+    def status() -> str | None:
+        answer = httpx.get(
+            f"{platform.api}/v1/events/{document['id']}",
+            params={"source": "/systems/inspection"},
+            headers=ADMIN,
+        )
+        return answer.json().get("status") if answer.status_code == 200 else None
+
+    wait_for(lambda: status() == "applied", 60, "the re-driven event applied")
+    (redriven,) = [
+        r for r in records(platform.kafka.bootstrap_servers, platform.kafka.topic(EVENTS))
+        if r.key == b"m1"
+    ]  # fmt: skip
+    assert redriven.value == value and list(redriven.headers) == headers

@@ -23,10 +23,15 @@ class Log:
         self.records: dict[int, list[InboundRecord]] = defaultdict(list)
 
     def append(
-        self, event: Event[EventData] | bytes, partition: int | None = None, barrier: bool = False
+        self,
+        event: Event[EventData] | bytes,
+        partition: int | None = None,
+        barrier: bool = False,
+        key: bytes = b"x",
     ) -> InboundRecord:
+        """An event is keyed by its subject; raw bytes by `key`."""
         if isinstance(event, bytes):
-            value, key, timestamp = event, b"x", int(at("2026-11-25 00:00").timestamp() * 1000)
+            value, timestamp = event, int(at("2026-11-25 00:00").timestamp() * 1000)
         else:
             value, key = serialize_event(event), event.subject.encode()
             timestamp = int(event.time.timestamp() * 1000)

@@ -6,6 +6,7 @@ sorts before "/systems/HR", unlike Python): the registry must still follow the s
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -71,7 +72,15 @@ async def connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 def records(topic: Topic, values: Sequence[bytes]) -> list[Record]:
-    return [Record(KAFKA.topic(topic), 0, n, b"k", value, 0) for n, value in enumerate(values)]
+    """Inbound events keyed by their subject, as publishers do; other records by b"k"."""
+    return [
+        Record(KAFKA.topic(topic), 0, n, _key(topic, value), value, 0)
+        for n, value in enumerate(values)
+    ]
+
+
+def _key(topic: Topic, value: bytes) -> bytes:
+    return json.loads(value)["subject"].encode() if topic == EVENTS else b"k"
 
 
 async def project(connection: asyncpg.Connection, batch: Sequence[Record]) -> None:

@@ -78,7 +78,10 @@ class Log:
         self.offsets: Counter[str] = Counter()
 
     def record(self, topic: topics.Topic, value: bytes | None, key: bytes | None = b"k") -> Record:
+        """An inbound event is keyed by its subject, as publishers do; other records by `key`."""
         name = KAFKA.topic(topic)
+        if topic == topics.EVENTS and value is not None and b'"subject"' in value:
+            key = json.loads(value)["subject"].encode()
         self.offsets[name] += 1
         return Record(name, 0, self.offsets[name] - 1, key, value, 0)
 
@@ -188,6 +191,22 @@ async def test_other_inbound_types_are_not_parsed_nor_written() -> None:
         log.record(topics.EVENTS, None),
     )
     assert connection.calls == []  # an invalid event is scoring's to dead-letter
+
+
+async def test_a_binary_mode_record_is_read_and_one_keyed_otherwise_is_skipped() -> None:
+    document = json.loads(event("mingdeng.member.registered.v1"))
+    headers = tuple(
+        (f"ce_{name}", str(value).encode())
+        for name, value in document.items()
+        if name not in ("data", "datacontenttype")
+    )
+    value = json.dumps(document["data"]).encode()
+    subject = document["subject"].encode()
+    name = KAFKA.topic(topics.EVENTS)
+    keyed_otherwise = await project(Record(name, 0, 0, b"other", value, 0, headers))
+    assert keyed_otherwise.calls == []  # scoring's to dead-letter, not applied here
+    connection = await project(Record(name, 0, 0, subject, value, 0, headers))
+    assert "members" in connection.written()
 
 
 async def test_a_batch_writes_each_table_with_one_statement() -> None:

@@ -71,7 +71,9 @@ class Notifier:
             await self.service.intake.handle(store, records)
 
     async def take_events(self, events: Sequence[Event[EventData]]) -> None:
-        await self.take([record(EVENTS, serialize_event(event)) for event in events])
+        await self.take(
+            [record(EVENTS, serialize_event(event), event.subject.encode()) for event in events]
+        )
 
     async def send_all(self) -> None:
         while await self.service.dispatcher.dispatch():
@@ -92,8 +94,8 @@ class Notifier:
         return {t.task_id: (t.assignee_id, t.status) for t in self.stores.tables.tasks.values()}
 
 
-def record(topic: Topic, value: bytes | None) -> Record:
-    return Record(topic.name, 0, 0, None, value, 0)
+def record(topic: Topic, value: bytes | None, key: bytes | None = None) -> Record:
+    return Record(topic.name, 0, 0, key, value, 0)
 
 
 def bureau(e: Events) -> list[Event[EventData]]:

@@ -30,9 +30,11 @@ def test_the_generated_history_scores_and_closes(rules: Rules) -> None:
     log = Log()
     for record in history(Bureau(members=40, departments=4, branches=2, quarters=2)):
         if record.is_close:
-            service.take([log.append(record.value, p, barrier=True) for p in range(4)])
+            service.take(
+                [log.append(record.value, p, barrier=True, key=record.key) for p in range(4)]
+            )
         else:
-            service.take([log.append(record.value, sum(record.key) % 4)])
+            service.take([log.append(record.value, sum(record.key) % 4, key=record.key)])
     service.publish_changes()
     assert set(service.engine.finals) == {Quarter(2023, 1), Quarter(2023, 2)}
     assert len(service.engine.finals[Quarter(2023, 1)].members) == 40

@@ -188,7 +188,7 @@ def test_a_close_straight_from_kafka_gets_its_copies_written_by_scoring(rules: R
     assert service.blocked_partitions == {2}
     for copy in copies:
         assert copy.partition is not None and copy.value is not None
-        service.take([log.append(copy.value, copy.partition, barrier=True)])
+        service.take([log.append(copy.value, copy.partition, barrier=True, key=copy.key)])
     assert service.blocked_partitions == set()
     assert service.engine.finals.keys() == {Quarter(2026, 3)}
 

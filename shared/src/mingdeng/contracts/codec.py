@@ -1,10 +1,16 @@
-"""One way in and one way out: bytes from Kafka or HTTP to a typed event, and back."""
+"""One way in and one way out: bytes from Kafka or HTTP to a typed event, and back.
+
+The CloudEvents bindings (docs/events.md): over HTTP and Kafka an event comes in structured
+mode (the whole event as JSON) or in binary mode (its attributes in `ce-`/`ce_` headers, its
+`data` as the body or the record's value). Both become the same structured document, checked
+by `parse_document`, so the reasons for a refusal are the same in every mode.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -24,6 +30,19 @@ D = TypeVar("D", bound=EventData)
 MAX_EVENT_BYTES = 256 * 1024  # one serialized event
 MAX_DEPTH = 32  # nesting of objects and arrays, the event itself being level 1
 MAX_NUMBER_DIGITS = 100  # characters of one JSON number
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+JSON = "application/json"
+KafkaHeader = tuple[str, bytes]
+KAFKA_PREFIX = "ce_"
+HTTP_PREFIX = "ce-"
+CONTENT_TYPE = "content-type"
+# what a binary-mode header cannot carry: the binding maps these two elsewhere
+_NOT_HEADERS = {
+    "data": "the data is the body",
+    "datacontenttype": "the data's type is the Content-Type",
+}
 
 
 def parse_event(
@@ -96,6 +115,144 @@ def parse_document(
         data=data,
         extensions=MappingProxyType(dict(envelope.model_extra or {})),
     )
+
+
+def parse_record(
+    value: bytes | None,
+    headers: Sequence[KafkaHeader],
+    key: bytes | None,
+    *,
+    now: datetime | None = None,
+    latest: bool = True,
+) -> Event[EventData]:
+    """An inbound Kafka record, in either mode, whose key must be its subject: the one parse
+    of every reader of the inbound topic. Raises InvalidEvent, and nothing else."""
+    event = parse_kafka_event(value, headers, now=now, latest=latest)
+    if key != event.subject.encode():
+        shown = "no key" if key is None else f"the key {key.decode(errors='replace')!r}"
+        raise InvalidEvent.single(
+            "(key)",
+            f"{shown} is not the subject {event.subject!r}: a record is keyed by its subject, "
+            "so that the events about one subject stay in order",
+        )
+    return event
+
+
+def parse_kafka_event(
+    value: bytes | None,
+    headers: Sequence[KafkaHeader] = (),
+    *,
+    now: datetime | None = None,
+    latest: bool = True,
+) -> Event[EventData]:
+    """A CloudEvent from a Kafka record, as the Kafka protocol binding defines it: binary mode
+    when a `ce_` header is there, else structured mode (a `content-type` header of
+    application/cloudevents+json, or none). The key is not looked at (see `parse_record`)."""
+    binary = kafka_binary_attributes(headers)
+    if binary is not None:
+        attributes, content_type = binary
+        document = binary_document(attributes, content_type, value or b"", "Kafka binary mode")
+        return parse_document(document, now=now, latest=latest)
+    content_type = kafka_content_type(headers)
+    if content_type is not None:
+        media = media_type(content_type)
+        if media == BATCH:
+            raise InvalidEvent.single(
+                "(record)", "Kafka has no batch mode: one CloudEvent per record"
+            )
+        if media not in (STRUCTURED, JSON):
+            raise InvalidEvent.single(
+                "(record)",
+                f"Kafka structured mode: content-type {media!r} is not {STRUCTURED}, and no "
+                "ce_ header makes it binary mode",
+            )
+    return parse_event(value or b"", now=now, latest=latest)
+
+
+def kafka_binary_attributes(
+    headers: Sequence[KafkaHeader],
+) -> tuple[dict[str, str], str | None] | None:
+    """The attributes of a binary-mode record (its `ce_` headers) and its content-type; None
+    for a record in structured mode (no `ce_` header)."""
+    attributes: dict[str, str] = {}
+    content_type = None
+    for name, raw in headers:
+        lowered = name.lower()
+        if lowered.startswith(KAFKA_PREFIX):
+            try:
+                attributes[lowered[len(KAFKA_PREFIX) :]] = raw.decode()
+            except UnicodeDecodeError:
+                raise InvalidEvent.single(
+                    lowered[len(KAFKA_PREFIX) :] or "(record)",
+                    f"Kafka binary mode: the header {name!r} is not UTF-8 text",
+                ) from None
+        elif lowered == CONTENT_TYPE:
+            content_type = raw.decode(errors="replace")
+    if not attributes:
+        return None
+    return attributes, content_type
+
+
+def kafka_content_type(headers: Sequence[KafkaHeader]) -> str | None:
+    for name, raw in headers:
+        if name.lower() == CONTENT_TYPE:
+            return raw.decode(errors="replace")
+    return None
+
+
+def record_identity(
+    value: bytes | None, headers: Sequence[KafkaHeader] = ()
+) -> tuple[str, str, str | None] | None:
+    """(source, id, type) of an inbound record that failed validation, when it says who sent
+    it: from its `ce_` headers in binary mode, else from its JSON value."""
+    try:
+        binary = kafka_binary_attributes(headers)
+    except InvalidEvent:
+        return None
+    if binary is not None:
+        document: Any = binary[0]
+    else:
+        try:
+            document = json.loads(value or b"")
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(document, dict):
+            return None
+    source, event_id, kind = document.get("source"), document.get("id"), document.get("type")
+    if not isinstance(source, str) or not isinstance(event_id, str):
+        return None
+    return source, event_id, kind if isinstance(kind, str) else None
+
+
+def media_type(content_type: str | None) -> str:
+    """`application/json; charset=utf-8` → `application/json`; "" when there is none."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def binary_document(
+    attributes: Mapping[str, str], content_type: str | None, body: bytes, mode: str
+) -> dict[str, Any]:
+    """A binary-mode event as the structured document it stands for: its attributes (from the
+    headers, prefix removed, already decoded), its `data` read from the body, whose type is
+    the content type (application/json when none is given). `mode` names the binding in the
+    reasons of what it cannot carry."""
+    for name, why in _NOT_HEADERS.items():
+        if name in attributes:
+            raise InvalidEvent.single(name, f"{mode}: not an attribute header ({why})")
+    media = media_type(content_type) or JSON
+    if media != JSON:
+        raise InvalidEvent.single(
+            "datacontenttype",
+            f"{mode}: the data must be {JSON}, not {media!r} (the content type of the body)",
+        )
+    try:
+        data = decode_json(body, MAX_EVENT_BYTES, MAX_DEPTH - 1)
+    except InvalidEvent as error:
+        reason = error.errors[0].message
+        raise InvalidEvent.single(
+            "data", f"{mode}: the body is the event's data: {reason}"
+        ) from None
+    return {**attributes, "datacontenttype": media, "data": data}
 
 
 def serialize_event(event: Event[EventData]) -> bytes:

@@ -8,6 +8,7 @@ told by each event's `EventStatus.counts_for`.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -144,6 +145,26 @@ class EventStatus(_Message):
         return f"{self.source} {self.id}"
 
 
+class RecordHeader(_Message):
+    """One Kafka header of a record, exactly (`value_base64`) and, when it is UTF-8, as text."""
+
+    key: str
+    value_base64: str
+    text: str | None = None
+
+    @classmethod
+    def of(cls, key: str, value: bytes) -> RecordHeader:
+        try:
+            text: str | None = value.decode()
+        except UnicodeDecodeError:
+            text = None
+        return cls(key=key, value_base64=base64.b64encode(value).decode(), text=text)
+
+    @property
+    def value(self) -> bytes:
+        return base64.b64decode(self.value_base64)
+
+
 class DeadLetter(_Message):
     """A record that could not be read, with why and where it came from. Nothing is dropped."""
 
@@ -155,6 +176,11 @@ class DeadLetter(_Message):
     raw: str = Field(description="the record as text, for reading (undecodable bytes replaced)")
     raw_base64: str | None = Field(
         default=None, description="the record's bytes exactly, base64: what a re-drive sends"
+    )
+    headers: list[RecordHeader] = Field(
+        default=[],
+        description="the record's headers in their order (a binary-mode CloudEvent's "
+        "attributes): what a re-drive sends back",
     )
     reasons: list[dict[str, str]]
     failed_at: datetime

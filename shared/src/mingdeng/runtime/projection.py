@@ -39,6 +39,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 BatchHandler = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
@@ -217,7 +218,15 @@ class ProjectionRunner:
             while not stop.is_set():
                 batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
                 records = [
-                    Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+                    Record(
+                        m.topic,
+                        m.partition,
+                        m.offset,
+                        m.key,
+                        m.value,
+                        m.timestamp,
+                        tuple(m.headers or ()),
+                    )
                     for messages in batches.values()
                     for m in messages
                 ]

@@ -18,9 +18,10 @@ from datetime import datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import CONTENT_TYPE, KAFKA_PREFIX, KafkaHeader, parse_kafka_event
+from mingdeng.contracts.derived import RecordHeader
 from mingdeng.contracts.errors import InvalidEvent
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.topics import BARRIER_HEADER, EVENTS
 from mingdeng.runtime.settings import KafkaSettings
 
 
@@ -35,6 +36,7 @@ class DeadLetter:
     at: datetime | None
     redriven_at: datetime | None
     origin_topic: str  # where a corrected record goes back to
+    headers: tuple[KafkaHeader, ...] = ()  # the record's, sent back with it
 
     def preview(self, width: int = 60) -> str:
         if self.value is None:
@@ -97,6 +99,10 @@ def _from_gateway(row: asyncpg.Record) -> DeadLetter:
         at=None,
         redriven_at=row["redriven_at"],
         origin_topic=str(body.get("topic") or row["topic"]) if inner is not None else row["topic"],
+        headers=tuple(
+            (header.key, header.value)
+            for header in (RecordHeader.model_validate(h) for h in body.get("headers") or [])
+        ),
     )
 
 
@@ -107,26 +113,56 @@ async def find(connection: asyncpg.Connection, ref: str) -> DeadLetter:
     raise LookupError(f"no dead letter {ref}; `mingdeng dead-letters list --all` shows them")
 
 
-def check_record(kafka: KafkaSettings, topic: str, value: bytes) -> bytes | None:
-    """Refuse a corrected inbound event that is still invalid; return its key (the subject)."""
+def check_record(
+    kafka: KafkaSettings, topic: str, value: bytes, headers: tuple[KafkaHeader, ...] = ()
+) -> bytes | None:
+    """Refuse a corrected inbound event that is still invalid (in the mode its headers say);
+    return its key, the subject."""
     if topic != kafka.topic(EVENTS):
         json.loads(value)  # derived topics: JSON at least; their consumers check the rest
         return None
-    event = parse_event(value, latest=False)
+    event = parse_kafka_event(value, headers, latest=False)
     return event.subject.encode()
+
+
+def headers_to_send(
+    headers: tuple[KafkaHeader, ...], corrected: bytes | None
+) -> tuple[KafkaHeader, ...]:
+    """The headers a re-drive sends: the record's, without a barrier mark, and without the
+    binary-mode ones when the correction is a whole event in structured mode."""
+    kept = tuple((name, raw) for name, raw in headers if name != BARRIER_HEADER)
+    if corrected is None or not _is_structured_event(corrected):
+        return kept
+    return tuple(
+        (name, raw)
+        for name, raw in kept
+        if not name.lower().startswith(KAFKA_PREFIX) and name.lower() != CONTENT_TYPE
+    )
+
+
+def _is_structured_event(value: bytes) -> bool:
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and "specversion" in document
 
 
 async def redrive(
     connection: asyncpg.Connection, kafka: KafkaSettings, ref: str, corrected: bytes | None
 ) -> DeadLetter:
     """Publish the corrected record (or the original bytes, when a since-fixed bug refused
-    them) to the record's topic, and mark the dead letter re-driven."""
+    them) to the record's topic, with the record's headers, keyed by its subject, and mark
+    the dead letter re-driven. A corrected value replaces the value: a binary-mode event
+    keeps its `ce_` headers, unless the correction is a whole event in structured mode. A barrier mark is not sent back: a close re-driven alone
+    is a new close, whose copies scoring writes."""
     letter = await find(connection, ref)
     value = corrected if corrected is not None else letter.value
     if value is None:
         raise ValueError(f"{ref} has no value to publish; give a corrected record")
+    headers = headers_to_send(letter.headers, corrected)
     try:
-        key = check_record(kafka, letter.origin_topic, value) or letter.key
+        key = check_record(kafka, letter.origin_topic, value, headers) or letter.key
     except (InvalidEvent, ValueError) as error:
         raise ValueError(f"the record is still refused: {error}") from None
     producer = AIOKafkaProducer(
@@ -134,7 +170,9 @@ async def redrive(
     )
     await producer.start()
     try:
-        await producer.send_and_wait(letter.origin_topic, key=key, value=value)
+        await producer.send_and_wait(
+            letter.origin_topic, key=key, value=value, headers=list(headers)
+        )
     finally:
         await producer.stop()
     kind, *where = ref.split(":")

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
@@ -78,7 +78,7 @@ class Intake:
     async def _take_event(self, store: NotifyStore, record: Record) -> bool:
         """Keep an event the notifier reads; True when a rule reads it too."""
         try:
-            event = parse_event(record.value or b"")
+            event = parse_record(record.value, record.headers, record.key)
         except InvalidEvent:
             return False  # scoring dead-letters invalid inbound events, with their reasons
         if type(event.data) not in READS:

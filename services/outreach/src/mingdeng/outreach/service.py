@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import OutreachView, ReminderRequest
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.periods import Quarter
@@ -50,7 +50,7 @@ class OutreachService:
         taken = []
         for record in records:
             try:
-                event = parse_event(record.value or b"")
+                event = parse_record(record.value, record.headers, record.key)
             except InvalidEvent:
                 continue  # scoring dead-letters invalid inbound events, with their reasons
             if type(event.data) in READS:

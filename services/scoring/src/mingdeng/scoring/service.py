@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.codec import new_event, parse_event, serialize_event
+from mingdeng.contracts.codec import new_event, parse_record, record_identity, serialize_event
 from mingdeng.contracts.derived import (
     Contribution,
     DeadLetter,
@@ -37,6 +37,7 @@ from mingdeng.contracts.derived import (
     IndexScore,
     QuarterSelection,
     Ranking,
+    RecordHeader,
     SelectedDepartment,
     SelectedMember,
     TopTenMember,
@@ -265,7 +266,7 @@ class ScoringService:
         if self.engine.running_since is None:
             self.engine.running_since = at
         try:
-            event = parse_event(record.value, now=at)
+            event = parse_record(record.value, record.headers, record.key, now=at)
         except InvalidEvent as error:
             sink.extend(self._rejection(record, error))
             self._advance(partition, record.offset)
@@ -509,11 +510,12 @@ class ScoringService:
             key=record.key.decode(errors="replace") if record.key else None,
             raw=raw.decode(errors="replace"),
             raw_base64=base64.b64encode(raw).decode(),
+            headers=[RecordHeader.of(name, value) for name, value in record.headers],
             reasons=error.as_dicts(),
             failed_at=self._clock(),
         )
         out = [Publication(DEAD_LETTER, record.key or b"", letter.to_json())]
-        identity = _identity(raw)
+        identity = record_identity(record.value, record.headers)
         if identity is not None:
             source, event_id, event_type = identity
             status = EventStatus(
@@ -553,19 +555,6 @@ def _cycle(waits_for: dict[Quarter, set[Quarter]]) -> set[Quarter]:
         if found := visit(start, []):
             return found
     return set()
-
-
-def _identity(raw: bytes) -> tuple[str, str, str | None] | None:
-    """(source, id, type) of a record that failed validation, when it says who sent it."""
-    try:
-        document = json.loads(raw)
-        source, event_id = document["source"], document["id"]
-    except (ValueError, TypeError, KeyError, RecursionError):
-        return None
-    if not isinstance(source, str) or not isinstance(event_id, str):
-        return None
-    kind = document.get("type")
-    return source, event_id, kind if isinstance(kind, str) else None
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from mingdeng.contracts.codec import (
+    BATCH,
+    HTTP_PREFIX,
+    JSON,
     MAX_DEPTH,
     MAX_EVENT_BYTES,
+    STRUCTURED,
+    binary_document,
     check_depth,
     decode_json,
+    media_type,
     parse_document,
     serialize_event,
 )
@@ -21,7 +28,11 @@ from mingdeng.gateway.entrypoints.problems import Problem
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-BATCH = "application/cloudevents-batch+json"
+Mode = Literal["structured", "batch", "binary"]
+MODES = (
+    f"structured mode ({STRUCTURED}, or {JSON}), batch mode ({BATCH}), or binary mode "
+    f"({HTTP_PREFIX}* headers, the data as {JSON})"
+)
 EXAMPLE = {
     "specversion": "1.0",
     "id": "att-2026-11-0001",
@@ -67,6 +78,7 @@ class EventState(BaseModel):
     },
     responses={
         409: {"description": "a known (source, id) with another content"},
+        415: {"description": "a media type that is not a CloudEvents mode taken here"},
         413: {"description": "the body or the number of events is over the limit"},
         429: {"description": "the token's quota is spent for now; see Retry-After"},
         422: {"description": "invalid events, with reasons per event and field"},
@@ -80,20 +92,12 @@ async def post_events(
 ) -> AcceptedEvents:
     """Publish one CloudEvent or a batch: all valid, or nothing is published."""
     limit = request.app.state.settings.max_body_bytes
-    try:
-        # a batch is one level more than its events
-        body = await _body(request, limit)
-        document = decode_json(body, limit, MAX_DEPTH + 1)
-        if isinstance(document, dict):
-            check_depth(document, MAX_DEPTH)
-    except InvalidEvent as error:
-        raise Problem(422, "Invalid events", f"the body is refused: {error}") from None
-    is_batch = request.headers.get("content-type", "").startswith(BATCH) or isinstance(
-        document, list
-    )
-    batch: list[Any] = document if isinstance(document, list) else [document]
-    if is_batch and not isinstance(document, list):
-        raise Problem(422, "Invalid events", "a batch is a JSON array of CloudEvents")
+    mode = _mode(request)
+    body = await _body(request, limit)
+    if mode == "binary":
+        batch, may_hold_nul = [_binary_event(request, body)], True
+    else:
+        batch, may_hold_nul = _structured_events(body, limit, mode), b"\\u0000" in body
     if not batch:
         raise Problem(422, "Invalid events", "the batch is empty")
     most = request.app.state.settings.max_batch_events
@@ -101,7 +105,6 @@ async def post_events(
         raise Problem(413, "Batch too large", f"{len(batch)} events; at most {most} in one request")
 
     events, payloads, invalid = [], [], []
-    may_hold_nul = b"\\u0000" in body
     for index, item in enumerate(batch):
         try:
             if not isinstance(item, dict):
@@ -151,6 +154,59 @@ async def post_events(
             away.retry_after_s,
         ) from None
     return AcceptedEvents(accepted=result.accepted, duplicates=result.duplicates)
+
+
+def _mode(request: Request) -> Mode:
+    """The CloudEvents HTTP binding's mode of a request (415 for a media type it is not):
+    a media type of application/cloudevents… says structured or batch mode; otherwise
+    `ce-` headers say binary mode, and plain JSON without them is taken as structured."""
+    media = media_type(request.headers.get("content-type"))
+    if media == STRUCTURED:
+        return "structured"
+    if media == BATCH:
+        return "batch"
+    if not media.startswith("application/cloudevents") and any(
+        name.startswith(HTTP_PREFIX) for name in request.headers
+    ):
+        return "binary"
+    if media in (JSON, ""):
+        return "structured"
+    raise Problem(415, "Unsupported media type", f"{media!r} is not taken here; send {MODES}")
+
+
+def _structured_events(body: bytes, limit: int, mode: Mode) -> list[Any]:
+    """The events of a structured-mode or batch-mode body (a JSON array is a batch)."""
+    try:
+        # a batch is one level more than its events
+        document = decode_json(body, limit, MAX_DEPTH + 1)
+        if isinstance(document, dict):
+            check_depth(document, MAX_DEPTH)
+    except InvalidEvent as error:
+        raise Problem(422, "Invalid events", f"the body is refused: {error}") from None
+    if mode == "batch" and not isinstance(document, list):
+        raise Problem(422, "Invalid events", "a batch is a JSON array of CloudEvents")
+    return document if isinstance(document, list) else [document]
+
+
+def _binary_event(request: Request, body: bytes) -> Any:
+    """A binary-mode event as its structured document: the attributes are the `ce-` headers
+    (percent-decoded, as the binding encodes them), the data is the body."""
+    attributes = {
+        name.removeprefix(HTTP_PREFIX): unquote(value)
+        for name, value in request.headers.items()
+        if name.startswith(HTTP_PREFIX)
+    }
+    try:
+        return binary_document(
+            attributes, request.headers.get("content-type"), body, "HTTP binary mode"
+        )
+    except InvalidEvent as error:
+        raise Problem(
+            422,
+            "Invalid events",
+            "1 of 1 events is invalid; nothing was published",
+            events=[{"index": 0, "id": attributes.get("id"), "reasons": error.as_dicts()}],
+        ) from None
 
 
 async def _body(request: Request, limit: int) -> bytes:

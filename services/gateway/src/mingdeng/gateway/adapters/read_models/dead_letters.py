@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from mingdeng.contracts.codec import decode_json
-from mingdeng.contracts.derived import DeadLetter
+from mingdeng.contracts.derived import DeadLetter, RecordHeader
 from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
 from mingdeng.runtime.projection import Record
@@ -43,6 +43,7 @@ class DeadLetterBatch(Batch):
             raw=""
             if record.value is None
             else record.value[:PREVIEW_CHARS].decode(errors="replace"),
+            headers=[RecordHeader.of(name, value) for name, value in record.headers],
             reasons=[{"field": "(record)", "message": str(error)}],
             failed_at=datetime.now(UTC),
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import KAFKA_PREFIX, parse_record
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.gateway.adapters.read_cache import Kind
@@ -49,11 +49,11 @@ class InboundBatch(Batch):
     def add(self, record: Record) -> None:
         if record.value is None:
             return
-        route = READS.get(_event_type(record.value) or "")
+        route = READS.get(_event_type(record.value, record.headers) or "")
         if route is None:
             return  # most inbound events: nothing here reads them, no need to validate them
         try:
-            event = parse_event(record.value)
+            event = parse_record(record.value, record.headers, record.key)
         except InvalidEvent:
             return  # scoring dead-letters invalid inbound events with their reasons
         model, take = route
@@ -72,9 +72,16 @@ class InboundBatch(Batch):
 _TYPE = re.compile(rb'"type"\s*:\s*"([^"\\]*)"')
 
 
-def _event_type(value: bytes) -> str | None:
-    """The record's `type`, or None. A record without a backslash cannot escape the key or its
-    value, so when no `"type": "…"` in it names a type read here, it is let through unparsed."""
+_TYPE_HEADER = f"{KAFKA_PREFIX}type"
+
+
+def _event_type(value: bytes, headers: tuple[tuple[str, bytes], ...]) -> str | None:
+    """The record's `type`, or None: its `ce_type` header in binary mode. In structured mode,
+    a record without a backslash cannot escape the key or its value, so when no `"type": "…"`
+    in it names a type read here, it is let through unparsed."""
+    for name, raw in headers:
+        if name.lower() == _TYPE_HEADER:
+            return raw.decode(errors="replace")
     if b"\\" not in value and not any(
         found.decode(errors="replace") in READS for found in _TYPE.findall(value)
     ):
