@@ -146,6 +146,19 @@ class NotifyState:
         choice = self.maxim_opt_out.get(member_id)
         return choice is None or not choice[1]
 
+    def first_activity_month(self) -> str | None:
+        """The first month with something a bulletin counts (violations, retractions, lectures,
+        attendances, visits), or None while there is nothing."""
+        moments = [
+            *(v.at for v in self.violations.values()),
+            *self.retractions.values(),
+            *self.deliveries.values(),
+            *self.attendances.values(),
+            *self.household_visits.values(),
+            *self.community_visits.values(),
+        ]
+        return month_of(min(moments)) if moments else None
+
     def in_month(
         self, moments: dict[str, datetime] | dict[tuple[str, str], datetime], month: str
     ) -> int:
