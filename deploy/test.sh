@@ -16,5 +16,7 @@ set -a; source "$RUN_DIR/mingdeng.env"; set +a
 export MINGDENG_TEST_RUN_DIR="$RUN_DIR"
 cd "$ROOT_DIR"
 uv run --frozen mingdeng topics
-# the fault trials last: they stop and start this broker and database
-uv run --frozen pytest tests/unit tests/integration tests/e2e tests/faults "$@"
+# arguments name what to run (`deploy/test.sh tests/unit -x`); by default everything, and the
+# fault trials last: they stop and start this broker and database
+if [ $# -eq 0 ] || [[ "$1" == -* ]]; then set -- tests/unit tests/integration tests/e2e tests/faults "$@"; fi
+uv run --frozen pytest "$@"
