@@ -759,6 +759,9 @@ class LiveActivity:
         raise ValueError(f"no such live activity: {kind!r}")
 
 
+SHOWN_LIVE = ("kind", "household_id", "lecture_id", "rule", "description", "minutes", "category")
+
+
 def describe(event: Event[EventData]) -> str:
     """One line about an event, as `mingdeng demo --live` prints it."""
     data = event.data
@@ -766,8 +769,7 @@ def describe(event: Event[EventData]) -> str:
     details = {
         name: value
         for name, value in data.model_dump(exclude_none=True).items()
-        if name
-        in ("kind", "household_id", "lecture_id", "rule", "description", "minutes", "category")
+        if name in SHOWN_LIVE and value != event.subject
     }
     shown = " ".join(f"{name}={value}" for name, value in details.items())
     return f"{event.time.astimezone(BUSINESS_TZ):%H:%M:%S} {kind:<20} {event.subject:<8} {shown}"
