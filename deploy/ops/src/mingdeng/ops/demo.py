@@ -656,10 +656,10 @@ LIVE_WEIGHTS = {
 class LiveActivity:
     """The trickle of `mingdeng demo --live`: what members do during a working day, one event at
     a time, dated when it is made. A short lecture (微课堂) opens when the session starts, and
-    the next when everyone has attended."""
+    the next when everyone has attended. Reproducible from the seed and the run's name."""
 
     def __init__(self, bureau: Bureau, seed: int, run: str) -> None:
-        self.bureau, self.rng, self.run = bureau, random.Random(seed), run
+        self.bureau, self.rng, self.run = bureau, random.Random(f"{seed}-{run}"), run
         self.serial = itertools.count(1)
         self.lecture: str | None = None
         self.not_attended: list[str] = []
