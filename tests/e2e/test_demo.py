@@ -59,6 +59,7 @@ def every_item(api: str, path: str) -> list[dict[str, Any]]:
             return items
 
 
+@pytest.mark.timeout(300)  # loads 18,000 events through every service: about 40 s alone
 def test_the_demo_bureau_is_alive_after_loading(
     platform_of: Callable[..., Platform], tmp_path: Path
 ) -> None:
@@ -122,7 +123,7 @@ def test_the_demo_bureau_is_alive_after_loading(
     )
     tasks = commendations()
     assert all(tasks[q] == Counter(done=10) for q in closed[:-1]), tasks
-    assert tasks[last]["open"] > 0 and tasks[last]["done"] > 0, tasks[last]
+    assert tasks[last] == Counter(done=5, open=5), tasks[last]
 
     history = months_before(today, HISTORY_MONTHS)
 

@@ -611,15 +611,15 @@ def commendation_visits(
     today: date, seed: int,
 ) -> list[Event[EventData]]:  # fmt: skip
     """喜报到家: the leader in line delivers each exemplar's commendation within the fortnight
-    after the close. The latest closed quarter's are under way: about half delivered so far."""
+    after the close. The latest closed quarter's are under way: the first half by rank (10
+    exemplars: 5) delivered so far."""
     rng = random.Random(f"{seed}-commendations")
     latest = max(closed, default="")
     visits = []
     for quarter in sorted(exemplars):
         close_day = closed[quarter].astimezone(BUSINESS_TZ).date()
-        for member_id in exemplars[quarter]:
-            if quarter == latest and rng.random() < 0.5:
-                continue
+        ranked = exemplars[quarter]
+        for member_id in ranked[: (len(ranked) + 1) // 2] if quarter == latest else ranked:
             day = close_day + timedelta(days=rng.randrange(1, 13))
             if day >= today:
                 continue
