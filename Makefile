@@ -1,4 +1,4 @@
-.PHONY: up down token test test-unit lint schemas bench clean
+.PHONY: up down token demo-live test test-unit lint schemas bench clean
 
 up:          ## run the platform: Kafka, PostgreSQL, the four services, demo data
 	deploy/up.sh
@@ -8,6 +8,9 @@ down:        ## stop everything `make up` started (data is kept in .run/dev)
 
 token:       ## a bearer token for the running platform: make token ROLE=admin SUBJECT=m001
 	@set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng-gateway token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),admin) $(if $(SOURCE),--source $(SOURCE))
+
+demo-live:   ## keep the demo bureau moving: make demo-live RATE=2 (events a second; Ctrl-C stops)
+	@set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng demo --live --rate $(or $(RATE),2)
 
 test:        ## unit, integration and end-to-end tests against a real broker and database
 	deploy/test.sh

@@ -41,6 +41,7 @@ class Platform:
     kafka: KafkaSettings
     env: dict[str, str]
     services: dict[str, Service] = field(default_factory=dict)
+    launch: Callable[[str], None] = lambda name: None  # start one more service on it
 
 
 @pytest.fixture
@@ -71,7 +72,8 @@ def platform_of(
             **settings,
         }
         platform = Platform(f"http://127.0.0.1:{env['MINGDENG_GATEWAY_PORT']}", kafka, env)
-        for name in names:
+
+        def launch(name: str) -> None:
             if name in PRESTART:
                 done = subprocess.run(
                     [str(ROOT / f".venv/bin/mingdeng-{name}"), "prestart"],
@@ -82,6 +84,10 @@ def platform_of(
             started.append(service)
             service.start(f"http://127.0.0.1:{env[HEALTH_PORT[name]]}/healthz")
             platform.services[name] = service
+
+        platform.launch = launch
+        for name in names:
+            launch(name)
         return platform
 
     yield start

@@ -98,6 +98,12 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "text": "简化流程。",
     },
     "mingdeng.suggestion.adopted.v1": {"suggestion_id": "s1"},
+    "mingdeng.workplan.adopted.v1": {
+        "plan_id": "p1",
+        "suggestion_id": "s1",
+        "department_id": "d01",
+        "title": "财政资金拨付流程再造",
+    },
     "mingdeng.quarter.closed.v1": {"quarter": "2026Q3"},
 }
 

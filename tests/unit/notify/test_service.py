@@ -292,6 +292,50 @@ async def test_the_daily_maxim_and_the_monthly_bulletin_run_once_per_period() ->
     assert await both() == []
 
 
+async def test_history_loaded_late_gets_a_bulletin_for_every_month_its_sms_suppressed() -> None:
+    e, clock = Events(), Clock("2026-12-03 10:00")
+    one = Notifier(clock)
+    two = Notifier(clock, one.stores)
+    await one.take_events(
+        [
+            *bureau(e),
+            e.violation("v1", "M1", "2026-08-20 10:00"),
+            e.community_visit("M2", "2026-10-05 10:00"),
+            e.violation("v2", "M2", "2026-11-05 10:00"),
+        ]
+    )
+    await two.service.load()
+
+    async def both() -> list[str]:
+        ran = await asyncio.gather(one.service.schedules.run(), two.service.schedules.run())
+        return sorted(r for runs in ran for r in runs if r.startswith("bulletin"))
+
+    assert await both() == [
+        "bulletin 2026-08",
+        "bulletin 2026-09",
+        "bulletin 2026-10",
+        "bulletin 2026-11",
+    ]
+    assert await both() == []
+    bulletins = one.stores.tables.bulletins
+    assert {m: (d.violations, d.community_visits) for m, d in bulletins.items()} == {
+        "2026-08": (1, 0),
+        "2026-09": (0, 0),  # a month without activity in between gets its bulletin too
+        "2026-10": (0, 1),
+        "2026-11": (1, 0),
+    }
+    summaries = {k: s for k, s in one.outbox().items() if k.startswith("bulletin/L1/")}
+    assert summaries == {
+        "bulletin/L1/2026-08": "suppressed",
+        "bulletin/L1/2026-09": "suppressed",
+        "bulletin/L1/2026-10": "suppressed",
+        "bulletin/L1/2026-11": "queued",  # the previous month's: sent
+    }
+    assert one.stores.tables.outbox["bulletin/L1/2026-10"].reason == (
+        "out of date: relevant until 2026-12-01T00:00:00+08:00"
+    )
+
+
 async def test_dispatch_holds_messages_through_quiet_hours_and_keeps_per_number_limits() -> None:
     e, clock = Events(), Clock("2026-11-24 23:12")
     notifier = Notifier(clock)

@@ -69,6 +69,18 @@ def bureau_events(e: Events | None = None) -> list[Event[EventData]]:
             "2026-07-02 10:00",
         ),
         e(ev.SuggestionAdopted(suggestion_id="s1"), "2026-07-10 10:00"),
+        e(
+            ev.WorkplanAdopted(
+                plan_id="p1", suggestion_id="s1", department_id="d1", title="拨付流程再造"
+            ),
+            "2026-07-20 10:00",
+        ),
+        e(
+            ev.WorkplanAdopted(
+                plan_id="p2", suggestion_id="s1", department_id="d1", title="惠企资金直达"
+            ),
+            "2026-07-21 10:00",
+        ),
         e.community_visit("M1", "2026-07-03 10:00"),
         e.community_visit("M1", "2026-08-03 10:00"),
         e.community_visit("M2", "2026-08-04 10:00"),

@@ -76,7 +76,7 @@ def test_talks_by_category() -> None:
 
 def test_suggestions_and_community_tallies() -> None:
     body = views.suggestions(bureau())
-    assert (body["submitted"], body["adopted"]) == (2, 1)
+    assert (body["submitted"], body["adopted"], body["workplans"]) == (2, 1, 2)
     assert body["by_topic"] == [
         {"topic": "营商环境", "submitted": 1, "adopted": 1},
         {"topic": "预算", "submitted": 1, "adopted": 0},

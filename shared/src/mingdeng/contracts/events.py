@@ -264,6 +264,17 @@ class SuggestionAdopted(EventData):
     suggestion_id: Id
 
 
+class WorkplanAdopted(EventData):
+    """A work plan (专题工作思路) drawn up from an adopted suggestion."""
+
+    event_type: ClassVar[str] = "mingdeng.workplan.adopted.v1"
+    subject_field: ClassVar[str] = "plan_id"
+    plan_id: Id
+    suggestion_id: Id
+    department_id: Id = Field(description="The department that carries the plan out")
+    title: Text
+
+
 class QuarterClosed(EventData):
     event_type: ClassVar[str] = "mingdeng.quarter.closed.v1"
     subject_field: ClassVar[str] = "quarter"
@@ -294,6 +305,7 @@ PAYLOAD_TYPES: tuple[type[EventData], ...] = (
     MaximApproved,
     SuggestionSubmitted,
     SuggestionAdopted,
+    WorkplanAdopted,
     QuarterClosed,
 )
 

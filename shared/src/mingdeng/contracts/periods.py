@@ -102,6 +102,12 @@ def month_of(moment: datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def month_after(month: str) -> str:
+    """`2026-12` -> `2027-01`."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
 @cache
 def _quarter_starts() -> tuple[list[float], list[Quarter]]:
     """The instants the quarters of 1990-2099 begin, in the business time zone, in order."""

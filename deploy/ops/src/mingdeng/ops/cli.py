@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import asyncpg
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic import TypeAdapter
 
 from mingdeng.contracts.codec import serialize_event
+from mingdeng.contracts.derived import QuarterSelection, Selection
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.periods import BUSINESS_TZ
+from mingdeng.contracts.topics import EVENTS, SELECTIONS
 from mingdeng.ops import dead_letters
-from mingdeng.ops.demo import build_demo
+from mingdeng.ops.demo import Bureau, LiveActivity, build_demo, commendation_visits, describe
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings, kafka_settings
 from mingdeng.runtime.topics_admin import ensure_topics
@@ -27,17 +33,23 @@ from mingdeng.runtime.topics_admin import ensure_topics
 log = logging.getLogger("mingdeng.ops")
 
 SCORING_GROUP = "mingdeng-scoring"
+SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
 
 
-def publish(kafka: KafkaSettings, events: Iterable[Event[EventData]]) -> int:
-    """Publish to the inbound topic as an upstream system would: keyed by subject, acks=all."""
-    producer = KafkaProducer(
+def producer_for(kafka: KafkaSettings) -> KafkaProducer:
+    """A producer as an upstream system would have: acks=all, idempotent."""
+    return KafkaProducer(
         bootstrap_servers=kafka.bootstrap_servers,
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
         client_id="mingdeng-demo",
     )
+
+
+def publish(kafka: KafkaSettings, events: Iterable[Event[EventData]]) -> int:
+    """Publish to the inbound topic, keyed by subject."""
+    producer = producer_for(kafka)
     count = 0
     try:
         for event in events:
@@ -79,14 +91,108 @@ def wait_until_consumed(kafka: KafkaSettings, group: str, timeout_s: float) -> N
         admin.close()
 
 
+def final_exemplars(
+    kafka: KafkaSettings, quarters: Iterable[str], timeout_s: float
+) -> dict[str, list[str]]:
+    """The exemplars of each quarter's final selection, read from scoring's selections topic;
+    waits until every quarter named has one."""
+    wanted = set(quarters)
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+    )
+    topic = kafka.topic(SELECTIONS)
+    finals: dict[str, list[str]] = {}
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+        consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout_s
+        while not wanted <= set(finals):
+            if time.monotonic() > deadline:
+                missing = ", ".join(sorted(wanted - set(finals)))
+                raise TimeoutError(f"no final selection of {missing} after {timeout_s:.0f} s")
+            for record in consumer:
+                if record.value is None:
+                    continue
+                selection = SELECTION.validate_json(record.value)
+                if isinstance(selection, QuarterSelection) and selection.status == "final":
+                    finals[selection.quarter] = [e.member_id for e in selection.exemplars]
+    finally:
+        consumer.close()
+    return {quarter: finals[quarter] for quarter in sorted(wanted)}
+
+
+def load_demo(kafka: KafkaSettings, seed: int, today: date, now: datetime, wait_s: float) -> None:
+    """History and this morning; the past quarters closed once scoring has taken them in; then
+    the leaders' commendation visits to the exemplars it selected."""
+    data = build_demo(seed, today, now if now.date() == today else None)
+    count = publish(kafka, data.events)
+    print(f"published {count} demo events (today's violation: {data.todays_violation})")
+    # Closing a quarter freezes it: close only once scoring has taken in the history.
+    wait_until_consumed(kafka, kafka.group(SCORING_GROUP), wait_s)
+    publish(kafka, data.closes)
+    print(f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}")
+    exemplars = final_exemplars(kafka, (e.subject for e in data.closes), wait_s)
+    closed = {e.subject: e.time for e in data.closes}
+    visits = commendation_visits(data.bureau, exemplars, closed, today, seed)
+    publish(kafka, visits)
+    print(f"published {len(visits)} commendation visits (喜报到家)")
+
+
+def run_live(
+    kafka: KafkaSettings,
+    bureau: Bureau,
+    seed: int,
+    rate: float,
+    stop: threading.Event,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Publish the live trickle at `rate` events a second until `stop` is set; print each
+    event as it is sent. Returns how many were published (all flushed)."""
+    now = datetime.now(BUSINESS_TZ)
+    activity = LiveActivity(bureau, seed, run=f"{now:%Y%m%d%H%M%S}")
+    producer = producer_for(kafka)
+    topic = kafka.topic(EVENTS)
+    started, count = time.monotonic(), 0
+    try:
+        while not stop.wait(max(0.0, started + count / rate - time.monotonic())):
+            for event in activity.next_events(datetime.now(BUSINESS_TZ)):
+                producer.send(topic, key=event.subject.encode(), value=serialize_event(event))
+                count += 1
+                print(describe(event), file=out, flush=True)
+    finally:
+        producer.flush()
+        producer.close()
+    return count
+
+
+def stopped_by_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (instead of an exception in the middle of a send)."""
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("topics", help="create the platform's Kafka topics")
     demo = commands.add_parser("demo", help="publish the demo bureau through Kafka")
     demo.add_argument("--seed", type=int, default=2026)
-    demo.add_argument("--today", type=date.fromisoformat, default=date.today())
+    demo.add_argument(
+        "--today", type=date.fromisoformat, help="the demo's today (default: today in Shanghai)"
+    )
     demo.add_argument("--wait", type=float, default=300, help="seconds to wait for scoring")
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="instead of loading the bureau: publish its daily activity until SIGINT or SIGTERM",
+    )
+    demo.add_argument(
+        "--rate", type=float, default=2.0, help="with --live: events a second (default 2)"
+    )
     letters = commands.add_parser("dead-letters", help="inspect and re-drive dead letters")
     letter_commands = letters.add_subparsers(dest="action", required=True)
     listing = letter_commands.add_parser("list", help="dead letters not re-driven yet")
@@ -107,16 +213,17 @@ def main() -> None:
     if args.command == "topics":
         created = ensure_topics(kafka)
         print(f"topics ready ({len(created)} created)")
+    elif args.command == "demo" and args.live:
+        if args.rate <= 0:
+            parser.error("--rate must be above 0")
+        stop = stopped_by_signals()
+        print(f"publishing about {args.rate:g} events a second; Ctrl-C stops", flush=True)
+        bureau = build_demo(args.seed, date.today()).bureau
+        count = run_live(kafka, bureau, args.seed, args.rate, stop)
+        print(f"stopped: published {count} events", flush=True)
     elif args.command == "demo":
-        data = build_demo(args.seed, args.today)
-        count = publish(kafka, data.events)
-        print(f"published {count} demo events")
-        # Closing a quarter freezes it: close only once scoring has taken in the history.
-        wait_until_consumed(kafka, kafka.group(SCORING_GROUP), args.wait)
-        publish(kafka, data.closes)
-        print(
-            f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}"
-        )
+        now = datetime.now(BUSINESS_TZ)
+        load_demo(kafka, args.seed, args.today or now.date(), now, args.wait)
 
 
 async def dead_letter_command(args: argparse.Namespace, kafka: KafkaSettings) -> int:

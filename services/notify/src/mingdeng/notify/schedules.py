@@ -26,10 +26,12 @@ class Schedules:
         self, known: Known, outbox: Outbox, stores: Stores, clock: Callable[[], datetime]
     ) -> None:
         self.known, self.outbox, self.stores, self.clock = known, outbox, stores, clock
+        self._bulletins_claimed: set[str] = set()  # by this notifier or another
 
     async def run(self) -> list[str]:
         """The daily maxim (08:00 to 22:00), the previous month's bulletin (from the 1st,
-        09:00), overdue commendations. Returns the periods this call claimed."""
+        09:00) and that of every earlier month of the history without one, overdue
+        commendations. Returns the periods this call claimed."""
         now = self.clock()
         local = now.astimezone(BUSINESS_TZ)
         ran = []
@@ -42,8 +44,12 @@ class Schedules:
             ran.append(f"daily_maxim {local.date()}")
         if local.time() >= BULLETIN_AT or local.day > 1:
             previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-            if await self._claimed("bulletin", previous, self._bulletin):
-                ran.append(f"bulletin {previous}")
+            for month in rules.bulletin_months(self.known.state, previous):
+                if month in self._bulletins_claimed:
+                    continue
+                if await self._claimed("bulletin", month, self._bulletin):
+                    ran.append(f"bulletin {month}")
+                self._bulletins_claimed.add(month)
         async with self.stores.transaction() as store:
             for message in rules.overdue_commendations(self.known.state, await store.tasks(), now):
                 await self.outbox.enqueue(store, message)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mingdeng.contracts.derived import Bulletin, EventRef, QuarterSelection, ReminderRequest, Task
-from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_after, month_of
 from mingdeng.notify.domain.state import NotifyState
 
 TALK_DUE_AFTER = timedelta(days=7)
@@ -225,6 +225,17 @@ def daily_maxims(state: NotifyState, maxim_id: str, day: str) -> list[Message]:
     ]
 
 
+def bulletin_months(state: NotifyState, previous: str) -> list[str]:
+    """The months that need a bulletin once `previous` has ended: each one from the first with
+    activity (history loaded late included) to `previous`, oldest first."""
+    month = min(state.first_activity_month() or previous, previous)
+    months = [month]
+    while month < previous:
+        month = month_after(month)
+        months.append(month)
+    return months
+
+
 def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
     """The previous month's bulletin (督查通报) as a document."""
     counted = [v for v in state.violations.values() if month_of(v.at) == month]
@@ -265,7 +276,10 @@ def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
 
 
 def bulletin_summaries(state: NotifyState, document: Bulletin) -> list[Message]:
-    """A summary SMS to every leader and secretary."""
+    """A summary SMS to every leader and secretary, worth sending until the next month's
+    bulletin is due: the bulletins of older history are kept, their summaries suppressed."""
+    year, number = map(int, month_after(month_after(document.month)).split("-"))
+    next_due = datetime(year, number, 1, tzinfo=BUSINESS_TZ)
     params = {
         "month": document.month,
         "violations": str(document.violations),
@@ -273,7 +287,13 @@ def bulletin_summaries(state: NotifyState, document: Bulletin) -> list[Message]:
         "attendances": str(document.attendances),
     }
     return [
-        Message("bulletin", r.member_id, document.month, {**params, "name": r.name})
+        Message(
+            "bulletin",
+            r.member_id,
+            document.month,
+            {**params, "name": r.name},
+            stale_after=next_due,
+        )
         for r in state.active()
         if {"leader", "secretary"} & set(r.roles)
     ]

@@ -43,6 +43,11 @@ class NotifyState:
     household_visits: dict[str, datetime] = field(default_factory=dict)
     community_visits: dict[str, datetime] = field(default_factory=dict)
     closes: dict[str, datetime] = field(default_factory=dict)  # quarter -> when it was closed
+    first_activity: datetime | None = None  # the earliest moment a bulletin counts
+
+    def _counted_at(self, at: datetime) -> None:
+        if self.first_activity is None or at < self.first_activity:
+            self.first_activity = at
 
     def apply(self, event: Event[EventData]) -> bool:
         """Take in an event of a type the notifier reads (`READS`); False (and nothing changed)
@@ -66,6 +71,7 @@ class NotifyState:
             self.maxim_opt_out[data.member_id] = (at, not data.daily_maxim)
 
     def _violation_logged(self, data: ev.ViolationLogged, at: datetime, ref: EventKey) -> None:
+        self._counted_at(at)
         known = self.violations.get(data.violation_id)
         if known is None or at < known.at:
             self.violations[data.violation_id] = Violation(
@@ -75,6 +81,7 @@ class NotifyState:
     def _violation_retracted(
         self, data: ev.ViolationRetracted, at: datetime, ref: EventKey
     ) -> None:
+        self._counted_at(at)
         self.retractions[data.violation_id] = min(at, self.retractions.get(data.violation_id, at))
 
     def _talk_held(self, data: ev.TalkHeld, at: datetime, ref: EventKey) -> None:
@@ -90,9 +97,11 @@ class NotifyState:
         self.commendation_visits[data.visit_id] = (at, data.target_member_id, ref)
 
     def _household_visit(self, data: ev.VisitMade, at: datetime, ref: EventKey) -> None:
+        self._counted_at(at)
         self.household_visits[data.visit_id] = at
 
     def _community_visit(self, data: ev.VisitMade, at: datetime, ref: EventKey) -> None:
+        self._counted_at(at)
         self.community_visits[data.visit_id] = at
 
     def _maxim_submitted(self, data: ev.MaximSubmitted, at: datetime, ref: EventKey) -> None:
@@ -102,9 +111,11 @@ class NotifyState:
         self.approved.add(data.maxim_id)
 
     def _lecture_delivered(self, data: ev.LectureDelivered, at: datetime, ref: EventKey) -> None:
+        self._counted_at(at)
         self.deliveries[data.lecture_id] = min(at, self.deliveries.get(data.lecture_id, at))
 
     def _lecture_attended(self, data: ev.LectureAttended, at: datetime, ref: EventKey) -> None:
+        self._counted_at(at)
         self.attendances[(data.lecture_id, data.member_id)] = at
 
     def _quarter_closed(self, data: ev.QuarterClosed, at: datetime, ref: EventKey) -> None:
@@ -145,6 +156,11 @@ class NotifyState:
     def wants_maxim(self, member_id: str) -> bool:
         choice = self.maxim_opt_out.get(member_id)
         return choice is None or not choice[1]
+
+    def first_activity_month(self) -> str | None:
+        """The first month with something a bulletin counts (violations, retractions, lectures,
+        attendances, visits), or None while there is nothing."""
+        return month_of(self.first_activity) if self.first_activity else None
 
     def in_month(
         self, moments: dict[str, datetime] | dict[tuple[str, str], datetime], month: str

@@ -33,6 +33,7 @@ class OutreachState:
     retracted: set[str] = field(default_factory=set)
     suggestions: dict[str, ev.SuggestionSubmitted] = field(default_factory=dict)
     adopted: set[str] = field(default_factory=set)
+    workplans: dict[str, ev.WorkplanAdopted] = field(default_factory=dict)
 
     def apply(self, event: Event[EventData]) -> bool:
         """Take in an event of a type outreach reads (`READS`); False (and nothing changed)
@@ -79,6 +80,9 @@ class OutreachState:
 
     def _suggestion_adopted(self, data: ev.SuggestionAdopted, stamp: Stamp) -> None:
         self.adopted.add(data.suggestion_id)
+
+    def _workplan_adopted(self, data: ev.WorkplanAdopted, stamp: Stamp) -> None:
+        self.workplans[data.plan_id] = data
 
     # --- registry views -----------------------------------------------------------------
 
@@ -140,6 +144,7 @@ _FOLDS: dict[type[EventData], Callable[[OutreachState, Any, Stamp], None]] = {
     ev.ViolationRetracted: OutreachState._violation_retracted,
     ev.SuggestionSubmitted: OutreachState._suggestion_submitted,
     ev.SuggestionAdopted: OutreachState._suggestion_adopted,
+    ev.WorkplanAdopted: OutreachState._workplan_adopted,
 }
 READS: tuple[type[EventData], ...] = tuple(_FOLDS)
 

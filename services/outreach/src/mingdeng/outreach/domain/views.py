@@ -187,6 +187,7 @@ def suggestions(state: OutreachState) -> View:
     return {
         "submitted": len(state.suggestions),
         "adopted": len(state.adopted & set(state.suggestions)),
+        "workplans": len(state.workplans),
         "by_department": [
             {"department_id": d, "submitted": s, "adopted": a}
             for d, (s, a) in sorted(by_department.items())

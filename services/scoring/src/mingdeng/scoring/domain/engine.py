@@ -576,4 +576,5 @@ NOT_READ: tuple[type[EventData], ...] = (
     ev.MaximApproved,
     ev.SuggestionSubmitted,
     ev.SuggestionAdopted,
+    ev.WorkplanAdopted,
 )

@@ -1,0 +1,200 @@
+"""The demo bureau as a newcomer meets it after `make up` (issue 14): loaded through `mingdeng
+demo` into the services running as processes, it shows today's violation reminders in the SMS
+sink, commendations delivered for past quarters and under way for the last closed one, a
+bulletin for every month of its history, liaison visits and work plans. And `mingdeng demo
+--live` publishes a trickle of valid events at its rate until a signal stops it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from mingdeng.contracts import events as ev
+from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
+from mingdeng.contracts.topics import EVENTS
+from mingdeng.ops.demo import HISTORY_MONTHS, SOURCE, branch_of_department, build_demo
+from mingdeng.runtime.settings import KafkaSettings
+from mingdeng.runtime.topics_admin import ensure_topics
+from tests.e2e.conftest import Platform, token
+from tests.support.processes import ROOT, wait_for
+
+pytestmark = pytest.mark.e2e
+ADMIN = token("admin", "m001")
+SEED = 2026
+
+
+def mingdeng(*args: str) -> list[str]:
+    return [str(ROOT / ".venv/bin/mingdeng"), *args]
+
+
+def months_before(today: date, count: int) -> list[str]:
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        months.append(f"{year:04d}-{month:02d}")
+    return sorted(months)
+
+
+def every_item(api: str, path: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        page = httpx.get(
+            f"{api}{path}", params={"limit": 500, "offset": len(items)}, headers=ADMIN
+        ).json()
+        items += page["items"]
+        if len(items) >= page["total"]:
+            return items
+
+
+@pytest.mark.timeout(300)  # loads 18,000 events through every service: about 40 s alone
+def test_the_demo_bureau_is_alive_after_loading(
+    platform_of: Callable[..., Platform], tmp_path: Path
+) -> None:
+    sink = tmp_path / "sms.jsonl"
+    platform = platform_of("gateway", "scoring", "outreach", MINGDENG_NOTIFY_SINK_FILE=str(sink))
+    now = datetime.now(BUSINESS_TZ)
+    today = now.date()
+    env = {**platform.env, "PATH": "/usr/bin:/bin"}
+    loaded = subprocess.run(
+        mingdeng("demo", "--seed", str(SEED)), env=env, capture_output=True, text=True,
+        timeout=400,
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    assert "commendation visits" in loaded.stdout
+    platform.launch("notify")  # last, as `make up` starts it: it reads the history first
+    demo = build_demo(SEED, today, now)
+    violation = next(
+        e.data
+        for e in demo.events
+        if isinstance(e.data, ev.ViolationLogged) and e.data.violation_id == demo.todays_violation
+    )
+    branch = branch_of_department(demo.bureau.department_of[violation.member_id])
+    secretaries = {
+        m
+        for m in demo.bureau.secretaries
+        if branch_of_department(demo.bureau.department_of[m]) == branch
+    } - {violation.member_id}
+
+    def sent() -> dict[str, dict[str, str]]:
+        if not sink.exists():
+            return {}
+        return {
+            record["key"]: record
+            for record in map(json.loads, sink.read_text(encoding="utf-8").splitlines())
+        }
+
+    reminder = f"violation_reminder/{violation.member_id}/{demo.todays_violation}"
+    wait_for(lambda: reminder in sent(), 180, "today's violation reminder in the sink")
+    to_secretaries = [f"violation_secretary/{m}/{demo.todays_violation}" for m in secretaries]
+    assert secretaries
+    wait_for(lambda: set(to_secretaries) <= set(sent()), 60, "the secretary's reminder")
+    for key in (reminder, *to_secretaries):
+        at = datetime.fromisoformat(sent()[key]["at"]).astimezone(BUSINESS_TZ)
+        assert at.date() == today, key
+    assert violation.description in sent()[reminder]["text"]
+
+    closed = [e.subject for e in demo.closes]
+    last = closed[-1]
+
+    def commendations() -> dict[str, Counter[str]]:
+        by_quarter: dict[str, Counter[str]] = {}
+        for task in every_item(platform.api, "/v1/tasks"):
+            if task["kind"] == "commendation":
+                by_quarter.setdefault(task["cause"], Counter())[task["status"]] += 1
+        return by_quarter
+
+    wait_for(
+        lambda: set(commendations()) == set(closed) and commendations()[closed[0]]["done"] == 10,
+        120,
+        "the commendation tasks of every closed quarter",
+    )
+    tasks = commendations()
+    assert all(tasks[q] == Counter(done=10) for q in closed[:-1]), tasks
+    assert tasks[last] == Counter(done=5, open=5), tasks[last]
+
+    history = months_before(today, HISTORY_MONTHS)
+
+    def bulletins() -> list[str]:
+        return [
+            month
+            for month in history
+            if httpx.get(f"{platform.api}/v1/bulletins/{month}", headers=ADMIN).status_code == 200
+        ]
+
+    wait_for(lambda: bulletins() == history, 120, "a bulletin for every month of the history")
+    for month in (history[0], history[-1]):
+        document = httpx.get(f"{platform.api}/v1/bulletins/{month}", headers=ADMIN).json()
+        assert document["lectures"] == 6, month  # the month's lecture hall: 6 short lectures
+
+    suggestions = httpx.get(f"{platform.api}/v1/outreach/suggestions", headers=ADMIN).json()
+    assert (suggestions["submitted"], suggestions["workplans"]) == (72, 17)
+    assert suggestions["adopted"] >= 17
+    liaison = httpx.get(f"{platform.api}/v1/outreach/liaison/{last}", headers=ADMIN).json()
+    assert [x["flagged"] for x in liaison["leaders"]] == [False] * 7
+
+    current = Quarter.of(now)
+    ranking = httpx.get(
+        f"{platform.api}/v1/quarters/{current}/vanguard", params={"limit": 500}, headers=ADMIN
+    ).json()
+    assert ranking["status"] == "provisional" and len(ranking["items"]) == 136
+    standing = {item["member_id"]: item for item in ranking["items"]}
+    assert standing[violation.member_id]["components"]["discipline"] <= 10  # this morning's
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_demo_live_publishes_at_its_rate_until_a_signal(
+    kafka_bootstrap: str, unique: str, stop_with: signal.Signals
+) -> None:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"live-{unique}.")
+    ensure_topics(kafka)
+    env = {
+        "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "PATH": "/usr/bin:/bin",
+    }
+    rate = 20
+    live = subprocess.Popen(
+        mingdeng("demo", "--live", "--rate", str(rate)), env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert live.stdout is not None
+        assert live.stdout.readline().startswith("publishing about 20 events a second")
+        first_event = live.stdout.readline()  # publishing has begun
+        time.sleep(3)
+        live.send_signal(stop_with)
+        rest, errors = live.communicate(timeout=30)
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert live.returncode == 0, errors
+    lines = [first_event, *rest.splitlines()]
+    assert lines[-1].startswith("stopped: published ")
+    count = int(lines[-1].split()[2])
+    assert len(lines) - 1 == count  # one line per event sent
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, consumer_timeout_ms=3000)
+    topic = kafka.topic(EVENTS)
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
+    consumer.seek_to_beginning()
+    events = [parse_event(record.value) for record in consumer]
+    consumer.close()
+    assert len(events) == count
+    assert {e.source for e in events} == {SOURCE} and len({e.id for e in events}) == count
+    span = (max(e.time for e in events) - min(e.time for e in events)).total_seconds()
+    assert 0.7 * rate <= (count - 1) / span <= 1.3 * rate, (count, span)
+    kinds = Counter(type(e.data).__name__ for e in events)
+    assert kinds["VisitMade"] > 0 and kinds["LectureDelivered"] >= 1
