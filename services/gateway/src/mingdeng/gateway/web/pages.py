@@ -471,7 +471,7 @@ async def line(request: Request, viewer: Leader, quarter: str | None = None) -> 
     )  # fmt: skip
 
 
-@router.post("/line/tasks/{task_id}/delivered")
+@router.post("/line/tasks/{task_id:path}/delivered")
 async def mark_delivered(
     request: Request,
     task_id: str,
