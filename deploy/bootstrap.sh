@@ -5,6 +5,7 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
+command -v npm >/dev/null || missing+=(nodejs npm)  # the front-end assets of package.json
 if ! command -v uv >/dev/null && [ ! -x "$HOME/.local/bin/uv" ]; then
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)  # uv is installed with pip
 fi
@@ -24,3 +25,9 @@ if ! command -v uv >/dev/null; then
     || die "could not install uv with pip; install uv (docs.astral.sh/uv) and run this again"
 fi
 cd "$ROOT_DIR" && uv sync --frozen --quiet
+# ECharts and Swagger UI, served by the gateway from node_modules (nothing from a CDN); their
+# install scripts are not run (swagger-ui-dist's only one reports to a third-party host)
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing the front-end assets (npm ci)"
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+fi

@@ -7,6 +7,15 @@ export PG_PORT="${TEST_PG_PORT:-55433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
 export GATEWAY_PORT="${GATEWAY_PORT:-38000}" SCORING_PORT="${SCORING_PORT:-38101}" NOTIFY_PORT="${NOTIFY_PORT:-38102}" OUTREACH_PORT="${OUTREACH_PORT:-38103}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/bootstrap.sh"
+# the browser tests of the dashboard drive Debian's chromium, with CJK fonts for readable
+# screenshots (tests/e2e/test_dashboard_browser.py); for tests only
+browser_packages=()
+command -v chromium >/dev/null || browser_packages+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || browser_packages+=(fonts-noto-cjk)
+if [ ${#browser_packages[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+  say "installing ${browser_packages[*]} for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null
+fi
 export PATH="$HOME/.local/bin:$PATH"
 if [ "${CI:-}" = true ]; then trap '"$DEPLOY_DIR/down.sh"' EXIT; fi
 "$DEPLOY_DIR/postgres/start.sh"

@@ -208,9 +208,11 @@ class OutreachView(_Message):
 
 class ReminderRequest(_Message):
     """A reminder another service asks the notifier to send. The notifier sends at most one
-    message per (rule, recipient_id, cause)."""
+    message per (rule, recipient_id, cause). `login_code`: the gateway's one-time login code
+    (details `code`), sent at once, never after `requested_at` + 5 minutes, and masked in the
+    notification records."""
 
-    rule: Literal["household_visit_overdue"]
+    rule: Literal["household_visit_overdue", "login_code"]
     recipient_id: str
     cause: str
     details: dict[str, Any]

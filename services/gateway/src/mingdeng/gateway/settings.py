@@ -43,6 +43,11 @@ class GatewaySettings(BaseSettings):
     publish_producers: int = Field(
         default=4, ge=1, le=64, description="batches published at once (a transaction each)"
     )
+    assets_dir: str | None = Field(
+        default=None,
+        description="node_modules holding the dashboard's npm assets (echarts, swagger-ui-dist);"
+        " by default the repository's",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
 

@@ -83,4 +83,5 @@ class Dispatcher:
 
 def outgoing(row: Claimed, templates: Mapping[str, Template]) -> Outgoing:
     assert row.phone is not None
-    return Outgoing(row.key, row.phone, templates[row.rule], row.params, row.text)
+    template = templates[row.rule]
+    return Outgoing(row.key, row.phone, template, row.params, template.render(row.params))

@@ -106,7 +106,7 @@ class Intake:
         may be registered in the same batch). An unreadable one is raised, and parked."""
         if record.value is not None:
             request = ReminderRequest.model_validate_json(record.value)
-            self._requested.append(rules.overdue_visit_reminder(request))
+            self._requested.append(rules.requested_message(request))
         return False
 
     async def evaluate(self, store: NotifyStore) -> None:

@@ -51,7 +51,7 @@ class Outbox:
             recipient_id=message.recipient_id,
             cause=message.cause,
             phone=phone,
-            text=self.templates[message.rule].render(message.params),
+            text=self.templates[message.rule].shown(message.params),
             params=message.params,
             urgent=message.urgent,
             not_before=after_quiet_hours(now, message.urgent, self.quiet_hours),

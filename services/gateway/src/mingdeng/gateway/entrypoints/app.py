@@ -10,6 +10,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from mingdeng.gateway import web
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
 from mingdeng.gateway.adapters.read_cache import ReadCache
@@ -98,6 +99,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             "Errors are RFC 9457 problem details."
         ),
         lifespan=lifespan,
+        docs_url=None,  # the dashboard serves /docs with Swagger UI from npm, not a CDN
+        redoc_url=None,
     )
     problems.install(app)
     app.include_router(ingest.router)
@@ -105,6 +108,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(outreach.router)
     app.include_router(activity.router)
     app.include_router(notifications.router)
+
+    web.install(app, settings)
 
     app.add_middleware(GuardAndCount, requests=requests)
 

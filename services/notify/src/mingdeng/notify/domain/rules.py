@@ -21,6 +21,7 @@ COMMENDATION_DUE_AFTER = timedelta(days=14)
 # as suppressed, with the reason, instead of being sent.
 REMINDER_RELEVANT_FOR = timedelta(days=1)
 OVERDUE_REMINDER_RELEVANT_FOR = timedelta(days=30)
+LOGIN_CODE_VALID_FOR = timedelta(minutes=5)  # the gateway refuses the code after this too
 
 
 # Every rule the notifier sends, and the parameters it fills: each needs a template that uses
@@ -33,6 +34,7 @@ RULES: dict[str, frozenset[str]] = {
     "commendation_assigned": frozenset({"exemplar", "quarter", "due"}),
     "commendation_overdue": frozenset({"exemplar", "due"}),
     "household_visit_overdue": frozenset({"days"}),
+    "login_code": frozenset({"code"}),
 }
 
 
@@ -303,7 +305,17 @@ def _ref(ref: tuple[str, str]) -> EventRef:
     return EventRef(source=ref[0], id=ref[1])
 
 
-def overdue_visit_reminder(request: ReminderRequest) -> Message:
+def requested_message(request: ReminderRequest) -> Message:
+    """The message another service asked for."""
+    if request.rule == "login_code":
+        return Message(
+            request.rule,
+            request.recipient_id,
+            request.cause,
+            {"code": str(request.details.get("code", ""))},
+            urgent=True,  # the person is waiting at the login page, night or day
+            stale_after=request.requested_at + LOGIN_CODE_VALID_FOR,
+        )
     return Message(
         request.rule,
         request.recipient_id,

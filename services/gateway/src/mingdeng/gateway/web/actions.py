@@ -1,0 +1,37 @@
+"""What a person does on a page becomes a CloudEvent, published through the same ingestion
+path as POST /v1/events (EventPublisher.accept: claimed, published in a transaction, the same
+duplicate and conflict rules). Its `source` is `/dashboard`; who did it is the extension
+attribute `actor` (the member id of the session), with `actorrole` (the role they acted in)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import Request
+
+from mingdeng.contracts.codec import serialize_event
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
+from mingdeng.gateway.adapters.ingestion import Accepted, EventPublisher
+from mingdeng.gateway.domain.access import Principal
+
+SOURCE = "/dashboard"
+
+
+def dashboard_event(data: EventData, event_id: str, actor: Principal) -> Event[EventData]:
+    return Event(
+        id=event_id,
+        source=SOURCE,
+        type=data.event_type,
+        subject=data.subject,
+        time=datetime.now(UTC),
+        data=data,
+        extensions={"actor": actor.subject, "actorrole": actor.role},
+    )
+
+
+async def publish(request: Request, events: list[Event[EventData]]) -> Accepted:
+    """Publish all of `events` or none; raises the publisher's Conflict or Unavailable."""
+    publisher: EventPublisher = request.app.state.publisher
+    payloads = [serialize_event(event) for event in events]
+    return await publisher.accept(request.app.state.pool, events, payloads)

@@ -1,0 +1,77 @@
+"""Chinese names of what the API answers in codes (component, role, status, metric…)."""
+
+from __future__ import annotations
+
+COMPONENTS = {
+    "performance": "工作业绩", "study": "学习提升", "service": "服务群众", "discipline": "遵规守纪",
+    "business": "业务工作", "team": "班子队伍", "activity": "组织活动",
+}  # fmt: skip
+ROLES = {"admin": "机关党办", "secretary": "支部书记", "leader": "党组成员", "member": "党员"}
+TASK_KINDS = {"talk": "谈心谈话", "commendation": "喜报到家"}
+STATUSES = {
+    "open": "待办", "done": "已完成", "cancelled": "已取消", "overdue": "已逾期",
+    "provisional": "暂定", "final": "已定稿",
+}  # fmt: skip
+MODULES = {
+    "theory": "理论武装",
+    "ideals": "理想信念",
+    "business": "业务提升",
+    "unscheduled": "未排期",
+}
+THEMES = {"loyalty": "忠诚", "responsibility": "担当", "dedication": "奉献", "integrity": "廉洁",
+          "unscheduled": "未排期"}  # fmt: skip
+METRICS = {
+    "general_budget_revenue": "一般公共预算收入",
+    "general_budget_revenue_growth": "一般公共预算收入增幅",
+    "local_general_budget_revenue": "地方一般公共预算收入",
+    "local_general_budget_revenue_growth": "地方一般公共预算收入增幅",
+    "tax_revenue_share": "税收占比",
+    "education_spending": "教育支出",
+    "education_spending_growth": "教育支出增幅",
+}
+EVENT_TYPES = {
+    "mingdeng.lecture.attended.v1": "参加财政月讲堂",
+    "mingdeng.lecture.delivered.v1": "主讲财政月讲堂",
+    "mingdeng.visit.made.v1": "走访",
+    "mingdeng.volunteer.logged.v1": "志愿服务",
+    "mingdeng.volunteer.logged.v2": "志愿服务",
+    "mingdeng.violation.logged.v1": "违反“十不准”",
+    "mingdeng.violation.retracted.v1": "违纪撤销",
+    "mingdeng.kpi.reported.v1": "业绩考核",
+    "mingdeng.talk.held.v1": "谈心谈话",
+    "mingdeng.suggestion.adopted.v1": "建议被采纳",
+    "mingdeng.suggestion.submitted.v1": "提交建议",
+    "mingdeng.maxim.approved.v1": "格言入选",
+}
+
+
+def component(name: str) -> str:
+    return COMPONENTS.get(name, name)
+
+
+def role(name: str) -> str:
+    return ROLES.get(name, name)
+
+
+def task_kind(name: str) -> str:
+    return TASK_KINDS.get(name, name)
+
+
+def status(name: str) -> str:
+    return STATUSES.get(name, name)
+
+
+def module(name: str) -> str:
+    return MODULES.get(name, name)
+
+
+def theme(name: str) -> str:
+    return THEMES.get(name, name)
+
+
+def metric(name: str) -> str:
+    return METRICS.get(name, name)
+
+
+def event_type(name: str) -> str:
+    return EVENT_TYPES.get(name, name)

@@ -1,0 +1,270 @@
+"""The dashboard in a real browser (Debian's chromium, driven by Playwright), against the
+services as processes: the public board and big screen without login, /docs offline, SMS-code
+login as an admin then the rankings, a ranking changing live, closing a quarter from the page,
+a leader marking a commendation delivered, a member's index explained. Every page loads
+nothing from another host. Screenshots go to .run/test/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from mingdeng.contracts import events as ev
+from mingdeng.gateway.adapters.tokens import issue_token
+from mingdeng.gateway.domain.access import Principal
+from tests.e2e.conftest import SECRET, Platform, token
+from tests.support.builders import Events
+from tests.support.processes import ROOT, wait_for
+from tests.unit.scoring.scenario import quarter_events
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / ".run" / "test" / "screenshots"
+ADMIN_PHONE = "13900000001"
+LEADER_PHONE = "13900000011"
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def browser_of() -> Iterator[Callable[[], object]]:
+    """Starts chromium when called: after the services, whose start runs an event loop of its
+    own (Playwright's sync API keeps one running in this thread)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                "chromium is missing: deploy/test.sh installs it (apt-get install chromium)"
+            )
+        pytest.skip("chromium is not installed (deploy/test.sh installs it as root)")
+    with ExitStack() as stack:
+
+        def launch() -> object:
+            playwright = stack.enter_context(sync_api.sync_playwright())
+            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            stack.callback(launched.close)
+            return launched
+
+        yield launch
+
+
+class Visits:
+    """A browser context that records every request, to prove no other host is asked."""
+
+    def __init__(self, browser: object, api: str, **options: object) -> None:
+        self.origin = urlsplit(api).netloc
+        self.context = browser.new_context(locale="zh-CN", **options)  # type: ignore[attr-defined]
+        self.hosts: list[str] = []
+        self.context.on("request", lambda r: self.hosts.append(urlsplit(r.url).netloc))
+        self.page = self.context.new_page()
+        self.api = api
+
+    def open(self, path: str) -> object:
+        self.page.goto(self.api + path)
+        self.page.wait_for_load_state("networkidle")
+        return self.page
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=name != "screen")
+
+    def only_own_host(self) -> None:
+        foreign = sorted({h for h in self.hosts if h and h != self.origin})
+        assert not foreign, f"assets loaded from other hosts: {foreign}"
+
+
+def sent_code(sink: Path, phone: str, before: int) -> str:
+    """The login code the notifier wrote to the sink for `phone` (after `before` lines)."""
+    found: list[str] = []
+
+    def arrived() -> bool:
+        if not sink.exists():
+            return False
+        for line in sink.read_text(encoding="utf-8").splitlines()[before:]:
+            record = json.loads(line)
+            if record["phone"] == phone and record["key"].startswith("login_code/"):
+                found.append("".join(c for c in record["text"] if c.isdigit())[:6])
+        return bool(found)
+
+    wait_for(arrived, 30, "the login code in the SMS sink")
+    return found[-1]
+
+
+def lines(sink: Path) -> int:
+    return len(sink.read_text(encoding="utf-8").splitlines()) if sink.exists() else 0
+
+
+def log_in_by_sms(visits: Visits, sink: Path, phone: str) -> None:
+    page = visits.open("/login")
+    before = lines(sink)
+    page.fill("input[name=phone]", phone)
+    page.click("text=获取短信验证码")
+    page.wait_for_selector("input[name=code]")
+    code = sent_code(sink, phone, before)
+    page.fill("input[name=code]", code)
+    page.click("button:has-text('登录')")
+    page.wait_for_load_state("networkidle")
+
+
+def test_dashboard_in_a_browser(
+    platform_of: Callable[..., Platform], tmp_path: Path, browser_of: Callable[[], object]
+) -> None:
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    sink = tmp_path / "sms.jsonl"
+    platform = platform_of("scoring", "notify", "gateway", MINGDENG_NOTIFY_SINK_FILE=str(sink),
+                           MINGDENG_NOTIFY_SCHEDULE_EVERY_S="0.5", MINGDENG_NOTIFY_PER_MINUTE="10",
+                           MINGDENG_NOTIFY_QUIET_HOURS="")  # fmt: skip
+    api = httpx.Client(base_url=platform.api, timeout=10)
+    admin = token("admin", "root")
+    e = Events(source="/systems/hr")
+    people = [
+        e(ev.MemberRegistered(member_id=m, name=name, department_id=d, phone=phone, roles=roles,
+                              party_member=True), "2026-06-01 09:00")
+        for m, name, d, phone, roles in [
+            ("O", "王主任", "d2", ADMIN_PHONE, ("member", "admin")),
+            ("L1", "张局长", "d1", LEADER_PHONE, ("member", "leader")),
+        ]
+    ]  # fmt: skip
+    events = [*quarter_events(e), *people]
+    assert (
+        api.post("/v1/events", json=[x.to_cloudevent() for x in events], headers=admin).status_code
+        == 202
+    )
+
+    def applied(event: object) -> bool:
+        answer = api.get(f"/v1/events/{event.id}", params={"source": event.source}, headers=admin)  # type: ignore[attr-defined]
+        return answer.json().get("status") == "applied"
+
+    wait_for(lambda: all(applied(x) for x in events), 60, "events applied")
+
+    browser = browser_of()
+    # without login: the board (nothing final yet: a sentence), the big screen, /docs
+    public = Visits(browser, platform.api)
+    page = public.open("/board?quarter=2026Q3")
+    assert "2026Q3 季度的评选结果尚未定稿公示" in page.inner_text("main")
+    page = public.open("/docs")
+    page.wait_for_selector(".swagger-ui .info", timeout=15_000)
+    public.shot("docs")
+    screen = Visits(browser, platform.api, viewport={"width": 1920, "height": 1080})
+    page = screen.open("/screen")
+    assert "数据大屏" in page.title() and "财政月讲堂" in page.inner_text("body")
+    screen.shot("screen")
+
+    # SMS-code login as the office (admin), then the rankings of 2026Q3
+    office = Visits(browser, platform.api)
+    log_in_by_sms(office, sink, ADMIN_PHONE)
+    assert office.page.url.endswith("/office")
+    office.shot("office")
+    page = office.open("/rankings?quarter=2026Q3")
+    expected = api.get("/v1/quarters/2026Q3/vanguard", headers=admin).json()["items"]
+    shown = page.locator("#vanguard tbody tr")
+    assert shown.count() == len(expected)
+    assert shown.first.locator("td").nth(1).inner_text() == expected[0]["name"]
+    office.shot("rankings")
+
+    # live: an event raises B's index; the page redraws without a reload
+    page.wait_for_selector("#live[data-connected=yes]", timeout=10_000)
+    b_before = page.locator("#vanguard tr[data-id=B] .index").inner_text()
+    extra = [Events(source="/systems/volunteer", prefix="live").volunteer("B", f"2026-09-{d} 10:00")
+             for d in (20, 21, 22)]  # fmt: skip
+    assert (
+        api.post("/v1/events", json=[x.to_cloudevent() for x in extra], headers=admin).status_code
+        == 202
+    )
+    page.wait_for_function(
+        "before => document.querySelector('#vanguard tr[data-id=B] .index').textContent !== before",
+        arg=b_before,
+        timeout=30_000,
+    )
+    after = {
+        i["member_id"]: i["index"]
+        for i in api.get("/v1/quarters/2026Q3/vanguard", headers=admin).json()["items"]
+    }
+    assert page.locator("#vanguard tr[data-id=B] .index").inner_text() == f"{after['B']:.2f}"
+    office.shot("rankings-live")
+
+    # close the quarter from the page, with a confirmation
+    page = office.open("/office/selections?quarter=2026Q3")
+    page.click("text=关闭本季度并定稿")
+    page.wait_for_selector("text=确认关闭 2026Q3 季度")
+    page.click("button:has-text('确认关闭')")
+    page.wait_for_selector("text=季度关闭已提交")
+    closing = api.get("/v1/events/close-2026Q3", params={"source": "/dashboard"}, headers=admin)
+    assert closing.status_code == 200
+    wait_for(
+        lambda: (
+            api.get("/v1/quarters/2026Q3/selections", headers=admin).json().get("status") == "final"
+        ),
+        60,
+        "final",
+    )
+    page = office.open("/office/selections?quarter=2026Q3")
+    assert "已定稿" in page.inner_text("main")
+    office.only_own_host()
+
+    # the board now shows the final selections, printable
+    page = public.open("/board?quarter=2026Q3")
+    board = api.get("/v1/board/2026Q3").json()
+    assert board["exemplars"][0]["name"] in page.inner_text("article")
+    public.shot("board")
+    public.only_own_host()
+
+    # the leader delivers a commendation (喜报到家); the task turns done
+    leader = Visits(browser, platform.api)
+    log_in_by_sms(leader, sink, LEADER_PHONE)
+    wait_for(
+        lambda: any(
+            t["kind"] == "commendation"
+            for t in api.get("/v1/tasks", params={"assignee_id": "L1"}, headers=admin).json()[
+                "items"
+            ]
+        ),
+        60,
+        "commendation tasks",
+    )
+    page = leader.open("/line?quarter=2026Q3")
+    task_row = page.locator("#commendations tr[data-task]").first
+    task_id = task_row.get_attribute("data-task")
+    task_row.locator("input[name=notes]").fill("已将喜报送到家中，家属很高兴。")
+    task_row.locator("button:has-text('已送达')").click()
+    page.wait_for_selector("text=送达已登记")
+
+    def done() -> bool:
+        tasks = api.get("/v1/tasks", params={"assignee_id": "L1"}, headers=admin).json()["items"]
+        return any(t["task_id"] == task_id and t["status"] == "done" for t in tasks)
+
+    wait_for(done, 60, "the commendation task done")
+    page = leader.open("/line?quarter=2026Q3")
+    assert (
+        page.locator(f"#commendations tr[data-task='{task_id}'] .task-status").inner_text()
+        == "已完成"
+    )
+    leader.shot("line")
+    leader.only_own_host()
+
+    # a member opens their index, explained component by component
+    member = Visits(browser, platform.api, viewport={"width": 390, "height": 844})
+    session = issue_token(SECRET, Principal("A", "member"), timedelta(hours=1))
+    member.context.add_cookies(
+        [{"name": "mingdeng_session", "value": session, "url": platform.api}]
+    )
+    page = member.open("/me?quarter=2026Q3")
+    mine = api.get("/v1/members/A/vanguard/2026Q3", headers=admin).json()
+    text = page.inner_text("#index")
+    assert f"{mine['index']:.2f} 分" in text
+    for component in ("工作业绩", "学习提升", "服务群众", "遵规守纪"):
+        assert component in text
+    page.click("summary:has-text('服务群众')")
+    assert "志愿服务" in page.inner_text("#index")
+    member.shot("me-phone")
+    member.only_own_host()
+    screen.only_own_host()
