@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from mingdeng.runtime.settings import KafkaSettings
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -43,6 +45,16 @@ def database_url() -> str:
         _unavailable("PostgreSQL")
     assert dsn
     return dsn
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str, unique: str) -> KafkaSettings:
+    """Topics of the test's own on the real broker."""
+    from mingdeng.runtime.topics_admin import ensure_topics
+
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"it-{unique}.")
+    ensure_topics(settings)
+    return settings
 
 
 @pytest.fixture

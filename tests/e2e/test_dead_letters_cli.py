@@ -15,12 +15,20 @@ from kafka import KafkaProducer
 
 from mingdeng.contracts.topics import EVENTS
 from tests.e2e.conftest import Platform, token
+from tests.support.bindings import kafka_binary
 from tests.support.builders import Events
 from tests.support.kafka_log import records
 from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN = token("admin", "root")
+
+
+def status(platform: Platform, event_id: str, source: str = "/systems/inspection") -> str | None:
+    answer = httpx.get(
+        f"{platform.api}/v1/events/{event_id}", params={"source": source}, headers=ADMIN
+    )
+    return answer.json().get("status") if answer.status_code == 200 else None
 
 
 def mingdeng(
@@ -64,15 +72,9 @@ def test_a_dead_letter_is_listed_shown_corrected_and_redriven(
     assert done.returncode == 0, done.stderr
     assert platform.kafka.topic(EVENTS).encode() in done.stdout  # back to where it came from
 
-    def status() -> str | None:
-        answer = httpx.get(
-            f"{platform.api}/v1/events/{document['id']}",
-            params={"source": "/systems/inspection"},
-            headers=ADMIN,
-        )
-        return answer.json().get("status") if answer.status_code == 200 else None
-
-    wait_for(lambda: status() == "applied", 60, "the corrected event applied")
+    wait_for(
+        lambda: status(platform, document["id"]) == "applied", 60, "the corrected event applied"
+    )
     assert "0 dead letters" in listed()
     assert "re-driven" in mingdeng(platform, "list", "--all").stdout.decode()
 
@@ -85,12 +87,7 @@ def test_a_binary_record_keyed_otherwise_is_redriven_with_its_headers_keyed_by_s
     platform = platform_of("gateway", "scoring")
     e = Events(source="/systems/inspection", prefix="dlb")
     document = e.violation("v-dl-2", "m1", "2026-11-02 10:00").to_cloudevent()
-    headers = [
-        (f"ce_{name}", str(value).encode())
-        for name, value in document.items()
-        if name not in ("data", "datacontenttype")
-    ] + [("content-type", b"application/json")]
-    value = json.dumps(document["data"]).encode()
+    value, headers = kafka_binary(document)
     producer = KafkaProducer(bootstrap_servers=platform.kafka.bootstrap_servers, acks="all")
     producer.send(platform.kafka.topic(EVENTS), key=b"m2", value=value, headers=headers).get(30)
     producer.close()
@@ -104,15 +101,9 @@ def test_a_binary_record_keyed_otherwise_is_redriven_with_its_headers_keyed_by_s
     done = mingdeng(platform, "redrive", ref)
     assert done.returncode == 0, done.stderr
 
-    def status() -> str | None:
-        answer = httpx.get(
-            f"{platform.api}/v1/events/{document['id']}",
-            params={"source": "/systems/inspection"},
-            headers=ADMIN,
-        )
-        return answer.json().get("status") if answer.status_code == 200 else None
-
-    wait_for(lambda: status() == "applied", 60, "the re-driven event applied")
+    wait_for(
+        lambda: status(platform, document["id"]) == "applied", 60, "the re-driven event applied"
+    )
     (redriven,) = [
         r for r in records(platform.kafka.bootstrap_servers, platform.kafka.topic(EVENTS))
         if r.key == b"m1"

@@ -15,6 +15,7 @@ import pytest
 from mingdeng.contracts.codec import parse_kafka_event
 from mingdeng.contracts.topics import EVENTS
 from tests.e2e.conftest import Platform, token
+from tests.support.bindings import attribute_headers
 from tests.support.kafka_log import records
 from tests.support.samples import cloudevent
 
@@ -50,11 +51,7 @@ def binary(
     body: bytes | None = None,
 ) -> httpx.Response:
     """The event in binary mode: attributes as ce- headers, the data (or `body`) as the body."""
-    headers = {
-        f"ce-{name}": str(value)
-        for name, value in document.items()
-        if name not in ("data", "datacontenttype")
-    }
+    headers = dict(attribute_headers(document, "ce-"))
     if body is None:
         body = json.dumps(document["data"]).encode()
     return api.post("/v1/events", content=body, headers={**headers, "content-type": content_type})

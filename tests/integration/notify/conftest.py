@@ -21,7 +21,6 @@ from mingdeng.notify.service import NotifyService
 from mingdeng.runtime.migrations import migrate
 from mingdeng.runtime.projection import ProjectionRunner, Record
 from mingdeng.runtime.settings import KafkaSettings
-from mingdeng.runtime.topics_admin import ensure_topics
 
 LIMITS = [
     Limit(timedelta(minutes=1), 1),
@@ -48,13 +47,6 @@ async def notify_db(database_url: str, unique: str) -> AsyncIterator[str]:
     await migrate(dsn, "runtime", "mingdeng.runtime.sql")
     await migrate(dsn, "notify", "mingdeng.notify.adapters.sql")
     yield dsn
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str, unique: str) -> KafkaSettings:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"n-{unique}.")
-    ensure_topics(settings)
-    return settings
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS
 from mingdeng.runtime.settings import KafkaSettings
-from mingdeng.runtime.topics_admin import ensure_topics
+from tests.support.bindings import kafka_binary
 from tests.support.builders import Events
 from tests.support.kafka_log import latest, records
 from tests.support.processes import Service, free_port, wait_for
@@ -23,23 +23,10 @@ from tests.support.processes import Service, free_port, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def kafka(kafka_bootstrap: str, unique: str) -> KafkaSettings:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"it-{unique}.")
-    ensure_topics(settings)
-    return settings
-
-
 def binary_mode(event_json: bytes) -> tuple[bytes, list[tuple[str, bytes]]]:
     """The value and headers of an event in the Kafka binding's binary mode."""
-    document = json.loads(event_json)
-    headers = [
-        (f"ce_{name}", str(value).encode())
-        for name, value in document.items()
-        if name not in ("data", "datacontenttype")
-    ]
-    headers += [("content-type", b"application/json"), ("ce_batchref", b"roll-call-7")]
-    return json.dumps(document["data"]).encode(), headers
+    value, headers = kafka_binary(json.loads(event_json))
+    return value, [*headers, ("ce_batchref", b"roll-call-7")]
 
 
 def test_a_binary_record_is_applied_and_one_keyed_otherwise_is_dead_lettered(

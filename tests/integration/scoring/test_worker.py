@@ -16,7 +16,6 @@ from kafka import KafkaProducer
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
 from mingdeng.runtime.settings import KafkaSettings
-from mingdeng.runtime.topics_admin import ensure_topics
 from tests.support.builders import Events
 from tests.support.kafka_log import latest as latest_by_key
 from tests.support.kafka_log import records as read_from_start
@@ -25,13 +24,6 @@ from tests.support.samples import cloudevent
 from tests.unit.scoring.scenario import EXPECTED_BRANCH, EXPECTED_F, EXPECTED_V, quarter_events
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def kafka(kafka_bootstrap: str, unique: str) -> KafkaSettings:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"it-{unique}.")
-    ensure_topics(settings)
-    return settings
 
 
 def statuses(kafka: KafkaSettings) -> dict[str, dict]:

@@ -19,6 +19,7 @@ from mingdeng.contracts.codec import (
 )
 from mingdeng.contracts.derived import DeadLetter, RecordHeader
 from mingdeng.contracts.errors import InvalidEvent
+from tests.support.bindings import kafka_binary
 from tests.support.samples import cloudevent
 
 TIME = "2026-11-15T15:00:00+08:00"
@@ -33,17 +34,6 @@ def attended(**overrides: Any) -> dict[str, Any]:
         event_id="att-1",
         **overrides,
     )
-
-
-def kafka_binary(document: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """A structured event as the Kafka binding's binary mode carries it."""
-    headers = [
-        (f"ce_{name}", str(value).encode())
-        for name, value in document.items()
-        if name not in ("data", "datacontenttype")
-    ]
-    headers.append(("content-type", b"application/json"))
-    return json.dumps(document["data"]).encode(), headers
 
 
 def reasons(error: pytest.ExceptionInfo[InvalidEvent]) -> dict[str, str]:

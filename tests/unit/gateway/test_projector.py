@@ -31,6 +31,7 @@ from mingdeng.gateway.adapters.read_cache import CHANGED_CHANNEL
 from mingdeng.gateway.adapters.read_models import dead_letters, inbound
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
+from tests.support.bindings import kafka_binary
 from tests.support.samples import SAMPLE_DATA, cloudevent
 
 KAFKA = KafkaSettings(bootstrap_servers="unused:9092", topic_prefix="t.")
@@ -196,12 +197,8 @@ async def test_other_inbound_types_are_not_parsed_nor_written() -> None:
 
 async def test_a_binary_mode_record_is_read_and_one_keyed_otherwise_is_skipped() -> None:
     document = json.loads(event("mingdeng.member.registered.v1"))
-    headers = tuple(
-        (f"ce_{name}", str(value).encode())
-        for name, value in document.items()
-        if name not in ("data", "datacontenttype")
-    )
-    value = json.dumps(document["data"]).encode()
+    value, header_list = kafka_binary(document, content_type=None)
+    headers = tuple(header_list)
     subject = document["subject"].encode()
     name = KAFKA.topic(topics.EVENTS)
     keyed_otherwise = await project(Record(name, 0, 0, b"other", value, 0, headers))

@@ -11,24 +11,20 @@ from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.topics import DEAD_LETTER, EVENTS
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.service import InboundRecord
+from tests.support.bindings import kafka_binary
 from tests.support.builders import Events
 from tests.unit.scoring.test_service import service_for, statuses
 
 
 def binary(event_json: bytes, partition: int, offset: int, key: bytes) -> InboundRecord:
-    document = json.loads(event_json)
-    headers = tuple(
-        (f"ce_{name}", str(value).encode())
-        for name, value in document.items()
-        if name not in ("data", "datacontenttype")
-    )
+    value, headers = kafka_binary(json.loads(event_json))
     return InboundRecord(
         partition=partition,
         offset=offset,
         key=key,
-        value=json.dumps(document["data"]).encode(),
+        value=value,
         timestamp_ms=1_790_000_000_000,
-        headers=(*headers, ("content-type", b"application/json"), ("ce_tenant", b"bureau")),
+        headers=(*headers, ("ce_tenant", b"bureau")),
     )
 
 
