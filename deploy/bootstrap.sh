@@ -5,6 +5,8 @@ missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v curl >/dev/null || missing+=(curl)
+command -v node >/dev/null || missing+=(nodejs)  # the contract checkers of package.json
+command -v npm >/dev/null || missing+=(npm)
 if ! command -v uv >/dev/null && [ ! -x "$HOME/.local/bin/uv" ]; then
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)  # uv is installed with pip
 fi
@@ -24,3 +26,11 @@ if ! command -v uv >/dev/null; then
     || die "could not install uv with pip; install uv (docs.astral.sh/uv) and run this again"
 fi
 cd "$ROOT_DIR" && uv sync --frozen --quiet
+# @asyncapi/cli and spectral (package.json), exactly as package-lock.json pins them; their install
+# scripts are not run (the checkers need none). Installed again only when the lock file changed.
+lock_stamp=node_modules/.mingdeng-package-lock.sha256
+if ! sha256sum --status -c "$lock_stamp" 2>/dev/null; then
+  say "installing the contract checkers (npm ci)"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+  sha256sum package-lock.json > "$lock_stamp"
+fi

@@ -120,7 +120,7 @@ SERVERS: dict[str, dict[str, str]] = {
 
 
 def asyncapi_document() -> dict[str, Any]:
-    """AsyncAPI 3.0, self-contained: every schema is under `components/schemas`.
+    """AsyncAPI 3.1, self-contained: every schema is under `components/schemas`.
 
     Operations are an integrator's: it sends CloudEvents to the inbound topic and may receive
     the derived topics.
@@ -175,7 +175,7 @@ def asyncapi_document() -> dict[str, Any]:
             }
         channels[channel_id] = channel
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "id": "urn:mingdeng:event-contracts",
         "info": {
             "title": "Mingdeng (明灯) event contracts",
