@@ -15,7 +15,6 @@ from mingdeng.contracts.derived import (
     EventStatus,
     IndexScore,
     Notification,
-    OutreachView,
     QuarterSelection,
     ReminderRequest,
     Task,
@@ -23,6 +22,7 @@ from mingdeng.contracts.derived import (
 )
 from mingdeng.contracts.envelope import Envelope
 from mingdeng.contracts.events import PAYLOAD_TYPES, EventData
+from mingdeng.contracts.outreach_views import OutreachView
 from mingdeng.contracts.topics import (
     ALL_TOPICS,
     BULLETINS,

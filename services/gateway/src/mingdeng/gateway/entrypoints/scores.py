@@ -7,16 +7,35 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from mingdeng.contracts.derived import YearTopTen
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.repository import RankingPage
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Organisation, Viewer
-from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.answers import (
+    Board,
+    ContributingEvents,
+    FortressRanking,
+    MemberIndex,
+    QuarterSelections,
+    VanguardRanking,
+)
+from mingdeng.gateway.entrypoints.deps import (
+    VIEWER_PROBLEMS,
+    Connection,
+    Limit,
+    Offset,
+    Organisation,
+    Viewer,
+)
+from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.entrypoints.responses import encoded_json_response, json_response
 
 router = APIRouter(prefix="/v1", tags=["indices"])
+FINAL_OR_NOT: dict[int | str, dict[str, Any]] = {
+    304: {"description": "final data, unchanged since the ETag sent in If-None-Match"}
+}
 
 QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
 EVENTS_SHOWN = 20  # per component in a member's page; the rest page by page
@@ -37,7 +56,11 @@ async def ranked_page(request: Request, page: RankingPage) -> Response:
     return encoded_json_response(request, content, final=status == "final")
 
 
-@router.get("/quarters/{quarter}/vanguard")
+@router.get(
+    "/quarters/{quarter}/vanguard",
+    response_model=VanguardRanking,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS},
+)
 async def vanguard(
     request: Request,
     quarter: QuarterParam,
@@ -54,7 +77,11 @@ async def vanguard(
     )
 
 
-@router.get("/quarters/{quarter}/fortress")
+@router.get(
+    "/quarters/{quarter}/fortress",
+    response_model=FortressRanking,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS},
+)
 async def fortress(
     request: Request,
     quarter: QuarterParam,
@@ -70,7 +97,11 @@ async def fortress(
     return await ranked_page(request, RankingPage(quarter, level, ids, None, limit, offset))
 
 
-@router.get("/members/{member_id}/vanguard/{quarter}")
+@router.get(
+    "/members/{member_id}/vanguard/{quarter}",
+    response_model=MemberIndex,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS, **problems(404)},
+)
 async def member_vanguard(
     request: Request,
     member_id: str,
@@ -127,7 +158,7 @@ async def _member_page(
     return body
 
 
-@router.get("/members/{member_id}/vanguard/{quarter}/events")
+@router.get("/members/{member_id}/vanguard/{quarter}/events", responses=VIEWER_PROBLEMS)
 async def member_vanguard_events(
     member_id: str,
     quarter: QuarterParam,
@@ -140,7 +171,7 @@ async def member_vanguard_events(
     ],
     limit: Limit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> ContributingEvents:
     """The events behind one component of a member's index, page by page (by source, then id)."""
     if not scope_of(viewer, org).allows_member(member_id):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
@@ -149,11 +180,22 @@ async def member_vanguard_events(
     total, items = await repository.contributions_page(
         connection, quarter, "member", member_id, component, limit, offset
     )
-    return {"quarter": quarter, "member_id": member_id, "component": component, "total": total,
-            "items": items}  # fmt: skip
+    return ContributingEvents.model_validate(
+        {
+            "quarter": quarter,
+            "member_id": member_id,
+            "component": component,
+            "total": total,
+            "items": items,
+        }
+    )
 
 
-@router.get("/quarters/{quarter}/selections")
+@router.get(
+    "/quarters/{quarter}/selections",
+    response_model=QuarterSelections,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS, **problems(404)},
+)
 async def selections(
     request: Request, quarter: QuarterParam, viewer: Viewer, connection: Connection
 ) -> Response:
@@ -173,7 +215,11 @@ async def selections(
     return json_response(request, body, final=selection["status"] == "final")
 
 
-@router.get("/years/{year}/top-ten")
+@router.get(
+    "/years/{year}/top-ten",
+    response_model=YearTopTen,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS, **problems(404)},
+)
 async def top_ten(
     request: Request,
     year: Annotated[str, Path(pattern=YEAR_PATTERN, examples=["2026"])],
@@ -187,7 +233,12 @@ async def top_ten(
     return json_response(request, selection, final=selection["status"] == "final")
 
 
-@router.get("/board/{quarter}", tags=["public"])
+@router.get(
+    "/board/{quarter}",
+    tags=["public"],
+    response_model=Board,
+    responses={**FINAL_OR_NOT, **problems(404, 422, 503)},
+)
 async def board(request: Request, quarter: QuarterParam) -> Response:
     """The public board (张榜公示): final exemplars and excellent departments. No token."""
     cache: ReadCache = request.app.state.read_cache
