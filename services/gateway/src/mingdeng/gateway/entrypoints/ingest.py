@@ -161,19 +161,29 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.get("/{event_id}", response_model=EventState, responses=problems(401, 403, 404, 422, 503))
+SOURCE_PARAMETER = {
+    "name": "source",
+    "in": "query",
+    "required": True,
+    "description": "the event's source (422 without). A publisher token may leave it out: its "
+    "own source is taken, and it may name only that one",
+    "schema": {"type": "string", "minLength": 1},
+    "example": "/systems/example",
+}
+
+
+@router.get(
+    "/{event_id}",
+    response_model=EventState,
+    responses=problems(401, 403, 404, 422, 503),
+    # documented as required, which it is for every token but a publisher's
+    openapi_extra={"parameters": [SOURCE_PARAMETER]},
+)
 async def event_state(
     event_id: str,
     publisher: Publisher,
     connection: Connection,
-    source: Annotated[
-        str | None,
-        Query(
-            description="the event's source: required with an admin token (422 without); "
-            "a publisher's own by default, and a publisher may name only its own",
-            examples=["/systems/example"],
-        ),
-    ] = None,
+    source: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> EventState:
     """What became of an event: accepted, applied or rejected (with the reasons)."""
     source = source or publisher.source
