@@ -114,6 +114,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         separate_input_output_schemas=False,  # a field with a default may be left out
+        generate_unique_id_function=lambda route: route.name,  # operationId: `vanguard`
     )
     problems.install(app)
     app.include_router(ingest.router)
