@@ -74,13 +74,17 @@ def test_the_request_example_is_valid_and_plainly_not_real() -> None:
     assert content["application/cloudevents+json"]["example"] == EXAMPLE
 
 
-async def test_a_method_not_allowed_says_which_are() -> None:
+async def test_a_method_not_allowed_says_which_are_and_the_docs_are_served() -> None:
     transport = httpx.ASGITransport(app=openapi_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
         answer = await client.delete("/v1/events")
+        docs = await client.get("/docs")
+        served = await client.get("/openapi.json")
     assert answer.status_code == 405
     assert answer.headers["allow"] == "POST"
     assert answer.headers["content-type"] == "application/problem+json"
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+    assert served.json()["components"]["schemas"]["Problem"]["title"] == "Problem"
 
 
 @pytest.mark.timeout(180)
