@@ -10,8 +10,15 @@ from typing import Any, TypeVar
 import asyncpg
 from pydantic import TypeAdapter
 
-from mingdeng.contracts.derived import Notification, Task
+from mingdeng.contracts.derived import (
+    IndexScore,
+    Notification,
+    QuarterSelection,
+    Task,
+    YearTopTen,
+)
 from mingdeng.gateway.adapters.read_cache import ReadCache
+from mingdeng.gateway.adapters.read_models.selections import SELECTION
 from mingdeng.gateway.domain.access import Org
 
 LATE_FIELDS = ("source", "id", "type", "reasons", "at")
@@ -109,14 +116,15 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> tuple[st
 
 async def score(
     connection: asyncpg.Connection, quarter: str, level: str, subject_id: str
-) -> dict[str, Any] | None:
+) -> tuple[IndexScore, int | None] | None:
+    """A subject's score, and its rank (None until the quarter's ranking has it)."""
     row = await connection.fetchrow(
         "SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
         quarter,
         level,
         subject_id,
     )
-    return {**json.loads(row["body"]), "rank": row["rank"]} if row else None
+    return (IndexScore.model_validate_json(row["body"]), row["rank"]) if row else None
 
 
 async def contributions(
@@ -188,9 +196,12 @@ async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict
     return [{k: v for k, v in json.loads(row["body"]).items() if k in LATE_FIELDS} for row in rows]
 
 
-async def selection(connection: asyncpg.Connection, key: str) -> dict[str, Any] | None:
+async def selection(
+    connection: asyncpg.Connection, key: str
+) -> QuarterSelection | YearTopTen | None:
+    """The selections of a quarter, or the top ten of a year (`key`: 2026Q3, 2026)."""
     body = await connection.fetchval("SELECT body FROM gateway.selections WHERE key = $1", key)
-    return json.loads(body) if body else None
+    return SELECTION.validate_json(body) if body else None
 
 
 async def event_status(
