@@ -11,6 +11,7 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from mingdeng.contracts.derived import (
+    Bulletin,
     IndexScore,
     Notification,
     QuarterSelection,
@@ -351,6 +352,6 @@ async def notifications(
     return [Notification.model_validate_json(row["body"]) for row in rows]
 
 
-async def bulletin(connection: asyncpg.Connection, month: str) -> dict[str, Any] | None:
+async def bulletin(connection: asyncpg.Connection, month: str) -> Bulletin | None:
     body = await connection.fetchval("SELECT body FROM gateway.bulletins WHERE month = $1", month)
-    return json.loads(body) if body else None
+    return Bulletin.model_validate_json(body) if body else None

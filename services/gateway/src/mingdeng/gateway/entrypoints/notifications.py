@@ -13,7 +13,7 @@ from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.entrypoints.answers import Notifications, Tasks
 from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, Offset, Viewer
 from mingdeng.gateway.entrypoints.problems import Problem, problems
-from mingdeng.gateway.entrypoints.responses import json_response
+from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
 router = APIRouter(prefix="/v1", tags=["tasks and notifications"], responses=VIEWER_PROBLEMS)
 
@@ -74,5 +74,5 @@ async def bulletin(
     if found is None:
         raise Problem(404, "No bulletin", f"the bulletin of {month} has not been issued")
     if "text/plain" in request.headers.get("accept", ""):
-        return PlainTextResponse(found["text"])
-    return json_response(request, found, final=True)
+        return PlainTextResponse(found.text)
+    return encoded_json_response(request, found.model_dump_json().encode(), final=True)
