@@ -36,7 +36,7 @@ def test_json_schema_accepts_the_sample_and_refuses_a_wrong_type(event_type: str
 
 def test_asyncapi_lists_every_topic_with_its_partitions() -> None:
     document = yaml.safe_load((SHARED / "asyncapi.yaml").read_text())
-    assert document["asyncapi"] == "3.0.0"
+    assert document["asyncapi"] == "3.1.0"
     listed = {
         c["address"]: c["bindings"]["kafka"]["partitions"] for c in document["channels"].values()
     }

@@ -20,82 +20,83 @@ def bureau() -> OutreachState:
 
 def test_coverage_counts_pairings_in_force_and_visits_by_the_paired_member() -> None:
     body = views.coverage(bureau(), Q3, NOW)
-    assert (body["pairings"], body["visited"], body["rate"]) == (4, 3, 0.75)
-    assert [(m["member_id"], m["pairings"], m["visited"]) for m in body["by_member"]] == [
+    assert (body.pairings, body.visited, body.rate) == (4, 3, 0.75)
+    assert [(m.member_id, m.pairings, m.visited) for m in body.by_member] == [
         ("M1", 2, 2),
         ("M2", 2, 1),
     ]
-    assert body["by_department"] == [
+    assert [d.model_dump() for d in body.by_department] == [
         {"department_id": "d1", "pairings": 4, "visited": 3, "rate": 0.75}
     ]
-    assert body["by_branch"][0]["branch_id"] == "b1"
+    assert body.by_branch[0].branch_id == "b1"
 
 
 def test_coverage_of_a_month() -> None:
     body = views.coverage(bureau(), Period.parse("2026-08"), NOW)
-    assert (body["pairings"], body["visited"]) == (4, 1)  # only h2 was visited in August
+    assert (body.pairings, body.visited) == (4, 1)  # only h2 was visited in August
 
 
 def test_overdue_pairings_are_those_not_visited_for_60_days() -> None:
     items = views.overdue(bureau(), NOW)
-    assert [(i["household_id"], i["days_without_visit"]) for i in items] == [
+    assert [(i.household_id, i.days_without_visit) for i in items] == [
         ("h4", 92),
         ("h3", 88),
         ("h1", 83),
     ]
-    assert items[0]["last_visit_at"] is None
+    assert items[0].last_visit_at is None
 
 
 def test_reminders_at_most_once_per_14_days_per_pairing() -> None:
     overdue = views.overdue(bureau(), NOW)
     reminded = {("h3", "M2"): at("2026-09-25 08:00"), ("h1", "M1"): at("2026-09-17 12:00")}
-    assert [i["household_id"] for i in views.reminders_due(overdue, reminded, NOW)] == ["h4", "h1"]
+    assert [i.household_id for i in views.reminders_due(overdue, reminded, NOW)] == ["h4", "h1"]
 
 
 def test_households_without_a_pairing_are_listed_for_reassignment() -> None:
     items = views.reassignment(bureau(), NOW)
-    assert [(i["household_id"], i["reason"], i["previous_member_id"]) for i in items] == [
+    assert [(i.household_id, i.reason, i.previous_member_id) for i in items] == [
         ("h5", "unpaired", "M3"),
         ("h6", "member left", "M3"),
     ]
-    assert items[1]["since"] == at("2026-09-01 09:00").isoformat()
+    assert items[1].since == at("2026-09-01 09:00")
 
 
 def test_a_leader_without_a_liaison_visit_in_the_quarter_is_flagged() -> None:
     body = views.liaison(bureau(), Quarter(2026, 3), NOW)
-    assert body["quarter_over"] is True
-    assert [(x["leader_id"], x["liaison_visits"], x["flagged"]) for x in body["leaders"]] == [
+    assert body.quarter_over is True
+    assert [(x.leader_id, x.liaison_visits, x.flagged) for x in body.leaders] == [
         ("L1", 1, False),
         ("L2", 0, True),
     ]
 
 
 def test_talks_by_category() -> None:
-    assert views.talks(bureau(), Q3)["by_category"] == {"youth": 1, "leadership": 0, "member": 1}
+    by_category = views.talks(bureau(), Q3).by_category
+    assert by_category.model_dump() == {"youth": 1, "leadership": 0, "member": 1}
 
 
 def test_suggestions_and_community_tallies() -> None:
     body = views.suggestions(bureau())
-    assert (body["submitted"], body["adopted"], body["workplans"]) == (2, 1, 2)
-    assert body["by_topic"] == [
+    assert (body.submitted, body.adopted, body.workplans) == (2, 1, 2)
+    assert [t.model_dump() for t in body.by_topic] == [
         {"topic": "营商环境", "submitted": 1, "adopted": 1},
         {"topic": "预算", "submitted": 1, "adopted": 0},
     ]
     tally = views.community(bureau(), Q3)
-    assert (tally["community_reports"], tally["members_reported"]) == (3, 2)
-    assert (tally["volunteer_person_times"], tally["volunteer_hours"]) == (2, 3.5)
+    assert (tally.community_reports, tally.members_reported) == (3, 2)
+    assert (tally.volunteer_person_times, tally.volunteer_hours) == (2, 3.5)
 
 
 def test_a_members_households_with_history() -> None:
     body = views.member_households(bureau(), "M3", NOW)
-    assert body["households"] == []  # M3 left
-    assert [(h["household_id"], h["paired"]) for h in body["history"]] == [
+    assert body.households == []  # M3 left
+    assert [(h.household_id, h.paired) for h in body.history] == [
         ("h5", True),
         ("h6", True),
         ("h5", False),
     ]
     m1 = views.member_households(bureau(), "M1", NOW)
-    assert [(h["household_id"], h["head_name"]) for h in m1["households"]] == [
+    assert [(h.household_id, h.head_name) for h in m1.households] == [
         ("h1", "户主"),
         ("h2", "户主"),
     ]

@@ -186,26 +186,6 @@ class DeadLetter(_Message):
     failed_at: datetime
 
 
-class OutreachView(_Message):
-    """One read model of outreach (coverage of a period, the overdue list, …), recomputed and
-    republished whole when it changes. `member_id` is set on views about one member."""
-
-    view: Literal[
-        "coverage",
-        "overdue",
-        "reassignment",
-        "liaison",
-        "talks",
-        "suggestions",
-        "community",
-        "households",
-    ]
-    key: str
-    member_id: str | None = None
-    body: dict[str, Any] | list[dict[str, Any]]
-    computed_at: datetime
-
-
 class ReminderRequest(_Message):
     """A reminder another service asks the notifier to send. The notifier sends at most one
     message per (rule, recipient_id, cause). `login_code`: the gateway's one-time login code

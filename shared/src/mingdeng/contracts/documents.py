@@ -15,7 +15,6 @@ from mingdeng.contracts.derived import (
     EventStatus,
     IndexScore,
     Notification,
-    OutreachView,
     QuarterSelection,
     ReminderRequest,
     Task,
@@ -23,6 +22,7 @@ from mingdeng.contracts.derived import (
 )
 from mingdeng.contracts.envelope import Envelope
 from mingdeng.contracts.events import PAYLOAD_TYPES, EventData
+from mingdeng.contracts.outreach_views import OutreachView
 from mingdeng.contracts.topics import (
     ALL_TOPICS,
     BULLETINS,
@@ -120,7 +120,7 @@ SERVERS: dict[str, dict[str, str]] = {
 
 
 def asyncapi_document() -> dict[str, Any]:
-    """AsyncAPI 3.0, self-contained: every schema is under `components/schemas`.
+    """AsyncAPI 3.1, self-contained: every schema is under `components/schemas`.
 
     Operations are an integrator's: it sends CloudEvents to the inbound topic and may receive
     the derived topics.
@@ -175,7 +175,7 @@ def asyncapi_document() -> dict[str, Any]:
             }
         channels[channel_id] = channel
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": "3.1.0",
         "id": "urn:mingdeng:event-contracts",
         "info": {
             "title": "Mingdeng (明灯) event contracts",

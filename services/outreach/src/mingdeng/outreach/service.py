@@ -5,17 +5,16 @@ No Kafka here: `refresh` returns what to publish, and `send_reminders` takes a `
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from mingdeng.contracts.codec import parse_record
-from mingdeng.contracts.derived import OutreachView, ReminderRequest
+from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.outreach_views import OutreachView, ViewBody, ViewName
 from mingdeng.contracts.periods import Quarter
 from mingdeng.outreach.adapters import store
 from mingdeng.outreach.domain import views
@@ -64,7 +63,7 @@ class OutreachService:
         now = self.clock()
         state, found = self.state, []
 
-        def add(view: str, key: str, body: Any, member_id: str | None = None) -> None:
+        def add(view: ViewName, key: str, body: ViewBody, member_id: str | None = None) -> None:
             found.append(
                 OutreachView(view=view, key=key, member_id=member_id, body=body, computed_at=now)
             )
@@ -91,7 +90,7 @@ class OutreachService:
             )
         changed = []
         for view in found:
-            content = json.dumps(view.body, sort_keys=True, ensure_ascii=False)
+            content = view.body_json()
             if self._published.get(view.key) != content:
                 self._published[view.key] = content
                 changed.append(view)
@@ -111,15 +110,15 @@ class OutreachService:
         for item in due:
             async with pool.acquire() as connection, connection.transaction():
                 if not await store.claim_reminder(
-                    connection, item["household_id"], item["member_id"], now, REMIND_EVERY
+                    connection, item.household_id, item.member_id, now, REMIND_EVERY
                 ):
                     continue
                 await send(
                     ReminderRequest(
                         rule="household_visit_overdue",
-                        recipient_id=item["member_id"],
-                        cause=f"{item['household_id']}@{now.date().isoformat()}",
-                        details=item,
+                        recipient_id=item.member_id,
+                        cause=f"{item.household_id}@{now.date().isoformat()}",
+                        details=item.model_dump(mode="json"),
                         requested_at=now,
                     )
                 )

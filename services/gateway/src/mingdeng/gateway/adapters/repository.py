@@ -5,15 +5,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
+from pydantic import TypeAdapter
 
-from mingdeng.contracts.derived import Task
+from mingdeng.contracts.derived import (
+    Bulletin,
+    IndexScore,
+    Notification,
+    QuarterSelection,
+    Task,
+    YearTopTen,
+)
 from mingdeng.gateway.adapters.read_cache import ReadCache
+from mingdeng.gateway.adapters.read_models.selections import SELECTION
 from mingdeng.gateway.domain.access import Org
 
 LATE_FIELDS = ("source", "id", "type", "reasons", "at")
+T = TypeVar("T")
 
 
 async def org(connection: asyncpg.Connection) -> Org:
@@ -107,14 +117,15 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> tuple[st
 
 async def score(
     connection: asyncpg.Connection, quarter: str, level: str, subject_id: str
-) -> dict[str, Any] | None:
+) -> tuple[IndexScore, int | None] | None:
+    """A subject's score, and its rank (None until the quarter's ranking has it)."""
     row = await connection.fetchrow(
         "SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
         quarter,
         level,
         subject_id,
     )
-    return {**json.loads(row["body"]), "rank": row["rank"]} if row else None
+    return (IndexScore.model_validate_json(row["body"]), row["rank"]) if row else None
 
 
 async def contributions(
@@ -186,9 +197,12 @@ async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict
     return [{k: v for k, v in json.loads(row["body"]).items() if k in LATE_FIELDS} for row in rows]
 
 
-async def selection(connection: asyncpg.Connection, key: str) -> dict[str, Any] | None:
+async def selection(
+    connection: asyncpg.Connection, key: str
+) -> QuarterSelection | YearTopTen | None:
+    """The selections of a quarter, or the top ten of a year (`key`: 2026Q3, 2026)."""
     body = await connection.fetchval("SELECT body FROM gateway.selections WHERE key = $1", key)
-    return json.loads(body) if body else None
+    return SELECTION.validate_json(body) if body else None
 
 
 async def event_status(
@@ -214,11 +228,14 @@ async def department_names(connection: asyncpg.Connection) -> dict[str, str]:
     return {row["department_id"]: row["name"] for row in rows}
 
 
-async def outreach_view(connection: asyncpg.Connection, key: str) -> tuple[Any, datetime] | None:
+async def outreach_view(
+    connection: asyncpg.Connection, key: str, body: TypeAdapter[T]
+) -> tuple[T, datetime] | None:
+    """An outreach view read as `body`, the model of its view, and when outreach computed it."""
     row = await connection.fetchrow(
         "SELECT body, computed_at FROM gateway.outreach_views WHERE key = $1", key
     )
-    return (json.loads(row["body"]), row["computed_at"]) if row else None
+    return (body.validate_json(row["body"]), row["computed_at"]) if row else None
 
 
 async def lecture_stats(connection: asyncpg.Connection, year: int) -> dict[str, Any]:
@@ -301,7 +318,7 @@ async def kpis(
 
 async def tasks(
     connection: asyncpg.Connection, assignee_id: str | None, status: str | None
-) -> list[dict[str, Any]]:
+) -> list[Task]:
     rows = await connection.fetch(
         """SELECT body FROM gateway.tasks
            WHERE ($1::text IS NULL OR assignee_id = $1) AND ($2::text IS NULL OR status = $2)
@@ -309,7 +326,7 @@ async def tasks(
         assignee_id,
         status,
     )
-    return [json.loads(row["body"]) for row in rows]
+    return [Task.model_validate_json(row["body"]) for row in rows]
 
 
 async def talk_tasks(connection: asyncpg.Connection) -> list[Task]:
@@ -324,7 +341,7 @@ async def talk_tasks(connection: asyncpg.Connection) -> list[Task]:
 
 async def notifications(
     connection: asyncpg.Connection, recipient_id: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+) -> list[Notification]:
     rows = await connection.fetch(
         """SELECT body FROM gateway.notifications WHERE ($1::text IS NULL OR recipient_id = $1)
            ORDER BY updated_at DESC, key LIMIT $2 OFFSET $3""",
@@ -332,9 +349,9 @@ async def notifications(
         limit,
         offset,
     )
-    return [json.loads(row["body"]) for row in rows]
+    return [Notification.model_validate_json(row["body"]) for row in rows]
 
 
-async def bulletin(connection: asyncpg.Connection, month: str) -> dict[str, Any] | None:
+async def bulletin(connection: asyncpg.Connection, month: str) -> Bulletin | None:
     body = await connection.fetchval("SELECT body FROM gateway.bulletins WHERE month = $1", month)
-    return json.loads(body) if body else None
+    return Bulletin.model_validate_json(body) if body else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
@@ -15,7 +15,9 @@ from mingdeng.contracts.periods import PERIOD_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.projector import SCORE_CHANNEL
 from mingdeng.gateway.domain.access import Scope, scope_of
+from mingdeng.gateway.entrypoints.answers import Kpis, LectureStats
 from mingdeng.gateway.entrypoints.deps import (
+    VIEWER_PROBLEMS,
     Connection,
     Limit,
     Offset,
@@ -24,7 +26,7 @@ from mingdeng.gateway.entrypoints.deps import (
     settings_of,
 )
 
-router = APIRouter(prefix="/v1", tags=["activity"])
+router = APIRouter(prefix="/v1", tags=["activity"], responses=VIEWER_PROBLEMS)
 
 KEEPALIVE_S = 15.0
 
@@ -32,10 +34,10 @@ KEEPALIVE_S = 15.0
 @router.get("/lectures/stats")
 async def lecture_stats(
     viewer: Viewer, connection: Connection, year: Annotated[int, Query(ge=2000, le=2100)]
-) -> dict[str, Any]:
+) -> LectureStats:
     """Lecture hall (讲堂) figures of a year: sessions held and attendances (person-times), by
     module, theme and speaker."""
-    return await repository.lecture_stats(connection, year)
+    return LectureStats.model_validate(await repository.lecture_stats(connection, year))
 
 
 @router.get("/kpis")
@@ -49,7 +51,7 @@ async def kpis(
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> Kpis:
     """Reported KPIs, the latest per (subject, metric, period) by time, with their history.
     Bureau figures are for everyone; members' and departments' follow the viewer's scope."""
     scope = scope_of(viewer, org)
@@ -58,7 +60,7 @@ async def kpis(
         for item in await repository.kpis(connection, subject_type, subject_id, metric, period)
         if _visible(scope, item["subject_type"], item["subject_id"])
     ]
-    return {"total": len(items), "items": items[offset : offset + limit]}
+    return Kpis.model_validate({"total": len(items), "items": items[offset : offset + limit]})
 
 
 def _visible(scope: Scope, subject_type: str, subject_id: str) -> bool:
@@ -69,7 +71,17 @@ def _visible(scope: Scope, subject_type: str, subject_id: str) -> bool:
     return True
 
 
-@router.get("/stream", response_class=StreamingResponse)
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "`event: score` with the changed index as JSON in `data`; a "
+            "`: keepalive` comment every 15 s",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def stream(
     request: Request, viewer: Viewer, org: Organisation, connection: Connection
 ) -> StreamingResponse:

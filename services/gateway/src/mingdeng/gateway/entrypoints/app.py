@@ -17,6 +17,7 @@ from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import TokenReader
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
+from mingdeng.gateway.entrypoints.answers import Health, Readiness
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.settings import GatewaySettings
@@ -39,6 +40,17 @@ async def _no_session_state(connection: asyncpg.Connection) -> None:
     listeners whatever this does; the session reset query (RESET ALL, UNLISTEN *, CLOSE ALL,
     advisory unlocks: a round trip per request) is left out, since requests set none of those
     (the live stream listens on a connection of its own)."""
+
+
+TAGS = [
+    {"name": "events", "description": "Publish CloudEvents; what became of one"},
+    {"name": "indices", "description": "Vanguard and Fortress indices, selections, the top ten"},
+    {"name": "public", "description": "The public board (张榜公示), without a token"},
+    {"name": "outreach", "description": "Pairings, coverage, liaison, talks, suggestions"},
+    {"name": "activity", "description": "Lectures, KPIs, the live stream of index changes"},
+    {"name": "tasks and notifications", "description": "Tasks, messages, monthly bulletins"},
+    {"name": "operations", "description": "Health, readiness, metrics"},
+]
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -98,9 +110,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             "`Authorization: Bearer <token>`; tokens come from `mingdeng-gateway token`. "
             "Errors are RFC 9457 problem details."
         ),
+        contact={"name": "Mingdeng platform team"},
+        servers=[{"url": "/", "description": "this gateway"}],
+        openapi_tags=TAGS,
         lifespan=lifespan,
         docs_url=None,  # the dashboard serves /docs with Swagger UI from npm, not a CDN
         redoc_url=None,
+        separate_input_output_schemas=False,  # a field with a default may be left out
+        generate_unique_id_function=lambda route: route.name,  # operationId: `vanguard`
     )
     problems.install(app)
     app.include_router(ingest.router)
@@ -114,9 +131,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(GuardAndCount, requests=requests)
 
     @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         """The process is up."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
     consumer_health = ConsumerHealthSettings()
 
@@ -133,17 +150,25 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         settings.postgres.dsn, settings.kafka.bootstrap_servers, projector_checks
     )
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "not ready: the failing checks"}},
+    )
     async def readyz() -> JSONResponse:
         """The broker and the database answer; the projector runs and keeps up."""
         checks = await dependencies_answer()
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        answer = Readiness(status="ready" if ready else "not ready", checks=checks)
+        return JSONResponse(answer.model_dump(), status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def prometheus_metrics() -> Response:
         """Prometheus metrics."""
         text = generate_latest(metrics).decode()

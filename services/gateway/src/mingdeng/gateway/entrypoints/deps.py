@@ -13,7 +13,7 @@ from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import InvalidToken, TokenReader
 from mingdeng.gateway.domain.access import Org, Principal, Role
-from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.settings import GatewaySettings
 
 bearer = HTTPBearer(auto_error=False, description="a token from `mingdeng-gateway token`")
@@ -94,6 +94,7 @@ Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items"
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="skip this many items")]
 Viewer = Annotated[Principal, Depends(requires("admin", "secretary", "leader", "member"))]
 Publisher = Annotated[Principal, Depends(requires("admin", "publisher"))]
+VIEWER_PROBLEMS = problems(401, 403, 422, 503)  # of every route that takes a token
 
 
 async def publisher_of(request: Request) -> EventPublisher:

@@ -24,7 +24,7 @@ from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.ingestion import Conflict, EventPublisher, Unavailable
 from mingdeng.gateway.entrypoints.deps import Connection, Publisher, publisher_of
-from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.problems import Problem, problems
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -33,15 +33,16 @@ MODES = (
     f"structured mode ({STRUCTURED}, or {JSON}), batch mode ({BATCH}), or binary mode "
     f"({HTTP_PREFIX}* headers, the data as {JSON})"
 )
+# Valid, and plainly not real data: a fuzzer or a curious reader may send it as it is.
 EXAMPLE = {
     "specversion": "1.0",
-    "id": "att-2026-11-0001",
-    "source": "/systems/attendance",
+    "id": "example-0001",
+    "source": "/systems/example",
     "type": "mingdeng.lecture.attended.v1",
-    "subject": "m020",
+    "subject": "example-member-0001",
     "time": "2026-11-15T15:00:00+08:00",
     "datacontenttype": "application/json",
-    "data": {"lecture_id": "L202611", "member_id": "m020"},
+    "data": {"lecture_id": "example-lecture-0001", "member_id": "example-member-0001"},
 }
 
 
@@ -76,14 +77,7 @@ class EventState(BaseModel):
             },
         }
     },
-    responses={
-        409: {"description": "a known (source, id) with another content"},
-        415: {"description": "a media type that is not a CloudEvents mode taken here"},
-        413: {"description": "the body or the number of events is over the limit"},
-        429: {"description": "the token's quota is spent for now; see Retry-After"},
-        422: {"description": "invalid events, with reasons per event and field"},
-        503: {"description": "the broker or the database did not answer; nothing was published"},
-    },
+    responses=problems(401, 403, 409, 413, 415, 422, 429, 503),
 )
 async def post_events(
     request: Request,
@@ -222,14 +216,29 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.get("/{event_id}", response_model=EventState)
+SOURCE_PARAMETER = {
+    "name": "source",
+    "in": "query",
+    "required": True,
+    "description": "the event's source (422 without). A publisher token may leave it out: its "
+    "own source is taken, and it may name only that one",
+    "schema": {"type": "string", "minLength": 1},
+    "example": "/systems/example",
+}
+
+
+@router.get(
+    "/{event_id}",
+    response_model=EventState,
+    responses=problems(401, 403, 404, 422, 503),
+    # documented as required, which it is for every token but a publisher's
+    openapi_extra={"parameters": [SOURCE_PARAMETER]},
+)
 async def event_state(
     event_id: str,
     publisher: Publisher,
     connection: Connection,
-    source: Annotated[
-        str | None, Query(description="the event's source; a publisher's own by default")
-    ] = None,
+    source: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> EventState:
     """What became of an event: accepted, applied or rejected (with the reasons)."""
     source = source or publisher.source

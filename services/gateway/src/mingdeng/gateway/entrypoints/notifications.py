@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from mingdeng.contracts.derived import Bulletin
 from mingdeng.contracts.periods import MONTH_PATTERN
 from mingdeng.gateway.adapters import repository
-from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Viewer
-from mingdeng.gateway.entrypoints.problems import Problem
-from mingdeng.gateway.entrypoints.responses import json_response
+from mingdeng.gateway.entrypoints.answers import Notifications, Tasks
+from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, Offset, Viewer
+from mingdeng.gateway.entrypoints.problems import Problem, problems
+from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
-router = APIRouter(prefix="/v1", tags=["tasks and notifications"])
+router = APIRouter(prefix="/v1", tags=["tasks and notifications"], responses=VIEWER_PROBLEMS)
 
 
 @router.get("/tasks")
@@ -24,13 +26,13 @@ async def tasks(
     status: Literal["open", "done", "cancelled"] | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> Tasks:
     """Talk tasks after violations and commendation deliveries (喜报到家), soonest due first.
     Admins see all; others the tasks they are assigned and those about themselves."""
     found = await repository.tasks(connection, assignee_id, status)
     if viewer.role != "admin":
-        found = [t for t in found if viewer.subject in (t["assignee_id"], t["member_id"])]
-    return {"total": len(found), "items": found[offset : offset + limit]}
+        found = [t for t in found if viewer.subject in (t.assignee_id, t.member_id)]
+    return Tasks(total=len(found), items=found[offset : offset + limit])
 
 
 @router.get("/notifications")
@@ -40,17 +42,27 @@ async def notifications(
     recipient_id: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> Notifications:
     """Messages and their status (queued, sent, failed, suppressed), newest first; phone
     numbers masked. Admins see all; others their own."""
     if viewer.role != "admin":
         if recipient_id not in (None, viewer.subject):
             raise Problem(403, "Forbidden", "you may see your own messages only")
         recipient_id = viewer.subject
-    return {"items": await repository.notifications(connection, recipient_id, limit, offset)}
+    return Notifications(
+        items=await repository.notifications(connection, recipient_id, limit, offset)
+    )
 
 
-@router.get("/bulletins/{month}", responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/bulletins/{month}",
+    response_model=Bulletin,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        304: {"description": "unchanged since the ETag sent in If-None-Match"},
+        **problems(404),
+    },
+)
 async def bulletin(
     request: Request,
     month: Annotated[str, Path(pattern=MONTH_PATTERN, examples=["2026-10"])],
@@ -62,5 +74,5 @@ async def bulletin(
     if found is None:
         raise Problem(404, "No bulletin", f"the bulletin of {month} has not been issued")
     if "text/plain" in request.headers.get("accept", ""):
-        return PlainTextResponse(found["text"])
-    return json_response(request, found, final=True)
+        return PlainTextResponse(found.text)
+    return encoded_json_response(request, found.model_dump_json().encode(), final=True)

@@ -7,16 +7,37 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from mingdeng.contracts.derived import QuarterSelection, YearTopTen
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.repository import RankingPage
 from mingdeng.gateway.domain.access import may_see_violations, scope_of
-from mingdeng.gateway.entrypoints.deps import Connection, Limit, Offset, Organisation, Viewer
-from mingdeng.gateway.entrypoints.problems import Problem
-from mingdeng.gateway.entrypoints.responses import encoded_json_response, json_response
+from mingdeng.gateway.entrypoints.answers import (
+    Board,
+    BoardDepartment,
+    BoardExemplar,
+    ContributingEvents,
+    FortressRanking,
+    MemberIndex,
+    QuarterSelections,
+    VanguardRanking,
+)
+from mingdeng.gateway.entrypoints.deps import (
+    VIEWER_PROBLEMS,
+    Connection,
+    Limit,
+    Offset,
+    Organisation,
+    Viewer,
+)
+from mingdeng.gateway.entrypoints.problems import Problem, problems
+from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
 router = APIRouter(prefix="/v1", tags=["indices"])
+FINAL_OR_NOT: dict[int | str, dict[str, Any]] = {
+    304: {"description": "final data, unchanged since the ETag sent in If-None-Match"}
+}
 
 QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])]
 EVENTS_SHOWN = 20  # per component in a member's page; the rest page by page
@@ -37,7 +58,11 @@ async def ranked_page(request: Request, page: RankingPage) -> Response:
     return encoded_json_response(request, content, final=status == "final")
 
 
-@router.get("/quarters/{quarter}/vanguard")
+@router.get(
+    "/quarters/{quarter}/vanguard",
+    response_model=VanguardRanking,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS},
+)
 async def vanguard(
     request: Request,
     quarter: QuarterParam,
@@ -54,7 +79,11 @@ async def vanguard(
     )
 
 
-@router.get("/quarters/{quarter}/fortress")
+@router.get(
+    "/quarters/{quarter}/fortress",
+    response_model=FortressRanking,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS},
+)
 async def fortress(
     request: Request,
     quarter: QuarterParam,
@@ -70,7 +99,11 @@ async def fortress(
     return await ranked_page(request, RankingPage(quarter, level, ids, None, limit, offset))
 
 
-@router.get("/members/{member_id}/vanguard/{quarter}")
+@router.get(
+    "/members/{member_id}/vanguard/{quarter}",
+    response_model=MemberIndex,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS, **problems(404)},
+)
 async def member_vanguard(
     request: Request,
     member_id: str,
@@ -85,49 +118,54 @@ async def member_vanguard(
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
     cache: ReadCache = request.app.state.read_cache
     with_violations = may_see_violations(viewer, member_id, org)
-    body = await cache.through(
+    final, content = await cache.through(
         "rankings",
         ("member", quarter, member_id, with_violations),
         lambda: _member_page(request.app.state.pool, quarter, member_id, with_violations),
     )
-    if not body:
+    if not content:
         raise Problem(404, "No index", f"no Vanguard Index of {member_id} for {quarter}")
-    return json_response(request, body, final=body["status"] == "final")
+    return encoded_json_response(request, content, final=final)
 
 
 async def _member_page(
     pool: asyncpg.Pool, quarter: str, member_id: str, with_violations: bool
-) -> dict[str, Any]:
-    """The member's page, or {} when they have no index that quarter."""
+) -> tuple[bool, bytes]:
+    """Whether the member's page is final, and its JSON (empty when they have no index that
+    quarter: kept in memory as well)."""
     async with pool.acquire() as connection:
-        score = await repository.score(connection, quarter, "member", member_id)
-        if score is None:
-            return {}
+        found = await repository.score(connection, quarter, "member", member_id)
+        if found is None:
+            return False, b""
         events, totals = await repository.contributions(
             connection, quarter, "member", member_id, EVENTS_SHOWN
         )
-    body: dict[str, Any] = {
-        "quarter": quarter,
-        "member_id": member_id,
-        "name": score["name"],
-        "department_id": score["department_id"],
-        "rank": score["rank"],
-        "index": score["index"],
-        "components": score["components"],
-        "details": dict(score["details"]),
-        "events": events,
-        "events_total": totals,
-        "status": score["status"],
-        "rules_version": score["rules_version"],
-    }
+    score, rank = found
+    details = dict(score.details)
     if not with_violations:
-        body["details"].pop("violations", None)
-        body["events"].pop("discipline", None)
-        body["events_total"].pop("discipline", None)
-    return body
+        details.pop("violations", None)
+        events.pop("discipline", None)
+        totals.pop("discipline", None)
+    page = MemberIndex.model_validate(
+        {
+            "quarter": quarter,
+            "member_id": member_id,
+            "name": score.name,
+            "department_id": score.department_id,
+            "rank": rank,
+            "index": score.index,
+            "components": score.components,
+            "details": details,
+            "events": events,
+            "events_total": totals,
+            "status": score.status,
+            "rules_version": score.rules_version,
+        }
+    )
+    return page.status == "final", page.model_dump_json().encode()
 
 
-@router.get("/members/{member_id}/vanguard/{quarter}/events")
+@router.get("/members/{member_id}/vanguard/{quarter}/events", responses=VIEWER_PROBLEMS)
 async def member_vanguard_events(
     member_id: str,
     quarter: QuarterParam,
@@ -140,7 +178,7 @@ async def member_vanguard_events(
     ],
     limit: Limit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> ContributingEvents:
     """The events behind one component of a member's index, page by page (by source, then id)."""
     if not scope_of(viewer, org).allows_member(member_id):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see {member_id}")
@@ -149,31 +187,49 @@ async def member_vanguard_events(
     total, items = await repository.contributions_page(
         connection, quarter, "member", member_id, component, limit, offset
     )
-    return {"quarter": quarter, "member_id": member_id, "component": component, "total": total,
-            "items": items}  # fmt: skip
+    return ContributingEvents.model_validate(
+        {
+            "quarter": quarter,
+            "member_id": member_id,
+            "component": component,
+            "total": total,
+            "items": items,
+        }
+    )
 
 
-@router.get("/quarters/{quarter}/selections")
+@router.get(
+    "/quarters/{quarter}/selections",
+    response_model=QuarterSelections,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS, **problems(404)},
+)
 async def selections(
     request: Request, quarter: QuarterParam, viewer: Viewer, connection: Connection
 ) -> Response:
     """Quarterly exemplars and excellent departments: provisional until the quarter closes."""
     selection = await repository.selection(connection, quarter)
-    if selection is None:
+    if not isinstance(selection, QuarterSelection):
         raise Problem(404, "No selections", f"nothing has been scored for {quarter}")
-    body = {
-        "quarter": quarter,
-        "status": selection["status"],
-        "rules_version": selection["rules_version"],
-        "exemplars": selection["exemplars"],
-        "excellent_departments": selection["excellent_departments"],
-    }
-    if viewer.role == "admin":
-        body["late_events"] = await repository.late_events(connection, quarter)
-    return json_response(request, body, final=selection["status"] == "final")
+    late = await repository.late_events(connection, quarter) if viewer.role == "admin" else None
+    answer = QuarterSelections.model_validate(
+        {
+            "quarter": quarter,
+            "status": selection.status,
+            "rules_version": selection.rules_version,
+            "exemplars": selection.exemplars,
+            "excellent_departments": selection.excellent_departments,
+            "late_events": late,
+        }
+    )
+    content = answer.model_dump_json(exclude={"late_events"} if late is None else None)
+    return encoded_json_response(request, content.encode(), final=selection.status == "final")
 
 
-@router.get("/years/{year}/top-ten")
+@router.get(
+    "/years/{year}/top-ten",
+    response_model=YearTopTen,
+    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS, **problems(404)},
+)
 async def top_ten(
     request: Request,
     year: Annotated[str, Path(pattern=YEAR_PATTERN, examples=["2026"])],
@@ -182,45 +238,52 @@ async def top_ten(
 ) -> Response:
     """The year-end top ten: final once the year's fourth quarter closes."""
     selection = await repository.selection(connection, year)
-    if selection is None:
+    if not isinstance(selection, YearTopTen):
         raise Problem(404, "No top ten", f"nothing has been scored for {year}")
-    return json_response(request, selection, final=selection["status"] == "final")
+    content = selection.model_dump_json().encode()
+    return encoded_json_response(request, content, final=selection.status == "final")
 
 
-@router.get("/board/{quarter}", tags=["public"])
+@router.get(
+    "/board/{quarter}",
+    tags=["public"],
+    response_model=Board,
+    responses={**FINAL_OR_NOT, **problems(404, 422, 503)},
+)
 async def board(request: Request, quarter: QuarterParam) -> Response:
     """The public board (张榜公示): final exemplars and excellent departments. No token."""
     cache: ReadCache = request.app.state.read_cache
-    body = await cache.through(
+    content = await cache.through(
         "rankings",
         ("board", quarter, cache.generation("registry")),  # it shows department names
         lambda: _board(request.app.state.pool, quarter),
     )
-    if not body:
+    if not content:
         raise Problem(404, "Not published", f"the selections of {quarter} are not final yet")
-    return json_response(request, body, final=True, public=True)
+    return encoded_json_response(request, content, final=True, public=True)
 
 
-async def _board(pool: asyncpg.Pool, quarter: str) -> dict[str, Any]:
-    """The board of a quarter, or {} while its selections are not final."""
+async def _board(pool: asyncpg.Pool, quarter: str) -> bytes:
+    """The board of a quarter as JSON, or empty while its selections are not final."""
     async with pool.acquire() as connection:
         selection = await repository.selection(connection, quarter)
-        if selection is None or selection["status"] != "final":
-            return {}
+        if not isinstance(selection, QuarterSelection) or selection.status != "final":
+            return b""
         departments = await repository.department_names(connection)
-    return {
-        "quarter": quarter,
-        "exemplars": [
-            {
-                "rank": m["rank"],
-                "name": m["name"],
-                "department": departments.get(m["department_id"]),
-                "index": m["index"],
-            }
-            for m in selection["exemplars"]
+    board = Board(
+        quarter=quarter,
+        exemplars=[
+            BoardExemplar(
+                rank=m.rank,
+                name=m.name,
+                department=departments.get(m.department_id),
+                index=m.index,
+            )
+            for m in selection.exemplars
         ],
-        "excellent_departments": [
-            {"rank": d["rank"], "name": d["name"], "index": d["index"]}
-            for d in selection["excellent_departments"]
+        excellent_departments=[
+            BoardDepartment(rank=d.rank, name=d.name, index=d.index)
+            for d in selection.excellent_departments
         ],
-    }
+    )
+    return board.model_dump_json().encode()

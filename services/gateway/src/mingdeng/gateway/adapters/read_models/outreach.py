@@ -3,9 +3,7 @@ key by `computed_at`."""
 
 from __future__ import annotations
 
-import json
-
-from mingdeng.contracts.derived import OutreachView
+from mingdeng.contracts.outreach_views import OutreachView
 from mingdeng.gateway.adapters.read_models.base import upserted
 
 READ_MODEL = upserted(
@@ -20,7 +18,7 @@ READ_MODEL = upserted(
         view.key,
         view.view,
         view.member_id,
-        json.dumps(view.body, ensure_ascii=False),
+        view.body_json(),
         view.computed_at,
     ),
 )
