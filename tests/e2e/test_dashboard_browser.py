@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 from openpyxl import Workbook, load_workbook
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.topics import EVENTS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web import sheets
@@ -194,6 +196,17 @@ def test_dashboard_in_a_browser(
     log_in_by_sms(office, sink, ADMIN_PHONE)
     assert office.page.url.endswith("/office")
     office.shot("office")
+    # the speaker rotation as the API says it: spoke this year, not yet, and who is next
+    rotation = api.get("/v1/lectures/rotation", params={"year": 2026}, headers=admin).json()
+    assert [t["member_id"] for t in rotation["spoken"]] == ["A", "B"]
+    assert [t["member_id"] for t in rotation["next"]] == ["L1", "O"]  # never spoken, by id
+    page = office.page
+    assert page.locator("#spoken li").all_inner_texts() == [
+        f"{t['name']}（1 场）" for t in rotation["spoken"]
+    ]
+    assert page.locator("#next-speakers li").all_inner_texts() == [
+        "张局长（尚未主讲过）", "王主任（尚未主讲过）",
+    ]  # fmt: skip
     page = office.open("/rankings?quarter=2026Q3")
     expected = api.get("/v1/quarters/2026Q3/vanguard", headers=admin).json()["items"]
     shown = page.locator("#vanguard tbody tr")
@@ -331,6 +344,22 @@ def test_dashboard_in_a_browser(
     )
     leader.shot("line")
     leader.only_own_host()
+
+    # what upstream sent that scoring refused, on the office's page, with the reason
+    wrong = json.loads(json.dumps(Events(source="/systems/inspection", prefix="bad")
+                                  .violation("v-bad", "A", "2026-09-02 10:00").to_cloudevent()))  # fmt: skip
+    wrong["data"]["rule"] = 11
+    producer = KafkaProducer(bootstrap_servers=platform.kafka.bootstrap_servers, acks="all")
+    producer.send(platform.kafka.topic(EVENTS), key=b"A", value=json.dumps(wrong).encode()).get(30)
+    producer.close()
+    wait_for(lambda: api.get("/v1/rejected-events", headers=admin).json()["total"] == 1, 60,
+             "the rejected event")  # fmt: skip
+    page = office.open("/office/refused")
+    row = page.locator(f"#rejected tr[data-id='{wrong['id']}']")
+    assert "data.rule" in row.inner_text() and "违反“十不准”" in row.inner_text()
+    assert "死信（1 条）" in page.inner_text("#dead-letters")
+    office.shot("refused")
+    office.only_own_host()
 
     # a member opens their index, explained component by component
     member = Visits(browser, platform.api, viewport={"width": 390, "height": 844})

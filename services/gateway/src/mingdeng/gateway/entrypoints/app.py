@@ -19,6 +19,7 @@ from mingdeng.gateway.adapters.tokens import TokenReader
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
+from mingdeng.gateway.entrypoints.office import router as office_router
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
@@ -108,6 +109,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(outreach.router)
     app.include_router(activity.router)
     app.include_router(notifications.router)
+    app.include_router(office_router)
 
     web.install(app, settings)
 
