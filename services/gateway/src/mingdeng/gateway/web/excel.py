@@ -126,10 +126,7 @@ async def _all_items(request: Request, path: str, params: dict[str, Any]) -> lis
 
 
 def _component_columns(items: list[dict[str, Any]]) -> list[str]:
-    """The components of the items, in the order the SPEC lists them."""
-    present = list(items[0]["components"]) if items else []
-    return sorted(present, key=lambda c: list(labels.COMPONENTS).index(c)
-                  if c in labels.COMPONENTS else len(labels.COMPONENTS))  # fmt: skip
+    return [name for name, _ in labels.in_order(items[0]["components"])] if items else []
 
 
 @router.get("/export/rankings-{quarter}.{fmt}")

@@ -81,3 +81,10 @@ def event_type(name: str) -> str:
 
 def visit_kind(name: str) -> str:
     return VISIT_KINDS.get(name, name)
+
+
+def in_order(components: dict[str, float]) -> list[tuple[str, float]]:
+    """A score's components in the SPEC's order (Vanguard or Fortress; unknown ones last)."""
+    place = {"performance": 0, "business": 0, "study": 1, "team": 1, "service": 2,
+             "activity": 2, "discipline": 3}  # fmt: skip
+    return sorted(components.items(), key=lambda kv: place.get(kv[0], len(place)))

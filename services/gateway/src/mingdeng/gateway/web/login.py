@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 

@@ -38,6 +38,16 @@ from mingdeng.gateway.web.session import (
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["labels"] = labels
+
+
+def local_time(moment: str | None) -> str:
+    """An ISO moment of the API as Beijing time, to the minute ("—" when there is none)."""
+    if not moment:
+        return "—"
+    return datetime.fromisoformat(moment).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["local_time"] = local_time
 HOME: dict[str, str] = {
     "admin": "/office",
     "secretary": "/branch",
@@ -313,7 +323,12 @@ async def office(request: Request, viewer: Admin, quarter: str | None = None) ->
         "xAxis": {"type": "category", "data": list(violations)},
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [
-            {"type": "bar", "name": "违反“十不准”（起）", "data": list(violations.values())}
+            {
+                "type": "bar",
+                "name": "违反“十不准”（起）",
+                "data": list(violations.values()),
+                "label": {"show": True, "position": "top"},
+            }
         ],
     }
     tasks_by_kind = Counter(t["kind"] for t in open_tasks["items"])
@@ -573,9 +588,12 @@ async def _screen_data(request: Request) -> dict[str, Any]:
             request, "/v1/lectures/stats", {"year": int(quarter[:4])}, as_screen=True
         )
         tasks = await read(request, "/v1/tasks", {"status": "done", "limit": 500}, as_screen=True)
+        all_departments = await read(
+            request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}, as_screen=True
+        )
     except Unreadable as error:
         raise explain(error) from None
-    names = {d["id"]: d["name"] for d in departments["items"]}
+    names = {d["id"]: d["name"] for d in all_departments["items"]}
     delivered = sorted(
         (t for t in tasks["items"] if t["kind"] == "commendation"),
         key=lambda t: t.get("done_at") or "",
