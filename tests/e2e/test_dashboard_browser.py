@@ -6,6 +6,7 @@ nothing from another host. Screenshots go to .run/test/screenshots/."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -303,6 +304,14 @@ def test_dashboard_in_a_browser(
     )
     page = office.open("/office/selections?quarter=2026Q3")
     assert "已定稿" in page.inner_text("main")
+    exported = office.context.request.get(f"{platform.api}/export/selections-2026Q3.csv")
+    assert exported.status == 200 and exported.body().startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(exported.body().decode("utf-8-sig"))))
+    final = api.get("/v1/quarters/2026Q3/selections", headers=admin).json()
+    assert [(r[0], r[2], float(r[5])) for r in table[1:]] == [
+        *(("季度标兵", m["member_id"], m["index"]) for m in final["exemplars"]),
+        *(("优秀科室", d["department_id"], d["index"]) for d in final["excellent_departments"]),
+    ]
     office.only_own_host()
 
     # the board now shows the final selections, printable

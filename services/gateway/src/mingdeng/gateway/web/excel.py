@@ -186,7 +186,7 @@ async def export_selections(request: Request, viewer: Admin, quarter: str, fmt: 
     rows = [["季度标兵", place, m["member_id"], m["name"],
              names.get(m["department_id"], m["department_id"]), m["index"], status]
             for place, m in enumerate(selection["exemplars"], 1)]  # fmt: skip
-    rows += [["优秀科室", place, d["id"], d["name"], d["name"], d["index"], status]
+    rows += [["优秀科室", place, d["department_id"], d["name"], d["name"], d["index"], status]
              for place, d in enumerate(selection["excellent_departments"], 1)]  # fmt: skip
     return _table(f"{quarter} 评选结果", header, rows, f"selections-{quarter}", fmt)
 
