@@ -6,8 +6,9 @@ nothing from another host. Screenshots go to .run/test/screenshots/."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -17,10 +18,15 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from kafka import KafkaProducer
+from openpyxl import Workbook, load_workbook
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.topics import EVENTS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
+from mingdeng.gateway.web import sheets
+from tests.conftest import IN_CI
 from tests.e2e.conftest import SECRET, Platform, token
 from tests.support.builders import Events
 from tests.support.processes import ROOT, wait_for
@@ -33,19 +39,27 @@ SHOTS = ROOT / ".run" / "test" / "screenshots"
 ADMIN_PHONE = "13900000001"
 LEADER_PHONE = "13900000011"
 
-sync_api = pytest.importorskip("playwright.sync_api")
+try:
+    from playwright import sync_api
+except ImportError:  # a dev dependency: missing only in an environment not synced from uv.lock
+    sync_api = None  # type: ignore[assignment]
+
+
+def missing(what: str, how: str) -> None:
+    """Under CI=true a missing browser or driver fails the test; elsewhere it skips it."""
+    if IN_CI:
+        pytest.fail(f"{what} is missing (CI=true: a failure, not a skip); {how}", pytrace=False)
+    pytest.skip(f"{what} is missing; {how}")
 
 
 @pytest.fixture
 def browser_of() -> Iterator[Callable[[], object]]:
     """Starts chromium when called: after the services, whose start runs an event loop of its
     own (Playwright's sync API keeps one running in this thread)."""
+    if sync_api is None:
+        missing("Playwright", "`uv sync` installs it (a dev dependency in uv.lock)")
     if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                "chromium is missing: deploy/test.sh installs it (apt-get install chromium)"
-            )
-        pytest.skip("chromium is not installed (deploy/test.sh installs it as root)")
+        missing("chromium", "deploy/test.sh installs it (apt-get install chromium)")
     with ExitStack() as stack:
 
         def launch() -> object:
@@ -115,6 +129,25 @@ def log_in_by_sms(visits: Visits, sink: Path, phone: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def upload(visits: Visits, kind: str, rows: list[list[str]]) -> object:
+    """Imports a sheet of `kind` with `rows` (under the English header) from /office/import."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(sheets.KINDS[kind].columns))
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    page = visits.open("/office/import")
+    page.select_option("select[name=kind]", kind)
+    page.set_input_files("input[name=sheet]", files=[{"name": f"{kind}.xlsx",
+                         "mimeType": "application/octet-stream", "buffer": buffer.getvalue()}])  # fmt: skip
+    page.click("button:has-text('上传并导入')")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
 def test_dashboard_in_a_browser(
     platform_of: Callable[..., Platform], tmp_path: Path, browser_of: Callable[[], object]
 ) -> None:
@@ -164,6 +197,17 @@ def test_dashboard_in_a_browser(
     log_in_by_sms(office, sink, ADMIN_PHONE)
     assert office.page.url.endswith("/office")
     office.shot("office")
+    # the speaker rotation as the API says it: spoke this year, not yet, and who is next
+    rotation = api.get("/v1/lectures/rotation", params={"year": 2026}, headers=admin).json()
+    assert [t["member_id"] for t in rotation["spoken"]] == ["A", "B"]
+    assert [t["member_id"] for t in rotation["next"]] == ["L1", "O"]  # never spoken, by id
+    page = office.page
+    assert page.locator("#spoken li").all_inner_texts() == [
+        f"{t['name']}（1 场）" for t in rotation["spoken"]
+    ]
+    assert page.locator("#next-speakers li").all_inner_texts() == [
+        "张局长（尚未主讲过）", "王主任（尚未主讲过）",
+    ]  # fmt: skip
     page = office.open("/rankings?quarter=2026Q3")
     expected = api.get("/v1/quarters/2026Q3/vanguard", headers=admin).json()["items"]
     shown = page.locator("#vanguard tbody tr")
@@ -192,6 +236,57 @@ def test_dashboard_in_a_browser(
     assert page.locator("#vanguard tr[data-id=B] .index").inner_text() == f"{after['B']:.2f}"
     office.shot("rankings-live")
 
+    # Excel import: a sheet with one bad row publishes nothing and names the row
+    good_row = ["L2", "B", "2026-08-15 15:30"]
+    imported_id = sheets.KINDS["attendance"].event_id(
+        ev.LectureAttended(lecture_id="L2", member_id="B")
+    )
+    attendances = api.get("/v1/lectures/stats", params={"year": 2026}, headers=admin).json()[
+        "attendances"
+    ]
+    page = upload(office, "attendance", [good_row, ["L9", "A", "2026-07-15 15:00"]])
+    errors = page.locator("#errors tr[data-row]")
+    assert errors.count() == 1
+    assert errors.first.inner_text().split("\t") == ["第 3 行", "讲堂编号", "没有编号为“L9”的讲堂"]
+    assert "没有发布任何记录" in page.inner_text("#errors")
+    office.shot("import-errors")
+    refused = api.get(f"/v1/events/{imported_id}", params={"source": "/dashboard"}, headers=admin)
+    assert refused.status_code == 404
+    # the good sheet: its event is published from /dashboard by the admin, then applied
+    page = upload(office, "attendance", [good_row])
+    assert "新发布 1 条" in page.inner_text("#result")
+    office.shot("import-done")
+    wait_for(
+        lambda: api.get(f"/v1/events/{imported_id}", params={"source": "/dashboard"},
+                        headers=admin).json().get("status") == "applied",
+        60,
+        "the imported attendance applied",
+    )  # fmt: skip
+    stats = api.get("/v1/lectures/stats", params={"year": 2026}, headers=admin).json()
+    assert stats["attendances"] == attendances + 1
+
+    # Excel export: the Vanguard ranking downloaded from the page equals the API's, cell by cell
+    page = office.open("/rankings?quarter=2026Q3")
+    ranking = api.get("/v1/quarters/2026Q3/vanguard", headers=admin).json()["items"]
+    names = {
+        d["id"]: d["name"]
+        for d in api.get("/v1/quarters/2026Q3/fortress", headers=admin).json()["items"]
+    }
+    with page.expect_download() as download_info:
+        page.click("#export-vanguard-xlsx")
+    download = download_info.value
+    assert download.suggested_filename == "vanguard-2026Q3.xlsx"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    rows = list(load_workbook(saved).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert rows[0] == ("名次", "党员编号", "姓名", "科室", "先锋指数",
+                       "工作业绩", "学习提升", "服务群众", "遵规守纪")  # fmt: skip
+    assert rows[1:] == [
+        (m["rank"], m["member_id"], m["name"], names[m["department_id"]], m["index"],
+         *(m["components"][c] for c in ("performance", "study", "service", "discipline")))
+        for m in ranking
+    ]  # fmt: skip
+
     # close the quarter from the page, with a confirmation
     page = office.open("/office/selections?quarter=2026Q3")
     page.click("text=关闭本季度并定稿")
@@ -209,6 +304,14 @@ def test_dashboard_in_a_browser(
     )
     page = office.open("/office/selections?quarter=2026Q3")
     assert "已定稿" in page.inner_text("main")
+    exported = office.context.request.get(f"{platform.api}/export/selections-2026Q3.csv")
+    assert exported.status == 200 and exported.body().startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(exported.body().decode("utf-8-sig"))))
+    final = api.get("/v1/quarters/2026Q3/selections", headers=admin).json()
+    assert [(r[0], r[2], float(r[5])) for r in table[1:]] == [
+        *(("季度标兵", m["member_id"], m["index"]) for m in final["exemplars"]),
+        *(("优秀科室", d["department_id"], d["index"]) for d in final["excellent_departments"]),
+    ]
     office.only_own_host()
 
     # the board now shows the final selections, printable
@@ -250,6 +353,22 @@ def test_dashboard_in_a_browser(
     )
     leader.shot("line")
     leader.only_own_host()
+
+    # what upstream sent that scoring refused, on the office's page, with the reason
+    wrong = json.loads(json.dumps(Events(source="/systems/inspection", prefix="bad")
+                                  .violation("v-bad", "A", "2026-09-02 10:00").to_cloudevent()))  # fmt: skip
+    wrong["data"]["rule"] = 11
+    producer = KafkaProducer(bootstrap_servers=platform.kafka.bootstrap_servers, acks="all")
+    producer.send(platform.kafka.topic(EVENTS), key=b"A", value=json.dumps(wrong).encode()).get(30)
+    producer.close()
+    wait_for(lambda: api.get("/v1/rejected-events", headers=admin).json()["total"] == 1, 60,
+             "the rejected event")  # fmt: skip
+    page = office.open("/office/refused")
+    row = page.locator(f"#rejected tr[data-id='{wrong['id']}']")
+    assert "data.rule" in row.inner_text() and "违反“十不准”" in row.inner_text()
+    assert "死信（1 条）" in page.inner_text("#dead-letters")
+    office.shot("refused")
+    office.only_own_host()
 
     # a member opens their index, explained component by component
     member = Visits(browser, platform.api, viewport={"width": 390, "height": 844})

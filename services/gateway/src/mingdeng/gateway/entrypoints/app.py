@@ -20,6 +20,7 @@ from mingdeng.gateway.entrypoints import activity, ingest, notifications, outrea
 from mingdeng.gateway.entrypoints.answers import Health, Readiness
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
+from mingdeng.gateway.entrypoints.office import router as office_router
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
@@ -49,6 +50,7 @@ TAGS = [
     {"name": "outreach", "description": "Pairings, coverage, liaison, talks, suggestions"},
     {"name": "activity", "description": "Lectures, KPIs, the live stream of index changes"},
     {"name": "tasks and notifications", "description": "Tasks, messages, monthly bulletins"},
+    {"name": "office", "description": "For the party office: refused events, speaker rotation"},
     {"name": "operations", "description": "Health, readiness, metrics"},
 ]
 
@@ -125,6 +127,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(outreach.router)
     app.include_router(activity.router)
     app.include_router(notifications.router)
+    app.include_router(office_router)
 
     web.install(app, settings)
 

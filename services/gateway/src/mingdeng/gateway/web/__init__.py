@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import assets, pages
+from mingdeng.gateway.web import assets, excel, pages
 from mingdeng.gateway.web.login import LoginCodes
 
 
@@ -22,6 +22,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     )
     app.include_router(assets.router(app, node_modules))
     app.include_router(pages.router)
+    app.include_router(excel.router)
 
     async def page_error(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, pages.PageError)

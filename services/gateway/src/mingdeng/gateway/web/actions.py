@@ -18,13 +18,16 @@ from mingdeng.gateway.domain.access import Principal
 SOURCE = "/dashboard"
 
 
-def dashboard_event(data: EventData, event_id: str, actor: Principal) -> Event[EventData]:
+def dashboard_event(
+    data: EventData, event_id: str, actor: Principal, time: datetime | None = None
+) -> Event[EventData]:
+    """The event of an action by `actor`; `time` when it happened (now by default)."""
     return Event(
         id=event_id,
         source=SOURCE,
         type=data.event_type,
         subject=data.subject,
-        time=datetime.now(UTC),
+        time=time or datetime.now(UTC),
         data=data,
         extensions={"actor": actor.subject, "actorrole": actor.role},
     )

@@ -7,6 +7,8 @@ COMPONENTS = {
     "business": "业务工作", "team": "班子队伍", "activity": "组织活动",
 }  # fmt: skip
 ROLES = {"admin": "机关党办", "secretary": "支部书记", "leader": "党组成员", "member": "党员"}
+VISIT_KINDS = {"household": "结对户走访", "commendation": "喜报到家", "liaison": "联系点走访",
+               "community": "社区服务"}  # fmt: skip
 TASK_KINDS = {"talk": "谈心谈话", "commendation": "喜报到家"}
 STATUSES = {
     "open": "待办", "done": "已完成", "cancelled": "已取消", "overdue": "已逾期",
@@ -75,3 +77,14 @@ def metric(name: str) -> str:
 
 def event_type(name: str) -> str:
     return EVENT_TYPES.get(name, name)
+
+
+def visit_kind(name: str) -> str:
+    return VISIT_KINDS.get(name, name)
+
+
+def in_order(components: dict[str, float]) -> list[tuple[str, float]]:
+    """A score's components in the SPEC's order (Vanguard or Fortress; unknown ones last)."""
+    place = {"performance": 0, "business": 0, "study": 1, "team": 1, "service": 2,
+             "activity": 2, "discipline": 3}  # fmt: skip
+    return sorted(components.items(), key=lambda kv: place.get(kv[0], len(place)))

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,9 +47,15 @@ class Account:
 
 
 class LoginCodes:
-    def __init__(self, secret: str, kafka: KafkaSettings) -> None:
+    def __init__(
+        self,
+        secret: str,
+        kafka: KafkaSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._secret = secret.encode()
         self._kafka = kafka
+        self._clock = clock
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -66,7 +73,7 @@ class LoginCodes:
 
     async def request(self, pool: asyncpg.Pool, phone: str, address: str) -> None:
         """Send a code to the member registered with `phone`, if any, within the limits."""
-        now = datetime.now(UTC)
+        now = self._clock()
         phone_hash = self._digest("phone", phone)
         async with pool.acquire() as connection, connection.transaction():
             await connection.execute(
@@ -134,7 +141,7 @@ class LoginCodes:
             if row is None:
                 return None
             expected = self._digest("code", account.member_id, code.strip())
-            live = row["expires_at"] > datetime.now(UTC) and row["attempts"] < MOST_TRIES
+            live = row["expires_at"] > self._clock() and row["attempts"] < MOST_TRIES
             if live and hmac.compare_digest(row["code_hash"], expected):
                 await connection.execute(
                     "DELETE FROM gateway.login_codes WHERE member_id = $1", account.member_id

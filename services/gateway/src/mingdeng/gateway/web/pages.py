@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
-from mingdeng.gateway.adapters.ingestion import Conflict, Unavailable
+from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
 from mingdeng.gateway.entrypoints import activity
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation
@@ -38,6 +38,16 @@ from mingdeng.gateway.web.session import (
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["labels"] = labels
+
+
+def local_time(moment: str | None) -> str:
+    """An ISO moment of the API as Beijing time, to the minute ("—" when there is none)."""
+    if not moment:
+        return "—"
+    return datetime.fromisoformat(moment).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["local_time"] = local_time
 HOME: dict[str, str] = {
     "admin": "/office",
     "secretary": "/branch",
@@ -276,6 +286,7 @@ async def office(request: Request, viewer: Admin, quarter: str | None = None) ->
     try:
         kpis = await read(request, "/v1/kpis", {"subject_type": "bureau", "limit": 500})
         lectures = await read(request, "/v1/lectures/stats", {"year": year})
+        rotation = await read(request, "/v1/lectures/rotation", {"year": year})
         coverage = await read_or(request, f"/v1/outreach/coverage/{quarter}")
         open_tasks = await read(request, "/v1/tasks", {"status": "open", "limit": 500})
         bulletins = {m: await read_or(request, f"/v1/bulletins/{m}") for m in _months_back(6)}
@@ -312,13 +323,18 @@ async def office(request: Request, viewer: Admin, quarter: str | None = None) ->
         "xAxis": {"type": "category", "data": list(violations)},
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [
-            {"type": "bar", "name": "违反“十不准”（起）", "data": list(violations.values())}
+            {
+                "type": "bar",
+                "name": "违反“十不准”（起）",
+                "data": list(violations.values()),
+                "label": {"show": True, "position": "top"},
+            }
         ],
     }
     tasks_by_kind = Counter(t["kind"] for t in open_tasks["items"])
     return page(
         request, "office.html", title="机关党办总览", quarter=quarter, year=year, latest=latest,
-        kpi_chart=json.dumps(kpi_chart, ensure_ascii=False), lectures=lectures,
+        kpi_chart=json.dumps(kpi_chart, ensure_ascii=False), lectures=lectures, rotation=rotation,
         coverage=coverage, tasks_by_kind=tasks_by_kind, open_tasks=open_tasks["items"][:20],
         names=await member_names(request.app.state.pool),
         violation_chart=json.dumps(violation_chart, ensure_ascii=False), violations=violations,
@@ -402,16 +418,17 @@ async def close_quarter(
     form_checked(request, csrf)
     quarter = quarter_or_now(quarter)
     event = actions.dashboard_event(ev.QuarterClosed(quarter=quarter), f"close-{quarter}", viewer)
-    await _publish(request, [event])
+    await publish_actions(request, [event])
     return page(
         request, "message.html", title="已提交", back=f"/office/selections?quarter={quarter}",
         sentence=f"{quarter} 季度关闭已提交；评分完成后评选结果将定稿，可在公示栏发布。",
     )  # fmt: skip
 
 
-async def _publish(request: Request, events: list[Any]) -> None:
+async def publish_actions(request: Request, events: list[Any]) -> Accepted:
+    """All of `events` published, or none; refusals as sentences."""
     try:
-        await actions.publish(request, events)
+        return await actions.publish(request, events)
     except Conflict:
         raise PageError(409, "这项操作此前已用不同的内容提交过，未再次发布。") from None
     except Unavailable:
@@ -428,6 +445,27 @@ async def bulletin(request: Request, viewer: Admin, month: str | None = None) ->
     return page(
         request, "bulletin.html", title=f"{month} 督查通报", month=month, bulletin=found,
         months=_months_back(12),
+    )  # fmt: skip
+
+
+REFUSALS_PER_PAGE = 50
+
+
+@router.get("/office/refused")
+async def refused(request: Request, viewer: Admin, page_number: int = 1) -> Response:
+    """死信与拒收: what upstream sent that was refused, with the reasons (GET /v1/dead-letters
+    and /v1/rejected-events), newest first."""
+    page_number = max(1, page_number)
+    window = {"limit": REFUSALS_PER_PAGE, "offset": (page_number - 1) * REFUSALS_PER_PAGE}
+    try:
+        letters = await read(request, "/v1/dead-letters", window)
+        rejected = await read(request, "/v1/rejected-events", window)
+    except Unreadable as error:
+        raise explain(error) from None
+    more = max(letters["total"], rejected["total"]) > page_number * REFUSALS_PER_PAGE
+    return page(
+        request, "refused.html", title="死信与拒收事件", letters=letters, rejected=rejected,
+        page_number=page_number, more=more,
     )  # fmt: skip
 
 
@@ -495,7 +533,7 @@ async def mark_delivered(
         target_member_id=task["member_id"],
         notes=notes.strip() or None,
     )
-    await _publish(request, [actions.dashboard_event(visit, visit.visit_id, viewer)])
+    await publish_actions(request, [actions.dashboard_event(visit, visit.visit_id, viewer)])
     return RedirectResponse("/line?delivered=" + task_id, status_code=303)
 
 
@@ -550,9 +588,12 @@ async def _screen_data(request: Request) -> dict[str, Any]:
             request, "/v1/lectures/stats", {"year": int(quarter[:4])}, as_screen=True
         )
         tasks = await read(request, "/v1/tasks", {"status": "done", "limit": 500}, as_screen=True)
+        all_departments = await read(
+            request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}, as_screen=True
+        )
     except Unreadable as error:
         raise explain(error) from None
-    names = {d["id"]: d["name"] for d in departments["items"]}
+    names = {d["id"]: d["name"] for d in all_departments["items"]}
     delivered = sorted(
         (t for t in tasks["items"] if t["kind"] == "commendation"),
         key=lambda t: t.get("done_at") or "",
