@@ -72,15 +72,16 @@ async def connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 def records(topic: Topic, values: Sequence[bytes]) -> list[Record]:
-    """Inbound events keyed by their subject, as publishers do; other records by b"k"."""
+    """Inbound events keyed by their subject, as publishers do; other records by a key of their
+    own (on a compacted topic, a later value of a key replaces the earlier ones)."""
     return [
-        Record(KAFKA.topic(topic), 0, n, _key(topic, value), value, 0)
+        Record(KAFKA.topic(topic), 0, n, _key(topic, value, n), value, 0)
         for n, value in enumerate(values)
     ]
 
 
-def _key(topic: Topic, value: bytes) -> bytes:
-    return json.loads(value)["subject"].encode() if topic == EVENTS else b"k"
+def _key(topic: Topic, value: bytes, n: int) -> bytes:
+    return json.loads(value)["subject"].encode() if topic == EVENTS else f"k{n}".encode()
 
 
 async def project(connection: asyncpg.Connection, batch: Sequence[Record]) -> None:

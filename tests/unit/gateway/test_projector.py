@@ -75,17 +75,22 @@ class FakeConnection:
         return [args[1] for sql, args in self.calls if args[:1] == (CHANGED_CHANNEL,)]
 
 
+OWN = b"(a key of its own)"
+
+
 class Log:
     def __init__(self) -> None:
         self.offsets: Counter[str] = Counter()
 
-    def record(self, topic: topics.Topic, value: bytes | None, key: bytes | None = b"k") -> Record:
-        """An inbound event is keyed by its subject, as publishers do; other records by `key`."""
+    def record(self, topic: topics.Topic, value: bytes | None, key: bytes | None = OWN) -> Record:
+        """An inbound event is keyed by its subject, as publishers do; other records by `key`,
+        or a key of their own (on a compacted topic, a later value of a key replaces it)."""
         name = KAFKA.topic(topic)
+        offset = self.offsets[name]
         if topic == topics.EVENTS and value is not None and b'"subject"' in value:
             key = json.loads(value)["subject"].encode()
         self.offsets[name] += 1
-        return Record(name, 0, self.offsets[name] - 1, key, value, 0)
+        return Record(name, 0, offset, f"k{offset}".encode() if key is OWN else key, value, 0)
 
 
 async def project(*records: Record) -> FakeConnection:
@@ -312,3 +317,17 @@ async def test_a_dead_letter_of_scoring_is_read_as_the_shared_model() -> None:
         update={"raw": letter.raw.replace("\x00", "\ufffd")}
     )
     assert unreadable[5] == "ValidationError"
+
+
+async def test_a_value_a_later_one_of_its_key_replaces_in_the_batch_is_not_read() -> None:
+    log = Log()
+    connection = await project(
+        log.record(topics.TASKS, task(1), key=b"t1"),
+        log.record(topics.TASKS, b"not even JSON", key=b"t2"),  # replaced: never read
+        log.record(topics.TASKS, task(2), key=b"t2"),
+        log.record(topics.TASKS, task(3), key=b"t3"),
+        log.record(topics.TASKS, None, key=b"t3"),  # a tombstone replaces nothing
+        log.record(topics.DEAD_LETTER, None, key=b"d"),
+    )
+    assert [row[0] for row in connection.rows("tasks")] == ["t1", "t2", "t3"]
+    assert connection.rows("dead_letters") == []

@@ -8,9 +8,8 @@ the live stream (`SCORE_CHANNEL`, GET /v1/stream) when, and only if, its transac
 
 from __future__ import annotations
 
-import json
-
 import asyncpg
+from pydantic_core import to_json
 
 from mingdeng.contracts.derived import IndexScore, QuarterSelection
 from mingdeng.gateway.adapters.read_cache import Kind
@@ -88,7 +87,7 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore]) -> Non
         ):
             ranks[(row["quarter"], row["level"], row["id"])] = row["rank"]
     changes = [
-        json.dumps(
+        to_json(
             {
                 "quarter": s.quarter,
                 "level": s.level,
@@ -99,9 +98,8 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore]) -> Non
                 "rank": ranks.get((s.quarter, s.level, s.id)),
                 "index": s.index,
                 "status": s.status,
-            },
-            ensure_ascii=False,
-        )
+            }
+        ).decode()
         for s in kept
     ]
     await connection.execute(
