@@ -74,6 +74,24 @@ def test_each_role_reads_its_part_of_a_ranking_page_by_page(
     assert page(ADMIN, offset=10)["items"] == [] and page(ADMIN, offset=10)["total"] == 5
     assert sorted(ids(page(ADMIN, department_id="d2"))) == ["C", "D"]
 
+    def ranked(body: dict[str, Any]) -> list[tuple[str, int]]:
+        return [(item["member_id"], item["rank"]) for item in body["items"]]
+
+    # a branch filter chooses the rows and keeps the quarter's ranks (A 1, C 2, B 3, D 4, S 5)
+    assert ranked(page(ADMIN, branch_id="b2")) == [("C", 2), ("D", 4)]
+    assert ranked(page(ADMIN, branch_id="b1")) == [("A", 1), ("B", 3), ("S", 5)]
+    assert page(ADMIN, branch_id="b1")["total"] == 3
+    assert ranked(page(ADMIN, branch_id="b1", limit=1, offset=1)) == [("B", 3)]
+    assert page(ADMIN, branch_id="b1", department_id="d2") == {
+        "quarter": "2026Q3", "status": "provisional", "total": 0, "items": []
+    }  # fmt: skip
+    assert page(ADMIN, branch_id="nowhere")["total"] == 0
+    # ...within the viewer's scope: a secretary of b1 sees nothing of b2
+    assert ranked(page(SECRETARY, branch_id="b1")) == [("A", 1), ("B", 3), ("S", 5)]
+    assert page(SECRETARY, branch_id="b2")["total"] == 0
+    assert ranked(page(LEADER, branch_id="b2")) == [("C", 2), ("D", 4)]
+    assert ranked(page(MEMBER, branch_id="b1")) == [("A", 1)]
+
     assert sorted(ids(page(SECRETARY))) == ["A", "B", "S"]
     assert page(SECRETARY)["total"] == 3
     assert sorted(ids(page(LEADER))) == ["C", "D"]
@@ -86,3 +104,7 @@ def test_each_role_reads_its_part_of_a_ranking_page_by_page(
     assert api.post("/v1/events", json=moved.to_cloudevent(), headers=ADMIN).status_code == 202
     wait_for(lambda: sorted(ids(page(SECRETARY))) == ["B", "S"], 30, "A gone from branch b1")
     assert sorted(ids(page(LEADER))) == ["A", "C", "D"]
+    wait_for(  # A's score moves with them: the filter is on the score's branch
+        lambda: sorted(ids(page(ADMIN, branch_id="b2"))) == ["A", "C", "D"], 30, "A in b2"
+    )
+    assert sorted(ids(page(ADMIN, branch_id="b1"))) == ["B", "S"]

@@ -7,7 +7,13 @@ import pytest
 
 from mingdeng.contracts.privacy import mask_phone
 from mingdeng.gateway.adapters.tokens import InvalidToken, TokenReader, issue_token
-from mingdeng.gateway.domain.access import Org, Principal, may_see_violations, scope_of
+from mingdeng.gateway.domain.access import (
+    Org,
+    Principal,
+    departments_chosen,
+    may_see_violations,
+    scope_of,
+)
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.problems import Problem
 from mingdeng.gateway.settings import GatewaySettings
@@ -108,3 +114,12 @@ def test_a_verified_token_is_remembered_until_it_expires() -> None:
         reader.read(token)
     with pytest.raises(InvalidToken):
         reader.read(issue_token("t" * 40, principal, timedelta(minutes=5)))  # another secret
+
+
+def test_a_ranking_filtered_by_branch_keeps_the_departments_of_that_branch() -> None:
+    assert departments_chosen(ORG, None, None) is None
+    assert departments_chosen(ORG, None, "b1") == {"d1", "d2"}
+    assert departments_chosen(ORG, "d2", None) == {"d2"}
+    assert departments_chosen(ORG, "d2", "b1") == {"d2"}
+    assert departments_chosen(ORG, "d3", "b1") == frozenset()  # not of that branch: no one
+    assert departments_chosen(ORG, None, "nowhere") == frozenset()

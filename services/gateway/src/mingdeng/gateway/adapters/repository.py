@@ -73,12 +73,13 @@ RANKING_ITEM["branch"] = RANKING_ITEM["department"]
 
 @dataclass(frozen=True)
 class RankingPage:
-    """Which page of which ranking, among `ids` (None: all) and within a department."""
+    """Which page of which ranking, among `ids` (None: all) and within `department_ids` (None:
+    any). Ranks stay the quarter's: a filter only chooses the rows."""
 
     quarter: str
     level: str
     ids: frozenset[str] | None
-    department_id: str | None
+    department_ids: frozenset[str] | None
     limit: int
     offset: int
 
@@ -88,7 +89,7 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> tuple[st
     PostgreSQL in one round trip: the status, how many there are in all, and the page in rank
     order, then id. Only the page's bodies are read."""
     where = """quarter = $1 AND level = $2 AND ($3::text[] IS NULL OR id = ANY($3::text[]))
-               AND ($4::text IS NULL OR department_id = $4)"""
+               AND ($4::text[] IS NULL OR department_id = ANY($4::text[]))"""
     row = await connection.fetchrow(
         f"""WITH page AS (
                 SELECT rank, id, department_id, body FROM gateway.scores WHERE {where}
@@ -108,7 +109,7 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> tuple[st
         page.quarter,
         page.level,
         None if page.ids is None else list(page.ids),
-        page.department_id,
+        None if page.department_ids is None else list(page.department_ids),
         page.limit,
         page.offset,
     )

@@ -82,3 +82,17 @@ def may_see_violations(viewer: Principal, member_id: str, org: Org) -> bool:
     mine = branch_of(org.member_department.get(viewer.subject, ""))
     theirs = branch_of(org.member_department.get(member_id, ""))
     return mine is not None and mine == theirs
+
+
+def departments_chosen(
+    org: Org, department_id: str | None, branch_id: str | None
+) -> frozenset[str] | None:
+    """The departments a ranking is filtered to: the one named, those of the branch named (as
+    the registry has them now), both (where they meet), or None when neither is named."""
+    chosen: frozenset[str] | None = None
+    if department_id is not None:
+        chosen = frozenset({department_id})
+    if branch_id is not None:
+        of_branch = frozenset(d for d, b in org.department_branch.items() if b == branch_id)
+        chosen = of_branch if chosen is None else chosen & of_branch
+    return chosen

@@ -12,7 +12,7 @@ from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.repository import RankingPage
-from mingdeng.gateway.domain.access import may_see_violations, scope_of
+from mingdeng.gateway.domain.access import departments_chosen, may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.answers import (
     Board,
     BoardDepartment,
@@ -68,14 +68,21 @@ async def vanguard(
     quarter: QuarterParam,
     viewer: Viewer,
     org: Organisation,
-    department_id: str | None = None,
+    department_id: Annotated[
+        str | None, Query(description="only the members of this department")
+    ] = None,
+    branch_id: Annotated[
+        str | None, Query(description="only the members of this branch's departments")
+    ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    """Members by Vanguard Index, rank then member id; each viewer sees their part of the bureau."""
+    """Members by Vanguard Index, rank then member id; each viewer sees their part of the bureau.
+    A department or branch filter keeps the quarter's ranks (a department's first may be 7th)."""
     ids = scope_of(viewer, org).member_ids
+    departments = departments_chosen(org, department_id, branch_id)
     return await ranked_page(
-        request, RankingPage(quarter, "member", ids, department_id, limit, offset)
+        request, RankingPage(quarter, "member", ids, departments, limit, offset)
     )
 
 

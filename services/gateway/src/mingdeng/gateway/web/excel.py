@@ -23,6 +23,7 @@ from mingdeng.gateway.web.pages import (
     page,
     publish_actions,
     quarter_or_now,
+    vanguard_filters,
 )
 from mingdeng.gateway.web.reads import Unreadable, read, read_or
 
@@ -137,6 +138,7 @@ async def export_rankings(
     fmt: Format,
     index: Literal["vanguard", "fortress"] = "vanguard",
     department_id: str | None = None,
+    branch_id: str | None = None,
     level: Literal["department", "branch"] = "department",
 ) -> Response:
     """The Vanguard (members) or Fortress (departments or branches) ranking as the viewer sees
@@ -145,7 +147,7 @@ async def export_rankings(
     try:
         if index == "vanguard":
             items = await _all_items(request, f"/v1/quarters/{quarter}/vanguard",
-                                     {"department_id": department_id})  # fmt: skip
+                                     vanguard_filters(department_id, branch_id))  # fmt: skip
             departments = await _all_items(request, f"/v1/quarters/{quarter}/fortress",
                                            {"level": "department"})  # fmt: skip
         else:

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import asyncpg
 from fastapi import APIRouter, Depends, Form, Request, Response
@@ -342,23 +343,30 @@ async def office(request: Request, viewer: Admin, quarter: str | None = None) ->
     )  # fmt: skip
 
 
+def vanguard_filters(department_id: str | None, branch_id: str | None) -> dict[str, str]:
+    """The Vanguard ranking's filters as the API's query (the page and its export share them)."""
+    chosen = {"department_id": department_id, "branch_id": branch_id}
+    return {name: value for name, value in chosen.items() if value}
+
+
 async def _rankings(
-    request: Request, quarter: str, department_id: str | None, level: str
+    request: Request, quarter: str, filters: dict[str, str], level: str
 ) -> dict[str, Any]:
     try:
-        members = await read(
-            request,
-            f"/v1/quarters/{quarter}/vanguard",
-            {"department_id": department_id, "limit": 500},
-        )
+        members = await read(request, f"/v1/quarters/{quarter}/vanguard", {**filters, "limit": 500})
         groups = await read(request, f"/v1/quarters/{quarter}/fortress", {"level": level})
-        departments = await read(
-            request, f"/v1/quarters/{quarter}/fortress", {"level": "department", "limit": 500}
-        )
+        departments, branches = [
+            await read(request, f"/v1/quarters/{quarter}/fortress", {"level": each, "limit": 500})
+            for each in ("department", "branch")
+        ]
     except Unreadable as error:
         raise explain(error) from None
-    names = {d["id"]: d["name"] for d in departments["items"]}
-    return {"members": members, "groups": groups, "department_names": names}
+    return {
+        "members": members,
+        "groups": groups,
+        "department_names": {d["id"]: d["name"] for d in departments["items"]},
+        "branch_names": {b["id"]: b["name"] for b in branches["items"]},
+    }
 
 
 @router.get("/rankings")
@@ -367,6 +375,7 @@ async def rankings(
     viewer: AnyViewer,
     quarter: str | None = None,
     department_id: str | None = None,
+    branch_id: str | None = None,
     level: str = "department",
     fragment: bool = False,
 ) -> Response:
@@ -374,11 +383,12 @@ async def rankings(
     quarter = quarter_or_now(quarter)
     if level not in ("department", "branch"):
         raise PageError(422, "堡垒指数只能按科室或支部排名。")
-    data = await _rankings(request, quarter, department_id or None, level)
+    filters = vanguard_filters(department_id, branch_id)
+    data = await _rankings(request, quarter, filters, level)
     return page(
         request, "rankings_live.html" if fragment else "rankings.html", title="先锋指数与堡垒指数",
-        quarter=quarter, department_id=department_id or "", level=level,
-        quarters=recent_quarters(), **data,
+        quarter=quarter, department_id=department_id or "", branch_id=branch_id or "",
+        vanguard_query=urlencode(filters), level=level, quarters=recent_quarters(), **data,
     )  # fmt: skip
 
 
