@@ -17,10 +17,11 @@ api="http://127.0.0.1:$MINGDENG_GATEWAY_PORT"
 cat <<INFO
 
   Mingdeng is running.
+    Dashboard     $api/login/dev?member_id=m001 (the office, logged in as an admin)
+    Public pages  $api/board (公示栏) and $api/screen (数据大屏), no login
     API           $api
     API docs      $api/docs
     Admin token   make token ROLE=admin SUBJECT=m001
-    Public board  $api/v1/board/2026Q3 (no token)
     Logs          $RUN_DIR/logs/
     Stop          make down
 

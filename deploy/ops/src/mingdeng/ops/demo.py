@@ -25,6 +25,7 @@ from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 SOURCE = "/systems/demo"
 Emit = Callable[[EventData, datetime], None]
 HISTORY_MONTHS = 24  # the seed: 24 sessions of the monthly lecture hall so far
+VIOLATIONS_A_QUARTER = 6  # what the daily inspections find, about two a month; one in six appealed
 
 BRANCHES = [
     "机关第一党支部",
@@ -249,7 +250,7 @@ def build_demo(
                         at(day, 14 + slot // 2, 30 * (slot % 2)),
                     )
 
-    # per quarter: visits, volunteering, liaison, talks, suggestions, KPIs; violations are rare
+    # per quarter: visits, volunteering, liaison, talks, suggestions, KPIs, a few violations
     quarter = Quarter.of(at(first_month))
     current = Quarter.of(at(today))
     violations = 0
@@ -296,25 +297,27 @@ def build_demo(
                     ),
                     at(day_in()),
                 )
-            if rng.random() < 0.012 and violations < 10:
+            if rng.random() < VIOLATIONS_A_QUARTER * span / 91 / len(bureau.members):
                 violations += 1
                 rule = rng.randrange(1, 11)
+                logged_on = day_in()
                 emit(
                     ev.ViolationLogged(
-                        violation_id=f"viol{violations:02d}",
+                        violation_id=f"viol{violations:03d}",
                         member_id=member_id,
                         rule=rule,
                         description=FINDINGS[rule],
                         inspector_id="m002",
                     ),
-                    at(day_in(), 11),
+                    at(logged_on, 11),
                 )
-                if violations == 1:
+                if violations % 6 == 1:  # an appeal upheld a few days later
                     emit(
                         ev.ViolationRetracted(
-                            violation_id="viol01", reason="申诉成立：公务外出已报备"
+                            violation_id=f"viol{violations:03d}",
+                            reason="申诉成立：公务外出已报备",
                         ),
-                        at(day_in(), 16),
+                        at(min(logged_on + timedelta(days=3), today - timedelta(days=1)), 16),
                     )
         for leader_id in bureau.leaders:  # each party-group member visits their village branch
             for _ in range(rng.choice([1, 1, 2, 3]) if quarter < current else rng.choice([0, 1])):

@@ -496,7 +496,8 @@ async def me(request: Request, viewer: AnyViewer, quarter: str | None = None) ->
         raise explain(error) from None
     return page(
         request, "me.html", title="我的先锋指数", quarter=quarter, index=index,
-        households=households, tasks=tasks["items"], quarters=recent_quarters(),
+        households=households, quarters=recent_quarters(),
+        tasks=[t for t in tasks["items"] if member_id in (t["assignee_id"], t["member_id"])],
         names=await member_names(request.app.state.pool),
         roles=await roles_of(request, viewer),
     )  # fmt: skip
