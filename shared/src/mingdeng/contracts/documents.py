@@ -181,9 +181,12 @@ def asyncapi_document() -> dict[str, Any]:
             "title": "Mingdeng (明灯) event contracts",
             "version": "1.0.0",
             "description": (
-                "CloudEvents 1.0 in structured JSON mode. (source, id) is the idempotency key; "
-                "the Kafka key is the event's subject. Invalid records go to the dead-letter "
-                "topic with a reason per field. The operations are an integrator's: it sends "
+                "CloudEvents 1.0 as the Kafka protocol binding carries them: structured mode "
+                "(the payloads below) or binary mode (the attributes as ce_ headers, the data "
+                "as the value; docs/events.md). (source, id) is the idempotency key; the Kafka "
+                "key must be the event's subject, or the record is dead-lettered. Invalid "
+                "records go to the dead-letter topic with a reason per field and the record's "
+                "headers. The operations are an integrator's: it sends "
                 "CloudEvents to mingdeng.events.v1 and may read the derived topics."
             ),
         },

@@ -1,4 +1,5 @@
-"""The CloudEvents 1.0 envelope (structured JSON mode) and the typed event built from it."""
+"""The CloudEvents 1.0 envelope (the structured form every mode is read into) and the typed
+event built from it."""
 
 from __future__ import annotations
 
