@@ -317,17 +317,3 @@ async def test_a_dead_letter_of_scoring_is_read_as_the_shared_model() -> None:
         update={"raw": letter.raw.replace("\x00", "\ufffd")}
     )
     assert unreadable[5] == "ValidationError"
-
-
-async def test_a_value_a_later_one_of_its_key_replaces_in_the_batch_is_not_read() -> None:
-    log = Log()
-    connection = await project(
-        log.record(topics.TASKS, task(1), key=b"t1"),
-        log.record(topics.TASKS, b"not even JSON", key=b"t2"),  # replaced: never read
-        log.record(topics.TASKS, task(2), key=b"t2"),
-        log.record(topics.TASKS, task(3), key=b"t3"),
-        log.record(topics.TASKS, None, key=b"t3"),  # a tombstone replaces nothing
-        log.record(topics.DEAD_LETTER, None, key=b"d"),
-    )
-    assert [row[0] for row in connection.rows("tasks")] == ["t1", "t2", "t3"]
-    assert connection.rows("dead_letters") == []

@@ -73,13 +73,12 @@ PROJECTION_TABLES: tuple[str, ...] = tuple(
 class Projector:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._routes = {kafka.topic(topic): model for topic, model in ROUTES.items()}
-        self._compacted = {kafka.topic(topic) for topic in ROUTES if topic.compacted}
         self.topic_names = list(self._routes)
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
         batches: dict[ReadModel, Batch] = {}
         refused = dead_letters.DeadLetterBatch()  # records the projector cannot read
-        for record in self._not_superseded(records):
+        for record in records:
             model = self._routes[record.topic]
             batch = batches.get(model)
             if batch is None:
@@ -103,23 +102,6 @@ class Projector:
         for kind in KINDS:  # what the API keeps in memory reads these again after the commit
             if kind in changed:
                 await connection.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, kind)
-
-    def _not_superseded(self, records: Sequence[Record]) -> list[Record]:
-        """The records, less those of a compacted topic that a later value of the same key in
-        the batch replaces: the topic keeps only the last value of a key, and so does every read
-        model of one, so the earlier values are not even read (a rebuild meets many)."""
-        replaced: set[tuple[str, bytes]] = set()
-        kept: list[Record] = []
-        for record in reversed(records):
-            if record.topic in self._compacted and record.key is not None:
-                key = (record.topic, record.key)
-                if key in replaced:
-                    continue
-                if record.value is not None:  # a tombstone does not stand for what came before
-                    replaced.add(key)
-            kept.append(record)
-        kept.reverse()
-        return kept
 
 
 async def forget_projections(connection: asyncpg.Connection, consumer: str) -> None:
