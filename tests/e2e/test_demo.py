@@ -176,7 +176,12 @@ def test_demo_live_publishes_at_its_rate_until_a_signal(
         first_event = live.stdout.readline()  # publishing has begun
         time.sleep(3)
         live.send_signal(stop_with)
-        rest, errors = live.communicate(timeout=30)
+        # read through the same buffered file as readline (communicate reads the pipe beneath
+        # it, and would miss lines readline took into its buffer); stderr is a line or two
+        rest = live.stdout.read()
+        live.wait(timeout=30)
+        assert live.stderr is not None
+        errors = live.stderr.read()
     finally:
         if live.poll() is None:
             live.kill()
