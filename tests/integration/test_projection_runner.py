@@ -189,21 +189,26 @@ async def test_a_staged_handler_reads_the_next_batch_while_one_commits_and_commi
     values[5] = "unreadable"
     produce(kafka_bootstrap, topic, values)
     steps: list[tuple[str, int]] = []  # (what, first offset of the batch)
+    prepared = {4: asyncio.Event(), 8: asyncio.Event()}  # the batches taken after 0 and 4
 
     class Staged:
         async def prepare(self, records: Sequence[Record]) -> list[str]:
             steps.append(("prepare", records[0].offset))
+            if records[0].offset in prepared:
+                prepared[records[0].offset].set()
             if any(r.value == b"unreadable" for r in records):
                 raise ValueError("cannot read it")
             return [r.value.decode() for r in records if r.value]
 
-        async def write(self, connection: asyncpg.Connection, prepared: list[str]) -> None:
-            steps.append(("write", int(prepared[0][1:])))
+        async def write(self, connection: asyncpg.Connection, values: list[str]) -> None:
+            steps.append(("write", int(values[0][1:])))
             await connection.executemany(
-                f"INSERT INTO {table} (value) VALUES ($1)", [(v,) for v in prepared]
+                f"INSERT INTO {table} (value) VALUES ($1)", [(v,) for v in values]
             )
-            await asyncio.sleep(0.2)  # the statements take their time
-            steps.append(("written", int(prepared[0][1:])))
+            first = int(values[0][1:])
+            if first + 4 in prepared:  # the next batch is read while this one is written
+                await asyncio.wait_for(prepared[first + 4].wait(), 10)
+            steps.append(("written", first))
 
     runner = ProjectionRunner(
         consumer=consumer, topics=[topic], bootstrap_servers=kafka_bootstrap, pool=pg_pool,
