@@ -176,3 +176,59 @@ async def test_a_rebalance_while_a_batch_is_applied_applies_no_record_twice(
     assert seeks and seeks[0].done()
     assert runner.processed == 5 and not runner.parked
     assert await pg_pool.fetchval(f"SELECT count(*) FROM {table}") == 5
+
+
+async def test_a_staged_handler_reads_the_next_batch_while_one_commits_and_commits_in_order(
+    kafka_bootstrap: str, database_url: str, pg_pool: asyncpg.Pool, unique: str
+) -> None:
+    await migrate(database_url, "runtime", "mingdeng.runtime.sql")
+    topic, table, consumer = f"test.staged.{unique}", f"staged_{unique}", f"test-{unique}"
+    make_topic(kafka_bootstrap, topic, partitions=1)
+    await pg_pool.execute(f"CREATE TABLE {table} (seq bigserial, value text PRIMARY KEY)")
+    values = [f"e{i}" for i in range(12)]
+    values[5] = "unreadable"
+    produce(kafka_bootstrap, topic, values)
+    steps: list[tuple[str, int]] = []  # (what, first offset of the batch)
+    prepared = {4: asyncio.Event(), 8: asyncio.Event()}  # the batches taken after 0 and 4
+
+    class Staged:
+        async def prepare(self, records: Sequence[Record]) -> list[str]:
+            steps.append(("prepare", records[0].offset))
+            if records[0].offset in prepared:
+                prepared[records[0].offset].set()
+            if any(r.value == b"unreadable" for r in records):
+                raise ValueError("cannot read it")
+            return [r.value.decode() for r in records if r.value]
+
+        async def write(self, connection: asyncpg.Connection, values: list[str]) -> None:
+            steps.append(("write", int(values[0][1:])))
+            await connection.executemany(
+                f"INSERT INTO {table} (value) VALUES ($1)", [(v,) for v in values]
+            )
+            first = int(values[0][1:])
+            if first + 4 in prepared:  # the next batch is read while this one is written
+                await asyncio.wait_for(prepared[first + 4].wait(), 10)
+            steps.append(("written", first))
+
+    runner = ProjectionRunner(
+        consumer=consumer, topics=[topic], bootstrap_servers=kafka_bootstrap, pool=pg_pool,
+        handler=Staged(), max_batch=4,
+    )  # fmt: skip
+    await run_until(runner, lambda: runner.processed >= 11 and runner.caught_up.is_set())
+    rows = await pg_pool.fetch(f"SELECT value FROM {table} ORDER BY seq")
+    assert [r["value"] for r in rows] == [v for v in values if v != "unreadable"]
+    parked = await pg_pool.fetch(
+        'SELECT "offset", reason FROM public.parked_records WHERE consumer = $1', consumer
+    )
+    assert [(p["offset"], p["reason"]) for p in parked] == [(5, "ValueError")]
+    assert (
+        await pg_pool.fetchval(
+            "SELECT next_offset FROM public.consumer_offsets WHERE consumer = $1", consumer
+        )
+        == 12
+    )
+    # each batch was read while the one before was being written
+    assert steps.index(("prepare", 4)) < steps.index(("written", 0))
+    assert steps.index(("prepare", 8)) < steps.index(("written", 4))
+    writes = [first for what, first in steps if what == "write"]
+    assert writes == sorted(writes)  # one batch after the other, in the order taken

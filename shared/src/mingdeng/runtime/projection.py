@@ -4,6 +4,10 @@ The handler writes its rows through the given connection; the runner adds the ne
 the batch in the same transaction. On start and on every rebalance it seeks to the stored
 offsets, so a redelivered message changes nothing and a crash loses nothing.
 
+A handler in two steps (`StagedHandler`) reads the next batch while the previous one commits:
+`prepare` (no database) runs beside the transaction in flight, `write` in the batch's own.
+Batches still commit one at a time, in the order taken.
+
 No record and no outage stops it: a transient failure (the database or the broker away) is
 retried with backoff; any other failure of a batch is retried record by record, and a record
 that fails alone is parked in `public.parked_records` with its reason, byte for byte, in the
@@ -18,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar, runtime_checkable
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -43,6 +47,38 @@ class Record:
 
 
 BatchHandler = Callable[[asyncpg.Connection, Sequence[Record]], Awaitable[None]]
+P = TypeVar("P")
+
+
+@runtime_checkable
+class StagedHandler(Protocol[P]):
+    """A handler in two steps. `prepare` reads a batch into what `write` needs, touching no
+    database (it may await, to let the previous batch's statements go on); `write` writes it in
+    the batch's transaction. The runner prepares again for every attempt after a failure."""
+
+    async def prepare(self, records: Sequence[Record]) -> P: ...
+
+    async def write(self, connection: asyncpg.Connection, prepared: P) -> None: ...
+
+
+@dataclass(frozen=True)
+class _InOneStep:
+    """A `BatchHandler` as a `StagedHandler`: nothing to prepare, it all happens in `write`."""
+
+    handler: BatchHandler
+
+    async def prepare(self, records: Sequence[Record]) -> Sequence[Record]:
+        return records
+
+    async def write(self, connection: asyncpg.Connection, prepared: Sequence[Record]) -> None:
+        await self.handler(connection, prepared)
+
+
+class _NotPrepared:
+    """A batch not prepared ahead (its `prepare` failed, or a rebalance stored part of it)."""
+
+
+NOT_PREPARED: Final = _NotPrepared()
 # Called in the next transaction after one rolled back, so that a handler holding state in
 # memory can fold it again from what was committed.
 Reload = Callable[[asyncpg.Connection], Awaitable[None]]
@@ -105,6 +141,13 @@ async def store_offsets(
     )
 
 
+async def _ended(task: asyncio.Task[None]) -> None:
+    """Wait for a task cancelled while the caller fails; its own failure is only logged."""
+    await asyncio.wait([task])
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a batch failed as the consumer stopped", exc_info=task.exception())
+
+
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: ProjectionRunner) -> None:
         self._runner = runner
@@ -129,7 +172,7 @@ class ProjectionRunner:
         topics: Sequence[str],
         bootstrap_servers: str,
         pool: asyncpg.Pool,
-        handler: BatchHandler,
+        handler: BatchHandler | StagedHandler[Any],
         reload: Reload | None = None,
         max_batch: int = 500,
         retry_delay_s: float = 0.5,
@@ -139,7 +182,9 @@ class ProjectionRunner:
         self._topics = list(topics)
         self._bootstrap_servers = bootstrap_servers
         self._pool = pool
-        self._handler = handler
+        self._handler: StagedHandler[Any] = (
+            handler if isinstance(handler, StagedHandler) else _InOneStep(handler)
+        )
         self._reload = reload
         self._must_reload = False
         self._max_batch = max_batch
@@ -211,35 +256,63 @@ class ProjectionRunner:
             self.state = "stopped"
 
     async def _consume(self, stop: asyncio.Event) -> None:
+        committing: asyncio.Task[None] | None = None  # the previous batch, while it commits
         try:
             await self._kafka.start()
             self._kafka.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
             self.state = "running"
             while not stop.is_set():
-                batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
-                records = [
-                    Record(
-                        m.topic,
-                        m.partition,
-                        m.offset,
-                        m.key,
-                        m.value,
-                        m.timestamp,
-                        tuple(m.headers or ()),
-                    )
-                    for messages in batches.values()
-                    for m in messages
-                ]
+                records = await self._take()
+                prepared = await self._prepare_ahead(records)
+                if committing is not None:
+                    previous, committing = committing, None
+                    await previous
                 if records:
-                    async with self._applying:
-                        await self._apply(self._unapplied(records), stop)
+                    committing = asyncio.create_task(self._apply_in_turn(records, prepared, stop))
                     self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
                 await self._measure_lag()
                 self._tell_progress()
                 if not records and self._kafka.assignment():
                     self.caught_up.set()
+        except BaseException:
+            if committing is not None:
+                committing.cancel()  # as a crash would: its transaction rolls back
+                await _ended(committing)
+                committing = None
+            raise
         finally:
+            if committing is not None:
+                await committing  # asked to stop: what was taken commits first
             await self._kafka.stop()
+
+    async def _take(self) -> list[Record]:
+        batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
+        return [
+            Record(
+                m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, tuple(m.headers or ())
+            )
+            for messages in batches.values()
+            for m in messages
+        ]
+
+    async def _prepare_ahead(self, records: list[Record]) -> Any:
+        """What the handler makes of `records`, while the batch before commits. A failure is
+        not told here: the batch meets it again when it is applied, and is taken apart."""
+        if not records:
+            return NOT_PREPARED
+        try:
+            return await self._handler.prepare(records)
+        except Exception:
+            return NOT_PREPARED
+
+    async def _apply_in_turn(
+        self, records: list[Record], prepared: Any, stop: asyncio.Event
+    ) -> None:
+        async with self._applying:
+            unapplied = self._unapplied(records)
+            if len(unapplied) < len(records):
+                prepared = NOT_PREPARED
+            await self._apply(unapplied, prepared, stop)
 
     def _tell_progress(self, every_s: float = 5.0, behind: int = PROGRESS_FROM) -> None:
         """While far behind (a rebuild, a long outage), say every few seconds how far it is."""
@@ -272,11 +345,11 @@ class ProjectionRunner:
             lag[partition] = max(0, end - position)
         self.lag = lag
 
-    async def _apply(self, records: list[Record], stop: asyncio.Event) -> None:
+    async def _apply(self, records: list[Record], prepared: Any, stop: asyncio.Event) -> None:
         if not records:
             return
         try:
-            await self._commit(records, stop)
+            await self._commit(records, stop, prepared)
         except _Stopping:
             raise
         except Exception as error:
@@ -298,16 +371,20 @@ class ProjectionRunner:
                 except Exception as single:
                     await self._park(record, single, stop)
 
-    async def _commit(self, records: Sequence[Record], stop: asyncio.Event) -> None:
+    async def _commit(
+        self, records: Sequence[Record], stop: asyncio.Event, prepared: Any = NOT_PREPARED
+    ) -> None:
         """Apply and store the offsets in one transaction, waiting out outages; a permanent
         failure is raised."""
         while True:
             try:
+                if prepared is NOT_PREPARED:
+                    prepared = await self._handler.prepare(records)
                 async with self._pool.acquire() as connection, connection.transaction():
                     if self._must_reload and self._reload is not None:
                         await self._reload(connection)
                     self._must_reload = False
-                    await self._handler(connection, records)
+                    await self._handler.write(connection, prepared)
                     await store_offsets(connection, self.consumer_name, records)
                 self._stored(records)
                 self.processed += len(records)
@@ -318,6 +395,7 @@ class ProjectionRunner:
                 return
             except Exception as error:
                 self._must_reload = True  # the handler may have changed memory, not rows
+                prepared = NOT_PREPARED  # nor trust what it prepared
                 if not is_transient(error):
                     raise
                 await self._wait_out(error, stop, "the database")

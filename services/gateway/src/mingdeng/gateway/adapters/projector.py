@@ -2,16 +2,18 @@
 
 `ROUTES` says which read model takes the records of each topic it reads; the projector reads
 exactly those topics. Runs under `ProjectionRunner`, so rows and offsets commit together: each
-read model keeps what a batch of records means and writes it at the end of the batch, a
-statement per table. A record that cannot be read is kept in gateway.dead_letters with its
-reason and its bytes as they were, never dropped, and never stops the projector; a record that
-fails otherwise the runner parks.
+read model keeps what a batch of records means (`prepare`, while the batch before commits) and
+writes it in the batch's transaction (`write`), a statement per table. A record that cannot be
+read is kept in gateway.dead_letters with its reason and its bytes as they were, never dropped,
+and never stops the projector; a record that fails otherwise the runner parks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -70,15 +72,33 @@ PROJECTION_TABLES: tuple[str, ...] = tuple(
 )
 
 
+# Records read between two turns of the event loop, while a batch is prepared: the transaction
+# of the batch before goes on between them.
+READ_BETWEEN_TURNS = 50
+
+
+@dataclass
+class Prepared:
+    """What a batch of records means for each read model, and the records none can read."""
+
+    batches: dict[ReadModel, Batch] = field(default_factory=dict)
+    refused: dead_letters.DeadLetterBatch = field(default_factory=dead_letters.DeadLetterBatch)
+
+
 class Projector:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._routes = {kafka.topic(topic): model for topic, model in ROUTES.items()}
         self.topic_names = list(self._routes)
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
-        batches: dict[ReadModel, Batch] = {}
-        refused = dead_letters.DeadLetterBatch()  # records the projector cannot read
-        for record in records:
+        await self.write(connection, await self.prepare(records))
+
+    async def prepare(self, records: Sequence[Record]) -> Prepared:
+        prepared = Prepared()
+        batches = prepared.batches
+        for count, record in enumerate(records, 1):
+            if count % READ_BETWEEN_TURNS == 0:
+                await asyncio.sleep(0)
             model = self._routes[record.topic]
             batch = batches.get(model)
             if batch is None:
@@ -93,12 +113,15 @@ class Projector:
                     record.offset,
                     str(error).replace("\x00", "\\x00")[:500],
                 )
-                refused.refuse(record, error)
+                prepared.refused.refuse(record, error)
+        return prepared
+
+    async def write(self, connection: asyncpg.Connection, prepared: Prepared) -> None:
         changed: set[Kind] = set()
         for model in self._routes.values():
-            if model in batches:
-                changed |= await batches[model].write(connection)
-        await refused.write(connection)
+            if model in prepared.batches:
+                changed |= await prepared.batches[model].write(connection)
+        await prepared.refused.write(connection)
         for kind in KINDS:  # what the API keeps in memory reads these again after the commit
             if kind in changed:
                 await connection.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, kind)

@@ -193,7 +193,7 @@ async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asynci
             topics=projector.topic_names,
             bootstrap_servers=settings.kafka.bootstrap_servers,
             pool=app.state.pool,
-            handler=projector.handle,
+            handler=projector,
         )
         app.state.projector = runner
         try:
