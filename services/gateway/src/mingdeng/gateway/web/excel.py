@@ -148,8 +148,7 @@ async def export_rankings(
         if index == "vanguard":
             items = await _all_items(request, f"/v1/quarters/{quarter}/vanguard",
                                      vanguard_filters(department_id, branch_id))  # fmt: skip
-            departments = await _all_items(request, f"/v1/quarters/{quarter}/fortress",
-                                           {"level": "department"})  # fmt: skip
+            names = await _department_names(request, quarter)
         else:
             items = await _all_items(request, f"/v1/quarters/{quarter}/fortress", {"level": level})
     except Unreadable as error:
@@ -157,7 +156,6 @@ async def export_rankings(
     components = _component_columns(items)
     parts = [labels.component(c) for c in components]
     if index == "vanguard":
-        names = {d["id"]: d["name"] for d in departments}
         header = ["名次", "党员编号", "姓名", "科室", "先锋指数", *parts]
         rows = [[m["rank"], m["member_id"], m["name"],
                  names.get(m["department_id"], m["department_id"]), m["index"],
@@ -171,18 +169,25 @@ async def export_rankings(
     return _table(title, header, rows, f"{index}-{quarter}", fmt)
 
 
+async def _department_names(request: Request, quarter: str) -> dict[str, str]:
+    """Department ids to names, as the quarter's Fortress ranking of departments gives them."""
+    departments = await _all_items(
+        request, f"/v1/quarters/{quarter}/fortress", {"level": "department"}
+    )
+    return {d["id"]: d["name"] for d in departments}
+
+
 @router.get("/export/selections-{quarter}.{fmt}")
 async def export_selections(request: Request, viewer: Admin, quarter: str, fmt: Format) -> Response:
     """The quarter's exemplars and excellent departments, as /office/selections shows them."""
     quarter = quarter_or_now(quarter)
     try:
         selection = await read_or(request, f"/v1/quarters/{quarter}/selections")
-        departments = await _all_items(request, f"/v1/quarters/{quarter}/fortress", {})
+        names = await _department_names(request, quarter)
     except Unreadable as error:
         raise explain(error) from None
     if selection is None:
         raise PageError(404, f"{quarter} 季度还没有评分，暂无评选结果可导出。")
-    names = {d["id"]: d["name"] for d in departments}
     status = labels.status(selection["status"])
     header = ["类别", "名次", "编号", "名称", "科室", "指数", "状态"]
     rows = [["季度标兵", place, m["member_id"], m["name"],
@@ -199,12 +204,11 @@ async def export_coverage(request: Request, viewer: Admin, quarter: str, fmt: Fo
     quarter = quarter_or_now(quarter)
     try:
         coverage = await read_or(request, f"/v1/outreach/coverage/{quarter}")
-        departments = await _all_items(request, f"/v1/quarters/{quarter}/fortress", {})
+        names = await _department_names(request, quarter)
     except Unreadable as error:
         raise explain(error) from None
     if coverage is None:
         raise PageError(404, f"{quarter} 季度还没有结对走访数据可导出。")
-    names = {d["id"]: d["name"] for d in departments}
     header = ["党员编号", "姓名", "科室", "支部", "结对户数", "已走访户数", "覆盖率"]
     rows = [[m["member_id"], m["name"], names.get(m["department_id"], m["department_id"]),
              m["branch_id"], m["pairings"], m["visited"], m["rate"]]
