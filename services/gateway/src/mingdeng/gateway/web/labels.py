@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 COMPONENTS = {
     "performance": "工作业绩", "study": "学习提升", "service": "服务群众", "discipline": "遵规守纪",
     "business": "业务工作", "team": "班子队伍", "activity": "组织活动",
@@ -47,40 +49,20 @@ EVENT_TYPES = {
 }
 
 
-def component(name: str) -> str:
-    return COMPONENTS.get(name, name)
+def _in_chinese(table: dict[str, str]) -> Callable[[str], str]:
+    """A lookup that shows a name the table lacks as it is."""
+    return lambda name: table.get(name, name)
 
 
-def role(name: str) -> str:
-    return ROLES.get(name, name)
-
-
-def task_kind(name: str) -> str:
-    return TASK_KINDS.get(name, name)
-
-
-def status(name: str) -> str:
-    return STATUSES.get(name, name)
-
-
-def module(name: str) -> str:
-    return MODULES.get(name, name)
-
-
-def theme(name: str) -> str:
-    return THEMES.get(name, name)
-
-
-def metric(name: str) -> str:
-    return METRICS.get(name, name)
-
-
-def event_type(name: str) -> str:
-    return EVENT_TYPES.get(name, name)
-
-
-def visit_kind(name: str) -> str:
-    return VISIT_KINDS.get(name, name)
+component = _in_chinese(COMPONENTS)
+role = _in_chinese(ROLES)
+task_kind = _in_chinese(TASK_KINDS)
+status = _in_chinese(STATUSES)
+module = _in_chinese(MODULES)
+theme = _in_chinese(THEMES)
+metric = _in_chinese(METRICS)
+event_type = _in_chinese(EVENT_TYPES)
+visit_kind = _in_chinese(VISIT_KINDS)
 
 
 def in_order(components: dict[str, float]) -> list[tuple[str, float]]:
