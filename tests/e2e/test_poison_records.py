@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from mingdeng.contracts.topics import DEAD_LETTER, EVENTS
 from tests.e2e.conftest import Platform, token
 from tests.support.builders import Events
 from tests.support.kafka_log import records
-from tests.support.processes import wait_for
+from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN = token("admin", "root")
@@ -141,3 +142,9 @@ def test_poison_records_are_dead_lettered_and_every_consumer_goes_on(
     second = good_event(2)
     wait_for(lambda: everyone_took(*second), 60, "the next good event taken after restarts")
     assert len(dead_letters(platform)) == len(bad)  # and none dead-lettered twice
+    for command in (("replay", "--verify"), ("reconcile",)):  # a replay meets them again
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/mingdeng-scoring"), *command],
+            env={**platform.env, "PATH": "/usr/bin:/bin"}, capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
