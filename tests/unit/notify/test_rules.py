@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.derived import QuarterSelection, Ranking, SelectedMember
+from mingdeng.contracts.derived import QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.notify.domain import rules
 from mingdeng.notify.domain.delivery import (
     Limit,
@@ -112,7 +112,7 @@ def test_commendation_tasks_go_to_the_leader_of_the_exemplars_line() -> None:
         status="final",
         rules_version="2026.1",
         excellent_departments=[],
-        ranking=Ranking(member=["M1", "S1"], department=[], branch=[]),
+        ranked=RankingSizes(member=2, department=0, branch=0),
         exemplars=[
             SelectedMember(rank=1, member_id="M1", name="王芳", department_id="d1", index=98.0),
             SelectedMember(rank=2, member_id="S1", name="李书记", department_id="d2", index=90.0),

@@ -12,7 +12,7 @@ import pytest
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import serialize_event
-from mingdeng.contracts.derived import EventRef, QuarterSelection, Ranking, SelectedMember
+from mingdeng.contracts.derived import EventRef, QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import PAYLOAD_TYPES, EventData
 from mingdeng.contracts.topics import ALL_TOPICS, EVENTS, SELECTIONS, Topic
@@ -121,7 +121,7 @@ def selection(status: str = "final") -> QuarterSelection:
         status=status,  # type: ignore[arg-type]
         rules_version="2026.1",
         excellent_departments=[],
-        ranking=Ranking(member=["M1", "S1"], department=[], branch=[]),
+        ranked=RankingSizes(member=2, department=0, branch=0),
         exemplars=[
             SelectedMember(rank=1, member_id="M1", name="王芳", department_id="d1", index=98.0),
             SelectedMember(rank=2, member_id="S1", name="李书记", department_id="d2", index=90.0),
