@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from pydantic import ValidationError
 from pydantic_core import to_json
@@ -21,6 +21,7 @@ from pydantic_core import to_json
 from mingdeng.contracts.envelope import MAX_CLOCK_LEAD, Envelope, Event
 from mingdeng.contracts.errors import FieldError, InvalidEvent
 from mingdeng.contracts.events import PAYLOAD_BY_TYPE, EventData
+from mingdeng.contracts.text import may_hold_unstorable, unstorable
 from mingdeng.contracts.upcasting import upcast
 
 D = TypeVar("D", bound=EventData)
@@ -30,6 +31,8 @@ D = TypeVar("D", bound=EventData)
 MAX_EVENT_BYTES = 256 * 1024  # one serialized event
 MAX_DEPTH = 32  # nesting of objects and arrays, the event itself being level 1
 MAX_NUMBER_DIGITS = 100  # characters of one JSON number
+MAX_ID_CHARS = 128  # an event's id and type (the envelope's limits)
+MAX_SOURCE_CHARS = 512
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -57,14 +60,8 @@ def parse_event(
     one version per type. Raises InvalidEvent, with a reason per field, and nothing else.
     """
     document = _as_document(raw)
-    # in JSON text a NUL can only be written `\u0000`: text without that has none to look for
-    if isinstance(raw, str):
-        may_hold_nul = "\\u0000" in raw
-    elif isinstance(raw, bytes | bytearray):
-        may_hold_nul = b"\\u0000" in raw
-    else:
-        may_hold_nul = True
-    return parse_document(document, now=now, latest=latest, may_hold_nul=may_hold_nul)
+    checked = isinstance(raw, bytes | bytearray | str) and not may_hold_unstorable(raw)
+    return parse_document(document, now=now, latest=latest, may_hold_unstorable=not checked)
 
 
 def parse_document(
@@ -72,12 +69,14 @@ def parse_document(
     *,
     now: datetime | None = None,
     latest: bool = True,
-    may_hold_nul: bool = True,
+    may_hold_unstorable: bool = True,
 ) -> Event[EventData]:
     """`parse_event` for a JSON object that `decode_json` returned (its shape checked there).
-    `may_hold_nul=False`: its text held no `\\u0000`, so no string in it holds a NUL."""
-    if may_hold_nul and (where := _nul_in(document)) is not None:
-        raise InvalidEvent.single(where or "(event)", "NUL characters are not allowed")
+    `may_hold_unstorable=False`: its text could not decode to a NUL or a lone surrogate
+    (`text.may_hold_unstorable`), so no walk looks for them."""
+    if may_hold_unstorable and (found := _unstorable_in(document)) is not None:
+        where, why = found
+        raise InvalidEvent.single(where or "(event)", why)
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as error:
@@ -219,9 +218,15 @@ def record_identity(
         if not isinstance(document, dict):
             return None
     source, event_id, kind = document.get("source"), document.get("id"), document.get("type")
-    if not isinstance(source, str) or not isinstance(event_id, str):
-        return None
-    return source, event_id, kind if isinstance(kind, str) else None
+    if not _identifies(source, MAX_SOURCE_CHARS) or not _identifies(event_id, MAX_ID_CHARS):
+        return None  # no client could ask for its status by these: no status is written
+    return source, event_id, kind if _identifies(kind, MAX_ID_CHARS) else None
+
+
+def _identifies(value: object, limit: int) -> TypeGuard[str]:
+    """A string that can name an event in a status key: within the envelope's length, text
+    that encodes (no lone surrogate) and stores (no NUL)."""
+    return isinstance(value, str) and 0 < len(value) <= limit and unstorable(value) is None
 
 
 def media_type(content_type: str | None) -> str:
@@ -382,19 +387,22 @@ def _as_document(raw: object) -> Any:
     return document
 
 
-def _nul_in(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first string holding a NUL character (storage refuses them)."""
+def _unstorable_in(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The dotted path of the first string (or key) that cannot be stored or encoded, and why
+    (`text.unstorable`: a NUL, a lone surrogate). The depth is bounded by the parse."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        why = unstorable(value)
+        return None if why is None else (path, why)
     if isinstance(value, Mapping):
         for key, item in value.items():
             inner = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return inner
-            if (found := _nul_in(item, inner)) is not None:
+            if (why := unstorable(str(key))) is not None:
+                return inner, f"a name holds {why.split(' are ')[0]}, which are not allowed"
+            if (found := _unstorable_in(item, inner)) is not None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if (found := _nul_in(item, f"{path}.{index}" if path else str(index))) is not None:
+            found = _unstorable_in(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
                 return found
     return None

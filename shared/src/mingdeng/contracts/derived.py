@@ -9,10 +9,14 @@ told by each event's `EventStatus.counts_for`.
 from __future__ import annotations
 
 import base64
+import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mingdeng.contracts.text import shown, shown_bytes
 
 Status = Literal["provisional", "final"]
 Level = Literal["member", "department", "branch"]
@@ -146,7 +150,8 @@ class EventStatus(_Message):
 
 
 class RecordHeader(_Message):
-    """One Kafka header of a record, exactly (`value_base64`) and, when it is UTF-8, as text."""
+    """One Kafka header of a record, exactly (`value_base64`) and, when it is short UTF-8 text,
+    as text. A name that is not UTF-8 is shown with its bad bytes escaped."""
 
     key: str
     value_base64: str
@@ -154,28 +159,54 @@ class RecordHeader(_Message):
 
     @classmethod
     def of(cls, key: str, value: bytes) -> RecordHeader:
-        try:
-            text: str | None = value.decode()
-        except UnicodeDecodeError:
-            text = None
-        return cls(key=key, value_base64=base64.b64encode(value).decode(), text=text)
+        text: str | None = None
+        if len(value) <= HEADER_TEXT_BYTES:
+            try:
+                text = shown(value.decode(), HEADER_TEXT_BYTES)
+            except UnicodeDecodeError:
+                text = None
+        readable_key = key.encode(errors="surrogateescape").decode(errors="backslashreplace")
+        return cls(
+            key=shown(readable_key, HEADER_KEY_CHARS),
+            value_base64=base64.b64encode(value).decode(),
+            text=text,
+        )
 
     @property
     def value(self) -> bytes:
         return base64.b64decode(self.value_base64)
 
 
+# What a dead letter keeps of its record, so that any record the broker accepts (up to 1 MiB,
+# headers included) makes a letter that fits the producer's limit (1 MiB) by construction.
+DEAD_LETTER_MAX_BYTES = 768 * 1024  # a letter's JSON, all parts below at their largest
+EXACT_VALUE_BYTES = 256 * 1024  # the value kept exactly: any larger is never a valid event
+PREVIEW_CHARS = 16 * 1024  # of the value as text, for reading
+REFERENCE_PREVIEW_CHARS = 256
+KEY_CHARS = 1024
+HEADERS_JSON_BYTES = 128 * 1024  # the headers kept, in their order, as JSON
+HEADER_KEY_CHARS = 128
+HEADER_TEXT_BYTES = 256
+
+
 class DeadLetter(_Message):
-    """A record that could not be read, with why and where it came from. Nothing is dropped."""
+    """A record that could not be read, with why and where it came from. Nothing is dropped:
+    what does not fit in the letter (`truncated`) stays in the record at `topic`, `partition`,
+    `offset`, which `value_size` and `value_sha256` identify."""
 
     consumer: str
     topic: str
     partition: int
     offset: int
     key: str | None
-    raw: str = Field(description="the record as text, for reading (undecodable bytes replaced)")
+    raw: str = Field(
+        description="the value as text, for reading (undecodable bytes replaced, NUL and lone "
+        f"surrogates escaped), at most {PREVIEW_CHARS} characters"
+    )
     raw_base64: str | None = Field(
-        default=None, description="the record's bytes exactly, base64: what a re-drive sends"
+        default=None,
+        description=f"the value's bytes exactly, base64, when at most {EXACT_VALUE_BYTES} "
+        "bytes: what a re-drive sends",
     )
     headers: list[RecordHeader] = Field(
         default=[],
@@ -184,6 +215,74 @@ class DeadLetter(_Message):
     )
     reasons: list[dict[str, str]]
     failed_at: datetime
+    value_size: int | None = Field(default=None, description="bytes of the value")
+    value_sha256: str | None = None
+    truncated: list[Literal["key", "raw", "raw_base64", "headers"]] = Field(
+        default=[], description="parts of the record this letter does not hold whole"
+    )
+
+    @classmethod
+    def of_record(
+        cls,
+        *,
+        consumer: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        reasons: list[dict[str, str]],
+        failed_at: datetime,
+        whole: bool = True,
+    ) -> DeadLetter:
+        """The letter of a record, whatever it holds, within `DEAD_LETTER_MAX_BYTES`.
+        `whole=False`: a reference only (a short preview, the reasons, where the record is),
+        for a topic that refused the whole letter."""
+        raw = value or b""
+        preview_chars = PREVIEW_CHARS if whole else REFERENCE_PREVIEW_CHARS
+        truncated: list[Literal["key", "raw", "raw_base64", "headers"]] = []
+        shown_key = None
+        if key is not None:
+            shown_key = shown_bytes(key, KEY_CHARS)
+            if len(key) > KEY_CHARS:
+                truncated.append("key")
+        if len(raw) > preview_chars:
+            truncated.append("raw")
+        exact = whole and len(raw) <= EXACT_VALUE_BYTES
+        if not exact:
+            truncated.append("raw_base64")
+        kept: list[RecordHeader] = []
+        room = HEADERS_JSON_BYTES if whole else 0
+        for name, header_value in headers:
+            header = RecordHeader.of(name, header_value)
+            room -= len(header.model_dump_json()) + 1
+            if room < 0:
+                truncated.append("headers")
+                break
+            kept.append(header)
+        return cls(
+            consumer=consumer,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=shown_key,
+            raw=shown_bytes(raw, preview_chars),
+            raw_base64=base64.b64encode(raw).decode() if exact else None,
+            headers=kept,
+            reasons=[
+                {name: shown(text, MAX_REASON_CHARS) for name, text in reason.items()}
+                for reason in reasons[:MAX_REASONS]
+            ],
+            failed_at=failed_at,
+            value_size=None if value is None else len(value),
+            value_sha256=hashlib.sha256(raw).hexdigest(),
+            truncated=truncated,
+        )
+
+
+MAX_REASONS = 20
+MAX_REASON_CHARS = 500
 
 
 class ReminderRequest(_Message):

@@ -33,12 +33,18 @@ _TRANSIENT_POSTGRES = (
 def is_transient(error: BaseException) -> bool:
     """True when trying the same thing again later may succeed."""
     if isinstance(error, KafkaError):
-        return not _is_kafka_input_error(error)
+        return not is_refused_record(error)
     return isinstance(error, (OSError, TimeoutError, *_TRANSIENT_POSTGRES))
 
 
-def _is_kafka_input_error(error: KafkaError) -> bool:
-    return type(error).__name__ in {"MessageSizeTooLargeError", "RecordListTooLargeError"}
+def is_refused_record(error: BaseException) -> bool:
+    """The broker (or the producer, before sending) refused a record for its size: sending
+    the same record again fails again."""
+    return isinstance(error, KafkaError) and type(error).__name__ in {
+        "MessageSizeTooLargeError",
+        "RecordListTooLargeError",
+        "RecordTooLargeError",
+    }
 
 
 class Backoff:

@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, Protocol, TypeVar, runtime_checkable
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from mingdeng.contracts.text import shown
 from mingdeng.runtime.faults import Backoff, is_transient
 
 log = logging.getLogger(__name__)
@@ -102,13 +103,8 @@ async def park(
         record.key,
         record.value,
         type(error).__name__,
-        printable(str(error))[:MAX_REASON_CHARS],
+        shown(str(error), MAX_REASON_CHARS),
     )
-
-
-def printable(text: str) -> str:
-    """Text PostgreSQL stores: a NUL (which it refuses) is written as the escape `\\x00`."""
-    return text.replace("\x00", "\\x00")
 
 
 async def stored_offsets(
@@ -413,7 +409,7 @@ class ProjectionRunner:
             record.partition,
             record.offset,
             type(error).__name__,
-            printable(str(error))[:500],
+            shown(str(error), 500),
         )
         while True:
             try:

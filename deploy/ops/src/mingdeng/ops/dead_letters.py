@@ -81,8 +81,11 @@ def _from_gateway(row: asyncpg.Record) -> DeadLetter:
     # a dead letter from the topic carries the refused record; one of the projector is the record
     inner = body.get("raw") if row["reason"] == "dead-lettered upstream" else None
     exact = body.get("raw_base64") if inner is not None else None
+    value: bytes | None
     if isinstance(exact, str):
         value = base64.b64decode(exact)  # the refused bytes exactly
+    elif inner is not None and "raw_base64" in (body.get("truncated") or []):
+        value = None  # the letter refers to its record: only a correction can be sent
     else:
         value = inner.encode() if isinstance(inner, str) else row["raw"]
     key = body.get("key") if inner is not None else None
@@ -159,7 +162,10 @@ async def redrive(
     letter = await find(connection, ref)
     value = corrected if corrected is not None else letter.value
     if value is None:
-        raise ValueError(f"{ref} has no value to publish; give a corrected record")
+        raise ValueError(
+            f"{ref} keeps no exact copy of its record (none, or over the size of an event): "
+            "give a corrected record"
+        )
     headers = headers_to_send(letter.headers, corrected)
     try:
         key = check_record(kafka, letter.origin_topic, value, headers) or letter.key

@@ -16,7 +16,6 @@ straight to Kafka) gets its copies written by scoring; so does a barrier still i
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import logging
@@ -37,7 +36,6 @@ from mingdeng.contracts.derived import (
     IndexScore,
     QuarterSelection,
     Ranking,
-    RecordHeader,
     SelectedDepartment,
     SelectedMember,
     TopTenMember,
@@ -163,6 +161,9 @@ class ScoringService:
         self._top_tens_owed: set[int] = set()
         self._selections_sent_at: datetime | None = None
         self.taken = 0  # records taken so far
+        # False after the dead-letter topic refused a letter (a broker whose limit is below
+        # the producer's): letters then keep a reference to the record, not the record
+        self.whole_dead_letters = True
 
     # --- the inbound log ------------------------------------------------------------------
 
@@ -501,20 +502,19 @@ class ScoringService:
         return Publication(EVENT_STATUS, status.key.encode(), status.to_json())
 
     def _rejection(self, record: InboundRecord, error: InvalidEvent) -> list[Publication]:
-        raw = record.value or b""
-        letter = DeadLetter(
+        letter = DeadLetter.of_record(
             consumer="scoring",
             topic=self._inbound_topic,
             partition=record.partition,
             offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None,
-            raw=raw.decode(errors="replace"),
-            raw_base64=base64.b64encode(raw).decode(),
-            headers=[RecordHeader.of(name, value) for name, value in record.headers],
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
             reasons=error.as_dicts(),
             failed_at=self._clock(),
+            whole=self.whole_dead_letters,
         )
-        out = [Publication(DEAD_LETTER, record.key or b"", letter.to_json())]
+        out = [Publication(DEAD_LETTER, (letter.key or "").encode(), letter.to_json())]
         identity = record_identity(record.value, record.headers)
         if identity is not None:
             source, event_id, event_type = identity

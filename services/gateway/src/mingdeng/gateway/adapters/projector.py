@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from mingdeng.contracts.text import shown
 from mingdeng.contracts.topics import (
     BULLETINS,
     DEAD_LETTER,
@@ -111,7 +112,7 @@ class Projector:
                     record.topic,
                     record.partition,
                     record.offset,
-                    str(error).replace("\x00", "\\x00")[:500],
+                    shown(str(error), 500),
                 )
                 prepared.refused.refuse(record, error)
         return prepared

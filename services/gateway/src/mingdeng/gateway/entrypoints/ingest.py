@@ -6,6 +6,7 @@ from urllib.parse import unquote_to_bytes
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from mingdeng.contracts import text
 from mingdeng.contracts.codec import (
     BATCH,
     HTTP_PREFIX,
@@ -89,9 +90,10 @@ async def post_events(
     mode = _mode(request)
     body = await _body(request, limit)
     if mode == "binary":
-        batch, may_hold_nul = [_binary_event(request, body)], True
+        batch, may_hold_unstorable = [_binary_event(request, body)], True
     else:
-        batch, may_hold_nul = _structured_events(body, limit, mode), b"\\u0000" in body
+        batch = _structured_events(body, limit, mode)
+        may_hold_unstorable = text.may_hold_unstorable(body)
     if not batch:
         raise Problem(422, "Invalid events", "the batch is empty")
     most = request.app.state.settings.max_batch_events
@@ -104,7 +106,7 @@ async def post_events(
         try:
             if not isinstance(item, dict):
                 raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
-            event = parse_document(item, latest=False, may_hold_nul=may_hold_nul)
+            event = parse_document(item, latest=False, may_hold_unstorable=may_hold_unstorable)
             payload = serialize_event(event)  # the bytes published, serialised once
             if len(payload) > MAX_EVENT_BYTES:
                 raise InvalidEvent.single(

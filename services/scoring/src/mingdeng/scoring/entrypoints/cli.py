@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from mingdeng.contracts.codec import record_identity
 from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
@@ -123,11 +124,8 @@ async def reconcile(settings: ScoringSettings, metrics_file: Path | None) -> int
             total += 1
             if (record.partition, record.offset) in dead:
                 continue
-            try:
-                document = json.loads(record.value or b"")
-                key = f"{document['source']} {document['id']}".encode()
-            except (ValueError, TypeError, KeyError, RecursionError):
-                key = None
+            identity = record_identity(record.value, record.headers)
+            key = None if identity is None else f"{identity[0]} {identity[1]}".encode()
             if key is None or key not in statuses:
                 where = f"{record.partition}:{record.offset}"
                 missing.append(f"{where} {key.decode() if key else '(unreadable, no dead letter)'}")

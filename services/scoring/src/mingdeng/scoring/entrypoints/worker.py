@@ -27,6 +27,7 @@ from prometheus_client import (
 )
 
 from mingdeng.contracts.topics import EVENTS
+from mingdeng.runtime.faults import is_refused_record
 from mingdeng.runtime.health import start_health_server
 from mingdeng.runtime.worker import pause
 from mingdeng.scoring.adapters.checkpoints import CheckpointFile
@@ -105,6 +106,7 @@ class ScoringWorker:
         self._last_checkpoint = time.monotonic()
         self._since_checkpoint = 0
         self._checkpointing: asyncio.Task[None] | None = None
+        self._refused_at: dict[int, int] | None = None  # offsets of a batch the broker refused
 
     # --- health ---------------------------------------------------------------------------
 
@@ -147,8 +149,13 @@ class ScoringWorker:
                 await self._session(stop)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 self.metrics.failures.inc()
+                if is_refused_record(error) and self.service is not None:
+                    # a record of the batch was refused as too large: the batch is taken again
+                    # with dead letters that only refer to their records (the one output that
+                    # can be that large, made from input); logged with the offsets it stopped at
+                    self._refused_at = self.service.next_offsets()
                 log.exception("scoring session failed; starting again in %.0f s", backoff)
             finally:
                 self.live = False
@@ -214,6 +221,7 @@ class ScoringWorker:
         for p, tp in tps.items():
             consumer.seek(tp, max(start.get(p, 0), beginnings[tp]))
         service.replaying_until(committed)
+        service.whole_dead_letters = self._refused_at is None
         self.service = service
         self.live = True
         log.info("scoring from %s (committed %s)", start or "the beginning", committed or "nothing")
@@ -294,6 +302,9 @@ class ScoringWorker:
             await asyncio.gather(*sent)
         for tp, offset in advanced.items():
             committed[tp.partition] = offset
+        if advanced and self._refused_at is not None and not service.replaying:
+            log.warning("the refused batch at %s is published; whole dead letters again", committed)
+            self._refused_at, service.whole_dead_letters = None, True
         for publication in publications:
             self.metrics.publications.labels(publication.topic.name).inc()
         self.metrics.transactions.inc()

@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 import asyncpg
 
 from mingdeng.contracts.codec import decode_json
-from mingdeng.contracts.derived import DeadLetter, RecordHeader
+from mingdeng.contracts.derived import DeadLetter
 from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
 from mingdeng.runtime.projection import Record
 
 MAX_DEAD_LETTER_BYTES = 4 * 1024 * 1024  # a dead letter carries the refused record inside
-PREVIEW_CHARS = 64 * 1024
 CONSUMER = "gateway.projector"
 UPSTREAM = "dead-lettered upstream"  # the reason of a letter read on the dead-letter topic
 
@@ -34,16 +33,14 @@ class DeadLetterBatch(Batch):
 
     def refuse(self, record: Record, error: ValueError) -> None:
         """A record of any topic that the projector could not read."""
-        letter = DeadLetter(
+        letter = DeadLetter.of_record(
             consumer=CONSUMER,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key is not None else None,
-            raw=""
-            if record.value is None
-            else record.value[:PREVIEW_CHARS].decode(errors="replace"),
-            headers=[RecordHeader.of(name, value) for name, value in record.headers],
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
             reasons=[{"field": "(record)", "message": str(error)}],
             failed_at=datetime.now(UTC),
         )
