@@ -13,6 +13,7 @@ from mingdeng.contracts.codec import (
     JSON,
     MAX_DEPTH,
     MAX_EVENT_BYTES,
+    MAX_ID_CHARS,
     STRUCTURED,
     binary_document,
     check_depth,
@@ -221,7 +222,7 @@ def _binary_event(request: Request, body: bytes) -> Any:
             422,
             "Invalid events",
             "1 of 1 events is invalid; nothing was published",
-            events=[{"index": 0, "id": attributes.get("id"), "reasons": error.as_dicts()}],
+            events=[{"index": 0, "id": _shown(attributes.get("id")), "reasons": error.as_dicts()}],
         ) from None
 
 
@@ -239,11 +240,9 @@ def _header_text(attribute: str, value: bytes) -> str:
         ) from None
 
 
-def _shown(value: object) -> object:
-    """An id echoed in a refusal as JSON can carry it: a lone surrogate as its escape."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode()
-    return value
+def _shown(event_id: object) -> object:
+    """An id echoed in a refusal: printable (a lone surrogate or NUL escaped) and bounded."""
+    return text.shown(event_id, MAX_ID_CHARS) if isinstance(event_id, str) else event_id
 
 
 async def _body(request: Request, limit: int) -> bytes:
