@@ -5,9 +5,10 @@ beyond a number of connections (`limit_concurrency`), but it waits without end f
 headers and its body. So a client trickling a byte now and then (slowloris) held a connection
 as long as it liked, and enough of them held every file descriptor. Here:
 
-- `HeaderDeadline`: a connection sends its request line and headers within
+- `with_deadlines`: a connection sends its request line and headers within
   `header_timeout_s` of opening (or of its first byte after a previous request); else it gets
-  408 and is closed.
+  408 and is closed. A body answered before it was read (a 401 or a 413 at once) has
+  `body_timeout_s` for its rest; then the connection is closed.
 - `BodyDeadline`: the whole body arrives within `body_timeout_s` of the headers; else 408
   (`problems.BodyTimeout`) and the connection is closed.
 """
@@ -72,53 +73,68 @@ def _has_body(scope: Scope) -> bool:
     return False
 
 
-def with_header_deadline(seconds: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol, with a deadline for each request's line and headers."""
-    timed_out = _problem_408(f"the request's headers did not arrive within {seconds:g} s")
+def with_deadlines(header_s: float, body_s: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, with a deadline for each request's line and headers, and
+    one for the rest of a body that was answered before it was read (a 401 or 413 at once):
+    uvicorn reads that rest to keep the connection, and each byte of it put off the close."""
+    timed_out = _problem_408(f"the request's headers did not arrive within {header_s:g} s")
 
-    class HeaderDeadline(HttpToolsProtocol):
+    class Deadlines(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _rest_timer: asyncio.TimerHandle | None = None
         _request_begun = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._arm()
+            self._arm_header_timer()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._request_begun = True
             if self._header_timer is None:
-                self._arm()
+                self._arm_header_timer()
 
         def on_headers_complete(self) -> None:
-            self._disarm()
+            self._cancel_timers()
             self._request_begun = False
             super().on_headers_complete()
 
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            answered = self.cycle
+            if answered is not None and answered.more_body and not self.transport.is_closing():
+                self._rest_timer = self.loop.call_later(body_s, self._rest_expired, answered)
+
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._cancel_timers()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._header_timer = self.loop.call_later(seconds, self._expired)
+        def _arm_header_timer(self) -> None:
+            self._header_timer = self.loop.call_later(header_s, self._headers_expired)
 
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
+        def _cancel_timers(self) -> None:
+            for timer in (self._header_timer, self._rest_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._header_timer = self._rest_timer = None
 
-        def _expired(self) -> None:
+        def _headers_expired(self) -> None:
             self._header_timer = None
             if self.transport.is_closing():
                 return
             if self.cycle is not None and not self.cycle.response_complete:
-                self._arm()  # a pipelined request waits behind an answer still being sent
+                self._arm_header_timer()  # a pipelined request waits behind an answer
                 return
             if self._request_begun:
                 self.transport.write(timed_out)
             self.transport.close()
 
-    return HeaderDeadline
+        def _rest_expired(self, answered: object) -> None:
+            self._rest_timer = None
+            if self.cycle is answered and self.cycle.more_body:  # still that body's rest
+                self.transport.close()
+
+    return Deadlines
 
 
 def _problem_408(detail: str) -> bytes:
