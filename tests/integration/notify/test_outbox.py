@@ -122,7 +122,7 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
         again = make_service(pool, clock)
         await again.load()
         async with again.stores.transaction() as store:
-            await again.intake.evaluate(store)
+            await again.intake.evaluate_everything(store)
         assert await pool.fetchval("SELECT count(*) FROM notify.outbox") == len(expected)
 
 

@@ -26,6 +26,7 @@ class Row:
     not_before: datetime
     attempts: int = 0
     claimed_at: datetime | None = None
+    claimed_by: str | None = None
     sent_at: datetime | None = None
     provider: str | None = None
     provider_message_id: str | None = None
@@ -57,6 +58,7 @@ class Tables:
     schedule_runs: set[tuple[str, str]] = field(default_factory=set)
     maxim_rotation: dict[str, str] = field(default_factory=dict)
     bulletins: dict[str, Bulletin] = field(default_factory=dict)
+    instances: dict[str, datetime] = field(default_factory=dict)  # when each was last seen
 
     def copy(self) -> Tables:
         return Tables(
@@ -67,6 +69,7 @@ class Tables:
             set(self.schedule_runs),
             dict(self.maxim_rotation),
             dict(self.bulletins),
+            dict(self.instances),
         )
 
 
@@ -97,6 +100,9 @@ class FakeStore:
     async def tasks(self) -> list[Task]:
         return [self.t.tasks[k] for k in sorted(self.t.tasks)]
 
+    async def open_commendations(self) -> list[Task]:
+        return [t for t in await self.tasks() if t.kind == "commendation" and t.status == "open"]
+
     async def enqueue(self, message: Queued) -> bool:
         if message.key in self.t.outbox:
             return False
@@ -105,12 +111,13 @@ class FakeStore:
         )
         return True
 
-    async def claim_next(self, now: datetime) -> Claimed | None:
+    async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
         due = [r for r in self.t.outbox.values() if r.status == "queued" and r.not_before <= now]
         if not due:
             return None
         row = min(due, key=lambda r: (not r.message.urgent, r.not_before, r.message.key))
         row.status, row.attempts, row.claimed_at = "sending", row.attempts + 1, now
+        row.claimed_by = claimant
         return row.claimed()
 
     async def settle(
@@ -144,14 +151,26 @@ class FakeStore:
             if r.status == "sent" and r.message.phone == phone and r.sent_at and r.sent_at > since
         ]
 
-    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
+    async def unsettled(
+        self, claimed_before: datetime, seen_before: datetime, instance: str
+    ) -> list[Claimed]:
+        def gone(claimant: str | None) -> bool:
+            seen = self.t.instances.get(claimant) if claimant else None
+            return claimant != instance and (seen is None or seen < seen_before)
+
         return [
-            self.t.outbox[k].claimed()
-            for k in sorted(self.t.outbox)
-            if self.t.outbox[k].status == "sending"
-            and (claimed := self.t.outbox[k].claimed_at) is not None
-            and claimed < claimed_before
+            row.claimed()
+            for _, row in sorted(self.t.outbox.items())
+            if row.status == "sending"
+            and row.claimed_at is not None
+            and (row.claimed_at < claimed_before or gone(row.claimed_by))
         ]
+
+    async def seen(self, instance: str, now: datetime) -> None:
+        self.t.instances[instance] = now
+
+    async def gone(self, instance: str) -> None:
+        self.t.instances.pop(instance, None)
 
     async def claim_period(self, schedule: str, period: str) -> bool:
         if (schedule, period) in self.t.schedule_runs:

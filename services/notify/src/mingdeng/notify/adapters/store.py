@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -19,6 +19,7 @@ from mingdeng.notify.store import Claimed, Queued, Status
 from mingdeng.runtime import event_store
 
 EVENT_TABLE = "notify.events"
+FORGET_INSTANCES_AFTER = timedelta(days=1)
 
 
 class PostgresStore:
@@ -61,6 +62,14 @@ class PostgresStore:
         rows = await self.connection.fetch("SELECT body FROM notify.tasks ORDER BY task_id")
         return [Task.model_validate_json(row["body"]) for row in rows]
 
+    async def open_commendations(self) -> list[Task]:
+        rows = await self.connection.fetch(
+            """SELECT body FROM notify.tasks
+               WHERE body ->> 'kind' = 'commendation' AND body ->> 'status' = 'open'
+               ORDER BY task_id"""
+        )
+        return [Task.model_validate_json(row["body"]) for row in rows]
+
     # --- the outbox -----------------------------------------------------------------------
 
     async def enqueue(self, message: Queued) -> bool:
@@ -83,14 +92,15 @@ class PostgresStore:
         )
         return bool(created)
 
-    async def claim_next(self, now: datetime) -> Claimed | None:
+    async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
         record = await self.connection.fetchrow(
             """UPDATE notify.outbox SET status = 'sending', attempts = attempts + 1, claimed_at = $1,
-                   updated_at = $1, version = version + 1
+                   claimed_by = $2, updated_at = $1, version = version + 1
                WHERE key = (SELECT key FROM notify.outbox WHERE status = 'queued' AND not_before <= $1
                             ORDER BY urgent DESC, not_before, key FOR UPDATE SKIP LOCKED LIMIT 1)
                RETURNING *""",
             now,
+            claimant,
         )
         return _claimed(record) if record else None
 
@@ -135,13 +145,38 @@ class PostgresStore:
         )
         return [row["sent_at"] for row in rows]
 
-    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
+    async def unsettled(
+        self, claimed_before: datetime, seen_before: datetime, instance: str
+    ) -> list[Claimed]:
         rows = await self.connection.fetch(
-            """SELECT * FROM notify.outbox WHERE status = 'sending' AND claimed_at < $1
-               ORDER BY key""",
+            """SELECT o.* FROM notify.outbox o
+                   LEFT JOIN notify.instances i ON i.instance_id = o.claimed_by
+               WHERE o.status = 'sending'
+                 AND (o.claimed_at < $1
+                      OR (o.claimed_by IS DISTINCT FROM $3
+                          AND (i.seen_at IS NULL OR i.seen_at < $2)))
+               ORDER BY o.key""",
             claimed_before,
+            seen_before,
+            instance,
         )
         return [_claimed(r) for r in rows]
+
+    async def seen(self, instance: str, now: datetime) -> None:
+        await self.connection.execute(
+            """INSERT INTO notify.instances (instance_id, seen_at) VALUES ($1, $2)
+               ON CONFLICT (instance_id) DO UPDATE SET seen_at = EXCLUDED.seen_at""",
+            instance,
+            now,
+        )
+        await self.connection.execute(  # those gone long ago: their claims are settled by now
+            "DELETE FROM notify.instances WHERE seen_at < $1", now - FORGET_INSTANCES_AFTER
+        )
+
+    async def gone(self, instance: str) -> None:
+        await self.connection.execute(
+            "DELETE FROM notify.instances WHERE instance_id = $1", instance
+        )
 
     # --- schedules ------------------------------------------------------------------------
 
