@@ -191,7 +191,9 @@ class ProjectionRunner:
         self._backoff = Backoff(retry_delay_s, retry_ceiling_s)
         self._kafka = self._new_consumer()
         self.processed = 0
-        self.caught_up = asyncio.Event()  # set once a poll finds nothing new: the log is read
+        # set once the log is read as far as it reached when first assigned (see _note_caught_up)
+        self.caught_up = asyncio.Event()
+        self._catch_up_to: dict[TopicPartition, int] = {}
         self.state: RunnerState = "starting"
         self.parked: Counter[str] = Counter()  # by reason, since the start
         self.lag: dict[TopicPartition, int] = {}
@@ -272,8 +274,7 @@ class ProjectionRunner:
                     self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
                 await self._measure_lag()
                 self._tell_progress()
-                if not records and self._kafka.assignment():
-                    self.caught_up.set()
+                await self._note_caught_up(took_nothing=not records)
         except BaseException:
             if committing is not None:
                 committing.cancel()  # as a crash would: its transaction rolls back
@@ -284,6 +285,24 @@ class ProjectionRunner:
             if committing is not None:
                 await committing  # asked to stop: what was taken commits first
             await self._kafka.stop()
+
+    async def _note_caught_up(self, took_nothing: bool) -> None:
+        """Caught up: every assigned partition is read up to its end as it stood when it was
+        first assigned (the batch just taken may still be committing), or a poll found nothing.
+        Under steady traffic a poll is never empty; the ends fixed at the start are reached."""
+        assigned = self._kafka.assignment()
+        if self.caught_up.is_set() or not assigned:
+            return
+        if took_nothing:
+            self.caught_up.set()
+            return
+        new = [partition for partition in assigned if partition not in self._catch_up_to]
+        if new:
+            self._catch_up_to.update(await self._kafka.end_offsets(new))
+        for partition in assigned:
+            if await self._kafka.position(partition) < self._catch_up_to[partition]:
+                return
+        self.caught_up.set()
 
     async def _take(self) -> list[Record]:
         batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
