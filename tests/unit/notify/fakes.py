@@ -13,6 +13,8 @@ from mingdeng.contracts.derived import Bulletin, QuarterSelection, Task
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.notify.adapters.providers import Outgoing, ProviderError
+from mingdeng.notify.domain.state import Affected
+from mingdeng.notify.known import Known
 from mingdeng.notify.store import Claimed, Queued, Status
 
 
@@ -234,3 +236,8 @@ class FakeProvider:
 
     def keys(self) -> list[str]:
         return [m.key for m in self.sent]
+
+
+def everything(known: Known) -> Affected:
+    """Every violation and every selected quarter: the rules applied to everything known."""
+    return Affected(violations=set(known.state.violations), quarters=set(known.selections))

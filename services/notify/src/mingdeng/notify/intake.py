@@ -5,8 +5,7 @@ evaluating again is safe.
 
 The work of a batch is proportional to what it changed, not to what is known: the state notes
 which violations, exemplars and quarters each event affected (domain/state.py), and only their
-rules run. `evaluate_everything` is the full recomputation that this must equal (the property
-tests hold the two side by side)."""
+rules run. tests/unit/notify/test_incremental.py holds this beside evaluating everything."""
 
 from __future__ import annotations
 
@@ -113,15 +112,6 @@ class Intake:
             if task is not None:
                 await store.save_task(task)
                 await self.outbox.enqueue(store, rules.commendation_assigned(state, task))
-
-    async def evaluate_everything(self, store: NotifyStore) -> None:
-        """Apply every rule to everything known: the full recomputation that evaluating what
-        each batch affected must equal (and a way to apply changed rules to the history)."""
-        state = self.known.state
-        await self.evaluate(
-            store,
-            Affected(violations=set(state.violations), quarters=set(self.known.selections)),
-        )
 
 
 # The topics the notifier reads, each with the one taker of its records.
