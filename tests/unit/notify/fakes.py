@@ -103,7 +103,8 @@ class FakeStore:
         return [self.t.tasks[k] for k in sorted(self.t.tasks)]
 
     async def open_commendations(self) -> list[Task]:
-        return [t for t in await self.tasks() if t.kind == "commendation" and t.status == "open"]
+        tasks = sorted(self.t.tasks.items())
+        return [t for _, t in tasks if t.kind == "commendation" and t.status == "open"]
 
     async def enqueue(self, message: Queued) -> bool:
         if message.key in self.t.outbox:
