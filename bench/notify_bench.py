@@ -168,9 +168,9 @@ class Rig:
         self.notify.command = [str(self.binary), "run"]
         self.notify.start(self.health)
 
-    async def caught_up(self, end: int, limit_s: float) -> tuple[int, float]:
+    async def caught_up(self, end: int, limit_s: float) -> tuple[int, float, bool]:
         """Wait until the notifier has stored offsets up to `end`, or `limit_s`; (records
-        the position moved, seconds)."""
+        the position moved, seconds, whether it reached `end`)."""
         started, first = (
             time.monotonic(),
             await stored_position(self.database, self.consumer, self.topic),
@@ -179,7 +179,7 @@ class Rig:
         while position < end and time.monotonic() - started < limit_s:
             await asyncio.sleep(0.25)
             position = await stored_position(self.database, self.consumer, self.topic)
-        return position - first, time.monotonic() - started
+        return position - first, time.monotonic() - started, position >= end
 
 
 async def measure(root: Path, members: int, limit_s: float) -> dict[str, Any]:
@@ -193,15 +193,15 @@ async def measure(root: Path, members: int, limit_s: float) -> dict[str, Any]:
     end = await log_end(rig.kafka)
     rig.start()
     try:
-        moved, seconds = await rig.caught_up(end, limit_s)
+        moved, seconds, complete = await rig.caught_up(end, limit_s)
         result["history_events_per_s"] = round(moved / seconds)
-        result["history_complete"] = moved >= end
-        if moved < end:
+        result["history_complete"] = complete
+        if not complete:
             return result  # too slow to measure the burst on top of it within the limit
         started = time.monotonic()
         await publish(rig.kafka, burst)
         end = await log_end(rig.kafka)
-        moved, _ = await rig.caught_up(end, limit_s)
+        moved, _, _ = await rig.caught_up(end, limit_s)
         result["notify_events_per_s"] = round(moved / (time.monotonic() - started))
         result["bare_consumer_events_per_s"] = round(
             await bare_consumer(rig.kafka, end - len(burst))

@@ -81,8 +81,11 @@ class FakeStore:
         self.now = now  # what PostgreSQL's now() would give: rows' created_at
 
     async def keep_events(self, events: Sequence[Event[EventData]]) -> list[Event[EventData]]:
-        new = [e for e in events if e.key not in self.t.events]
-        self.t.events.update((e.key, e) for e in new)
+        new = []
+        for event in events:
+            if event.key not in self.t.events:
+                self.t.events[event.key] = event
+                new.append(event)
         return new
 
     async def events(self) -> list[Event[EventData]]:

@@ -274,7 +274,7 @@ class ProjectionRunner:
                     self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
                 await self._measure_lag()
                 self._tell_progress()
-                await self._note_caught_up(took_nothing=not records)
+                await self._note_caught_up()
         except BaseException:
             if committing is not None:
                 committing.cancel()  # as a crash would: its transaction rolls back
@@ -286,23 +286,30 @@ class ProjectionRunner:
                 await committing  # asked to stop: what was taken commits first
             await self._kafka.stop()
 
-    async def _note_caught_up(self, took_nothing: bool) -> None:
-        """Caught up: every assigned partition is read up to its end as it stood when it was
-        first assigned (the batch just taken may still be committing), or a poll found nothing.
-        Under steady traffic a poll is never empty; the ends fixed at the start are reached."""
+    async def _note_caught_up(self) -> None:
+        """Caught up: every assigned partition is read up to its end as the first fetch after
+        its assignment told it (the batch just taken may still be committing). Not "a poll
+        found nothing": under steady traffic none does, and the first poll after an assignment
+        may find nothing before the first fetch."""
         assigned = self._kafka.assignment()
         if self.caught_up.is_set() or not assigned:
             return
-        if took_nothing:
-            self.caught_up.set()
-            return
-        new = [partition for partition in assigned if partition not in self._catch_up_to]
-        if new:
-            self._catch_up_to.update(await self._kafka.end_offsets(new))
         for partition in assigned:
+            if partition not in self._catch_up_to:
+                end = self._log_end(partition)
+                if end is None:
+                    return  # not fetched yet
+                self._catch_up_to[partition] = end
             if await self._kafka.position(partition) < self._catch_up_to[partition]:
                 return
         self.caught_up.set()
+
+    def _log_end(self, partition: TopicPartition) -> int | None:
+        """Where the partition ends, as its last fetch told (None before the first)."""
+        end: int | None = self._kafka.last_stable_offset(partition)
+        if end is None or end < 0:
+            end = self._kafka.highwater(partition)
+        return end
 
     async def _take(self) -> list[Record]:
         batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
@@ -355,9 +362,7 @@ class ProjectionRunner:
     async def _measure_lag(self) -> None:
         lag = {}
         for partition in self._kafka.assignment():
-            end = self._kafka.last_stable_offset(partition)
-            if end is None or end < 0:
-                end = self._kafka.highwater(partition)
+            end = self._log_end(partition)
             if end is None:
                 continue  # not fetched yet
             position = await self._kafka.position(partition)

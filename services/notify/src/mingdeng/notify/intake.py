@@ -16,7 +16,9 @@ from pydantic import TypeAdapter
 
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
+from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import EVENTS, REMINDER_REQUESTS, SELECTIONS, Topic
 from mingdeng.notify.domain import rules
 from mingdeng.notify.domain.rules import Message
@@ -43,6 +45,7 @@ class Intake:
         self.known, self.outbox, self.clock = known, outbox, clock
         self._topics: dict[str, Topic] = {topic_name(t): t for t in TAKERS}
         self._requested: list[Message] = []
+        self._read: list[Event[EventData]] = []
 
     @property
     def topic_names(self) -> list[str]:
@@ -50,23 +53,23 @@ class Intake:
 
     async def handle(self, store: NotifyStore, records: Sequence[Record]) -> None:
         """Take a batch of records in (a ProjectionRunner handler, given the runner's store)."""
-        self._requested = []
+        self._requested, self._read = [], []
         for record in records:
             await TAKERS[self._topics[record.topic]](self, store, record)
+        for new in await store.keep_events(self._read):  # none for a redelivery
+            self.known.state.apply(new)
         for message in self._requested:
             await self.outbox.enqueue(store, message)
         await self.evaluate(store, self.known.state.take_affected())
 
     async def _take_event(self, store: NotifyStore, record: Record) -> None:
-        """Keep an event the notifier reads, and fold it."""
+        """An event the notifier reads: kept and folded with the rest of the batch."""
         try:
             event = parse_record(record.value, record.headers, record.key)
         except InvalidEvent:
             return  # scoring dead-letters invalid inbound events, with their reasons
-        if type(event.data) not in READS:
-            return
-        for new in await store.keep_events([event]):  # none for a redelivery
-            self.known.state.apply(new)
+        if type(event.data) in READS:
+            self._read.append(event)
 
     async def _take_selection(self, store: NotifyStore, record: Record) -> None:
         """Keep a final quarter selection (commendation tasks come from it). An unreadable one
