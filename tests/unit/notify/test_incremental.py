@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import serialize_event
-from mingdeng.contracts.derived import QuarterSelection, Ranking, SelectedMember
+from mingdeng.contracts.derived import QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import month_of
@@ -59,7 +59,7 @@ def selection(exemplars: Sequence[str]) -> QuarterSelection:
         status="final",
         rules_version="2026.1",
         excellent_departments=[],
-        ranking=Ranking(member=list(exemplars), department=[], branch=[]),
+        ranked=RankingSizes(member=len(exemplars), department=0, branch=0),
         exemplars=[
             SelectedMember(rank=n, member_id=m, name=m, department_id="d1", index=90.0 - n)
             for n, m in enumerate(exemplars, 1)
