@@ -205,7 +205,8 @@ class EventStatus(_Message):
 
 class RecordHeader(_Message):
     """One Kafka header of a record, exactly (`value_base64`) and, when it is short UTF-8 text,
-    as text. A name that is not UTF-8 is shown with its bad bytes escaped."""
+    as text. A name that is not UTF-8 is shown with its bad bytes escaped (`\\udcff` for 0xff,
+    as the consumer reads it)."""
 
     key: str
     value_base64: str
@@ -219,9 +220,8 @@ class RecordHeader(_Message):
                 text = shown(value.decode(), HEADER_TEXT_BYTES)
             except UnicodeDecodeError:
                 text = None
-        readable_key = key.encode(errors="surrogateescape").decode(errors="backslashreplace")
         return cls(
-            key=shown(readable_key, HEADER_KEY_CHARS),
+            key=shown(key, HEADER_KEY_CHARS),
             value_base64=base64.b64encode(value).decode(),
             text=text,
         )
