@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse
 
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import assets, excel, pages
-from mingdeng.gateway.web.reads import PageError
 from mingdeng.gateway.web.login import LoginCodes
+from mingdeng.gateway.web.reads import PageError
 
 
 def install(app: FastAPI, settings: GatewaySettings) -> None:
