@@ -148,9 +148,10 @@ async def contributions(
     attributed them, by source and id), and how many fed each component in all."""
     rows = await connection.fetch(
         f"""SELECT * FROM (
-               SELECT c.component, {CONTRIBUTION},
+               SELECT c.component,
                       count(*) OVER (PARTITION BY c.component) AS total,
-                      row_number() OVER (PARTITION BY c.component ORDER BY c.source, c.id) AS n
+                      row_number() OVER (PARTITION BY c.component ORDER BY c.source, c.id) AS n,
+                      {CONTRIBUTION}
                WHERE c.quarter = $1 AND c.level = $2 AND c.subject_id = $3) AS numbered
            WHERE n <= $4 ORDER BY component, source, id""",
         quarter,

@@ -1,5 +1,5 @@
 """Names for the ids the API answers with: members (with their 科室 where two share a name),
-departments, branches, households (户主 and 村) and lectures (date and title). Pages show these,
+departments, branches, households (户主 and 村) and lectures (title). Pages show these,
 never the ids (issue 22); they only name what an answer the viewer may read already refers to."""
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import asyncpg
-
-from mingdeng.gateway.web.labels import day
 
 
 @dataclass(frozen=True)
@@ -76,12 +74,10 @@ class Directory:
         found = self.households.get(household_id or "")
         return f"{found.head_name}户（{found.village}）" if found else "未登记农户"
 
-    def lecture(self, lecture_id: str | None) -> str:
+    def lecture_title(self, lecture_id: str | None) -> str:
+        """《title》, without the date (shown beside it)."""
         found = self.lectures.get(lecture_id or "")
-        if found is None:
-            return "财政月讲堂"
-        when = f"{day(found.date)} " if found.date else ""
-        return f"{when}《{found.title}》" if found.title else f"{when}财政月讲堂"
+        return f"《{found.title}》" if found and found.title else "（未排期的讲堂）"
 
 
 async def read_directory(connection: asyncpg.Connection) -> Directory:

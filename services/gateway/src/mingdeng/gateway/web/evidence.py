@@ -44,13 +44,13 @@ def _words_and_points(
     data: EventData | None, summary: EventSummary, names: Directory, details: Worth
 ) -> tuple[str, float | None]:
     if isinstance(data, ev.LectureAttended):
-        return f"参加{labels.LECTURE_HALL} {names.lecture(data.lecture_id)}", _worth(
+        return f"参加{labels.LECTURE_HALL}{names.lecture_title(data.lecture_id)}", _worth(
             details, "lecture"
         )
     if isinstance(data, ev.LectureDelivered):
         lecture, given = _worth(details, "lecture"), _worth(details, "lecture_given")
         points = lecture + given if lecture is not None and given is not None else None
-        return f"主讲{labels.LECTURE_HALL} {names.lecture(data.lecture_id)}", points
+        return f"主讲{labels.LECTURE_HALL}{names.lecture_title(data.lecture_id)}", points
     if isinstance(data, ev.VisitMade):
         if data.kind == "household":
             return f"走访结对户 {names.household(data.household_id)}", _worth(details, "household")

@@ -58,11 +58,11 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["labels"] = labels
 
 
-def local_time(moment: str | None) -> str:
-    """An ISO moment of the API as Beijing time, to the minute ("—" when there is none)."""
-    if not moment:
+def local_time(moment: datetime | None) -> str:
+    """A moment of the API as Beijing time, to the minute, in Chinese ("—" when there is none)."""
+    if moment is None:
         return "—"
-    return datetime.fromisoformat(moment).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+    return f"{labels.day(moment)} {moment.astimezone(BUSINESS_TZ):%H:%M}"
 
 
 templates.env.filters["local_time"] = local_time
