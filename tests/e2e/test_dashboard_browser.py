@@ -183,7 +183,7 @@ def test_dashboard_in_a_browser(
     # without login: the board (nothing final yet: a sentence), the big screen, /docs
     public = Visits(browser, platform.api)
     page = public.open("/board?quarter=2026Q3")
-    assert "2026Q3 季度的评选结果尚未定稿公示" in page.inner_text("main")
+    assert "2026年第三季度的评选结果尚未定稿公示" in page.inner_text("main")
     page = public.open("/docs")
     page.wait_for_selector(".swagger-ui .info", timeout=15_000)
     public.shot("docs")
@@ -203,7 +203,7 @@ def test_dashboard_in_a_browser(
     assert [t["member_id"] for t in rotation["next"]] == ["L1", "O"]  # never spoken, by id
     page = office.page
     assert page.locator("#spoken li").all_inner_texts() == [
-        f"{t['name']}（1 场）" for t in rotation["spoken"]
+        f"{t['name']}（1 次）" for t in rotation["spoken"]
     ]
     assert page.locator("#next-speakers li").all_inner_texts() == [
         "张局长（尚未主讲过）", "王主任（尚未主讲过）",
@@ -279,10 +279,10 @@ def test_dashboard_in_a_browser(
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     rows = list(load_workbook(saved).active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    assert rows[0] == ("名次", "党员编号", "姓名", "科室", "先锋指数",
+    assert rows[0] == ("名次", "姓名", "科室", "支部", "先锋指数",
                        "工作业绩", "学习提升", "服务群众", "遵规守纪")  # fmt: skip
-    assert rows[1:] == [
-        (m["rank"], m["member_id"], m["name"], names[m["department_id"]], m["index"],
+    assert [row[:3] + row[4:] for row in rows[1:]] == [
+        (m["rank"], m["name"], names[m["department_id"]], m["index"],
          *(m["components"][c] for c in ("performance", "study", "service", "discipline")))
         for m in ranking
     ]  # fmt: skip
@@ -308,9 +308,9 @@ def test_dashboard_in_a_browser(
     assert exported.status == 200 and exported.body().startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(exported.body().decode("utf-8-sig"))))
     final = api.get("/v1/quarters/2026Q3/selections", headers=admin).json()
-    assert [(r[0], r[2], float(r[5])) for r in table[1:]] == [
-        *(("季度标兵", m["member_id"], m["index"]) for m in final["exemplars"]),
-        *(("优秀科室", d["department_id"], d["index"]) for d in final["excellent_departments"]),
+    assert [(r[0], r[2], float(r[4])) for r in table[1:]] == [
+        *(("季度标兵", m["name"], m["index"]) for m in final["exemplars"]),
+        *(("优秀科室", d["name"], d["index"]) for d in final["excellent_departments"]),
     ]
     office.only_own_host()
 
@@ -366,7 +366,7 @@ def test_dashboard_in_a_browser(
     page = office.open("/office/refused")
     row = page.locator(f"#rejected tr[data-id='{wrong['id']}']")
     assert "data.rule" in row.inner_text() and "违反“十不准”" in row.inner_text()
-    assert "死信（1 条）" in page.inner_text("#dead-letters")
+    assert "（死信，1 条）" in page.inner_text("#dead-letters")
     office.shot("refused")
     office.only_own_host()
 

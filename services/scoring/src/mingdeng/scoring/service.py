@@ -603,6 +603,7 @@ def score_message(
                 "lectures_given": score.lectures_given,
                 "households_visited": score.households_visited,
                 "violations": score.violations,
+                **{f"worth_{kind}": round(points, 4) for kind, points in score.worth},
             },
             status=status,
             rules_version=rules_version,

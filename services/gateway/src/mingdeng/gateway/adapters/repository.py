@@ -129,30 +129,40 @@ async def score(
     return (IndexScore.model_validate_json(row["body"]), row["rank"]) if row else None
 
 
+CONTRIBUTION = """c.source, c.id, c.type, f.time, f.data FROM gateway.contributions AS c
+    LEFT JOIN gateway.event_facts AS f ON f.source = c.source AND f.id = c.id"""
+
+
+def _contribution(row: asyncpg.Record) -> dict[str, Any]:
+    """An event that fed an index: its source, id and type, and when it happened and its data
+    when the gateway has read the event itself (`read_models.facts`)."""
+    data = json.loads(row["data"]) if row["data"] is not None else None
+    return {"source": row["source"], "id": row["id"], "type": row["type"], "time": row["time"],
+            "data": data}  # fmt: skip
+
+
 async def contributions(
     connection: asyncpg.Connection, quarter: str, level: str, subject_id: str, first: int
-) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
     """The first `first` events that fed each component of a subject's index (as scoring
     attributed them, by source and id), and how many fed each component in all."""
     rows = await connection.fetch(
-        """SELECT component, source, id, type, total FROM (
-               SELECT component, source, id, type,
-                      count(*) OVER (PARTITION BY component) AS total,
-                      row_number() OVER (PARTITION BY component ORDER BY source, id) AS n
-               FROM gateway.contributions
-               WHERE quarter = $1 AND level = $2 AND subject_id = $3) AS numbered
+        f"""SELECT * FROM (
+               SELECT c.component,
+                      count(*) OVER (PARTITION BY c.component) AS total,
+                      row_number() OVER (PARTITION BY c.component ORDER BY c.source, c.id) AS n,
+                      {CONTRIBUTION}
+               WHERE c.quarter = $1 AND c.level = $2 AND c.subject_id = $3) AS numbered
            WHERE n <= $4 ORDER BY component, source, id""",
         quarter,
         level,
         subject_id,
         first,
     )
-    found: dict[str, list[dict[str, str]]] = {}
+    found: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, int] = {}
     for row in rows:
-        found.setdefault(row["component"], []).append(
-            {"source": row["source"], "id": row["id"], "type": row["type"]}
-        )
+        found.setdefault(row["component"], []).append(_contribution(row))
         totals[row["component"]] = row["total"]
     return found, totals
 
@@ -165,12 +175,13 @@ async def contributions_page(
     component: str,
     limit: int,
     offset: int,
-) -> tuple[int, list[dict[str, str]]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """A page of the events that fed one component, by source and id; and how many in all."""
     where = "quarter = $1 AND level = $2 AND subject_id = $3 AND component = $4"
     rows = await connection.fetch(
-        f"""SELECT source, id, type FROM gateway.contributions WHERE {where}
-            ORDER BY source, id LIMIT $5 OFFSET $6""",
+        f"""SELECT {CONTRIBUTION}
+            WHERE c.quarter = $1 AND c.level = $2 AND c.subject_id = $3 AND c.component = $4
+            ORDER BY c.source, c.id LIMIT $5 OFFSET $6""",
         quarter,
         level,
         subject_id,
@@ -185,7 +196,7 @@ async def contributions_page(
         subject_id,
         component,
     )
-    return total, [dict(row) for row in rows]
+    return total, [_contribution(row) for row in rows]
 
 
 async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict[str, Any]]:
@@ -243,6 +254,7 @@ async def lecture_stats(connection: asyncpg.Connection, year: int) -> dict[str, 
     """Lectures delivered in `year` (business time) and their attendances (person-times)."""
     rows = await connection.fetch(
         """SELECT l.lecture_id, l.module, l.theme, l.delivered_by, m.name AS speaker_name,
+                  to_char(l.delivered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
                   (SELECT count(*) FROM gateway.attendances a WHERE a.lecture_id = l.lecture_id) AS attendances
            FROM gateway.lectures l LEFT JOIN gateway.members m ON m.member_id = l.delivered_by
            WHERE l.delivered_at IS NOT NULL
@@ -269,6 +281,7 @@ async def lecture_stats(connection: asyncpg.Connection, year: int) -> dict[str, 
     return {
         "year": year,
         "sessions": len(rows),
+        "issues": len({row["month"] for row in rows}),
         "attendances": sum(row["attendances"] for row in rows),
         "by_module": tally("module"),
         "by_theme": tally("theme"),

@@ -5,7 +5,7 @@ adds (`computed_at`, a scope's part)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -67,9 +67,14 @@ class FortressRanking(Answer):
 
 
 class EventSummary(Answer):
+    """An event that fed an index. `time` (when it happened) and `data` (its payload, as the
+    contracts define it for `type`) are there once the gateway has read the event itself."""
+
     source: str
     id: str
     type: str
+    time: datetime | None = None
+    data: dict[str, Any] | None = None
 
 
 class MemberIndex(Answer):
@@ -155,8 +160,12 @@ class SpeakerTally(Answer):
 
 
 class LectureStats(Answer):
+    """`sessions`: lectures delivered (the report's 微课堂); `issues`: months with one or more
+    of them (the report's 期 of the 财政月讲堂, 一月一讲)."""
+
     year: int
     sessions: int
+    issues: int = 0
     attendances: int
     by_module: list[ModuleTally]
     by_theme: list[ThemeTally]

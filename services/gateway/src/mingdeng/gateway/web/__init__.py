@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import assets, excel, pages
 from mingdeng.gateway.web.login import LoginCodes
+from mingdeng.gateway.web.reads import PageError
 
 
 def install(app: FastAPI, settings: GatewaySettings) -> None:
@@ -25,13 +26,13 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.include_router(excel.router)
 
     async def page_error(request: Request, error: Exception) -> HTMLResponse:
-        assert isinstance(error, pages.PageError)
+        assert isinstance(error, PageError)
         if error.status == 401:
             return pages.page(request, "login.html", 401, title="登录", step="phone", phone="",
                               sentence=error.sentence)  # fmt: skip
         return pages.error_page(request, error)
 
-    app.add_exception_handler(pages.PageError, page_error)
+    app.add_exception_handler(PageError, page_error)
     inner = app.router.lifespan_context
 
     @asynccontextmanager

@@ -12,20 +12,25 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from mingdeng.contracts.codec import parse_document
 from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.gateway.entrypoints.answers import (
+    CoverageAnswer,
+    FortressRanking,
+    QuarterSelections,
+    VanguardRanking,
+)
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, labels, sheets
 from mingdeng.gateway.web.pages import (
     Admin,
     AnyViewer,
-    PageError,
-    explain,
+    all_items,
     form_checked,
     page,
     publish_actions,
     quarter_or_now,
     vanguard_filters,
 )
-from mingdeng.gateway.web.reads import Unreadable, read, read_or
+from mingdeng.gateway.web.reads import PageError, ViewerApi
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -116,24 +121,14 @@ def _table(title: str, header: Sequence[str], rows: list[list[Any]], name: str,
     return _download(sheets.csv_bytes(header, rows), f"{name}.csv", "text/csv; charset=utf-8")
 
 
-async def _all_items(request: Request, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a paged listing of the API (500 a page)."""
-    items: list[dict[str, Any]] = []
-    while True:
-        answer = await read(request, path, {**params, "limit": 500, "offset": len(items)})
-        items.extend(answer["items"])
-        if not answer["items"] or len(items) >= answer["total"]:
-            return items
-
-
-def _component_columns(items: list[dict[str, Any]]) -> list[str]:
-    return [name for name, _ in labels.in_order(items[0]["components"])] if items else []
+def _component_columns(components: dict[str, float] | None) -> list[str]:
+    return [name for name, _ in labels.in_order(components)] if components else []
 
 
 @router.get("/export/rankings-{quarter}.{fmt}")
 async def export_rankings(
-    request: Request,
     viewer: AnyViewer,
+    api: ViewerApi,
     quarter: str,
     fmt: Format,
     index: Literal["vanguard", "fortress"] = "vanguard",
@@ -144,73 +139,61 @@ async def export_rankings(
     """The Vanguard (members) or Fortress (departments or branches) ranking as the viewer sees
     it on /rankings."""
     quarter = quarter_or_now(quarter)
-    try:
-        if index == "vanguard":
-            items = await _all_items(request, f"/v1/quarters/{quarter}/vanguard",
-                                     vanguard_filters(department_id, branch_id))  # fmt: skip
-            names = await _department_names(request, quarter)
-        else:
-            items = await _all_items(request, f"/v1/quarters/{quarter}/fortress", {"level": level})
-    except Unreadable as error:
-        raise explain(error) from None
-    components = _component_columns(items)
-    parts = [labels.component(c) for c in components]
+    path = f"/v1/quarters/{quarter}"
     if index == "vanguard":
-        header = ["名次", "党员编号", "姓名", "科室", "先锋指数", *parts]
-        rows = [[m["rank"], m["member_id"], m["name"],
-                 names.get(m["department_id"], m["department_id"]), m["index"],
-                 *(m["components"].get(c) for c in components)] for m in items]  # fmt: skip
-        title = f"{quarter} 先锋指数"
+        _, members = await all_items(api, VanguardRanking, f"{path}/vanguard",
+                                     vanguard_filters(department_id, branch_id))  # fmt: skip
+        names = await api.directory()
+        components = _component_columns(members[0].components if members else None)
+        header = ["名次", "姓名", "科室", "支部", "先锋指数",
+                  *(labels.component(c) for c in components)]  # fmt: skip
+        rows = [[m.rank, m.name, names.department(m.department_id),
+                 names.branch(names.departments[m.department_id].branch_id
+                              if m.department_id in names.departments else None),
+                 m.index, *(m.components.get(c) for c in components)]
+                for m in members]  # fmt: skip
+        title = f"{labels.quarter(quarter)} 先锋指数"
     else:
-        header = ["名次", "编号", "名称", "堡垒指数", *parts]
-        rows = [[d["rank"], d["id"], d["name"], d["index"],
-                 *(d["components"].get(c) for c in components)] for d in items]  # fmt: skip
-        title = f"{quarter} 堡垒指数（{'科室' if level == 'department' else '支部'}）"
+        _, groups = await all_items(api, FortressRanking, f"{path}/fortress", {"level": level})
+        components = _component_columns(groups[0].components if groups else None)
+        header = ["名次", "名称", "堡垒指数", *(labels.component(c) for c in components)]
+        rows = [[d.rank, d.name, d.index, *(d.components.get(c) for c in components)]
+                for d in groups]  # fmt: skip
+        title = (
+            f"{labels.quarter(quarter)} 堡垒指数（{'科室' if level == 'department' else '支部'}）"
+        )
     return _table(title, header, rows, f"{index}-{quarter}", fmt)
 
 
-async def _department_names(request: Request, quarter: str) -> dict[str, str]:
-    """Department ids to names, as the quarter's Fortress ranking of departments gives them."""
-    departments = await _all_items(
-        request, f"/v1/quarters/{quarter}/fortress", {"level": "department"}
-    )
-    return {d["id"]: d["name"] for d in departments}
-
-
 @router.get("/export/selections-{quarter}.{fmt}")
-async def export_selections(request: Request, viewer: Admin, quarter: str, fmt: Format) -> Response:
+async def export_selections(viewer: Admin, api: ViewerApi, quarter: str, fmt: Format) -> Response:
     """The quarter's exemplars and excellent departments, as /office/selections shows them."""
     quarter = quarter_or_now(quarter)
-    try:
-        selection = await read_or(request, f"/v1/quarters/{quarter}/selections")
-        names = await _department_names(request, quarter)
-    except Unreadable as error:
-        raise explain(error) from None
+    selection = await api.find(QuarterSelections, f"/v1/quarters/{quarter}/selections")
     if selection is None:
-        raise PageError(404, f"{quarter} 季度还没有评分，暂无评选结果可导出。")
-    status = labels.status(selection["status"])
-    header = ["类别", "名次", "编号", "名称", "科室", "指数", "状态"]
-    rows = [["季度标兵", place, m["member_id"], m["name"],
-             names.get(m["department_id"], m["department_id"]), m["index"], status]
-            for place, m in enumerate(selection["exemplars"], 1)]  # fmt: skip
-    rows += [["优秀科室", place, d["department_id"], d["name"], d["name"], d["index"], status]
-             for place, d in enumerate(selection["excellent_departments"], 1)]  # fmt: skip
-    return _table(f"{quarter} 评选结果", header, rows, f"selections-{quarter}", fmt)
+        raise PageError(404, f"{labels.quarter(quarter)}还没有评分，暂无评选结果可导出。")
+    names = await api.directory()
+    status = labels.status(selection.status)
+    header = ["类别", "名次", "名称", "科室", "指数", "状态"]
+    rows: list[list[Any]] = [
+        [labels.EXEMPLAR, m.rank, m.name, names.department(m.department_id), m.index, status]
+        for m in selection.exemplars
+    ]
+    rows += [[labels.EXCELLENT_DEPARTMENT, d.rank, d.name, d.name, d.index, status]
+             for d in selection.excellent_departments]  # fmt: skip
+    return _table(f"{labels.quarter(quarter)} 评选结果", header, rows, f"selections-{quarter}", fmt)
 
 
 @router.get("/export/coverage-{quarter}.{fmt}")
-async def export_coverage(request: Request, viewer: Admin, quarter: str, fmt: Format) -> Response:
+async def export_coverage(viewer: Admin, api: ViewerApi, quarter: str, fmt: Format) -> Response:
     """Outreach coverage of the quarter, member by member."""
     quarter = quarter_or_now(quarter)
-    try:
-        coverage = await read_or(request, f"/v1/outreach/coverage/{quarter}")
-        names = await _department_names(request, quarter)
-    except Unreadable as error:
-        raise explain(error) from None
+    coverage = await api.find(CoverageAnswer, f"/v1/outreach/coverage/{quarter}")
     if coverage is None:
-        raise PageError(404, f"{quarter} 季度还没有结对走访数据可导出。")
-    header = ["党员编号", "姓名", "科室", "支部", "结对户数", "已走访户数", "覆盖率"]
-    rows = [[m["member_id"], m["name"], names.get(m["department_id"], m["department_id"]),
-             m["branch_id"], m["pairings"], m["visited"], m["rate"]]
-            for m in coverage["by_member"]]  # fmt: skip
-    return _table(f"{quarter} 结对走访覆盖", header, rows, f"coverage-{quarter}", fmt)
+        raise PageError(404, f"{labels.quarter(quarter)}还没有结对走访数据可导出。")
+    names = await api.directory()
+    header = ["姓名", "科室", "支部", "结对户数", "已走访户数", "覆盖率"]
+    rows = [[m.name, names.department(m.department_id), names.branch(m.branch_id), m.pairings,
+             m.visited, m.rate] for m in coverage.by_member]  # fmt: skip
+    return _table(f"{labels.quarter(quarter)} 结对走访覆盖", header, rows, f"coverage-{quarter}",
+                  fmt)  # fmt: skip

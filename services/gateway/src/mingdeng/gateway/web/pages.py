@@ -6,26 +6,43 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import asyncpg
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.derived import Bulletin, Task, YearTopTen
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
 from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
 from mingdeng.gateway.entrypoints import activity
+from mingdeng.gateway.entrypoints.answers import Board as BoardAnswer
+from mingdeng.gateway.entrypoints.answers import (
+    CoverageAnswer,
+    FortressRanking,
+    HouseholdsAnswer,
+    Kpis,
+    LectureStats,
+    MemberIndex,
+    MemberRank,
+    QuarterSelections,
+    TalkObligations,
+    Tasks,
+    VanguardRanking,
+)
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation
+from mingdeng.gateway.entrypoints.office import DeadLetters, RejectedEvents, SpeakerRotation
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, labels
+from mingdeng.gateway.web.evidence import evidence
 from mingdeng.gateway.web.login import Account, LoginCodes, TooManyRequests
-from mingdeng.gateway.web.reads import SCREEN, Unreadable, read, read_or
+from mingdeng.gateway.web.reads import SCREEN, Api, PageError, ScreenApi, ViewerApi
 from mingdeng.gateway.web.session import (
     PAGE_ROLES,
     csrf_ok,
@@ -41,14 +58,17 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["labels"] = labels
 
 
-def local_time(moment: str | None) -> str:
-    """An ISO moment of the API as Beijing time, to the minute ("—" when there is none)."""
-    if not moment:
+def local_time(moment: datetime | None) -> str:
+    """A moment of the API as Beijing time, to the minute, in Chinese ("—" when there is none)."""
+    if moment is None:
         return "—"
-    return datetime.fromisoformat(moment).astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+    return f"{labels.day(moment)} {moment.astimezone(BUSINESS_TZ):%H:%M}"
 
 
 templates.env.filters["local_time"] = local_time
+templates.env.filters["quarter_cn"] = labels.quarter
+templates.env.filters["month_cn"] = labels.month
+templates.env.filters["day"] = labels.day
 HOME: dict[str, str] = {
     "admin": "/office",
     "secretary": "/branch",
@@ -57,23 +77,17 @@ HOME: dict[str, str] = {
 }
 
 
-class PageError(Exception):
-    """Shown to the person as a sentence on a page, with the HTTP status."""
-
-    def __init__(self, status: int, sentence: str) -> None:
-        super().__init__(sentence)
-        self.status = status
-        self.sentence = sentence
-
-
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     viewer = signed_in(request)
+    account: Account | None = getattr(request.state, "account", None)
+    roles = [r for r in PAGE_ROLES if account and r in account.roles]
     response = templates.TemplateResponse(
         request,
         template,
-        {"viewer": viewer, "csrf": csrf_token(request), "home": HOME, **context},
+        {"viewer": viewer, "account": account, "roles": roles, "csrf": csrf_token(request),
+         "home": HOME, **context},
         status_code=status,
-    )
+    )  # fmt: skip
     keep_csrf(request, response)
     return response
 
@@ -82,21 +96,18 @@ def error_page(request: Request, error: PageError) -> HTMLResponse:
     return page(request, "message.html", error.status, title="提示", sentence=error.sentence)
 
 
-def explain(error: Unreadable) -> PageError:
-    if error.status == 403:
-        return PageError(403, "您的身份无权查看这部分内容。")
-    if error.status == 503:
-        return PageError(503, "数据库或消息服务暂时无法连接，请稍后刷新重试。")
-    return PageError(error.status, f"数据暂时无法读取（错误 {error.status}），请稍后重试。")
-
-
 def requires(*roles: Role):  # type: ignore[no-untyped-def]
-    def check(request: Request) -> Principal:
+    """The signed-in viewer in one of `roles`; their account (name and roles, for the header)
+    kept on the request for `page`."""
+
+    async def check(request: Request) -> Principal:
         viewer = signed_in(request)
         if viewer is None:
             raise PageError(401, "请先登录。")
         if viewer.role not in roles:
             raise PageError(403, "您当前的身份无权打开此页面。")
+        async with request.app.state.pool.acquire() as connection:
+            request.state.account = await LoginCodes.account_of(connection, viewer.subject)
         return viewer
 
     return check
@@ -117,7 +128,7 @@ def quarter_or_now(quarter: str | None) -> str:
     try:
         return str(Quarter.parse(quarter))
     except ValueError:
-        raise PageError(422, f"“{quarter}”不是有效的季度，请写成 2026Q3 这样的形式。") from None
+        raise PageError(422, f"“{quarter}”不是有效的季度，请从列表中选择季度。") from None
 
 
 def recent_quarters(count: int = 8) -> list[str]:
@@ -245,12 +256,6 @@ async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Respons
     return response
 
 
-async def roles_of(request: Request, viewer: Principal) -> list[str]:
-    async with request.app.state.pool.acquire() as connection:
-        account = await LoginCodes.account_of(connection, viewer.subject)
-    return [r for r in PAGE_ROLES if account and r in account.roles]
-
-
 # --- the live stream -----------------------------------------------------------------------
 
 
@@ -281,47 +286,45 @@ def _months_back(count: int) -> list[str]:
 
 
 @router.get("/office")
-async def office(request: Request, viewer: Admin, quarter: str | None = None) -> Response:
+async def office(
+    request: Request, viewer: Admin, api: ViewerApi, quarter: str | None = None
+) -> Response:
     quarter = quarter_or_now(quarter)
     year = int(quarter[:4])
-    try:
-        kpis = await read(request, "/v1/kpis", {"subject_type": "bureau", "limit": 500})
-        lectures = await read(request, "/v1/lectures/stats", {"year": year})
-        rotation = await read(request, "/v1/lectures/rotation", {"year": year})
-        coverage = await read_or(request, f"/v1/outreach/coverage/{quarter}")
-        open_tasks = await read(request, "/v1/tasks", {"status": "open", "limit": 500})
-        bulletins = {m: await read_or(request, f"/v1/bulletins/{m}") for m in _months_back(6)}
-    except Unreadable as error:
-        raise explain(error) from None
-    trend: dict[str, dict[str, Any]] = {}
-    for item in kpis["items"]:
-        series = trend.setdefault(item["metric"], {"unit": item["unit"], "points": {}})
-        series["points"][item["period"]] = item["value"]
+    kpis = await api.get(Kpis, "/v1/kpis", {"subject_type": "bureau", "limit": 500})
+    lectures = await api.get(LectureStats, "/v1/lectures/stats", {"year": year})
+    rotation = await api.get(SpeakerRotation, "/v1/lectures/rotation", {"year": year})
+    coverage = await api.find(CoverageAnswer, f"/v1/outreach/coverage/{quarter}")
+    open_tasks = await api.get(Tasks, "/v1/tasks", {"status": "open", "limit": 500})
+    bulletins = {m: await api.find(Bulletin, f"/v1/bulletins/{m}") for m in _months_back(6)}
+    trend: dict[str, dict[str, float]] = {}
+    units: dict[str, str | None] = {}
+    for item in kpis.items:
+        trend.setdefault(item.metric, {})[item.period] = item.value
+        units[item.metric] = item.unit
     latest = {
-        metric: (max(s["points"].items())[1], s["unit"], max(s["points"]))
-        for metric, s in trend.items()
+        metric: (points[max(points)], units[metric], labels.period(max(points)))
+        for metric, points in trend.items()
     }
-    money = {m: s for m, s in trend.items() if s["unit"] == "亿元"}
-    periods = sorted({p for s in money.values() for p in s["points"]})
+    money = {m: points for m, points in trend.items() if units[m] == "亿元"}
+    periods = sorted({p for points in money.values() for p in points})
     kpi_chart = {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
         "grid": {"left": 40, "right": 16, "top": 40, "bottom": 30},
-        "xAxis": {"type": "category", "data": periods},
+        "xAxis": {"type": "category", "data": [labels.period(p) for p in periods]},
         "yAxis": {"type": "value", "name": "亿元"},
         "series": [
             {"type": "line", "name": labels.metric(m), "smooth": True,
-             "data": [s["points"].get(p) for p in periods]}
-            for m, s in sorted(money.items())
+             "data": [points.get(p) for p in periods]}
+            for m, points in sorted(money.items())
         ],
     }  # fmt: skip
-    violations = {
-        m: (sum(b["violations_by_rule"].values()) if b else None) for m, b in bulletins.items()
-    }
+    violations = {m: (b.violations if b else None) for m, b in bulletins.items()}
     violation_chart = {
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 40, "right": 16, "top": 20, "bottom": 30},
-        "xAxis": {"type": "category", "data": list(violations)},
+        "xAxis": {"type": "category", "data": [labels.month(m) for m in violations]},
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [
             {
@@ -332,15 +335,42 @@ async def office(request: Request, viewer: Admin, quarter: str | None = None) ->
             }
         ],
     }
-    tasks_by_kind = Counter(t["kind"] for t in open_tasks["items"])
+    tasks_by_kind = Counter(t.kind for t in open_tasks.items)
     return page(
         request, "office.html", title="机关党办总览", quarter=quarter, year=year, latest=latest,
         kpi_chart=json.dumps(kpi_chart, ensure_ascii=False), lectures=lectures, rotation=rotation,
-        coverage=coverage, tasks_by_kind=tasks_by_kind, open_tasks=open_tasks["items"][:20],
-        names=await member_names(request.app.state.pool),
+        coverage=coverage, tasks_by_kind=tasks_by_kind,
+        open_tasks=tasks_in_order(open_tasks.items)[:20], names=await api.directory(),
         violation_chart=json.dumps(violation_chart, ensure_ascii=False), violations=violations,
         quarters=recent_quarters(),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """A task as a person reads it: 逾期 once an open task is past due."""
+
+    task: Task
+    state: str  # open, overdue, done, cancelled
+    days_overdue: int
+
+
+def tasks_in_order(tasks: list[Task], now: datetime | None = None) -> list[TaskRow]:
+    """Overdue first (longest overdue first), then open (soonest due first), then the rest
+    (latest first)."""
+    now = now or datetime.now(UTC)
+    rows = []
+    for task in tasks:
+        overdue = task.status == "open" and task.due < now
+        state = "overdue" if overdue else task.status
+        rows.append(TaskRow(task, state, (now - task.due).days if overdue else 0))
+    place = {"overdue": 0, "open": 1}
+
+    def order(row: TaskRow) -> tuple[int, float]:
+        due = row.task.due.timestamp()
+        return place.get(row.state, 2), due if row.state in place else -due
+
+    return sorted(rows, key=order)
 
 
 def vanguard_filters(department_id: str | None, branch_id: str | None) -> dict[str, str]:
@@ -349,66 +379,130 @@ def vanguard_filters(department_id: str | None, branch_id: str | None) -> dict[s
     return {name: value for name, value in chosen.items() if value}
 
 
+RANKS_PER_PAGE = 50
+
+
+async def all_items(
+    api: Api, answer: type[VanguardRanking] | type[FortressRanking], path: str,
+    params: dict[str, str],
+) -> tuple[Any, list[Any]]:  # fmt: skip
+    """The first answer of a ranking and every item of it (500 a page)."""
+    first = await api.get(answer, path, {**params, "limit": 500})
+    items = list(first.items)
+    while len(items) < first.total:
+        more = await api.get(answer, path, {**params, "limit": 500, "offset": len(items)})
+        if not more.items:
+            break
+        items.extend(more.items)
+    return first, items
+
+
+def tied(items: list[Any], position: int) -> bool:
+    """Whether the item at `position` shows the same index as its neighbour (并列)."""
+    index = items[position].index
+    return any(
+        0 <= other < len(items) and items[other].index == index
+        for other in (position - 1, position + 1)
+    )
+
+
+@dataclass(frozen=True)
+class RankingPage:
+    members: VanguardRanking
+    shown: list[MemberRank]
+    ties: set[str]
+    matched: int
+    page_number: int
+    pages: int
+    groups: FortressRanking
+    group_ties: set[str]
+    department_names: dict[str, str]
+    branch_names: dict[str, str]
+    unreported: list[str]  # components no one has yet this quarter (reported at its end)
+
+
 async def _rankings(
-    request: Request, quarter: str, filters: dict[str, str], level: str
-) -> dict[str, Any]:
-    try:
-        members = await read(request, f"/v1/quarters/{quarter}/vanguard", {**filters, "limit": 500})
-        groups = await read(request, f"/v1/quarters/{quarter}/fortress", {"level": level})
-        departments, branches = [
-            await read(request, f"/v1/quarters/{quarter}/fortress", {"level": each, "limit": 500})
-            for each in ("department", "branch")
-        ]
-    except Unreadable as error:
-        raise explain(error) from None
-    return {
-        "members": members,
-        "groups": groups,
-        "department_names": {d["id"]: d["name"] for d in departments["items"]},
-        "branch_names": {b["id"]: b["name"] for b in branches["items"]},
-    }
+    api: Api, quarter: str, filters: dict[str, str], level: str, search: str = "",
+    page_number: int = 1,
+) -> RankingPage:  # fmt: skip
+    path = f"/v1/quarters/{quarter}"
+    members, items = await all_items(api, VanguardRanking, f"{path}/vanguard", filters)
+    groups = await api.get(FortressRanking, f"{path}/fortress", {"level": level, "limit": 500})
+    departments = await api.get(
+        FortressRanking, f"{path}/fortress", {"level": "department", "limit": 500}
+    )
+    branches = await api.get(FortressRanking, f"{path}/fortress", {"level": "branch", "limit": 500})
+    ties = {m.member_id for position, m in enumerate(items) if tied(items, position)}
+    matching = [m for m in items if search.strip() in m.name] if search.strip() else items
+    pages = max(1, -(-len(matching) // RANKS_PER_PAGE))
+    page_number = min(max(1, page_number), pages)
+    start = (page_number - 1) * RANKS_PER_PAGE
+    unreported = [
+        name for name in ("performance", "business")
+        if members.status != "final" and any(name in m.components for m in items)
+        and all(m.components.get(name, 0) == 0 for m in items)
+    ] + [
+        name for name in ("business",)
+        if groups.status != "final" and any(name in g.components for g in groups.items)
+        and all(g.components.get(name, 0) == 0 for g in groups.items)
+    ]  # fmt: skip
+    return RankingPage(
+        members=members,
+        shown=matching[start : start + RANKS_PER_PAGE],
+        ties=ties,
+        matched=len(matching),
+        page_number=page_number,
+        pages=pages,
+        groups=groups,
+        group_ties={
+            g.id for position, g in enumerate(groups.items) if tied(groups.items, position)
+        },
+        department_names={d.id: d.name for d in departments.items},
+        branch_names={b.id: b.name for b in branches.items},
+        unreported=sorted(set(unreported)),
+    )
 
 
 @router.get("/rankings")
 async def rankings(
     request: Request,
     viewer: AnyViewer,
+    api: ViewerApi,
     quarter: str | None = None,
     department_id: str | None = None,
     branch_id: str | None = None,
     level: str = "department",
+    q: str = "",
+    page_number: int = 1,
     fragment: bool = False,
 ) -> Response:
-    """Vanguard and Fortress of a quarter as the viewer may see them; live through /live."""
+    """Vanguard and Fortress of a quarter as the viewer may see them, searched by name and paged;
+    live through /live."""
     quarter = quarter_or_now(quarter)
     if level not in ("department", "branch"):
         raise PageError(422, "堡垒指数只能按科室或支部排名。")
     filters = vanguard_filters(department_id, branch_id)
-    data = await _rankings(request, quarter, filters, level)
+    data = await _rankings(api, quarter, filters, level, q, page_number)
+    query = urlencode({**filters, **({"q": q} if q else {}), "page_number": data.page_number})
     return page(
         request, "rankings_live.html" if fragment else "rankings.html", title="先锋指数与堡垒指数",
         quarter=quarter, department_id=department_id or "", branch_id=branch_id or "",
-        vanguard_query=urlencode(filters), level=level, quarters=recent_quarters(), **data,
+        vanguard_query=urlencode(filters), page_query=query, level=level, search=q,
+        quarters=recent_quarters(), ranking=data, members=data.members, groups=data.groups,
+        department_names=data.department_names, branch_names=data.branch_names,
     )  # fmt: skip
 
 
 @router.get("/office/selections")
-async def selections(request: Request, viewer: Admin, quarter: str | None = None) -> Response:
+async def selections(
+    request: Request, viewer: Admin, api: ViewerApi, quarter: str | None = None
+) -> Response:
     quarter = quarter_or_now(quarter)
-    try:
-        selection = await read_or(request, f"/v1/quarters/{quarter}/selections")
-        top_ten = await read_or(request, f"/v1/years/{quarter[:4]}/top-ten")
-        names = {
-            d["id"]: d["name"]
-            for d in (await read(request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}))[
-                "items"
-            ]
-        }
-    except Unreadable as error:
-        raise explain(error) from None
+    selection = await api.find(QuarterSelections, f"/v1/quarters/{quarter}/selections")
+    top_ten = await api.find(YearTopTen, f"/v1/years/{quarter[:4]}/top-ten")
     return page(
         request, "selections.html", title="评选结果", quarter=quarter, selection=selection,
-        top_ten=top_ten, department_names=names, quarters=recent_quarters(),
+        top_ten=top_ten, names=await api.directory(), quarters=recent_quarters(),
     )  # fmt: skip
 
 
@@ -446,12 +540,11 @@ async def publish_actions(request: Request, events: list[Any]) -> Accepted:
 
 
 @router.get("/office/bulletin")
-async def bulletin(request: Request, viewer: Admin, month: str | None = None) -> Response:
+async def bulletin(
+    request: Request, viewer: Admin, api: ViewerApi, month: str | None = None
+) -> Response:
     month = month or month_of(datetime.now(UTC))
-    try:
-        found = await read_or(request, f"/v1/bulletins/{month}")
-    except Unreadable as error:
-        raise explain(error) from None
+    found = await api.find(Bulletin, f"/v1/bulletins/{month}")
     return page(
         request, "bulletin.html", title=f"{month} 督查通报", month=month, bulletin=found,
         months=_months_back(12),
@@ -462,19 +555,18 @@ REFUSALS_PER_PAGE = 50
 
 
 @router.get("/office/refused")
-async def refused(request: Request, viewer: Admin, page_number: int = 1) -> Response:
-    """死信与拒收: what upstream sent that was refused, with the reasons (GET /v1/dead-letters
-    and /v1/rejected-events), newest first."""
+async def refused(
+    request: Request, viewer: Admin, api: ViewerApi, page_number: int = 1
+) -> Response:
+    """数据接收异常: what upstream sent that was refused, with the reasons in words and as the
+    machine gave them (GET /v1/dead-letters and /v1/rejected-events), newest first."""
     page_number = max(1, page_number)
     window = {"limit": REFUSALS_PER_PAGE, "offset": (page_number - 1) * REFUSALS_PER_PAGE}
-    try:
-        letters = await read(request, "/v1/dead-letters", window)
-        rejected = await read(request, "/v1/rejected-events", window)
-    except Unreadable as error:
-        raise explain(error) from None
-    more = max(letters["total"], rejected["total"]) > page_number * REFUSALS_PER_PAGE
+    letters = await api.get(DeadLetters, "/v1/dead-letters", window)
+    rejected = await api.get(RejectedEvents, "/v1/rejected-events", window)
+    more = max(letters.total, rejected.total) > page_number * REFUSALS_PER_PAGE
     return page(
-        request, "refused.html", title="死信与拒收事件", letters=letters, rejected=rejected,
+        request, "refused.html", title="数据接收异常", letters=letters, rejected=rejected,
         page_number=page_number, more=more,
     )  # fmt: skip
 
@@ -482,41 +574,72 @@ async def refused(request: Request, viewer: Admin, page_number: int = 1) -> Resp
 # --- member, leader, secretary -------------------------------------------------------------
 
 
-@router.get("/me")
-async def me(request: Request, viewer: AnyViewer, quarter: str | None = None) -> Response:
-    quarter = quarter_or_now(quarter)
-    member_id = viewer.subject
-    try:
-        index = await read_or(request, f"/v1/members/{member_id}/vanguard/{quarter}")
-        households = await read_or(request, f"/v1/outreach/members/{member_id}/households")
-        tasks = await read(request, "/v1/tasks", {"limit": 500})
-    except Unreadable as error:
-        if error.status == 403:  # a leader or secretary whose scope leaves themself out
-            raise PageError(403, "以当前身份无法查看个人指数，请切换为“党员”身份。") from None
-        raise explain(error) from None
+async def _explained(
+    request: Request, api: Api, member_id: str, quarter: str, own: bool, screen: Api
+) -> Response:
+    """A member's index explained: component by component, each event in words."""
+    index = await api.find(MemberIndex, f"/v1/members/{member_id}/vanguard/{quarter}")
+    names = await api.directory()
+    ranked = await screen.get(VanguardRanking, f"/v1/quarters/{quarter}/vanguard", {"limit": 1})
+    households = tasks = None
+    if own:
+        households = await api.find(
+            HouseholdsAnswer, f"/v1/outreach/members/{member_id}/households"
+        )
+        found = await api.get(Tasks, "/v1/tasks", {"limit": 500})
+        tasks = tasks_in_order(
+            [t for t in found.items if member_id in (t.assignee_id, t.member_id)]
+        )
+    explained = {
+        component: evidence(index.events.get(component, []), names, index.details)
+        for component in index.components
+    } if index else {}  # fmt: skip
+    name = names.member(member_id)
     return page(
-        request, "me.html", title="我的先锋指数", quarter=quarter, index=index,
-        households=households, quarters=recent_quarters(),
-        tasks=[t for t in tasks["items"] if member_id in (t["assignee_id"], t["member_id"])],
-        names=await member_names(request.app.state.pool),
-        roles=await roles_of(request, viewer),
+        request, "me.html", title="我的先锋指数" if own else f"{name}的先锋指数", quarter=quarter,
+        index=index, explained=explained, ranked_total=ranked.total, own=own, person=name,
+        department=names.department_of(member_id), households=households, tasks=tasks,
+        names=names, quarters=recent_quarters(),
     )  # fmt: skip
 
 
-@router.get("/line")
-async def line(request: Request, viewer: Leader, quarter: str | None = None) -> Response:
+@router.get("/me")
+async def me(
+    request: Request, viewer: AnyViewer, api: ViewerApi, screen: ScreenApi,
+    quarter: str | None = None,
+) -> Response:  # fmt: skip
     quarter = quarter_or_now(quarter)
     try:
-        departments = await read(request, f"/v1/quarters/{quarter}/fortress", {"limit": 500})
-        tasks = await read(request, "/v1/tasks", {"assignee_id": viewer.subject, "limit": 500})
-    except Unreadable as error:
-        raise explain(error) from None
-    commendations = [t for t in tasks["items"] if t["kind"] == "commendation"]
+        return await _explained(request, api, viewer.subject, quarter, True, screen)
+    except PageError as error:
+        if error.status == 403:  # a leader or secretary whose scope leaves themself out
+            raise PageError(403, "以当前身份无法查看个人指数，请切换为“党员”身份。") from None
+        raise
+
+
+@router.get("/members/{member_id}")
+async def member(
+    request: Request, member_id: str, viewer: AnyViewer, api: ViewerApi, screen: ScreenApi,
+    quarter: str | None = None,
+) -> Response:  # fmt: skip
+    """Another member's index explained, where the viewer may see it (the API decides)."""
+    quarter = quarter_or_now(quarter)
+    own = member_id == viewer.subject
+    return await _explained(request, api, member_id, quarter, own, screen)
+
+
+@router.get("/line")
+async def line(
+    request: Request, viewer: Leader, api: ViewerApi, quarter: str | None = None
+) -> Response:
+    quarter = quarter_or_now(quarter)
+    departments = await api.get(FortressRanking, f"/v1/quarters/{quarter}/fortress", {"limit": 500})
+    tasks = await api.get(Tasks, "/v1/tasks", {"assignee_id": viewer.subject, "limit": 500})
+    commendations = tasks_in_order([t for t in tasks.items if t.kind == "commendation"])
     return page(
         request, "line.html", title="分管科室与喜报到家", quarter=quarter,
         departments=departments, commendations=commendations, quarters=recent_quarters(),
-        names=await member_names(request.app.state.pool),
-        roles=await roles_of(request, viewer),
+        names=await api.directory(),
     )  # fmt: skip
 
 
@@ -525,23 +648,21 @@ async def mark_delivered(
     request: Request,
     task_id: str,
     viewer: Leader,
+    api: ViewerApi,
     notes: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """喜报到家: the leader delivered the commendation; published as visit.made (commendation)."""
     form_checked(request, csrf)
-    try:
-        tasks = await read(request, "/v1/tasks", {"assignee_id": viewer.subject, "limit": 500})
-    except Unreadable as error:
-        raise explain(error) from None
-    task = next((t for t in tasks["items"] if t["task_id"] == task_id), None)
-    if task is None or task["kind"] != "commendation":
+    tasks = await api.get(Tasks, "/v1/tasks", {"assignee_id": viewer.subject, "limit": 500})
+    task = next((t for t in tasks.items if t.task_id == task_id), None)
+    if task is None or task.kind != "commendation":
         raise PageError(404, "没有找到分派给您的这项喜报到家任务。")
     visit = ev.VisitMade(
         visit_id=f"dashboard-{task_id}-{secrets.token_hex(4)}",
         member_id=viewer.subject,
         kind="commendation",
-        target_member_id=task["member_id"],
+        target_member_id=task.member_id,
         notes=notes.strip() or None,
     )
     await publish_actions(request, [actions.dashboard_event(visit, visit.visit_id, viewer)])
@@ -549,16 +670,18 @@ async def mark_delivered(
 
 
 @router.get("/branch")
-async def branch(request: Request, viewer: Secretary, quarter: str | None = None) -> Response:
+async def branch(
+    request: Request, viewer: Secretary, api: ViewerApi, quarter: str | None = None
+) -> Response:
     quarter = quarter_or_now(quarter)
-    try:
-        members = await read(request, f"/v1/quarters/{quarter}/vanguard", {"limit": 500})
-        talks = await read(request, "/v1/outreach/talk-obligations")
-    except Unreadable as error:
-        raise explain(error) from None
+    members = await api.get(VanguardRanking, f"/v1/quarters/{quarter}/vanguard", {"limit": 500})
+    talks = await api.get(TalkObligations, "/v1/outreach/talk-obligations")
+    place = {"overdue": 0, "open": 1}
     return page(
         request, "branch.html", title="本支部", quarter=quarter, members=members,
-        talks=talks["items"], quarters=recent_quarters(), roles=await roles_of(request, viewer),
+        ties={m.member_id for i, m in enumerate(members.items) if tied(members.items, i)},
+        talks=sorted(talks.items, key=lambda t: (place.get(t.status, 2), t.due)),
+        quarters=recent_quarters(), names=await api.directory(),
     )  # fmt: skip
 
 
@@ -566,19 +689,16 @@ async def branch(request: Request, viewer: Secretary, quarter: str | None = None
 
 
 @router.get("/board")
-async def board(request: Request, quarter: str | None = None) -> Response:
+async def board(request: Request, api: ViewerApi, quarter: str | None = None) -> Response:
     """公示栏: the final selections of a quarter (the latest final one by default)."""
     candidates = [quarter_or_now(quarter)] if quarter else recent_quarters()
-    try:
-        for candidate in candidates:
-            found = await read_or(request, f"/v1/board/{candidate}")
-            if found is not None:
-                return page(request, "board.html", title=f"{candidate} 公示栏", board=found,
-                            quarter=candidate, quarters=recent_quarters())  # fmt: skip
-    except Unreadable as error:
-        raise explain(error) from None
+    for candidate in candidates:
+        found = await api.find(BoardAnswer, f"/v1/board/{candidate}")
+        if found is not None:
+            return page(request, "board.html", title=f"{labels.quarter(candidate)} 公示栏",
+                        board=found, quarter=candidate, quarters=recent_quarters())  # fmt: skip
     sentence = (
-        f"{candidates[0]} 季度的评选结果尚未定稿公示。"
+        f"{labels.quarter(candidates[0])}的评选结果尚未定稿公示。"
         if quarter
         else "近两年还没有定稿公示的季度评选结果。"
     )
@@ -586,47 +706,29 @@ async def board(request: Request, quarter: str | None = None) -> Response:
                 quarter=candidates[0], quarters=recent_quarters())  # fmt: skip
 
 
-async def _screen_data(request: Request) -> dict[str, Any]:
+async def _screen_data(api: Api) -> dict[str, Any]:
     quarter = this_quarter()
-    try:
-        members = await read(
-            request, f"/v1/quarters/{quarter}/vanguard", {"limit": 10}, as_screen=True
-        )
-        departments = await read(
-            request, f"/v1/quarters/{quarter}/fortress", {"limit": 10}, as_screen=True
-        )
-        lectures = await read(
-            request, "/v1/lectures/stats", {"year": int(quarter[:4])}, as_screen=True
-        )
-        tasks = await read(request, "/v1/tasks", {"status": "done", "limit": 500}, as_screen=True)
-        all_departments = await read(
-            request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}, as_screen=True
-        )
-    except Unreadable as error:
-        raise explain(error) from None
-    names = {d["id"]: d["name"] for d in all_departments["items"]}
+    path = f"/v1/quarters/{quarter}"
+    members = await api.get(VanguardRanking, f"{path}/vanguard", {"limit": 10})
+    departments = await api.get(FortressRanking, f"{path}/fortress", {"limit": 10})
+    lectures = await api.get(LectureStats, "/v1/lectures/stats", {"year": int(quarter[:4])})
+    tasks = await api.get(Tasks, "/v1/tasks", {"status": "done", "limit": 500})
+    names = await api.directory()
     delivered = sorted(
-        (t for t in tasks["items"] if t["kind"] == "commendation"),
-        key=lambda t: t.get("done_at") or "",
+        (t for t in tasks.items if t.kind == "commendation"),
+        key=lambda t: t.done_at.timestamp() if t.done_at else 0.0,
         reverse=True,
     )[:6]
     return {"quarter": quarter, "members": members, "departments": departments,
-            "lectures": lectures, "delivered": delivered, "department_names": names,
-            "updated": datetime.now(BUSINESS_TZ).strftime("%H:%M:%S"),
-            "names": await member_names(request.app.state.pool)}  # fmt: skip
+            "lectures": lectures, "delivered": delivered, "names": names,
+            "department_names": {d: names.department(d) for d in names.departments},
+            "updated": datetime.now(BUSINESS_TZ).strftime("%H:%M:%S")}  # fmt: skip
 
 
 @router.get("/screen")
-async def screen(request: Request, fragment: bool = False) -> Response:
+async def screen(request: Request, api: ScreenApi, fragment: bool = False) -> Response:
     """数据大屏 (1920×1080): live rankings, lecture figures, the latest commendations."""
-    data = await _screen_data(request)
+    data = await _screen_data(api)
     return page(
         request, "screen_live.html" if fragment else "screen.html", title="数据大屏", **data
     )
-
-
-async def member_names(pool: asyncpg.Pool) -> dict[str, str]:
-    """Names of members for the people shown in tasks (tasks carry ids only)."""
-    async with pool.acquire() as connection:
-        rows = await connection.fetch("SELECT member_id, name FROM gateway.members")
-    return {row["member_id"]: row["name"] for row in rows}

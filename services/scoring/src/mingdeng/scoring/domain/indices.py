@@ -31,6 +31,11 @@ class VanguardScore:
     lectures_given: int
     households_visited: int
     violations: int
+    # what one event of each kind is worth to this member this quarter, before the caps:
+    # a lecture taken part in (its share of the rate), a lecture given (besides its share), a
+    # paired household visited, a volunteer activity, a community visit, a counted violation,
+    # and a point of the performance KPI
+    worth: tuple[tuple[str, float], ...] = ()
 
     @property
     def components(self) -> dict[str, float]:
@@ -107,6 +112,15 @@ def vanguard(
         lectures_given=len(given),
         households_visited=len(households),
         violations=len(violations),
+        worth=(
+            ("lecture", r.study_rate_points / len(lectures) if lectures else 0.0),
+            ("lecture_given", r.lecture_given_points),
+            ("household", r.household_visit_points),
+            ("volunteer", r.volunteer_points),
+            ("community", r.community_visit_points),
+            ("violation", -r.discipline_per_violation),
+            ("performance", r.performance_weight),
+        ),
     )
 
 

@@ -1,21 +1,23 @@
-"""The inbound events the gateway reads itself, routed by type to the read model that takes
-each: `READS`, checked at import to name each type once. Any other type is not read here (the
-other services read it); its record is let through without being parsed."""
+"""The inbound events the gateway reads itself, routed by type to the read models that take
+each (`READS`; an older version of a type goes where the newest goes). Any other type is not
+read here (the other services read it); its record is let through without being parsed."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_type_hints
 
 import asyncpg
 
 from mingdeng.contracts.codec import KAFKA_PREFIX, parse_record
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.events import EventData
+from mingdeng.contracts.upcasting import UPCASTERS
 from mingdeng.gateway.adapters.read_cache import Kind
-from mingdeng.gateway.adapters.read_models import kpis, lectures, registry
+from mingdeng.gateway.adapters.read_models import facts, kpis, lectures, registry
 from mingdeng.gateway.adapters.read_models.base import Batch, EventBatch, EventReadModel, ReadModel
 from mingdeng.runtime.projection import Record
 
@@ -23,19 +25,25 @@ EVENT_READ_MODELS: tuple[EventReadModel[Any], ...] = (
     registry.READ_MODEL,
     lectures.READ_MODEL,
     kpis.READ_MODEL,
+    facts.READ_MODEL,
 )
+Route = tuple[EventReadModel[Any], Callable[[Any, Event[Any]], None]]
 
 
-def _routes(
-    models: tuple[EventReadModel[Any], ...],
-) -> dict[str, tuple[EventReadModel[Any], Callable[[Any, Event[Any]], None]]]:
-    """{event type on the wire: (its read model, how that model's batch takes it)}"""
-    routes: dict[str, tuple[EventReadModel[Any], Callable[[Any, Event[Any]], None]]] = {}
+def _wire_types(kind: type[EventData]) -> list[str]:
+    """The types on the wire whose events are read as `kind`: itself and every older version
+    that upcasts to it (parsing upcasts them)."""
+    older = [old for old, step in UPCASTERS.items() if get_type_hints(step)["return"] is kind]
+    return [kind.event_type, *(t for old in older for t in _wire_types(old))]
+
+
+def _routes(models: tuple[EventReadModel[Any], ...]) -> dict[str, tuple[Route, ...]]:
+    """{event type on the wire: (each read model that reads it, how its batch takes it in)}"""
+    routes: dict[str, tuple[Route, ...]] = {}
     for model in models:
         for kind, take in model.reads.items():
-            if kind.event_type in routes:
-                raise TypeError(f"{kind.event_type} is read by two read models")
-            routes[kind.event_type] = (model, take)
+            for wire_type in _wire_types(kind):
+                routes[wire_type] = (*routes.get(wire_type, ()), (model, take))
     return routes
 
 
@@ -49,18 +57,18 @@ class InboundBatch(Batch):
     def add(self, record: Record) -> None:
         if record.value is None:
             return
-        route = READS.get(_event_type(record.value, record.headers) or "")
-        if route is None:
+        routes = READS.get(_event_type(record.value, record.headers) or "")
+        if routes is None:
             return  # most inbound events: nothing here reads them, no need to validate them
         try:
             event = parse_record(record.value, record.headers, record.key)
         except InvalidEvent:
             return  # scoring dead-letters invalid inbound events with their reasons
-        model, take = route
-        batch = self._batches.get(model)
-        if batch is None:
-            batch = self._batches[model] = model.batch()
-        take(batch, event)
+        for model, take in routes:
+            batch = self._batches.get(model)
+            if batch is None:
+                batch = self._batches[model] = model.batch()
+            take(batch, event)
 
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         changed: set[Kind] = set()

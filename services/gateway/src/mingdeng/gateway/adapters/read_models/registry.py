@@ -20,7 +20,7 @@ from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadModel
 
 
-def _later(table: str, column: str, source: str, event_id: str) -> str:
+def later_stamp(table: str, column: str, source: str, event_id: str) -> str:
     """`table`'s stamp is earlier than the proposed one (EXCLUDED)."""
     return f"""({table}.{column}, {table}.{source} COLLATE "C", {table}.{event_id} COLLATE "C")
              < (EXCLUDED.{column}, EXCLUDED.{source} COLLATE "C", EXCLUDED.{event_id} COLLATE "C")"""
@@ -31,7 +31,7 @@ BRANCH = f"""
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (branch_id) DO UPDATE SET name = EXCLUDED.name, stamp = EXCLUDED.stamp,
         stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
-    WHERE {_later("gateway.branches", "stamp", "stamp_source", "stamp_id")}"""
+    WHERE {later_stamp("gateway.branches", "stamp", "stamp_source", "stamp_id")}"""
 DEPARTMENT = f"""
     INSERT INTO gateway.departments
         (department_id, name, branch_id, leader_id, stamp, stamp_source, stamp_id)
@@ -39,7 +39,7 @@ DEPARTMENT = f"""
     ON CONFLICT (department_id) DO UPDATE SET name = EXCLUDED.name,
         branch_id = EXCLUDED.branch_id, leader_id = EXCLUDED.leader_id, stamp = EXCLUDED.stamp,
         stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
-    WHERE {_later("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
+    WHERE {later_stamp("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
 MEMBER = f"""
     INSERT INTO gateway.members (member_id, name, department_id, phone, roles, party_member,
                                  registered_at, registered_source, registered_id)
@@ -48,7 +48,7 @@ MEMBER = f"""
         department_id = EXCLUDED.department_id, phone = EXCLUDED.phone, roles = EXCLUDED.roles,
         party_member = EXCLUDED.party_member, registered_at = EXCLUDED.registered_at,
         registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
-    WHERE {_later("gateway.members", "registered_at", "registered_source", "registered_id")}"""
+    WHERE {later_stamp("gateway.members", "registered_at", "registered_source", "registered_id")}"""
 # a departure read before any registration keeps a row registered at '-infinity' (not active);
 # a registration fills it in, and the member is active if it is the later of the two
 DEPARTURE = f"""
@@ -58,7 +58,7 @@ DEPARTURE = f"""
     ON CONFLICT (member_id) DO UPDATE SET left_at = EXCLUDED.left_at,
         left_source = EXCLUDED.left_source, left_id = EXCLUDED.left_id
     WHERE gateway.members.left_at IS NULL
-       OR {_later("gateway.members", "left_at", "left_source", "left_id")}"""
+       OR {later_stamp("gateway.members", "left_at", "left_source", "left_id")}"""
 
 
 class RegistryBatch(EventBatch):
