@@ -4,7 +4,6 @@ import argparse
 import asyncio
 from datetime import timedelta
 
-import asyncpg
 import uvicorn
 
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, forget_projections
@@ -12,6 +11,7 @@ from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import ROLES, Principal
 from mingdeng.gateway.entrypoints.app import create_app
 from mingdeng.gateway.settings import GatewaySettings
+from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 
@@ -19,7 +19,7 @@ MIGRATIONS = "mingdeng.gateway.adapters.sql"
 
 
 async def rebuild(settings: GatewaySettings) -> None:
-    connection = await asyncpg.connect(settings.postgres.dsn)
+    connection = await postgres_connection(settings.postgres.dsn)
     try:
         await forget_projections(connection, settings.kafka.group(PROJECTOR_GROUP))
     finally:

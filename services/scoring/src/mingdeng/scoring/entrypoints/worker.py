@@ -27,6 +27,7 @@ from prometheus_client import (
 )
 
 from mingdeng.contracts.topics import EVENTS
+from mingdeng.runtime.clients import kafka_consumer, kafka_producer
 from mingdeng.runtime.health import start_health_server
 from mingdeng.runtime.worker import pause
 from mingdeng.scoring.adapters.checkpoints import CheckpointFile
@@ -162,8 +163,8 @@ class ScoringWorker:
     async def _session(self, stop: asyncio.Event) -> None:
         kafka = self.settings.kafka
         topic = kafka.topic(EVENTS)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers,
+        consumer = kafka_consumer(
+            kafka.bootstrap_servers,
             group_id=kafka.group(GROUP),
             client_id="mingdeng-scoring",
             enable_auto_commit=False,
@@ -171,8 +172,8 @@ class ScoringWorker:
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
+        producer = kafka_producer(
+            kafka.bootstrap_servers,
             client_id="mingdeng-scoring",
             transactional_id=kafka.group(TRANSACTIONAL_ID),
             enable_idempotence=True,
