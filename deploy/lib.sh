@@ -24,6 +24,19 @@ wait_until() {
   done
 }
 
+# wait_started SECONDS ALIVE READY: poll READY (a command) every half second while ALIVE (a
+# command: the process started is still there) holds. 0 when ready; 2 at once when ALIVE
+# fails (the process is gone: no point waiting out the limit); 1 at the limit.
+wait_started() {
+  local limit=$1 alive=$2 ready=$3
+  local deadline=$((SECONDS + limit))
+  until $ready >/dev/null 2>&1; do
+    $alive >/dev/null 2>&1 || return 2
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Pid files hold "PID STARTTIME" (STARTTIME from /proc/PID/stat), so that a pid the kernel
