@@ -37,6 +37,21 @@ wait_started() {
   done
 }
 
+# restart_delay LAST_DELAY RAN_S HEALTHY: seconds before a supervisor starts its service again.
+# A run that answered its health check and lasted HEALTHY_RUN_S (10 s), or lasted LONG_RUN_S
+# (60 s), was in service: its crash is met by a restart after 1 s. A run that ended sooner is a
+# crash loop (a bug at start, a dependency missing): the pause doubles, up to 30 s.
+HEALTHY_RUN_S="${HEALTHY_RUN_S:-10}" LONG_RUN_S="${LONG_RUN_S:-60}"
+restart_delay() {
+  local last=$1 ran=$2 healthy=$3
+  if { [ "$healthy" = 1 ] && [ "$ran" -ge "$HEALTHY_RUN_S" ]; } || [ "$ran" -ge "$LONG_RUN_S" ]; then
+    echo 1
+  else
+    local doubled=$((last * 2))
+    echo $((doubled < 1 ? 1 : doubled > 30 ? 30 : doubled))
+  fi
+}
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Pid files hold "PID STARTTIME" (STARTTIME from /proc/PID/stat), so that a pid the kernel

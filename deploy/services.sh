@@ -33,7 +33,7 @@ start() {
         || die "$name prestart failed (see $RUN_DIR/logs/$name.log)"
     fi
     exits["$name"]=$(exits_in_log "$name")
-    nohup "$DEPLOY_DIR/supervise.sh" "$name" "$RUN_DIR/logs/$name.log" \
+    SUPERVISE_HEALTH_URL="$url" nohup "$DEPLOY_DIR/supervise.sh" "$name" "$RUN_DIR/logs/$name.log" \
       "$bin/mingdeng-$name" "$(run_command "$name")" >/dev/null 2>&1 &
     write_pidfile "$pidfile" $!
   done
