@@ -16,6 +16,7 @@ from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 
 MIGRATIONS = "mingdeng.gateway.adapters.sql"
+GRACEFUL_SHUTDOWN_S = 2
 
 
 async def rebuild(settings: GatewaySettings) -> None:
@@ -58,4 +59,12 @@ def main() -> None:
     elif args.command == "rebuild":
         asyncio.run(rebuild(settings))
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        # open live streams (/v1/stream) never end by themselves: on TERM they are given a
+        # moment, then cut, so that the gateway stops within seconds
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
