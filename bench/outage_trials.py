@@ -24,8 +24,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -35,16 +33,14 @@ from mingdeng.contracts.topics import EVENT_STATUS  # noqa: E402
 from mingdeng.notify.service import READS as NOTIFY_READS  # noqa: E402
 from mingdeng.outreach.service import READS as OUTREACH_READS  # noqa: E402
 from tests.faults.test_trials import (  # noqa: E402
-    ADMIN,
     Load,
     _counts,
     all_ready,
-    batches,
     check_published_once,
     consistent,
+    registered_load,
     sent,
 )
-from tests.support.builders import Events  # noqa: E402
 from tests.support.kafka_log import records  # noqa: E402
 from tests.support.platform import (  # noqa: E402
     SERVICES,
@@ -174,16 +170,7 @@ def main() -> None:
             Path(kept or temporary),
         ) as platform,
     ):
-        setup = Events(source="/systems/hr", prefix="s")
-        registry = [
-            setup.branch("b1", "2026-06-01 09:00"),
-            setup.department("d1", "b1", "2026-06-01 09:00"),
-        ]
-        with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
-            answer = client.post("/v1/events", json=[e.to_cloudevent() for e in registry])
-            assert answer.status_code == 202, answer.text
-        load = Load(platform, batches(Events(source="/systems/inspection")))
-        load.accepted.extend(registry)
+        load = registered_load(platform)
         load.start()
         try:
             for number in range(count):

@@ -135,6 +135,21 @@ def batches(events: Events) -> Iterator[list[Event[EventData]]]:
         n += 1
 
 
+def registered_load(platform: Platform) -> Load:
+    """The load, not started yet, on a bureau whose branch and department are registered."""
+    setup = Events(source="/systems/hr", prefix="s")
+    registry = [
+        setup.branch("b1", "2026-06-01 09:00"),
+        setup.department("d1", "b1", "2026-06-01 09:00"),
+    ]
+    with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
+        first = client.post("/v1/events", json=[e.to_cloudevent() for e in registry])
+        assert first.status_code == 202, first.text
+    load = Load(platform, batches(Events(source="/systems/inspection")))
+    load.accepted.extend(registry)
+    return load
+
+
 def sent(sink: Path) -> Counter[str]:
     if not sink.exists():
         return Counter()
@@ -328,16 +343,7 @@ def kafka_outage(seconds: float) -> None:
 def test_randomised_fault_trials(platform: Platform, infrastructure_scripts: None) -> None:
     rng = random.Random(SEED)
     print(f"fault trials: MINGDENG_FAULT_SEED={SEED}")
-    setup = Events(source="/systems/hr", prefix="s")
-    registry = [
-        setup.branch("b1", "2026-06-01 09:00"),
-        setup.department("d1", "b1", "2026-06-01 09:00"),
-    ]
-    with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
-        first = client.post("/v1/events", json=[e.to_cloudevent() for e in registry])
-        assert first.status_code == 202, first.text
-    load = Load(platform, batches(Events(source="/systems/inspection")))
-    load.accepted.extend(registry)
+    load = registered_load(platform)
     trials = ["poison"] * 5 + ["kill -9"] * 4 + ["postgres restart", "kafka outage"]
     rng.shuffle(trials)
     load.start()
