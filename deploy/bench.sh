@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the benchmarks against the tests' broker and database; results in bench/results/.
 export MINGDENG_RUN_DIR="${MINGDENG_RUN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.run/test}"
-export KAFKA_PORT="${TEST_KAFKA_PORT:-39092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-39093}"
-export PG_PORT="${TEST_PG_PORT:-55433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
+export KAFKA_PORT="${TEST_KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-19093}"
+export PG_PORT="${TEST_PG_PORT:-15433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/bootstrap.sh"
 "$DEPLOY_DIR/postgres/start.sh"

@@ -7,7 +7,7 @@ RUN_DIR="${MINGDENG_RUN_DIR:-$ROOT_DIR/.run/dev}"
 CACHE_DIR="${MINGDENG_CACHE_DIR:-$HOME/.cache/mingdeng}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-PG_PORT="${PG_PORT:-55432}"
+PG_PORT="${PG_PORT:-15432}"
 PG_DATABASE="${PG_DATABASE:-mingdeng}"
 mkdir -p "$RUN_DIR/logs"
 
@@ -22,6 +22,34 @@ wait_until() {
     [ $SECONDS -lt $deadline ] || return 1
     sleep 0.5
   done
+}
+
+# wait_started SECONDS ALIVE READY: poll READY (a command) every half second while ALIVE (a
+# command: the process started is still there) holds. 0 when ready; 2 at once when ALIVE
+# fails (the process is gone: no point waiting out the limit); 1 at the limit.
+wait_started() {
+  local limit=$1 alive=$2 ready=$3
+  local deadline=$((SECONDS + limit))
+  until $ready >/dev/null 2>&1; do
+    $alive >/dev/null 2>&1 || return 2
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.5
+  done
+}
+
+# restart_delay LAST_DELAY RAN_S HEALTHY: seconds before a supervisor starts its service again.
+# A run that answered its health check and lasted HEALTHY_RUN_S (10 s), or lasted LONG_RUN_S
+# (60 s), was in service: its crash is met by a restart after 1 s. A run that ended sooner is a
+# crash loop (a bug at start, a dependency missing): the pause doubles, up to 30 s.
+HEALTHY_RUN_S="${HEALTHY_RUN_S:-10}" LONG_RUN_S="${LONG_RUN_S:-60}"
+restart_delay() {
+  local last=$1 ran=$2 healthy=$3
+  if { [ "$healthy" = 1 ] && [ "$ran" -ge "$HEALTHY_RUN_S" ]; } || [ "$ran" -ge "$LONG_RUN_S" ]; then
+    echo 1
+  else
+    local doubled=$((last * 2))
+    echo $((doubled < 1 ? 1 : doubled > 30 ? 30 : doubled))
+  fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -15,6 +15,10 @@ services=(
 run_command() { case $1 in gateway) echo serve;; *) echo run;; esac; }
 has_prestart() { [ "$1" != scoring ]; }
 
+# how many times the supervisor saw NAME end, so far
+exits_in_log() { local n; n=$(grep -c "supervisor $1: exited" "$RUN_DIR/logs/$1.log" 2>/dev/null); echo "${n:-0}"; }
+declare -A exits
+
 wanted() { [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $1 "* ]]; }
 
 start() {
@@ -28,15 +32,21 @@ start() {
       "$bin/mingdeng-$name" prestart >> "$RUN_DIR/logs/$name.log" 2>&1 \
         || die "$name prestart failed (see $RUN_DIR/logs/$name.log)"
     fi
-    nohup "$DEPLOY_DIR/supervise.sh" "$name" "$RUN_DIR/logs/$name.log" \
+    exits["$name"]=$(exits_in_log "$name")
+    SUPERVISE_HEALTH_URL="$url" nohup "$DEPLOY_DIR/supervise.sh" "$name" "$RUN_DIR/logs/$name.log" \
       "$bin/mingdeng-$name" "$(run_command "$name")" >/dev/null 2>&1 &
     write_pidfile "$pidfile" $!
   done
   for entry in "${services[@]}"; do
     read -r name url <<<"$entry"
     wanted "$name" || continue
-    healthy() { pid_alive "$RUN_DIR/$name.pid" && curl -fsS "$url"; }
-    wait_until 60 "$name" healthy || die "$name did not answer $url (see $RUN_DIR/logs/$name.log)"
+    healthy() { curl -fsS "$url"; }
+    # an exit before it answered is a failed start: said at once, not after the minute
+    running() { pid_alive "$RUN_DIR/$name.pid" && [ "$(exits_in_log "$name")" = "${exits[$name]}" ]; }
+    wait_started 60 running healthy || case $? in
+      2) tail -n 15 "$RUN_DIR/logs/$name.log" >&2; die "$name exited during its start (the log's end is above)";;
+      *) die "$name did not answer $url in 60 s (see $RUN_DIR/logs/$name.log)";;
+    esac
     say "$name is up ($url), supervised"
   done
 }

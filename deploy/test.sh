@@ -2,9 +2,9 @@
 # make test: a Kafka broker and PostgreSQL of the tests' own (ports apart from `make up`'s),
 # then the unit, integration and end-to-end suites. Under CI=true a missing service fails.
 export MINGDENG_RUN_DIR="${MINGDENG_RUN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.run/test}"
-export KAFKA_PORT="${TEST_KAFKA_PORT:-39092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-39093}"
-export PG_PORT="${TEST_PG_PORT:-55433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
-export GATEWAY_PORT="${GATEWAY_PORT:-38000}" SCORING_PORT="${SCORING_PORT:-38101}" NOTIFY_PORT="${NOTIFY_PORT:-38102}" OUTREACH_PORT="${OUTREACH_PORT:-38103}"
+export KAFKA_PORT="${TEST_KAFKA_PORT:-19092}" KAFKA_CONTROLLER_PORT="${TEST_KAFKA_CONTROLLER_PORT:-19093}"
+export PG_PORT="${TEST_PG_PORT:-15433}" PG_DATABASE=mingdeng_test PG_FSYNC=off
+export GATEWAY_PORT="${GATEWAY_PORT:-18000}" SCORING_PORT="${SCORING_PORT:-18101}" NOTIFY_PORT="${NOTIFY_PORT:-18102}" OUTREACH_PORT="${OUTREACH_PORT:-18103}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/bootstrap.sh"
 # the browser tests of the dashboard drive Debian's chromium, with CJK fonts for readable

@@ -19,6 +19,10 @@ say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
 nohup java -cp "$libs/*" "${java_opts[@]}" kafka.Kafka "$dir/server.properties" \
   >> "$RUN_DIR/logs/kafka.log" 2>&1 &
 write_pidfile "$pidfile" $!
-ready() { pid_alive "$pidfile" && port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$RUN_DIR/logs/kafka.log"; }
-wait_until 90 Kafka ready || die "Kafka did not start in 90 s (see $RUN_DIR/logs/kafka.log)"
+alive() { pid_alive "$pidfile"; }
+ready() { alive && port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$RUN_DIR/logs/kafka.log"; }
+wait_started 90 alive ready || case $? in
+  2) tail -n 15 "$RUN_DIR/logs/kafka.log" >&2; die "Kafka exited during its start (the log's end is above; all of it in $RUN_DIR/logs/kafka.log)";;
+  *) die "Kafka did not start in 90 s (see $RUN_DIR/logs/kafka.log)";;
+esac
 say "Kafka is up"

@@ -24,7 +24,12 @@ else
   ln -sfn "$dir/postgres.log" "$RUN_DIR/logs/postgres.log"
 fi
 psql_() { "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
-wait_until 30 PostgreSQL psql_ -d postgres -c "SELECT 1" || die "PostgreSQL does not answer"
+running() { as_db_user "$bin/pg_ctl" -D "$data" status; }
+answers() { psql_ -d postgres -c "SELECT 1"; }
+wait_started 30 running answers || case $? in
+  2) die "PostgreSQL exited during its start (see $dir/postgres.log)";;
+  *) die "PostgreSQL does not answer";;
+esac
 for db in $PG_DATABASE; do
   [ "$(psql_ -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" = 1 ] \
     || psql_ -d postgres -c "CREATE DATABASE \"$db\""

@@ -21,7 +21,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,19 +34,16 @@ from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData, LectureAttended, MemberRegistered
 from mingdeng.notify.service import READS as NOTIFY_READS
 from mingdeng.outreach.service import READS as OUTREACH_READS
-from mingdeng.runtime.settings import KafkaSettings
-from mingdeng.runtime.topics_admin import ensure_topics
-from tests.e2e.conftest import SECRET, token
+from tests.e2e.conftest import token
 from tests.support.builders import Events
 from tests.support.kafka_log import latest
-from tests.support.processes import ROOT, answers, free_port, wait_for
+from tests.support.platform import Platform, deploy_script
+from tests.support.processes import ROOT, answers, wait_for
 
 pytestmark = pytest.mark.faults
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SEED = int(os.environ.get("MINGDENG_FAULT_SEED", random.randrange(1_000_000)))
 ADMIN = token("admin", "root")
 RECOVERY_S = 120
-SERVICES = ("gateway", "scoring", "notify", "outreach")
 
 # every topic a consumer of these services reads, and who parks a bad record of it
 PROJECTOR_ONLY = (
@@ -74,97 +70,6 @@ POISON: dict[str, bytes] = {
     "empty": b"",
     "wrong-shape": b'[1, 2, {"task_id": null}]',
 }
-
-
-@dataclass
-class Supervised:
-    name: str
-    process: subprocess.Popen[bytes]
-    run_dir: Path
-    health: str
-    ready: str
-
-    def child_pid(self) -> int | None:
-        file = self.run_dir / f"{self.name}.child.pid"
-        return int(file.read_text().split()[0]) if file.exists() else None
-
-
-@dataclass
-class Platform:
-    api: str
-    kafka: KafkaSettings
-    dsn: str
-    sink: Path
-    env: dict[str, str]
-    services: dict[str, Supervised] = field(default_factory=dict)
-
-
-@pytest.fixture
-def platform(
-    kafka_bootstrap: str, database_url: str, unique: str, tmp_path: Path
-) -> Iterator[Platform]:
-    database = f"faults_{unique}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(database_url)
-        await connection.execute(f'CREATE DATABASE "{database}"')
-        await connection.close()
-
-    asyncio.run(create())
-    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"faults-{unique}.")
-    ensure_topics(kafka)
-    ports = {name: free_port() for name in SERVICES}
-    dsn = database_url.rsplit("/", 1)[0] + f"/{database}"
-    env = {
-        **os.environ,
-        "MINGDENG_RUN_DIR": str(tmp_path),
-        "MINGDENG_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "MINGDENG_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-        "MINGDENG_DATABASE_URL": dsn,
-        "MINGDENG_GATEWAY_ENVIRONMENT": "test",
-        "MINGDENG_GATEWAY_JWT_SECRET": SECRET,
-        "MINGDENG_GATEWAY_PORT": str(ports["gateway"]),
-        "MINGDENG_GATEWAY_PUBLISH_TIMEOUT_S": "8",
-        "MINGDENG_SCORING_WEB_PORT": str(ports["scoring"]),
-        "MINGDENG_SCORING_DATA_DIR": str(tmp_path / "scoring"),
-        "MINGDENG_NOTIFY_HEALTH_PORT": str(ports["notify"]),
-        "MINGDENG_OUTREACH_HEALTH_PORT": str(ports["outreach"]),
-        "MINGDENG_NOTIFY_SINK_FILE": str(tmp_path / "sms.jsonl"),
-        "MINGDENG_NOTIFY_SETTLE_AFTER_S": "2",
-        "MINGDENG_NOTIFY_SCHEDULE_EVERY_S": "1",
-        **{f"MINGDENG_NOTIFY_PER_{w}": "100000" for w in ("MINUTE", "HOUR", "DAY")},
-    }
-    platform = Platform(
-        f"http://127.0.0.1:{ports['gateway']}", kafka, dsn, tmp_path / "sms.jsonl", env
-    )
-    try:
-        for name in SERVICES:
-            binary = str(ROOT / f".venv/bin/mingdeng-{name}")
-            if name != "scoring":  # scoring keeps no tables
-                done = subprocess.run(
-                    [binary, "prestart"], env=env, capture_output=True, text=True, timeout=60
-                )
-                assert done.returncode == 0, done.stderr
-            process = subprocess.Popen(
-                [str(ROOT / "deploy/supervise.sh"), name, str(tmp_path / f"{name}.log"),
-                 binary, "serve" if name == "gateway" else "run"],
-                env=env, start_new_session=True,
-            )  # fmt: skip
-            base = f"http://127.0.0.1:{ports[name]}"
-            platform.services[name] = Supervised(
-                name, process, tmp_path, f"{base}/healthz", f"{base}/readyz"
-            )
-            wait_for(lambda b=base: answers(f"{b}/healthz"), 60, f"{name} up")  # type: ignore[misc]
-        yield platform
-    finally:
-        for service in platform.services.values():
-            service.process.send_signal(signal.SIGTERM)
-        for service in platform.services.values():
-            try:
-                service.process.wait(40)
-            except subprocess.TimeoutExpired:
-                os.killpg(service.process.pid, signal.SIGKILL)
-                raise
 
 
 class Load(threading.Thread):
@@ -228,6 +133,21 @@ def batches(events: Events) -> Iterator[list[Event[EventData]]]:
             events.attended("L1", member, "2026-06-02 09:00"),
         ]
         n += 1
+
+
+def registered_load(platform: Platform) -> Load:
+    """The load, not started yet, on a bureau whose branch and department are registered."""
+    setup = Events(source="/systems/hr", prefix="s")
+    registry = [
+        setup.branch("b1", "2026-06-01 09:00"),
+        setup.department("d1", "b1", "2026-06-01 09:00"),
+    ]
+    with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
+        first = client.post("/v1/events", json=[e.to_cloudevent() for e in registry])
+        assert first.status_code == 202, first.text
+    load = Load(platform, batches(Events(source="/systems/inspection")))
+    load.accepted.extend(registry)
+    return load
 
 
 def sent(sink: Path) -> Counter[str]:
@@ -399,13 +319,6 @@ def kill_9(platform: Platform, rng: random.Random) -> str:
     return name
 
 
-def deploy_script(script: str) -> None:
-    # a session of its own: the broker it starts outlives this test process
-    done = subprocess.run([str(ROOT / "deploy" / script)], capture_output=True, text=True, timeout=180,
-                          start_new_session=True)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-
-
 def restart_postgres() -> None:
     deploy_script("postgres/stop.sh")
     time.sleep(2)
@@ -426,31 +339,11 @@ def kafka_outage(seconds: float) -> None:
         os.kill(pid, signal.SIGCONT)
 
 
-@pytest.fixture
-def infrastructure_scripts(kafka_bootstrap: str) -> None:
-    needed = ("MINGDENG_RUN_DIR", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "PG_PORT", "PG_DATABASE")
-    missing = [name for name in needed if not os.environ.get(name)]
-    if missing:
-        message = f"the fault trials stop and start the test infrastructure: run them with `make test` ({missing} unset)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.mark.timeout(1200)
 def test_randomised_fault_trials(platform: Platform, infrastructure_scripts: None) -> None:
     rng = random.Random(SEED)
     print(f"fault trials: MINGDENG_FAULT_SEED={SEED}")
-    setup = Events(source="/systems/hr", prefix="s")
-    registry = [
-        setup.branch("b1", "2026-06-01 09:00"),
-        setup.department("d1", "b1", "2026-06-01 09:00"),
-    ]
-    with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
-        first = client.post("/v1/events", json=[e.to_cloudevent() for e in registry])
-        assert first.status_code == 202, first.text
-    load = Load(platform, batches(Events(source="/systems/inspection")))
-    load.accepted.extend(registry)
+    load = registered_load(platform)
     trials = ["poison"] * 5 + ["kill -9"] * 4 + ["postgres restart", "kafka outage"]
     rng.shuffle(trials)
     load.start()

@@ -103,7 +103,7 @@ SERVERS: dict[str, dict[str, str]] = {
     "local": {
         "host": "localhost:9092",
         "protocol": "kafka",
-        "description": "The broker `make up` starts. (`make test` starts its own on localhost:39092.)",
+        "description": "The broker `make up` starts. (`make test` starts its own on localhost:19092.)",
     },
     "compose": {
         "host": "kafka:9092",

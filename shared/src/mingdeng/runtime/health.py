@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 from aiohttp import web
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
+from mingdeng.runtime.clients import kafka_admin
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 MetricsText = Callable[[], Awaitable[str]]
@@ -74,9 +75,7 @@ async def postgres_answers(dsn: str, timeout_s: float = 2.0) -> bool:
 
 async def kafka_answers(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
     """True when any bootstrap broker answers a metadata request."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
-    )
+    admin = kafka_admin(bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.describe_cluster(), timeout_s)

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-import asyncpg
-
+from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.waiting import wait_for_postgres
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ def load_migrations(package: str) -> list[Migration]:
 async def migrate(dsn: str, component: str, package: str) -> list[int]:
     """Apply what is missing of `package`'s migrations for `component`; return what was applied."""
     migrations = load_migrations(package)
-    connection = await asyncpg.connect(dsn)
+    connection = await postgres_connection(dsn)
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:

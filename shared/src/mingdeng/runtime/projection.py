@@ -28,6 +28,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from mingdeng.contracts.text import shown
+from mingdeng.runtime.clients import kafka_consumer
 from mingdeng.runtime.faults import Backoff, is_transient
 
 log = logging.getLogger(__name__)
@@ -200,8 +201,8 @@ class ProjectionRunner:
         self._next_offsets: dict[tuple[str, int], int] = {}  # as stored with the rows
 
     def _new_consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+        return kafka_consumer(
+            self._bootstrap_servers,
             group_id=self.consumer_name,
             client_id=self.consumer_name,
             enable_auto_commit=False,

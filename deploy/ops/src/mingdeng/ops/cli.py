@@ -14,7 +14,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
-import asyncpg
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import TypeAdapter
 
@@ -26,6 +25,7 @@ from mingdeng.contracts.periods import BUSINESS_TZ
 from mingdeng.contracts.topics import EVENTS, SELECTIONS
 from mingdeng.ops import dead_letters
 from mingdeng.ops.demo import Bureau, LiveActivity, build_demo, commendation_visits, describe
+from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings, kafka_settings
 from mingdeng.runtime.topics_admin import ensure_topics
@@ -227,7 +227,7 @@ def main() -> None:
 
 
 async def dead_letter_command(args: argparse.Namespace, kafka: KafkaSettings) -> int:
-    connection = await asyncpg.connect(PostgresSettings().dsn)
+    connection = await postgres_connection(PostgresSettings().dsn)
     try:
         if args.action == "list":
             found = await dead_letters.list_dead_letters(connection, everything=args.all)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from mingdeng.contracts.codec import CONTENT_TYPE, KAFKA_PREFIX, KafkaHeader, parse_kafka_event
 from mingdeng.contracts.derived import RecordHeader
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.topics import BARRIER_HEADER, EVENTS
+from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.settings import KafkaSettings
 
 
@@ -171,9 +171,7 @@ async def redrive(
         key = check_record(kafka, letter.origin_topic, value, headers) or letter.key
     except (InvalidEvent, ValueError) as error:
         raise ValueError(f"the record is still refused: {error}") from None
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = kafka_producer(kafka.bootstrap_servers, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(

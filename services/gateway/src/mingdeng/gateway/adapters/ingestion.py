@@ -42,6 +42,7 @@ from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData, QuarterClosed
 from mingdeng.contracts.topics import BARRIER_HEADER, EVENTS
+from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.faults import is_transient
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -107,8 +108,8 @@ class EventPublisher:
         self._stopping: set[asyncio.Task[None]] = set()
 
     def _new_producer(self, transactional_id: str) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
+        return kafka_producer(
+            self._kafka.bootstrap_servers,
             client_id="mingdeng-gateway",
             transactional_id=transactional_id,
             enable_idempotence=True,

@@ -21,6 +21,7 @@ from typing import Literal, TypeVar, cast
 
 import asyncpg
 
+from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.worker import pause
 
@@ -82,7 +83,7 @@ class ReadCache:
         backoff = Backoff(first_s=0.5, ceiling_s=15.0)
         while not stop.is_set():
             try:
-                connection = await asyncpg.connect(self._dsn, timeout=5)
+                connection = await postgres_connection(self._dsn)
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
                 delay = backoff.next_delay()
                 log.warning(

@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -25,6 +24,7 @@ from mingdeng.gateway.entrypoints.deps import (
     Viewer,
     settings_of,
 )
+from mingdeng.runtime.clients import postgres_connection
 
 router = APIRouter(prefix="/v1", tags=["activity"], responses=VIEWER_PROBLEMS)
 
@@ -96,7 +96,7 @@ async def stream(
 
     async def events() -> AsyncIterator[str]:
         changes: asyncio.Queue[str] = asyncio.Queue(maxsize=10_000)
-        listener = await asyncpg.connect(dsn)
+        listener = await postgres_connection(dsn)
 
         def on_change(_: object, __: int, ___: str, payload: str) -> None:
             if not changes.full():

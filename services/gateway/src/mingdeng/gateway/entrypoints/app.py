@@ -23,6 +23,7 @@ from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.entrypoints.office import router as office_router
 from mingdeng.gateway.settings import GatewaySettings
+from mingdeng.runtime.clients import postgres_pool
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.metrics import (
@@ -75,8 +76,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # as many connections as a load balancer's usual connections, and more: a request
         # waiting for a free connection can be overtaken again and again (asyncio.Queue lets a
         # newcomer take the connection a waiter was woken for), which showed as 1 s p99 at 16
-        app.state.pool = await asyncpg.create_pool(
-            settings.postgres.dsn, min_size=1, max_size=32, timeout=5, reset=_no_session_state
+        app.state.pool = await postgres_pool(
+            settings.postgres.dsn, min_size=1, max_size=32, reset=_no_session_state
         )
         app.state.publisher = EventPublisher(
             settings.kafka,

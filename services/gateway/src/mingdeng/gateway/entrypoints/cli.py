@@ -4,7 +4,6 @@ import argparse
 import asyncio
 from datetime import timedelta
 
-import asyncpg
 import uvicorn
 
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, forget_projections
@@ -13,14 +12,16 @@ from mingdeng.gateway.domain.access import ROLES, Principal
 from mingdeng.gateway.entrypoints.app import create_app
 from mingdeng.gateway.entrypoints.deadlines import connection_budget, with_deadlines
 from mingdeng.gateway.settings import GatewaySettings
+from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 
 MIGRATIONS = "mingdeng.gateway.adapters.sql"
+GRACEFUL_SHUTDOWN_S = 2
 
 
 async def rebuild(settings: GatewaySettings) -> None:
-    connection = await asyncpg.connect(settings.postgres.dsn)
+    connection = await postgres_connection(settings.postgres.dsn)
     try:
         await forget_projections(connection, settings.kafka.group(PROJECTOR_GROUP))
     finally:
@@ -59,6 +60,8 @@ def main() -> None:
     elif args.command == "rebuild":
         asyncio.run(rebuild(settings))
     else:
+        # open live streams (/v1/stream) never end by themselves: on TERM they are given a
+        # moment, then cut, so that the gateway stops within seconds
         uvicorn.run(
             create_app(settings),
             host=settings.host,
@@ -67,4 +70,5 @@ def main() -> None:
             http=with_deadlines(settings.header_timeout_s, settings.body_timeout_s),
             timeout_keep_alive=settings.keep_alive_s,
             limit_concurrency=settings.max_connections or connection_budget(),
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )

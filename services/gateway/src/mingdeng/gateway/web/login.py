@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import REMINDER_REQUESTS
+from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.settings import KafkaSettings
 
 CODE_VALID_FOR = timedelta(minutes=5)
@@ -59,8 +60,8 @@ class LoginCodes:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        self._producer = kafka_producer(
+            self._kafka.bootstrap_servers, acks="all", enable_idempotence=True
         )
         await self._producer.start()
 

@@ -22,6 +22,7 @@ from mingdeng.notify.domain.delivery import Limit, parse_quiet_hours
 from mingdeng.notify.domain.rules import template_problems
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
+from mingdeng.runtime.clients import kafka_producer, postgres_pool
 from mingdeng.runtime.faults import is_transient, riding_out_outages
 from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.metrics import (
@@ -130,7 +131,7 @@ async def run(settings: NotifySettings) -> None:
     problems = template_problems({name: t.params for name, t in templates.items()})
     if problems:  # refused here, not inside a projection transaction later
         raise SystemExit(f"{settings.templates_file}: " + "; ".join(problems))
-    async with asyncpg.create_pool(settings.postgres.dsn, min_size=2, max_size=6) as pool:
+    async with postgres_pool(settings.postgres.dsn, min_size=2, max_size=6) as pool:
         service = NotifyService(
             stores=store.PostgresStores(pool),
             templates=templates,
@@ -163,9 +164,7 @@ async def run(settings: NotifySettings) -> None:
             handler=handle,
             reload=reload,
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        producer = kafka_producer(kafka.bootstrap_servers, acks="all", enable_idempotence=True)
         await producer.start()
 
         async def dispatching(stop: asyncio.Event) -> None:

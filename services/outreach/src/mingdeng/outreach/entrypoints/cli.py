@@ -12,6 +12,7 @@ from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import EVENTS, OUTREACH, REMINDER_REQUESTS
 from mingdeng.outreach.service import OutreachService
 from mingdeng.outreach.settings import OutreachSettings
+from mingdeng.runtime.clients import kafka_producer, postgres_pool
 from mingdeng.runtime.faults import riding_out_outages
 from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.metrics import (
@@ -66,7 +67,7 @@ async def publish_loop(
 async def run(settings: OutreachSettings) -> None:
     kafka = settings.kafka
     service = OutreachService(clock=lambda: datetime.now(UTC))
-    async with asyncpg.create_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
+    async with postgres_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
         async with pool.acquire() as connection:
             await service.load(connection)
         runner = ProjectionRunner(
@@ -77,9 +78,7 @@ async def run(settings: OutreachSettings) -> None:
             handler=service.handle,
             reload=service.reload,
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        producer = kafka_producer(kafka.bootstrap_servers, acks="all", enable_idempotence=True)
         await producer.start()
 
         async def publishing(stop: asyncio.Event) -> None:

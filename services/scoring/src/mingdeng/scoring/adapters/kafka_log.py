@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
+from mingdeng.runtime.clients import kafka_admin, kafka_consumer, kafka_producer
 from mingdeng.scoring.service import InboundRecord
 
 
@@ -30,8 +30,8 @@ async def read_log(
 ) -> AsyncIterator[list[InboundRecord]]:
     """Batches of `topic`'s committed records from `start` (default: the beginning) up to its
     end as of the call, in offset order within each partition."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+    consumer = kafka_consumer(
+        bootstrap_servers,
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
@@ -66,7 +66,7 @@ async def read_log(
 
 
 async def partition_count(bootstrap_servers: str, topic: str) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+    producer = kafka_producer(bootstrap_servers)
     await producer.start()
     try:
         return len(await producer.partitions_for(topic))
@@ -90,7 +90,7 @@ async def latest_by_key(bootstrap_servers: str, topic: str) -> dict[bytes, bytes
 
 async def reset_group(bootstrap_servers: str, group: str) -> None:
     """Forget the group's committed offsets (the group must have no live member)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = kafka_admin(bootstrap_servers)
     await admin.start()
     try:
         await admin.delete_consumer_groups([group])

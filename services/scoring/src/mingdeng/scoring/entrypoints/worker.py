@@ -27,8 +27,9 @@ from prometheus_client import (
 )
 
 from mingdeng.contracts.topics import EVENTS
+from mingdeng.runtime.clients import kafka_consumer, kafka_producer
 from mingdeng.runtime.faults import is_refused_record
-from mingdeng.runtime.health import start_health_server
+from mingdeng.runtime.health import kafka_answers, start_health_server
 from mingdeng.runtime.worker import pause
 from mingdeng.scoring.adapters.checkpoints import CheckpointFile
 from mingdeng.scoring.adapters.kafka_log import inbound
@@ -110,7 +111,7 @@ class ScoringWorker:
 
     # --- health ---------------------------------------------------------------------------
 
-    def readiness(self) -> dict[str, bool]:
+    def consumer_checks(self) -> dict[str, bool]:
         service = self.service
         caught_up = (
             service is not None
@@ -118,24 +119,28 @@ class ScoringWorker:
             and len(self.lag) == service.partitions  # every partition's end is known
             and sum(self.lag.values()) <= self.settings.ready_max_lag
         )
-        checks = {"consuming": self.live, "caught_up": caught_up}
-        self.metrics.ready.set(1 if all(checks.values()) else 0)
-        return checks
+        return {"consuming": self.live, "caught_up": caught_up}
+
+    async def readiness(self) -> dict[str, bool]:
+        """The broker answers (the session's own view of it lags: a consumer waiting on a
+        broker that is gone has nothing to say), and the session consumes and keeps up."""
+        return {
+            "kafka": await kafka_answers(self.settings.kafka.bootstrap_servers),
+            **self.consumer_checks(),
+        }
 
     async def serve_health(self) -> web.AppRunner:
         """`/healthz`, `/readyz` (the checks above) and `/metrics` (lag per partition,
         partitions held at a barrier, checkpoint age, …)."""
 
-        async def readiness() -> dict[str, bool]:
-            return self.readiness()
-
         async def metrics() -> str:
-            self.readiness()
+            checks = self.consumer_checks()
+            self.metrics.ready.set(1 if all(checks.values()) else 0)
             self.metrics.checkpoint_age.set(time.monotonic() - self._last_checkpoint)
             return generate_latest(self.metrics.registry).decode()
 
         return await start_health_server(
-            self.settings.web_host, self.settings.web_port, readiness, metrics
+            self.settings.web_host, self.settings.web_port, self.readiness, metrics
         )
 
     # --- running --------------------------------------------------------------------------
@@ -169,8 +174,8 @@ class ScoringWorker:
     async def _session(self, stop: asyncio.Event) -> None:
         kafka = self.settings.kafka
         topic = kafka.topic(EVENTS)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers,
+        consumer = kafka_consumer(
+            kafka.bootstrap_servers,
             group_id=kafka.group(GROUP),
             client_id="mingdeng-scoring",
             enable_auto_commit=False,
@@ -178,8 +183,8 @@ class ScoringWorker:
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
+        producer = kafka_producer(
+            kafka.bootstrap_servers,
             client_id="mingdeng-scoring",
             transactional_id=kafka.group(TRANSACTIONAL_ID),
             enable_idempotence=True,
