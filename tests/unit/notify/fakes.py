@@ -105,6 +105,9 @@ class FakeStore:
     async def tasks(self) -> list[Task]:
         return [self.t.tasks[k] for k in sorted(self.t.tasks)]
 
+    async def task(self, task_id: str) -> Task | None:
+        return self.t.tasks.get(task_id)
+
     async def open_commendations(self) -> list[Task]:
         tasks = sorted(self.t.tasks.items())
         return [t for _, t in tasks if t.kind == "commendation" and t.status == "open"]

@@ -232,6 +232,14 @@ async def test_a_final_selection_gives_each_exemplar_a_commendation_task_for_the
     visit = ev.VisitMade(visit_id="cv", member_id="L1", kind="commendation", target_member_id="M1")
     await notifier.take_events([e(visit, "2026-10-15 10:00")])
     assert notifier.tasks()["commendation/2026Q3/M1"] == ("L1", "done")
+    clock.set("2026-10-15 10:05")  # a task done before its message went out: no longer news
+    while await notifier.service.dispatcher.dispatch():
+        pass
+    assert notifier.stores.status("commendation_assigned/L1/commendation/2026Q3/M1") == (
+        "suppressed",
+        "the task is done already",
+    )
+    assert notifier.stores.status("commendation_assigned/L2/commendation/2026Q3/S1")[0] == "sent"
 
     clock.set("2026-10-26 10:00")
     await notifier.service.schedules.run()
@@ -534,3 +542,20 @@ async def test_an_unreadable_selection_is_raised_for_the_runner_to_park(value: b
     notifier = Notifier(Clock("2026-10-11 00:05"))
     with pytest.raises(ValueError):
         await notifier.take([record(SELECTIONS, value)])
+
+
+async def test_a_final_selection_read_before_its_close_waits_for_it_and_history_is_not_news() -> (
+    None
+):
+    """A quarter long past loaded as history: its final selection may be read before its close
+    (two topics); the task waits for the close, which dates it, and its leader is not told of a
+    delivery due long ago (issue 22)."""
+    e, clock = Events(), Clock("2026-12-07 09:00")
+    notifier = Notifier(clock)
+    await notifier.take_events(bureau(e))
+    await notifier.take([record(SELECTIONS, selection().to_json())])
+    assert notifier.tasks() == {} and notifier.outbox() == {}
+
+    await notifier.take_events([e.close("2026Q3", "2026-10-11 00:00")])
+    assert notifier.stores.tables.tasks["commendation/2026Q3/M1"].due == at("2026-10-25 00:00")
+    assert set(notifier.outbox().values()) == {"suppressed"}

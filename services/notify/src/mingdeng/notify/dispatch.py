@@ -15,6 +15,9 @@ from mingdeng.notify.domain.delivery import Limit, after_rate_limits, backoff
 from mingdeng.notify.store import Claimed, Stores
 
 log = logging.getLogger(__name__)
+# Messages about a task, keyed by it: not sent once the task is done (history loaded after the
+# task was made may hold the visit that did it)
+ABOUT_A_TASK = frozenset({"commendation_assigned", "commendation_overdue"})
 
 
 class Dispatcher:
@@ -41,6 +44,12 @@ class Dispatcher:
             return False
         assert row.phone is not None
         async with self.stores.transaction() as store:
+            if row.rule in ABOUT_A_TASK:  # a task done meanwhile is no longer news
+                task = await store.task(row.key.split("/", 2)[2])  # rule/recipient/task id
+                if task is not None and task.status != "open":
+                    reason = f"the task is {task.status} already"
+                    await store.settle(row.key, now, status="suppressed", reason=reason)
+                    return True
             window = max(limit.window for limit in self.limits)
             allowed = after_rate_limits(
                 now, await store.sent_to(row.phone, now - window), self.limits

@@ -108,9 +108,13 @@ class Intake:
             for member_id in affected.exemplars
             for quarter in self.known.quarters_of_exemplar.get(member_id, ())
         }
-        now = self.clock()
         for quarter, member_id in sorted(exemplars):
-            closed_at = state.closes.get(quarter, now)
+            closed_at = state.closes.get(quarter)
+            if closed_at is None:
+                # the final selection was read before its close (they come on two topics): the
+                # task waits for the close, which dates it; made now, a quarter long past loaded
+                # as history would look due in 14 days and its leader be told (issue 22)
+                continue
             task = rules.commendation_task(state, quarter, member_id, closed_at)
             if task is not None:
                 await store.save_task(task)

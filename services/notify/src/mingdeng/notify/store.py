@@ -84,6 +84,8 @@ class NotifyStore(Protocol):
         """The commendation tasks still open, by id."""
         ...
 
+    async def task(self, task_id: str) -> Task | None: ...
+
     # --- the outbox -----------------------------------------------------------------------
 
     async def enqueue(self, message: Queued) -> bool:

@@ -83,6 +83,12 @@ class PostgresStore:
         rows = await self.connection.fetch("SELECT body FROM notify.tasks ORDER BY task_id")
         return [Task.model_validate_json(row["body"]) for row in rows]
 
+    async def task(self, task_id: str) -> Task | None:
+        body = await self.connection.fetchval(
+            "SELECT body FROM notify.tasks WHERE task_id = $1", task_id
+        )
+        return None if body is None else Task.model_validate_json(body)
+
     async def open_commendations(self) -> list[Task]:
         rows = await self.connection.fetch(
             """SELECT body FROM notify.tasks
