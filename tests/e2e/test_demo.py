@@ -127,6 +127,9 @@ def test_the_demo_bureau_is_alive_after_loading(
         wait_for(delivered_as_expected, 180, "the commendation tasks of every closed quarter")
     except AssertionError:
         raise AssertionError(f"commendation tasks by quarter: {seen[-1]}") from None
+    # history is not news: no leader is told to deliver a commendation of a quarter long closed
+    assigned = [key for key in sent() if key.startswith("commendation_assigned/")]
+    assert assigned == [], assigned
 
     history = months_before(today, HISTORY_MONTHS)
 
