@@ -18,3 +18,6 @@ fi
 uv run --frozen python bench/scoring_bench.py
 uv run --frozen python bench/api_bench.py
 uv run --frozen python bench/crash_trials.py "${CRASH_TRIALS:-100}"
+uv run --frozen python bench/pipeline_bench.py  # every consumer on one burst, every service running
+uv run --frozen python bench/notify_bench.py
+uv run --frozen python bench/outage_trials.py
