@@ -261,18 +261,22 @@ async def contributions_page(
     component: str,
     limit: int,
     offset: int,
+    after: tuple[str, str] | None = None,
 ) -> tuple[int, list[dict[str, str]]]:
-    """A page of the events that fed one component, by source and id; and how many in all."""
+    """A page of the events that fed one component, by source and id (those after `after`,
+    an index range, or else after the first `offset`); and how many in all."""
     where = "quarter = $1 AND level = $2 AND subject_id = $3 AND component = $4"
     rows = await connection.fetch(
-        f"""SELECT source, id, type FROM gateway.contributions WHERE {where}
+        f"""SELECT source, id, type FROM gateway.contributions
+            WHERE {where} AND ($7::text IS NULL OR (source, id) > ($7, $8))
             ORDER BY source, id LIMIT $5 OFFSET $6""",
         quarter,
         level,
         subject_id,
         component,
         limit,
-        offset,
+        0 if after else offset,
+        *(after or (None, None)),
     )
     total = await connection.fetchval(
         f"SELECT count(*) FROM gateway.contributions WHERE {where}",
@@ -437,16 +441,27 @@ async def talk_tasks(connection: asyncpg.Connection) -> list[Task]:
 
 
 async def notifications(
-    connection: asyncpg.Connection, recipient_id: str | None, limit: int, offset: int
-) -> list[Notification]:
+    connection: asyncpg.Connection,
+    recipient_id: str | None,
+    limit: int,
+    offset: int,
+    after: tuple[datetime, str] | None = None,
+) -> tuple[list[Notification], tuple[datetime, str] | None]:
+    """Newest first, then by key: those after `after` (an index range), or else after the
+    first `offset`; and the sort key of the last when there are more."""
     rows = await connection.fetch(
-        """SELECT body FROM gateway.notifications WHERE ($1::text IS NULL OR recipient_id = $1)
+        """SELECT updated_at, key, body FROM gateway.notifications
+           WHERE ($1::text IS NULL OR recipient_id = $1)
+             AND ($4::timestamptz IS NULL OR updated_at < $4 OR (updated_at = $4 AND key > $5))
            ORDER BY updated_at DESC, key LIMIT $2 OFFSET $3""",
         recipient_id,
-        limit,
-        offset,
+        limit + 1,
+        0 if after else offset,
+        *(after or (None, None)),
     )
-    return [Notification.model_validate_json(row["body"]) for row in rows]
+    last = rows[limit - 1] if len(rows) > limit else None
+    found = [Notification.model_validate_json(row["body"]) for row in rows[:limit]]
+    return found, None if last is None else (last["updated_at"], last["key"])
 
 
 async def bulletin(connection: asyncpg.Connection, month: str) -> Bulletin | None:

@@ -188,8 +188,12 @@ async def _member_page(
     return page.status == "final", page.model_dump_json().encode()
 
 
-@router.get("/members/{member_id}/vanguard/{quarter}/events", responses=VIEWER_PROBLEMS)
+@router.get(
+    "/members/{member_id}/vanguard/{quarter}/events", responses={**NEXT_LINK, **VIEWER_PROBLEMS}
+)
 async def member_vanguard_events(
+    request: Request,
+    response: Response,
     member_id: str,
     quarter: QuarterParam,
     viewer: Viewer,
@@ -201,6 +205,7 @@ async def member_vanguard_events(
     ],
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> ContributingEvents:
     """The events behind one component of a member's index, page by page (by source, then id)."""
     if not scope_of(viewer, org).allows_member(member_id):
@@ -208,8 +213,11 @@ async def member_vanguard_events(
     if component == "discipline" and not may_see_violations(viewer, member_id, org):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see violations")
     total, items = await repository.contributions_page(
-        connection, quarter, "member", member_id, component, limit, offset
+        connection, quarter, "member", member_id, component, limit + 1, offset, _event_key(after)
     )
+    if len(items) > limit:
+        items = items[:limit]
+        link_next(request, response, [items[-1]["source"], items[-1]["id"]])
     return ContributingEvents.model_validate(
         {
             "quarter": quarter,
@@ -219,6 +227,15 @@ async def member_vanguard_events(
             "items": items,
         }
     )
+
+
+def _event_key(after: str | None) -> tuple[str, str] | None:
+    if after is None:
+        return None
+    match read_cursor(after):
+        case [str() as source, str() as event_id]:
+            return source, event_id
+    raise Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
 
 
 @router.get(

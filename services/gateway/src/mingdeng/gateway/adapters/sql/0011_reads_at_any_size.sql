@@ -60,3 +60,6 @@ FULL JOIN (
     LEFT JOIN gateway.scores s ON (s.quarter, s.level, s.id) = (k.quarter, k.level, k.id)
     GROUP BY 1, 2
 ) AS r ON (r.quarter, r.level) = (s.quarter, s.level);
+
+-- Messages newest first, for everyone (the office): a page after a cursor is an index range.
+CREATE INDEX notifications_newest ON gateway.notifications (updated_at DESC, key);
