@@ -13,7 +13,13 @@ from mingdeng.contracts.periods import MONTH_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.entrypoints.answers import Notifications, Tasks
 from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, Offset, Viewer
-from mingdeng.gateway.entrypoints.paging import NEXT_LINK, After, link_next, read_cursor
+from mingdeng.gateway.entrypoints.paging import (
+    NEXT_LINK,
+    After,
+    invalid_cursor,
+    link_next,
+    read_cursor,
+)
 from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
@@ -70,7 +76,7 @@ def _notification_key(after: str | None) -> tuple[datetime, str] | None:
                 return datetime.fromisoformat(updated_at), key
             except ValueError:
                 pass
-    raise Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
+    raise invalid_cursor()
 
 
 @router.get(

@@ -38,6 +38,10 @@ def cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
 
+def invalid_cursor() -> Problem:
+    return Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
+
+
 def read_cursor(text: str) -> list[Any]:
     """The sort key a cursor carries; 422 when it is not one of ours."""
     try:
@@ -45,7 +49,7 @@ def read_cursor(text: str) -> list[Any]:
     except (binascii.Error, ValueError):
         key = None
     if not isinstance(key, list):
-        raise Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
+        raise invalid_cursor()
     return key
 
 

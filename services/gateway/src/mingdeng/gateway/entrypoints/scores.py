@@ -31,7 +31,13 @@ from mingdeng.gateway.entrypoints.deps import (
     Organisation,
     Viewer,
 )
-from mingdeng.gateway.entrypoints.paging import NEXT_LINK, After, link_next, read_cursor
+from mingdeng.gateway.entrypoints.paging import (
+    NEXT_LINK,
+    After,
+    invalid_cursor,
+    link_next,
+    read_cursor,
+)
 from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
@@ -69,7 +75,7 @@ def rank_key(after: str | None) -> RankKey | None:
     match read_cursor(after):
         case [int() | None as rank, str() as subject_id] if not isinstance(rank, bool):
             return RankKey(rank, subject_id)
-    raise Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
+    raise invalid_cursor()
 
 
 @router.get(
@@ -235,7 +241,7 @@ def _event_key(after: str | None) -> tuple[str, str] | None:
     match read_cursor(after):
         case [str() as source, str() as event_id]:
             return source, event_id
-    raise Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
+    raise invalid_cursor()
 
 
 @router.get(
