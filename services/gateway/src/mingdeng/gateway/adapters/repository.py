@@ -217,7 +217,9 @@ async def score(
 ) -> tuple[IndexScore, int | None] | None:
     """A subject's score, and its rank (None until the quarter's ranking has it)."""
     row = await connection.fetchrow(
-        "SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
+        """SELECT k.rank, s.body FROM gateway.scores s
+           LEFT JOIN gateway.score_ranks k USING (quarter, level, id)
+           WHERE s.quarter = $1 AND s.level = $2 AND s.id = $3""",
         quarter,
         level,
         subject_id,

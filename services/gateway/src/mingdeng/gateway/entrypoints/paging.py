@@ -12,17 +12,19 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
-from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.problems import Problem, problems
 
 After = Annotated[
     str | None,
     Query(
         max_length=512,
+        pattern=r"^[A-Za-z0-9_-]+={0,2}$",
         description="start after this item: the cursor of the `Link` header's rel=next"
         " (then `offset` is not used)",
     ),
 ]
 NEXT_LINK: dict[int | str, dict[str, Any]] = {
+    **problems(404),  # `after` is not a cursor this API gave
     200: {
         "headers": {
             "Link": {
@@ -30,7 +32,7 @@ NEXT_LINK: dict[int | str, dict[str, Any]] = {
                 "schema": {"type": "string"},
             }
         }
-    }
+    },
 }
 
 
@@ -39,11 +41,12 @@ def cursor(key: list[Any]) -> str:
 
 
 def invalid_cursor() -> Problem:
-    return Problem(422, "Invalid cursor", "`after` takes the cursor of a rel=next link")
+    """A cursor of the right alphabet that no page of ours gave: there is no page after it."""
+    return Problem(404, "No such page", "`after` takes the cursor of a rel=next link")
 
 
 def read_cursor(text: str) -> list[Any]:
-    """The sort key a cursor carries; 422 when it is not one of ours."""
+    """The sort key a cursor carries; 404 when it is not one of ours."""
     try:
         key = json.loads(base64.urlsafe_b64decode(text.encode()))
     except (binascii.Error, ValueError):
