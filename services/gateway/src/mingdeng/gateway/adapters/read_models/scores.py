@@ -79,7 +79,7 @@ class Totals:
     async def write(
         self, connection: asyncpg.Connection, lengths: dict[Ranking, int] | None = None
     ) -> None:
-        """Add what moved; `lengths`: the rankings read, and how many ids each has."""
+        """Add what moved; `lengths`: how many ids rankings hold, as their selections say."""
         scored = [(key, delta) for key, delta in self.scored.items() if delta]
         if scored:
             await connection.execute(
