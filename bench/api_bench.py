@@ -5,7 +5,11 @@
 - API: requests/s and p50/p99 (wrk, 16 connections, 10 s) of the ranking, member and public
   board endpoints, beside `/healthz` of the same app, idle and while 1,000 events/s go through
   scoring and the projector;
-- HTTP ingest: `POST /v1/events` in batches of 500 from 4 clients, beside the bare producer.
+- HTTP ingest: `POST /v1/events` in batches of 500 from 4 clients, beside the bare producer;
+- rankings at 20,000 members (issue 21): the first, a middle (offset 10,000) and the last page
+  of a quarter's Vanguard ranking with the in-memory answers off (each request reads
+  PostgreSQL, as after every change of the rankings), beside `/healthz` of the same app; and
+  the bytes on disk of `gateway.scores` per row after the projector has read the history.
 
 Writes bench/results/api-<date>.json and .md, and bench/results/api-latest.json.
 Needs the tests' broker and database and `wrk`: `make bench` provides them.
@@ -60,12 +64,18 @@ BUREAU = Bureau(
 )
 RANKED = "2026Q4"  # the open quarter: provisional, changes during ingest
 CLOSED = "2026Q3"  # final: the public board
+AT_SCALE = Bureau(
+    members=20_000, departments=200, branches=10, first_quarter=Quarter(2026, 3), quarters=2,
+    activity_per_member_quarter=10,
+)  # fmt: skip
 TARGETS = {
     "api_ranking_req_per_s": 2000,
     "api_ranking_p99_ms": 30,
     "api_ranking_p99_ms_during_ingest": 100,
     "projector_records_per_s": 20000,
     "http_ingest_events_per_s": 10000,
+    "ranking_deep_page_req_per_s_at_20k": 1000,
+    "ranking_deep_page_p99_ms_at_20k": 50,
 }
 
 
@@ -170,6 +180,118 @@ async def producer_limit(rig: Rig, events: int) -> float:
         await producer.stop()
 
 
+async def loaded(rig: Rig, bureau: Bureau, gateway: Service) -> tuple[Service, int, int, float]:
+    """Publish the bureau's history, score it, start the gateway and wait until its projector
+    has read everything: the scoring worker, the events, the projector's records, its seconds."""
+    records = list(history(bureau))
+    print(f"publishing {len(records):,} events and scoring them", flush=True)
+    await publish(rig.kafka, records)
+    worker, _ = start_scoring(rig)
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/mingdeng-gateway"), "prestart"],
+        env={**os.environ, **rig.env}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    print("projector: building the read models from offset 0", flush=True)
+    ends, _ = await projector_position(rig)
+    total = sum(ends.values())  # offsets: transaction markers (under 1 %) included
+    started = time.monotonic()
+    gateway.start(f"{rig.api}/healthz")
+    deadline = started + 1800
+    while not await projector_caught_up(rig):
+        assert time.monotonic() < deadline, "the projector did not catch up in 30 min"
+        await asyncio.sleep(0.5)
+    return worker, len(records), total, time.monotonic() - started
+
+
+async def score_table_size(database_url: str) -> dict[str, float]:
+    """Bytes on disk (table, indexes, TOAST) of the scores' read model per row, and how its rows
+    were updated (HOT: in place, no index touched)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("ANALYZE gateway.scores")
+        tables = await connection.fetchval(
+            """SELECT array_agg(relid::regclass::text) FROM pg_stat_user_tables
+               WHERE schemaname = 'gateway' AND relname LIKE 'score%'"""
+        )
+        size = await connection.fetchval(
+            "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest($1::text[]) AS t", tables
+        )
+        rows = await connection.fetchval("SELECT count(*) FROM gateway.scores")
+        body = await connection.fetchval("SELECT avg(pg_column_size(s.*)) FROM gateway.scores s")
+        stats = await connection.fetchrow(
+            """SELECT sum(n_tup_upd) AS updated, sum(n_tup_hot_upd) AS hot,
+                      sum(n_dead_tup) AS dead
+               FROM pg_stat_user_tables WHERE relid::regclass::text = ANY($1::text[])""",
+            tables,
+        )
+    finally:
+        await connection.close()
+    return {
+        "tables": sorted(tables),
+        "rows": rows,
+        "bytes": int(size),
+        "bytes_per_row": round(size / rows),
+        "row_bytes": round(float(body)),
+        "updates": int(stats["updated"]),
+        "hot_updates": int(stats["hot"]),
+        "dead_rows": int(stats["dead"]),
+    }
+
+
+async def rankings_at_scale(bootstrap: str, database_url: str) -> dict[str, Any]:
+    """The first, a middle and the last page of a 20,000-member ranking, every request read
+    from PostgreSQL (no answers in memory), beside hello world; the scores' bytes per row."""
+    rig, database = await new_rig(
+        bootstrap,
+        database_url,
+        "api-bench-20k",
+        MINGDENG_GATEWAY_READ_CACHE_ENTRIES="0",
+        MINGDENG_LOG_LEVEL="WARNING",
+    )
+    gateway = Service(["mingdeng-gateway", "serve"], rig.env, rig.work / "gateway.log")
+    worker: Service | None = None
+    results: dict[str, Any] = {}
+    try:
+        worker, events, total, seconds = await loaded(rig, AT_SCALE, gateway)
+        results["history"] = {"events": events, "members": AT_SCALE.members}
+        results["projector_records_per_s"] = round(total / seconds)
+        results["scores"] = await score_table_size(rig.env["MINGDENG_DATABASE_URL"])
+        admin = token("admin", "bench")
+        ranking = f"{rig.api}/v1/quarters/{RANKED}/vanguard"
+        answer = httpx.get(
+            f"{ranking}?limit=1", headers={"Authorization": f"Bearer {admin}"}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text[:300]
+        ranked = answer.json()["total"]
+        results["ranked_members"] = ranked
+        pages = {
+            "hello": (f"{rig.api}/healthz", None),
+            "first": (f"{ranking}?limit=50", admin),
+            "middle": (f"{ranking}?limit=50&offset=10000", admin),
+            "last": (f"{ranking}?limit=50&offset={ranked - 50}", admin),
+        }
+        print(f"rankings at {AT_SCALE.members:,} members, no answers in memory", flush=True)
+        results["api"] = {name: wrk(url, bearer) for name, (url, bearer) in pages.items()}
+    finally:
+        gateway.kill_if_running()
+        if worker is not None:
+            worker.kill_if_running()
+    await remove(bootstrap, database_url, [rig.kafka.topic_prefix], database)
+    shutil.rmtree(rig.work, ignore_errors=True)
+    api = results["api"]
+    deepest = min((api["middle"], api["last"]), key=lambda page: page["req_per_s"])
+    return {
+        "rankings_at_20k": results,
+        "ranking_first_page_req_per_s_at_20k": api["first"]["req_per_s"],
+        "ranking_first_page_p99_ms_at_20k": api["first"]["p99_ms"],
+        "ranking_deep_page_req_per_s_at_20k": deepest["req_per_s"],
+        "ranking_deep_page_p99_ms_at_20k": max(api["middle"]["p99_ms"], api["last"]["p99_ms"]),
+        "hello_req_per_s_at_20k": api["hello"]["req_per_s"],
+        "scores_bytes_per_row_at_20k": results["scores"]["bytes_per_row"],
+    }
+
+
 async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "measured_at": datetime.now(UTC).isoformat()}
     rig, database = await new_rig(
@@ -185,27 +307,8 @@ async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     gateway = Service(["mingdeng-gateway", "serve"], rig.env, work / "gateway.log")
     worker: Service | None = None
     try:
-        records = list(history(BUREAU))
-        results["history"] = {"events": len(records), "members": BUREAU.members}
-        print(f"publishing {len(records):,} events and scoring them", flush=True)
-        await publish(kafka, records)
-        worker, _ = start_scoring(rig)
-        done = subprocess.run(
-            [str(ROOT / ".venv/bin/mingdeng-gateway"), "prestart"],
-            env={**os.environ, **rig.env}, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-
-        print("projector: rebuilding the read models from offset 0", flush=True)
-        ends, _ = await projector_position(rig)
-        total = sum(ends.values())  # offsets: transaction markers (under 1 %) included
-        started = time.monotonic()
-        gateway.start(f"{rig.api}/healthz")
-        deadline = started + 1800
-        while not await projector_caught_up(rig):
-            assert time.monotonic() < deadline, "the projector did not catch up in 30 min"
-            await asyncio.sleep(0.5)
-        seconds = time.monotonic() - started
+        worker, events, total, seconds = await loaded(rig, BUREAU, gateway)
+        results["history"] = {"events": events, "members": BUREAU.members}
         results["projector_records_per_s"] = round(total / seconds)
         results["projector"] = {"records": total, "seconds": round(seconds, 1)}
         limits = await copy_limits(bench_dsn, total)
@@ -246,9 +349,10 @@ async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
         gateway.kill_if_running()
         if worker is not None:
             worker.kill_if_running()
-    results["targets"] = TARGETS
     await remove(bootstrap, database_url, [kafka.topic_prefix], database)
     shutil.rmtree(work, ignore_errors=True)
+    results.update(await rankings_at_scale(bootstrap, database_url))
+    results["targets"] = TARGETS
     return results
 
 
@@ -282,16 +386,51 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "Targets: ranking ≥ 2,000 req/s with p99 ≤ 30 ms idle, p99 ≤ 100 ms during ingest.",
         "",
+        *at_scale_markdown(r),
     ]
     return "\n".join(lines)
+
+
+def at_scale_markdown(r: dict[str, Any]) -> list[str]:
+    scale = r["rankings_at_20k"]
+    scores = scale["scores"]
+    return [
+        f"Rankings at {scale['history']['members']:,} members ({scale['history']['events']:,}"
+        f" events; {scale['ranked_members']:,} ranked in {RANKED}), every answer read from"
+        " PostgreSQL (wrk, 16 connections, 10 s):",
+        "",
+        "| page | req/s | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        *[
+            f"| {name} | {a['req_per_s']:,} | {a['p50_ms']:.1f} | {a['p99_ms']:.1f} |"
+            for name, a in scale["api"].items()
+        ],
+        "",
+        f"Target: any page ≥ 1,000 req/s with p99 ≤ 50 ms. `{'`, `'.join(scores['tables'])}`:"
+        f" {scores['bytes']:,} bytes on disk for {scores['rows']:,} scores, {scores['bytes_per_row']:,}"
+        f" a row (a row itself: {scores['row_bytes']:,}); {scores['updates']:,} updates, of them"
+        f" {scores['hot_updates']:,} HOT; {scores['dead_rows']:,} dead rows.",
+        "",
+    ]
 
 
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: `make bench` installs it (Debian package wrk)")
-    results = asyncio.run(
-        run(os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"], os.environ["MINGDENG_DATABASE_URL"])
+    bootstrap, database_url = (
+        os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"],
+        os.environ["MINGDENG_DATABASE_URL"],
     )
+    if sys.argv[1:] == ["--at-scale"]:  # the rankings at 20,000 members alone
+        results = {"measured_at": datetime.now(UTC).isoformat()}
+        results.update(asyncio.run(rankings_at_scale(bootstrap, database_url)))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(results, indent=1, ensure_ascii=False)
+        (RESULTS / f"api-at-scale-{results['measured_at'][:10]}.json").write_text(text)
+        print(text)
+        print("\n".join(at_scale_markdown(results)))
+        return
+    results = asyncio.run(run(bootstrap, database_url))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = results["measured_at"][:10]
     text = json.dumps(results, indent=1, ensure_ascii=False)

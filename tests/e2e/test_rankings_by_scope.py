@@ -74,6 +74,19 @@ def test_each_role_reads_its_part_of_a_ranking_page_by_page(
     assert page(ADMIN, offset=10)["items"] == [] and page(ADMIN, offset=10)["total"] == 5
     assert sorted(ids(page(ADMIN, department_id="d2"))) == ["C", "D"]
 
+    # keyset paging: each page links the next (Link rel=next, `after=`) until the last
+    walked, answer = [], api.get("/v1/quarters/2026Q3/vanguard?limit=2", headers=ADMIN)
+    while True:
+        assert answer.status_code == 200, answer.text
+        walked += ids(answer.json())
+        if "next" not in answer.links:
+            break
+        assert "offset" not in answer.links["next"]["url"]
+        answer = api.get(answer.links["next"]["url"], headers=ADMIN)
+    assert walked == ids(everyone)
+    stranger = api.get("/v1/quarters/2026Q3/vanguard?after=bm90LWEtY3Vyc29y", headers=ADMIN)
+    assert stranger.status_code == 404, stranger.text
+
     def ranked(body: dict[str, Any]) -> list[tuple[str, int]]:
         return [(item["member_id"], item["rank"]) for item in body["items"]]
 

@@ -60,6 +60,12 @@ class GatewaySettings(BaseSettings):
     publish_producers: int = Field(
         default=4, ge=1, le=64, description="batches published at once (a transaction each)"
     )
+    read_cache_entries: int = Field(
+        default=1024,
+        ge=0,
+        description="answers of the rankings kept in memory until they change (0: none, every"
+        " request reads PostgreSQL)",
+    )
     assets_dir: str | None = Field(
         default=None,
         description="node_modules holding the dashboard's npm assets (echarts, swagger-ui-dist);"

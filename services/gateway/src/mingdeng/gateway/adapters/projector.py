@@ -56,8 +56,9 @@ log = logging.getLogger(__name__)
 PROJECTOR_GROUP = "mingdeng-gateway-projector"
 CONSUMER = "gateway projector"  # as `mingdeng.contracts.topics` names it among the consumers
 
-# A batch is written in this order: a score new to a quarter takes its rank from the ranking
-# chunks already projected, then the batch's own chunks rank them all.
+# A batch is written in this order: the scores, then the ranks the batch's chunks give (a score
+# finds its rank whichever came first), then the selections, which remove the ranks of chunks
+# beyond their ranking's size once the batch's own chunks are read.
 ROUTES: dict[Topic, ReadModel] = {
     EVENTS: inbound.READ_MODEL,
     SCORES: scores.READ_MODEL,

@@ -72,9 +72,19 @@ RANKING_ITEM["branch"] = RANKING_ITEM["department"]
 
 
 @dataclass(frozen=True)
+class RankKey:
+    """The last item of a page, in the ranking's order (rank, then id; the scores not ranked
+    yet, `rank` None, after all ranks): the next page starts after it."""
+
+    rank: int | None
+    id: str
+
+
+@dataclass(frozen=True)
 class RankingPage:
     """Which page of which ranking, among `ids` (None: all) and within `department_ids` (None:
-    any). Ranks stay the quarter's: a filter only chooses the rows."""
+    any): `limit` items after `after`, or else after the first `offset`. Ranks stay the
+    quarter's: a filter only chooses the rows."""
 
     quarter: str
     level: str
@@ -82,38 +92,124 @@ class RankingPage:
     department_ids: frozenset[str] | None
     limit: int
     offset: int
+    after: RankKey | None = None
 
 
-async def ranking(connection: asyncpg.Connection, page: RankingPage) -> tuple[str, bytes]:
-    """The quarter's status, and a page of its ranking as the API answers it, encoded by
-    PostgreSQL in one round trip: the status, how many there are in all, and the page in rank
-    order, then id. Only the page's bodies are read."""
-    where = """quarter = $1 AND level = $2 AND ($3::text[] IS NULL OR id = ANY($3::text[]))
-               AND ($4::text[] IS NULL OR department_id = ANY($4::text[]))"""
+@dataclass(frozen=True)
+class RankedPage:
+    """The quarter's status, the page as the API answers it (JSON), and where the next page
+    starts (None: this is the last)."""
+
+    status: str
+    body: bytes
+    next: RankKey | None
+
+
+# The three ways to a page's rows, one of them taken per request (a parameter each, a
+# one-time filter: the other two read nothing). Parameters: $1 quarter, $2 level, $3/$4 where
+# to start (see `ranking`), $5 rows wanted, $6/$7 where the unranked scores start, $8/$9 the
+# filters, $10 the total when it is kept.
+RANKED_ROWS = """SELECT k.rank, s.id, s.department_id, s.body
+    FROM gateway.score_ranks k
+    JOIN gateway.scores s ON (s.quarter, s.level, s.id) = (k.quarter, k.level, k.id)
+    WHERE $11::boolean AND k.quarter = $1 AND k.level = $2
+      AND k.rank >= $3 AND (k.rank > $3 OR $4::text IS NULL OR k.id > $4)
+    ORDER BY k.rank, k.id LIMIT $5"""
+UNRANKED_ROWS = """SELECT NULL::integer AS rank, s.id, s.department_id, s.body
+    FROM gateway.scores s
+    WHERE $12::boolean AND s.quarter = $1 AND s.level = $2 AND s.id > $6
+      AND NOT EXISTS (SELECT FROM gateway.score_ranks k
+                      WHERE (k.quarter, k.level, k.id) = (s.quarter, s.level, s.id))
+    ORDER BY s.id OFFSET $7 LIMIT $5"""
+FILTERED_ROWS = """SELECT k.rank, s.id, s.department_id, s.body
+    FROM gateway.scores s
+    LEFT JOIN gateway.score_ranks k ON (k.quarter, k.level, k.id) = (s.quarter, s.level, s.id)
+    WHERE $13::boolean AND s.quarter = $1 AND s.level = $2
+      AND ($8::text[] IS NULL OR s.id = ANY($8::text[]))
+      AND ($9::text[] IS NULL OR s.department_id = ANY($9::text[]))
+      AND ($4::text IS NULL
+           OR CASE WHEN $3::integer IS NULL THEN k.rank IS NULL AND s.id > $4
+                   ELSE k.rank IS NULL OR k.rank > $3 OR (k.rank = $3 AND s.id > $4) END)
+    ORDER BY k.rank NULLS LAST, s.id OFFSET $7 LIMIT $5"""
+
+
+async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPage:
+    """A page of a ranking as the API answers it, encoded by PostgreSQL; only the page's rows
+    are read. The total is the projector's (`ranking_totals`, `score_totals`), counted only
+    within a viewer's own part of the bureau. Over the whole ranking a page is a range of ranks
+    (an index scan) at any offset whenever each id of the ranking has a score (the projector
+    keeps that count too: so it is once a batch's chunks are read); otherwise, and within a
+    filter, the rows are read in order up to the page."""
+    totals = await connection.fetchrow(
+        """SELECT scored, ranked, matched FROM gateway.ranking_totals
+           WHERE quarter = $1 AND level = $2""",
+        page.quarter,
+        page.level,
+    )
+    scored, ranked, matched = (
+        (totals["scored"], totals["ranked"], totals["matched"]) if totals else (0, 0, 0)
+    )
+    after, whole = page.after, page.ids is None and page.department_ids is None
+    total: int | None = scored if whole else None
+    if page.ids is None and page.department_ids is not None:
+        total = await connection.fetchval(
+            """SELECT coalesce(sum(scored), 0) FROM gateway.score_totals
+               WHERE quarter = $1 AND level = $2 AND department_id = ANY($3::text[])""",
+            page.quarter,
+            page.level,
+            list(page.department_ids),
+        )
+    by_rank = whole and (after is not None or page.offset == 0 or matched == ranked)
+    if by_rank and after is None:  # ranks 1 … ranked, each with a score: skip `offset` ranks
+        start: tuple[int | None, str | None] = (page.offset + 1, None)
+        unranked: tuple[str, int] = ("", max(0, page.offset - matched))
+    elif by_rank and after is not None:
+        start = (after.rank if after.rank is not None else ranked + 1, after.id)
+        unranked = ("" if after.rank is not None else after.id, 0)
+    else:
+        start = (None, None) if after is None else (after.rank, after.id)
+        unranked = ("", page.offset if after is None else 0)  # $7: the filtered rows' offset
     row = await connection.fetchrow(
         f"""WITH page AS (
-                SELECT rank, id, department_id, body FROM gateway.scores WHERE {where}
-                ORDER BY rank NULLS LAST, id LIMIT $5 OFFSET $6),
+                SELECT rank, id, department_id, body
+                FROM (({RANKED_ROWS}) UNION ALL ({UNRANKED_ROWS}) UNION ALL ({FILTERED_ROWS}))
+                    AS found
+                ORDER BY rank NULLS LAST, id LIMIT $5),
+            shown AS (SELECT * FROM page ORDER BY rank NULLS LAST, id LIMIT $5 - 1),
             quarter AS (
                 SELECT coalesce(
                     (SELECT status FROM gateway.selections WHERE key = $1), 'provisional')
                 AS status)
             SELECT status, json_build_object(
-                'quarter', $1::text,
-                'status', status,
-                'total', (SELECT count(*) FROM gateway.scores WHERE {where}),
-                'items', coalesce(
-                    (SELECT json_agg({RANKING_ITEM[page.level]} ORDER BY rank NULLS LAST, id)
-                     FROM page), '[]'))::text AS body
-            FROM quarter""",
+                       'quarter', $1::text,
+                       'status', status,
+                       'total', coalesce($10::bigint, (
+                           SELECT count(*) FROM gateway.scores s
+                           WHERE s.quarter = $1 AND s.level = $2
+                             AND ($8::text[] IS NULL OR s.id = ANY($8::text[]))
+                             AND ($9::text[] IS NULL OR s.department_id = ANY($9::text[])))),
+                       'items', coalesce(
+                           (SELECT json_agg({RANKING_ITEM[page.level]} ORDER BY rank NULLS LAST, id)
+                            FROM shown), '[]'))::text AS body,
+                   (SELECT count(*) FROM page) = $5 AS more,
+                   last.rank AS last_rank, last.id AS last_id
+            FROM quarter
+            LEFT JOIN (SELECT rank, id FROM shown ORDER BY rank DESC NULLS FIRST, id DESC LIMIT 1)
+                AS last ON true""",
         page.quarter,
         page.level,
+        *start,
+        page.limit + 1,
+        *unranked,
         None if page.ids is None else list(page.ids),
         None if page.department_ids is None else list(page.department_ids),
-        page.limit,
-        page.offset,
+        total,
+        by_rank,
+        by_rank and scored > matched,  # scores that the quarter's ranking does not have yet
+        not by_rank,
     )
-    return row["status"], row["body"].encode()
+    following = RankKey(row["last_rank"], row["last_id"]) if row["more"] else None
+    return RankedPage(row["status"], row["body"].encode(), following)
 
 
 async def score(
@@ -121,7 +217,9 @@ async def score(
 ) -> tuple[IndexScore, int | None] | None:
     """A subject's score, and its rank (None until the quarter's ranking has it)."""
     row = await connection.fetchrow(
-        "SELECT rank, body FROM gateway.scores WHERE quarter = $1 AND level = $2 AND id = $3",
+        """SELECT k.rank, s.body FROM gateway.scores s
+           LEFT JOIN gateway.score_ranks k USING (quarter, level, id)
+           WHERE s.quarter = $1 AND s.level = $2 AND s.id = $3""",
         quarter,
         level,
         subject_id,
@@ -175,19 +273,23 @@ async def contributions_page(
     component: str,
     limit: int,
     offset: int,
+    after: tuple[str, str] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """A page of the events that fed one component, by source and id; and how many in all."""
+    """A page of the events that fed one component, by source and id (those after `after`,
+    an index range, or else after the first `offset`); and how many in all."""
     where = "quarter = $1 AND level = $2 AND subject_id = $3 AND component = $4"
     rows = await connection.fetch(
         f"""SELECT {CONTRIBUTION}
             WHERE c.quarter = $1 AND c.level = $2 AND c.subject_id = $3 AND c.component = $4
+              AND ($7::text IS NULL OR (c.source, c.id) > ($7, $8))
             ORDER BY c.source, c.id LIMIT $5 OFFSET $6""",
         quarter,
         level,
         subject_id,
         component,
         limit,
-        offset,
+        0 if after else offset,
+        *(after or (None, None)),
     )
     total = await connection.fetchval(
         f"SELECT count(*) FROM gateway.contributions WHERE {where}",
@@ -354,16 +456,27 @@ async def talk_tasks(connection: asyncpg.Connection) -> list[Task]:
 
 
 async def notifications(
-    connection: asyncpg.Connection, recipient_id: str | None, limit: int, offset: int
-) -> list[Notification]:
+    connection: asyncpg.Connection,
+    recipient_id: str | None,
+    limit: int,
+    offset: int,
+    after: tuple[datetime, str] | None = None,
+) -> tuple[list[Notification], tuple[datetime, str] | None]:
+    """Newest first, then by key: those after `after` (an index range), or else after the
+    first `offset`; and the sort key of the last when there are more."""
     rows = await connection.fetch(
-        """SELECT body FROM gateway.notifications WHERE ($1::text IS NULL OR recipient_id = $1)
+        """SELECT updated_at, key, body FROM gateway.notifications
+           WHERE ($1::text IS NULL OR recipient_id = $1)
+             AND ($4::timestamptz IS NULL OR updated_at < $4 OR (updated_at = $4 AND key > $5))
            ORDER BY updated_at DESC, key LIMIT $2 OFFSET $3""",
         recipient_id,
-        limit,
-        offset,
+        limit + 1,
+        0 if after else offset,
+        *(after or (None, None)),
     )
-    return [Notification.model_validate_json(row["body"]) for row in rows]
+    last = rows[limit - 1] if len(rows) > limit else None
+    found = [Notification.model_validate_json(row["body"]) for row in rows[:limit]]
+    return found, None if last is None else (last["updated_at"], last["key"])
 
 
 async def bulletin(connection: asyncpg.Connection, month: str) -> Bulletin | None:

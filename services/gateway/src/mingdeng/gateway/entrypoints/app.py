@@ -70,7 +70,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.tokens = TokenReader(settings.jwt_secret.get_secret_value())
-        app.state.read_cache = ReadCache(settings.postgres.dsn)
+        app.state.read_cache = ReadCache(settings.postgres.dsn, settings.read_cache_entries)
         app.state.org_cache = OrgCache(app.state.read_cache)
         app.state.rate_limiter = RateLimiter(settings.ingest_per_minute, settings.ingest_burst)
         # as many connections as a load balancer's usual connections, and more: a request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
@@ -12,6 +13,13 @@ from mingdeng.contracts.periods import MONTH_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.entrypoints.answers import Notifications, Tasks
 from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, Offset, Viewer
+from mingdeng.gateway.entrypoints.paging import (
+    NEXT_LINK,
+    After,
+    invalid_cursor,
+    link_next,
+    read_cursor,
+)
 from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
@@ -35,13 +43,16 @@ async def tasks(
     return Tasks(total=len(found), items=found[offset : offset + limit])
 
 
-@router.get("/notifications")
+@router.get("/notifications", responses=NEXT_LINK)
 async def notifications(
+    request: Request,
+    response: Response,
     viewer: Viewer,
     connection: Connection,
     recipient_id: str | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> Notifications:
     """Messages and their status (queued, sent, failed, suppressed), newest first; phone
     numbers masked. Admins see all; others their own."""
@@ -49,9 +60,23 @@ async def notifications(
         if recipient_id not in (None, viewer.subject):
             raise Problem(403, "Forbidden", "you may see your own messages only")
         recipient_id = viewer.subject
-    return Notifications(
-        items=await repository.notifications(connection, recipient_id, limit, offset)
+    items, last = await repository.notifications(
+        connection, recipient_id, limit, offset, _notification_key(after)
     )
+    link_next(request, response, None if last is None else [last[0].isoformat(), last[1]])
+    return Notifications(items=items)
+
+
+def _notification_key(after: str | None) -> tuple[datetime, str] | None:
+    if after is None:
+        return None
+    match read_cursor(after):
+        case [str() as updated_at, str() as key]:
+            try:
+                return datetime.fromisoformat(updated_at), key
+            except ValueError:
+                pass
+    raise invalid_cursor()
 
 
 @router.get(

@@ -11,7 +11,7 @@ from mingdeng.contracts.derived import QuarterSelection, YearTopTen
 from mingdeng.contracts.periods import QUARTER_PATTERN, YEAR_PATTERN
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.read_cache import ReadCache
-from mingdeng.gateway.adapters.repository import RankingPage
+from mingdeng.gateway.adapters.repository import RankedPage, RankingPage, RankKey
 from mingdeng.gateway.domain.access import departments_chosen, may_see_violations, scope_of
 from mingdeng.gateway.entrypoints.answers import (
     Board,
@@ -31,6 +31,13 @@ from mingdeng.gateway.entrypoints.deps import (
     Organisation,
     Viewer,
 )
+from mingdeng.gateway.entrypoints.paging import (
+    NEXT_LINK,
+    After,
+    invalid_cursor,
+    link_next,
+    read_cursor,
+)
 from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.entrypoints.responses import encoded_json_response
 
@@ -46,22 +53,35 @@ EVENTS_SHOWN = 20  # per component in a member's page; the rest page by page
 async def ranked_page(request: Request, page: RankingPage) -> Response:
     """A page of a ranking: the quarter's status, the total, and rank, identity, index and
     components of each item (paged, filtered and encoded by PostgreSQL; kept in memory until
-    the rankings change: a page served from memory takes no database connection)."""
+    the rankings change: a page served from memory takes no database connection), and the
+    link to the next page."""
     cache: ReadCache = request.app.state.read_cache
     pool: asyncpg.Pool = request.app.state.pool
 
-    async def load() -> tuple[str, bytes]:
+    async def load() -> RankedPage:
         async with pool.acquire() as connection:
             return await repository.ranking(connection, page)
 
-    status, content = await cache.through("rankings", page, load)
-    return encoded_json_response(request, content, final=status == "final")
+    found = await cache.through("rankings", page, load)
+    response = encoded_json_response(request, found.body, final=found.status == "final")
+    following = None if found.next is None else [found.next.rank, found.next.id]
+    return link_next(request, response, following)
+
+
+def rank_key(after: str | None) -> RankKey | None:
+    """The last item of the page before, from its cursor."""
+    if after is None:
+        return None
+    match read_cursor(after):
+        case [int() | None as rank, str() as subject_id] if not isinstance(rank, bool):
+            return RankKey(rank, subject_id)
+    raise invalid_cursor()
 
 
 @router.get(
     "/quarters/{quarter}/vanguard",
     response_model=VanguardRanking,
-    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS},
+    responses={**NEXT_LINK, **FINAL_OR_NOT, **VIEWER_PROBLEMS},
 )
 async def vanguard(
     request: Request,
@@ -76,20 +96,20 @@ async def vanguard(
     ] = None,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     """Members by Vanguard Index, rank then member id; each viewer sees their part of the bureau.
     A department or branch filter keeps the quarter's ranks (a department's first may be 7th)."""
     ids = scope_of(viewer, org).member_ids
     departments = departments_chosen(org, department_id, branch_id)
-    return await ranked_page(
-        request, RankingPage(quarter, "member", ids, departments, limit, offset)
-    )
+    page = RankingPage(quarter, "member", ids, departments, limit, offset, rank_key(after))
+    return await ranked_page(request, page)
 
 
 @router.get(
     "/quarters/{quarter}/fortress",
     response_model=FortressRanking,
-    responses={**FINAL_OR_NOT, **VIEWER_PROBLEMS},
+    responses={**NEXT_LINK, **FINAL_OR_NOT, **VIEWER_PROBLEMS},
 )
 async def fortress(
     request: Request,
@@ -99,11 +119,13 @@ async def fortress(
     level: Literal["department", "branch"] = "department",
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> Response:
     """Departments or branches by Fortress Index."""
     scope = scope_of(viewer, org)
     ids = scope.department_ids if level == "department" else scope.branch_ids
-    return await ranked_page(request, RankingPage(quarter, level, ids, None, limit, offset))
+    page = RankingPage(quarter, level, ids, None, limit, offset, rank_key(after))
+    return await ranked_page(request, page)
 
 
 @router.get(
@@ -172,8 +194,12 @@ async def _member_page(
     return page.status == "final", page.model_dump_json().encode()
 
 
-@router.get("/members/{member_id}/vanguard/{quarter}/events", responses=VIEWER_PROBLEMS)
+@router.get(
+    "/members/{member_id}/vanguard/{quarter}/events", responses={**NEXT_LINK, **VIEWER_PROBLEMS}
+)
 async def member_vanguard_events(
+    request: Request,
+    response: Response,
     member_id: str,
     quarter: QuarterParam,
     viewer: Viewer,
@@ -185,6 +211,7 @@ async def member_vanguard_events(
     ],
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
 ) -> ContributingEvents:
     """The events behind one component of a member's index, page by page (by source, then id)."""
     if not scope_of(viewer, org).allows_member(member_id):
@@ -192,8 +219,11 @@ async def member_vanguard_events(
     if component == "discipline" and not may_see_violations(viewer, member_id, org):
         raise Problem(403, "Forbidden", f"{viewer.role} {viewer.subject} may not see violations")
     total, items = await repository.contributions_page(
-        connection, quarter, "member", member_id, component, limit, offset
+        connection, quarter, "member", member_id, component, limit + 1, offset, _event_key(after)
     )
+    if len(items) > limit:
+        items = items[:limit]
+        link_next(request, response, [items[-1]["source"], items[-1]["id"]])
     return ContributingEvents.model_validate(
         {
             "quarter": quarter,
@@ -203,6 +233,15 @@ async def member_vanguard_events(
             "items": items,
         }
     )
+
+
+def _event_key(after: str | None) -> tuple[str, str] | None:
+    if after is None:
+        return None
+    match read_cursor(after):
+        case [str() as source, str() as event_id]:
+            return source, event_id
+    raise invalid_cursor()
 
 
 @router.get(
