@@ -21,6 +21,7 @@ from mingdeng.gateway.entrypoints.answers import Health, Readiness
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.entrypoints.office import router as office_router
+from mingdeng.gateway.entrypoints.roster import router as roster_router
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
@@ -128,6 +129,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(activity.router)
     app.include_router(notifications.router)
     app.include_router(office_router)
+    app.include_router(roster_router)
 
     web.install(app, settings)
 
