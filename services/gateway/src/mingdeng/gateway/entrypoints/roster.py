@@ -4,6 +4,7 @@ pages (docs/api.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -102,7 +103,7 @@ async def organisation(viewer: Admin, connection: Connection) -> Organisation:
 
 class LectureItem(BaseModel):
     lecture_id: str
-    date: date | None = Field(description="null while only a delivery or attendance is known")
+    date: dt.date | None = Field(description="null while only a delivery or attendance is known")
     module: LectureModule | None
     theme: LectureTheme | None
     title: str | None
