@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.conduct import TEN_RULES, rule_text
@@ -221,34 +221,38 @@ def _registration(
     return (None if errors else registration), errors
 
 
-def _typed_member(
-    name: str, department_id: str, phone: str, roles: list[str], party_member: str,
-    born_on: str, joined_party_on: str, position: str,
-) -> dict[str, Any]:  # fmt: skip
-    return {"name": name.strip(), "department_id": department_id, "phone": phone.strip(),
-            "roles": [r for r in ROLE_CHOICES if r in roles], "party_member": party_member == "yes",
-            "born_on": born_on, "joined_party_on": joined_party_on,
-            "position": position.strip()}  # fmt: skip
+class MemberFields(BaseModel):
+    """The member form as sent (the new member's generated id, or the version edited)."""
 
+    token: str = ""
+    csrf: str = ""
+    member_id: str = ""
+    version: str = ""
+    name: str = ""
+    department_id: str = ""
+    phone: str = ""
+    roles: list[str] = []
+    party_member: str = "yes"
+    born_on: str = ""
+    joined_party_on: str = ""
+    position: str = ""
 
-MemberFormFields = dict[str, Any]
+    def values(self) -> dict[str, Any]:
+        return {"name": self.name.strip(), "department_id": self.department_id,
+                "phone": self.phone.strip(), "roles": [r for r in ROLE_CHOICES if r in self.roles],
+                "party_member": self.party_member == "yes", "born_on": self.born_on,
+                "joined_party_on": self.joined_party_on,
+                "position": self.position.strip()}  # fmt: skip
 
 
 @router.post("/office/roster/new")
 async def register_member(
-    request: Request, viewer: Admin, api: ViewerApi,
-    member_id: Annotated[str, Form()], token: Annotated[str, Form()],
-    name: Annotated[str, Form()] = "", department_id: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "", roles: Annotated[list[str] | None, Form()] = None,
-    party_member: Annotated[str, Form()] = "yes", born_on: Annotated[str, Form()] = "",
-    joined_party_on: Annotated[str, Form()] = "", position: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:  # fmt: skip
+    request: Request, viewer: Admin, api: ViewerApi, sent: Annotated[MemberFields, Form()]
+) -> Response:
     """登记新成员: member.registered with a new id."""
-    form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
-    values = _typed_member(name, department_id, phone, roles or [], party_member, born_on,
-                           joined_party_on, position)  # fmt: skip
+    form_checked(request, sent.csrf)
+    nonce = form_guard.nonce_of(request, sent.token)
+    member_id, values = sent.member_id, sent.values()
     org = await api.get(Organisation, "/v1/organisation")
     registration, errors = _registration(member_id, values, org)
     if registration is None:
@@ -287,20 +291,14 @@ def _unchanged_since(member: RosterMember, version: str) -> None:
 @router.post("/office/roster/{member_id}")
 async def edit_member(
     request: Request, member_id: str, viewer: Admin, api: ViewerApi,
-    version: Annotated[str, Form()], token: Annotated[str, Form()],
-    name: Annotated[str, Form()] = "", department_id: Annotated[str, Form()] = "",
-    phone: Annotated[str, Form()] = "", roles: Annotated[list[str] | None, Form()] = None,
-    party_member: Annotated[str, Form()] = "yes", born_on: Annotated[str, Form()] = "",
-    joined_party_on: Annotated[str, Form()] = "", position: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
+    sent: Annotated[MemberFields, Form()],
 ) -> Response:  # fmt: skip
     """Edit, move (another 科室) or give and take roles: member.registered again (a departed
     member registered again is active again)."""
-    form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
+    form_checked(request, sent.csrf)
+    nonce = form_guard.nonce_of(request, sent.token)
     member = await api.get(RosterMember, f"/v1/members/{member_id}")
-    values = _typed_member(name, department_id, phone, roles or [], party_member, born_on,
-                           joined_party_on, position)  # fmt: skip
+    values, version = sent.values(), sent.version
     org = await api.get(Organisation, "/v1/organisation")
     registration, errors = _registration(member_id, values, org)
     if member_id == viewer.subject and "admin" not in values["roles"]:
