@@ -16,6 +16,7 @@ from mingdeng.contracts.periods import PERIOD_PATTERN, QUARTER_PATTERN
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,20}$")]
 
 Role = Literal["member", "secretary", "leader", "admin"]
@@ -68,6 +69,8 @@ class MemberRegistered(EventData):
     roles: tuple[Role, ...] = Field(min_length=1)
     party_member: bool
     born_on: date | None = None
+    joined_party_on: date | None = Field(default=None, description="入党时间")
+    position: ShortText | None = Field(default=None, description="职务, e.g. 预算科科长")
 
 
 class MemberLeft(EventData):

@@ -22,6 +22,7 @@ from mingdeng.gateway.entrypoints.deadlines import BodyDeadline
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.entrypoints.office import router as office_router
+from mingdeng.gateway.entrypoints.roster import router as roster_router
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.clients import postgres_pool
 from mingdeng.runtime.faults import Backoff
@@ -130,6 +131,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(activity.router)
     app.include_router(notifications.router)
     app.include_router(office_router)
+    app.include_router(roster_router)
 
     web.install(app, settings)
 
