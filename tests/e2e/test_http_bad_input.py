@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mingdeng.contracts.codec import MAX_DEPTH
+from mingdeng.contracts.topics import EVENTS
 from tests.e2e.conftest import Platform, token
+from tests.support.kafka_log import records
 from tests.support.samples import SAMPLE_DATA
 
 pytestmark = pytest.mark.e2e
@@ -35,12 +37,16 @@ def attended(event_id: str, **data: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def api(platform_of: Callable[..., Platform]) -> httpx.Client:
-    platform = platform_of(
+def platform(platform_of: Callable[..., Platform]) -> Platform:
+    return platform_of(
         "gateway",
         MINGDENG_GATEWAY_MAX_BODY_BYTES=str(BODY_LIMIT),
         MINGDENG_GATEWAY_MAX_BATCH_EVENTS=str(BATCH_LIMIT),
     )
+
+
+@pytest.fixture
+def api(platform: Platform) -> httpx.Client:
     with httpx.Client(base_url=platform.api, headers=ADMIN, timeout=30) as client:
         yield client
 
@@ -100,6 +106,41 @@ def test_the_same_key_with_other_content_is_a_conflict_and_publishes_nothing(
     # nothing of that batch was recorded: c2 is new when sent alone
     alone = post(api, json.dumps(attended("c2")).encode())
     assert alone.json() == {"accepted": ["c2"], "duplicates": []}
+
+
+def test_the_same_key_twice_in_a_batch_counts_once_or_is_refused_with_both_positions(
+    api: httpx.Client, platform: Platform
+) -> None:
+    """Within one batch: the same event twice is one event; the same (source, id) with
+    another content is a 422 naming the id and both positions (docs/api.md says why not 409),
+    and nothing of the batch is published."""
+    twice = [attended("b1"), attended("b2"), {**attended("b1")}]
+    twice[2] = dict(reversed(list(twice[2].items())))  # written otherwise, the same event
+    once = post(api, json.dumps(twice).encode(), batch=True)
+    assert (once.status_code, once.json()) == (202, {"accepted": ["b1", "b2"], "duplicates": []})
+    again = post(api, json.dumps(twice).encode(), batch=True)
+    assert again.json() == {"accepted": [], "duplicates": ["b1", "b2"]}
+
+    other = [attended("b3"), attended("b4"), attended("b3", lecture_id="L-other")]
+    refused = post(api, json.dumps(other).encode(), batch=True)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["detail"] == "1 of 3 events are invalid; nothing was published"
+    (event,) = problem["events"]
+    assert (event["index"], event["id"], event["same_as"]) == (2, "b3", 0)
+    assert event["reasons"] == [
+        {
+            "field": "id",
+            "message": "the same source and id as event 0 of this batch, with another content: "
+            "an event is immutable; send a correction under a new id",
+        }
+    ]
+    published = records(platform.kafka.bootstrap_servers, platform.kafka.topic(EVENTS))
+    assert sorted(json.loads(r.value)["id"] for r in published) == ["b1", "b2"]
+    # nothing of the refused batch was claimed either: its first b3 is new when sent alone
+    alone = post(api, json.dumps(other[:2]).encode(), batch=True)
+    assert alone.json() == {"accepted": ["b3", "b4"], "duplicates": []}
 
 
 JSON = st.recursive(

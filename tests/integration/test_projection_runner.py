@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import asyncpg
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -232,3 +232,45 @@ async def test_a_staged_handler_reads_the_next_batch_while_one_commits_and_commi
     assert steps.index(("prepare", 8)) < steps.index(("written", 4))
     writes = [first for what, first in steps if what == "write"]
     assert writes == sorted(writes)  # one batch after the other, in the order taken
+
+
+async def test_caught_up_under_steady_traffic_once_the_log_as_it_stood_at_the_start_is_read(
+    kafka_bootstrap: str, database_url: str, pg_pool: asyncpg.Pool, unique: str
+) -> None:
+    """A poll never finds nothing while a producer keeps publishing; caught up must still come,
+    once the backlog the runner started with is read (issue 27: the notifier's schedules and
+    their wait)."""
+    await migrate(database_url, "runtime", "mingdeng.runtime.sql")
+    topic = f"test.steady.{unique}"
+    make_topic(kafka_bootstrap, topic, partitions=2)
+    backlog = 1_000
+    produce(kafka_bootstrap, topic, [f"b{i}" for i in range(backlog)])
+
+    async def handler(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        await asyncio.sleep(0.02)  # a batch takes a while: records wait for every poll
+
+    runner = ProjectionRunner(
+        consumer=f"test-{unique}", topics=[topic], bootstrap_servers=kafka_bootstrap,
+        pool=pg_pool, handler=handler, max_batch=50,
+    )  # fmt: skip
+    producing = asyncio.Event()
+
+    async def steady_traffic() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            n = 0
+            while not producing.is_set():
+                await producer.send(topic, f"s{n}".encode(), key=f"s{n}".encode())
+                n += 1
+                await asyncio.sleep(0.005)  # about 200 records a second
+        finally:
+            await producer.stop()
+
+    traffic = asyncio.create_task(steady_traffic())
+    try:
+        await run_until(runner, runner.caught_up.is_set, timeout_s=60)
+        assert runner.processed >= backlog - 2 * 50  # the backlog, but for the batch in flight
+    finally:
+        producing.set()
+        await traffic

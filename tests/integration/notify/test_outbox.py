@@ -18,6 +18,7 @@ from mingdeng.notify.service import NotifyService
 from mingdeng.runtime.settings import KafkaSettings
 from tests.integration.notify.conftest import Clock, publish, take_in
 from tests.support.builders import Events, at
+from tests.unit.notify.fakes import everything
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +123,7 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
         again = make_service(pool, clock)
         await again.load()
         async with again.stores.transaction() as store:
-            await again.intake.evaluate(store)
+            await again.intake.evaluate(store, everything(again.known))
         assert await pool.fetchval("SELECT count(*) FROM notify.outbox") == len(expected)
 
 

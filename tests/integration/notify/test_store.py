@@ -18,6 +18,7 @@ from tests.unit.notify.fakes import FakeStores
 pytestmark = pytest.mark.integration
 
 NOW = at("2026-11-24 10:00")
+ME, OTHER = "instance-me", "instance-other"
 
 
 @pytest.fixture(params=["postgres", "memory"])
@@ -72,26 +73,59 @@ async def test_the_outbox_keeps_one_message_per_key_and_claims_the_most_pressing
         assert await store.enqueue(message("daily_maxim/M3/d", not_before=NOW + timedelta(hours=1)))
         assert not await store.enqueue(message("daily_maxim/M1/d"))
     async with stores.transaction() as store:
-        first = await store.claim_next(NOW)
-        second = await store.claim_next(NOW)
-        assert await store.claim_next(NOW) is None  # the third is not due
+        first = await store.claim_next(NOW, ME)
+        second = await store.claim_next(NOW, ME)
+        assert await store.claim_next(NOW, ME) is None  # the third is not due
     assert first is not None and second is not None
     assert (first.key, first.attempts, first.claimed_at) == ("violation_reminder/M2/v1", 1, NOW)
     assert (second.key, second.params) == ("daily_maxim/M1/d", {"name": "M1"})
 
     later = NOW + timedelta(minutes=3)
     async with stores.transaction() as store:
-        assert [r.key for r in await store.unsettled(later)] == [second.key, first.key]
-        assert await store.unsettled(NOW) == []  # claimed at NOW, not before
+        await store.seen(ME, NOW)
+        assert [r.key for r in await store.unsettled(later, NOW, ME)] == [second.key, first.key]
+        assert await store.unsettled(NOW, NOW, ME) == []  # claimed at NOW, not before
         await store.settle(first.key, later, status="sent", provider="p", provider_message_id="1")
         await store.postpone(second.key, later, later + timedelta(minutes=1), "per-number limit")
         assert await store.sent_to("139M2", NOW) == [later]
         assert await store.sent_to("139M2", later) == []
-        assert [r.key for r in await store.unsettled(later)] == []
+        assert [r.key for r in await store.unsettled(later, NOW, ME)] == []
     async with stores.transaction() as store:
-        assert await store.claim_next(later) is None
-        again = await store.claim_next(later + timedelta(minutes=1))
+        assert await store.claim_next(later, ME) is None
+        again = await store.claim_next(later + timedelta(minutes=1), ME)
     assert again is not None and (again.key, again.attempts) == (second.key, 1)
+
+
+async def test_a_claim_of_an_instance_that_is_gone_is_unsettled_at_once(stores: Stores) -> None:
+    async with stores.transaction() as store:
+        await store.seen(ME, NOW)
+        await store.seen(OTHER, NOW)
+        for key in ("daily_maxim/M1/d", "daily_maxim/M2/d", "daily_maxim/M3/d"):
+            await store.enqueue(message(key))
+        mine = await store.claim_next(NOW, ME)
+        theirs = await store.claim_next(NOW, OTHER)
+        unknown = await store.claim_next(NOW, "instance-never-seen")
+    assert mine is not None and theirs is not None and unknown is not None
+    soon = NOW + timedelta(seconds=1)
+    async with stores.transaction() as store:
+        assert [r.key for r in await store.unsettled(NOW, NOW, ME)] == [unknown.key]
+        # OTHER last seen before the lease's start: gone; ME never counts as gone to itself
+        assert [r.key for r in await store.unsettled(NOW, soon, ME)] == [theirs.key, unknown.key]
+        await store.seen(OTHER, soon)
+        assert [r.key for r in await store.unsettled(NOW, soon, ME)] == [unknown.key]
+        await store.gone(OTHER)
+        assert [r.key for r in await store.unsettled(NOW, NOW, ME)] == [theirs.key, unknown.key]
+
+
+async def test_open_commendations_are_read_without_the_other_tasks(stores: Stores) -> None:
+    commendation = task().model_copy(
+        update={"task_id": "commendation/2026Q3/M1", "kind": "commendation", "cause": "2026Q3"}
+    )
+    done = commendation.model_copy(update={"task_id": "commendation/2026Q3/M2", "status": "done"})
+    async with stores.transaction() as store:
+        for each in (task(), commendation, done):
+            await store.save_task(each)
+        assert await store.open_commendations() == [commendation]
 
 
 async def test_tasks_change_only_when_different(stores: Stores) -> None:
@@ -126,5 +160,5 @@ async def test_a_transaction_that_raises_keeps_nothing(stores: Stores) -> None:
             await store.claim_period("bulletin", "2026-10")
             raise RuntimeError
     async with stores.transaction() as store:
-        assert await store.claim_next(NOW) is None
+        assert await store.claim_next(NOW, ME) is None
         assert await store.claim_period("bulletin", "2026-10")

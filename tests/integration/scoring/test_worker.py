@@ -14,7 +14,14 @@ import pytest
 from kafka import KafkaProducer
 
 from mingdeng.contracts.codec import serialize_event
-from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
+from mingdeng.contracts.topics import (
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    RANKINGS,
+    SCORES,
+    SELECTIONS,
+)
 from mingdeng.runtime.settings import KafkaSettings
 from tests.support.builders import Events
 from tests.support.kafka_log import latest as latest_by_key
@@ -125,10 +132,12 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
 
     final = selection()
     assert final["status"] == "final"
-    assert final["ranking"] == {
-        "member": ["A", "B", "C"],
-        "department": ["d1", "d2"],
-        "branch": ["b1"],
+    assert final["ranked"] == {"member": 3, "department": 2, "branch": 1}
+    chunks = latest_by_key(kafka.bootstrap_servers, kafka.topic(RANKINGS))
+    assert {key: json.loads(value)["ids"] for key, value in chunks.items()} == {
+        "2026Q3/member/0": ["A", "B", "C"],
+        "2026Q3/department/0": ["d1", "d2"],
+        "2026Q3/branch/0": ["b1"],
     }
     assert [m["member_id"] for m in final["exemplars"]] == ["A"]
     assert [d["department_id"] for d in final["excellent_departments"]] == ["d1", "d2"]

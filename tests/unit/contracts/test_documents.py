@@ -81,7 +81,7 @@ def test_asyncapi_refs_stay_inside_the_document_and_resolve() -> None:
             target = target[part]  # a KeyError names the ref that does not resolve
     schemas = document["components"]["schemas"]
     assert "$defs" not in str(schemas) and "$id" not in str(schemas)
-    assert {"Contribution", "EventRef", "Ranking"} <= set(schemas)
+    assert {"Contribution", "EventRef", "RankingSizes"} <= set(schemas)
 
 
 def test_asyncapi_gives_servers_and_a_key_schema_per_message() -> None:

@@ -13,6 +13,8 @@ from mingdeng.contracts.derived import Bulletin, QuarterSelection, Task
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.notify.adapters.providers import Outgoing, ProviderError
+from mingdeng.notify.domain.state import Affected
+from mingdeng.notify.known import Known
 from mingdeng.notify.store import Claimed, Queued, Status
 
 
@@ -26,6 +28,7 @@ class Row:
     not_before: datetime
     attempts: int = 0
     claimed_at: datetime | None = None
+    claimed_by: str | None = None
     sent_at: datetime | None = None
     provider: str | None = None
     provider_message_id: str | None = None
@@ -57,6 +60,7 @@ class Tables:
     schedule_runs: set[tuple[str, str]] = field(default_factory=set)
     maxim_rotation: dict[str, str] = field(default_factory=dict)
     bulletins: dict[str, Bulletin] = field(default_factory=dict)
+    instances: dict[str, datetime] = field(default_factory=dict)  # when each was last seen
 
     def copy(self) -> Tables:
         return Tables(
@@ -67,6 +71,7 @@ class Tables:
             set(self.schedule_runs),
             dict(self.maxim_rotation),
             dict(self.bulletins),
+            dict(self.instances),
         )
 
 
@@ -76,8 +81,11 @@ class FakeStore:
         self.now = now  # what PostgreSQL's now() would give: rows' created_at
 
     async def keep_events(self, events: Sequence[Event[EventData]]) -> list[Event[EventData]]:
-        new = [e for e in events if e.key not in self.t.events]
-        self.t.events.update((e.key, e) for e in new)
+        new = []
+        for event in events:
+            if event.key not in self.t.events:
+                self.t.events[event.key] = event
+                new.append(event)
         return new
 
     async def events(self) -> list[Event[EventData]]:
@@ -97,6 +105,10 @@ class FakeStore:
     async def tasks(self) -> list[Task]:
         return [self.t.tasks[k] for k in sorted(self.t.tasks)]
 
+    async def open_commendations(self) -> list[Task]:
+        tasks = sorted(self.t.tasks.items())
+        return [t for _, t in tasks if t.kind == "commendation" and t.status == "open"]
+
     async def enqueue(self, message: Queued) -> bool:
         if message.key in self.t.outbox:
             return False
@@ -105,12 +117,13 @@ class FakeStore:
         )
         return True
 
-    async def claim_next(self, now: datetime) -> Claimed | None:
+    async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
         due = [r for r in self.t.outbox.values() if r.status == "queued" and r.not_before <= now]
         if not due:
             return None
         row = min(due, key=lambda r: (not r.message.urgent, r.not_before, r.message.key))
         row.status, row.attempts, row.claimed_at = "sending", row.attempts + 1, now
+        row.claimed_by = claimant
         return row.claimed()
 
     async def settle(
@@ -144,14 +157,26 @@ class FakeStore:
             if r.status == "sent" and r.message.phone == phone and r.sent_at and r.sent_at > since
         ]
 
-    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
+    async def unsettled(
+        self, claimed_before: datetime, seen_before: datetime, instance: str
+    ) -> list[Claimed]:
+        def gone(claimant: str | None) -> bool:
+            seen = self.t.instances.get(claimant) if claimant else None
+            return claimant != instance and (seen is None or seen < seen_before)
+
         return [
-            self.t.outbox[k].claimed()
-            for k in sorted(self.t.outbox)
-            if self.t.outbox[k].status == "sending"
-            and (claimed := self.t.outbox[k].claimed_at) is not None
-            and claimed < claimed_before
+            row.claimed()
+            for _, row in sorted(self.t.outbox.items())
+            if row.status == "sending"
+            and row.claimed_at is not None
+            and (row.claimed_at < claimed_before or gone(row.claimed_by))
         ]
+
+    async def seen(self, instance: str, now: datetime) -> None:
+        self.t.instances[instance] = now
+
+    async def gone(self, instance: str) -> None:
+        self.t.instances.pop(instance, None)
 
     async def claim_period(self, schedule: str, period: str) -> bool:
         if (schedule, period) in self.t.schedule_runs:
@@ -215,3 +240,8 @@ class FakeProvider:
 
     def keys(self) -> list[str]:
         return [m.key for m in self.sent]
+
+
+def everything(known: Known) -> Affected:
+    """Every violation and every selected quarter: the rules applied to everything known."""
+    return Affected(violations=set(known.state.violations), quarters=set(known.selections))

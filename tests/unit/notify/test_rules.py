@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.derived import QuarterSelection, Ranking, SelectedMember
+from mingdeng.contracts.derived import QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.notify.domain import rules
 from mingdeng.notify.domain.delivery import (
     Limit,
@@ -85,7 +85,7 @@ def test_the_talk_task_is_due_in_7_days_done_by_a_talk_and_cancelled_by_a_retrac
     e = Events()
     state = bureau(e)
     state.apply(e.violation("v1", "M1", "2026-11-20 10:00"))
-    task = rules.talk_task(state, "v1", at("2026-11-21 10:00"))
+    task = rules.talk_task(state, "v1")
     assert task is not None
     assert (task.task_id, task.assignee_id, task.status, task.due) == (
         "talk/v1",
@@ -98,10 +98,10 @@ def test_the_talk_task_is_due_in_7_days_done_by_a_talk_and_cancelled_by_a_retrac
         "2026-11-22 10:00",
     )
     state.apply(talk)
-    done = rules.talk_task(state, "v1", at("2026-11-23 10:00"))
+    done = rules.talk_task(state, "v1")
     assert done is not None and (done.status, done.done_by_event.id) == ("done", talk.id)  # type: ignore[union-attr]
     state.apply(e.retraction("v1", "2026-11-24 10:00"))
-    assert rules.talk_task(state, "v1", at("2026-11-24 11:00")).status == "cancelled"  # type: ignore[union-attr]
+    assert rules.talk_task(state, "v1").status == "cancelled"  # type: ignore[union-attr]
 
 
 def test_commendation_tasks_go_to_the_leader_of_the_exemplars_line() -> None:
@@ -112,7 +112,7 @@ def test_commendation_tasks_go_to_the_leader_of_the_exemplars_line() -> None:
         status="final",
         rules_version="2026.1",
         excellent_departments=[],
-        ranking=Ranking(member=["M1", "S1"], department=[], branch=[]),
+        ranked=RankingSizes(member=2, department=0, branch=0),
         exemplars=[
             SelectedMember(rank=1, member_id="M1", name="王芳", department_id="d1", index=98.0),
             SelectedMember(rank=2, member_id="S1", name="李书记", department_id="d2", index=90.0),

@@ -12,7 +12,7 @@ import pytest
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import serialize_event
-from mingdeng.contracts.derived import EventRef, QuarterSelection, Ranking, SelectedMember
+from mingdeng.contracts.derived import EventRef, QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import PAYLOAD_TYPES, EventData
 from mingdeng.contracts.topics import ALL_TOPICS, EVENTS, SELECTIONS, Topic
@@ -21,7 +21,7 @@ from mingdeng.notify.adapters.templates import load_templates
 from mingdeng.notify.domain.delivery import Limit
 from mingdeng.notify.domain.rules import Message
 from mingdeng.notify.domain.state import READS, VISIT_KINDS, NotifyState
-from mingdeng.notify.intake import RULE_INPUTS, TAKERS
+from mingdeng.notify.intake import TAKERS
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.store import Status
 from mingdeng.runtime.projection import Record
@@ -121,7 +121,7 @@ def selection(status: str = "final") -> QuarterSelection:
         status=status,  # type: ignore[arg-type]
         rules_version="2026.1",
         excellent_departments=[],
-        ranking=Ranking(member=["M1", "S1"], department=[], branch=[]),
+        ranked=RankingSizes(member=2, department=0, branch=0),
         exemplars=[
             SelectedMember(rank=1, member_id="M1", name="王芳", department_id="d1", index=98.0),
             SelectedMember(rank=2, member_id="S1", name="李书记", department_id="d2", index=90.0),
@@ -434,6 +434,7 @@ async def test_reconcile_settles_what_a_crash_left_by_asking_the_provider_never_
     unsent, sent, unknown = (m.key for m in messages)
     provider = CrashingProvider(before={unsent, unknown}, after={sent})
     first = Notifier(clock, provider=provider)
+    await first.service.load()  # alive at 10:00
     await first.take_events(bureau(Events()))
     await first.enqueue(*messages)
     crashes = 0
@@ -445,12 +446,12 @@ async def test_reconcile_settles_what_a_crash_left_by_asking_the_provider_never_
             crashes += 1
     assert crashes == 3 and set(first.outbox().values()) == {"sending"}
 
-    # the restart: a new notifier on the same store and provider
-    second = Notifier(clock, first.stores, provider, settle_after=timedelta(seconds=60))
+    # the restart (the first was killed): a new notifier on the same store and provider
+    second = Notifier(clock, first.stores, provider, claim_lease=timedelta(seconds=20))
     await second.service.load()
-    clock.set("2026-11-24 10:00:30")
-    assert await second.service.reconciler.reconcile() == 0  # may still be on its way
-    clock.set("2026-11-24 10:02")
+    clock.set("2026-11-24 10:00:15")
+    assert await second.service.reconciler.reconcile() == 0  # the first may still be sending
+    clock.set("2026-11-24 10:00:21")  # not seen for longer than the lease: gone
     unreachable = ProviderError("transient", "query failed")
     original_find = provider.find
 
@@ -472,6 +473,43 @@ async def test_reconcile_settles_what_a_crash_left_by_asking_the_provider_never_
     assert second.status(unknown) == ("sending", None)
 
 
+async def test_a_claim_is_settled_at_once_when_its_notifier_stopped_else_after_settle_after() -> (
+    None
+):
+    clock = Clock("2026-11-24 10:00")
+    provider = CrashingProvider(before=set(), after=set())
+    one = Notifier(clock, provider=provider, settle_after=timedelta(seconds=60))
+    two = Notifier(clock, one.stores, provider, settle_after=timedelta(seconds=60))
+    await one.take_events(bureau(Events()))
+    for notifier in (one, two):
+        await notifier.service.load()
+    mine, theirs = (
+        Message("daily_maxim", m, "2026-11-24", {"name": m, "maxim": "廉洁自律。"})
+        for m in ("M1", "M2")
+    )
+    await one.enqueue(theirs)
+    provider.before = {theirs.key, mine.key}
+    with pytest.raises(Crash):
+        await one.service.dispatcher.dispatch()  # one's claim, while it lives
+    await two.enqueue(mine)
+    with pytest.raises(Crash):
+        await two.service.dispatcher.dispatch()  # two's own claim, left 'sending'
+
+    clock.set("2026-11-24 10:00:10")
+    await one.service.reconciler.alive()
+    assert await two.service.reconciler.reconcile() == 0  # one is alive; its own is recent
+    await one.service.reconciler.stopped()
+    assert await two.service.reconciler.reconcile() == 1
+    assert two.status(theirs.key) == (
+        "queued",
+        "not sent before a restart; the provider has no record of it",
+    )
+    assert two.status(mine.key) == ("sending", None)
+    clock.set("2026-11-24 10:01:01")
+    assert await two.service.reconciler.reconcile() == 1
+    assert two.status(mine.key)[0] == "queued"
+
+
 # --- what the notifier reads: listed once, each with its handler ------------------------------
 
 
@@ -485,10 +523,6 @@ def test_every_event_type_the_notifier_lists_is_folded_and_no_other() -> None:
 
 def test_every_visit_kind_is_listed_with_what_the_notifier_keeps_of_it() -> None:
     assert set(VISIT_KINDS) == set(get_args(ev.VisitKind))
-
-
-def test_the_rules_are_woken_only_by_events_the_notifier_reads() -> None:
-    assert set(RULE_INPUTS) <= set(READS)
 
 
 def test_the_notifier_takes_every_topic_it_is_named_a_consumer_of() -> None:

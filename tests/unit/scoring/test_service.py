@@ -1,17 +1,27 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.derived import EventStatus, IndexScore, QuarterSelection, YearTopTen
+from mingdeng.contracts.derived import (
+    EventStatus,
+    IndexScore,
+    QuarterSelection,
+    RankingChunk,
+    RankingSizes,
+    YearTopTen,
+)
 from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import (
     BARRIER_HEADER,
     DEAD_LETTER,
     EVENT_STATUS,
     EVENTS,
+    MAX_REQUEST_BYTES,
+    RANKINGS,
     SCORES,
     SELECTIONS,
 )
@@ -52,11 +62,16 @@ def test_changes_publish_scores_ranking_selection_and_top_ten_then_only_what_cha
     assert (a.index, a.status, a.rules_version) == (98.0, "provisional", "2026.1")
     assert a.components == {"performance": 38.0, "study": 20.0, "service": 20.0, "discipline": 20.0}
     branch = IndexScore.model_validate(first[(SCORES.name, "2026Q3/branch/b1")])
-    assert branch.index == 64.27 and branch.details["departments"] == ["d1", "d2"]
+    assert branch.index == 64.27 and branch.details["departments"] == 2
     selection = QuarterSelection.model_validate(first[(SELECTIONS.name, "2026Q3")])
     assert [m.member_id for m in selection.exemplars] == ["A"]
-    assert selection.ranking.member == ["A", "B", "C"]
-    assert selection.ranking.department == ["d1", "d2"]
+    assert selection.ranked == RankingSizes(member=3, department=2, branch=1)
+    member_chunk = RankingChunk.model_validate(first[(RANKINGS.name, "2026Q3/member/0")])
+    assert (member_chunk.first_rank, member_chunk.ids) == (1, ["A", "B", "C"])
+    assert RankingChunk.model_validate(first[(RANKINGS.name, "2026Q3/department/0")]).ids == [
+        "d1",
+        "d2",
+    ]
     assert YearTopTen.model_validate(first[(SELECTIONS.name, "2026")]).members[0].member_id == "A"
 
     assert service.publish_changes() == []  # nothing happened
@@ -101,8 +116,11 @@ def test_a_member_who_leaves_is_removed_with_a_tombstone(rules: Rules) -> None:
     service.take([log.append(e(ev.MemberLeft(member_id="C"), "2026-09-05 09:00"))])
     changed = by_key(service.publish_changes())
     assert changed[(SCORES.name, "2026Q3/member/C")] is None
-    ranking = QuarterSelection.model_validate(changed[(SELECTIONS.name, "2026Q3")]).ranking
-    assert ranking.member == ["A", "B"]
+    assert QuarterSelection.model_validate(changed[(SELECTIONS.name, "2026Q3")]).ranked.member == 2
+    assert RankingChunk.model_validate(changed[(RANKINGS.name, "2026Q3/member/0")]).ids == [
+        "A",
+        "B",
+    ]
 
 
 def test_every_event_gets_one_status_that_says_what_it_feeds(rules: Rules) -> None:
@@ -396,3 +414,40 @@ def test_a_dead_letter_keeps_the_refused_bytes_exactly(rules: Rules) -> None:
     document = json.loads(letter.value)
     assert base64.b64decode(document["raw_base64"]) == raw
     assert document["reasons"] and document["partition"] == 1
+
+
+def test_no_message_grows_with_the_organisation(rules: Rules) -> None:
+    """100,000 members in one quarter: the selection and every chunk of the ranking fit well
+    within the producer's limit, and the chunks hold the whole ranking in order."""
+    service, log, e = service_for(rules), Log(), Events()
+    members = 100_000
+    service.take(
+        log.extend(
+            [e.branch("b1", "2026-07-01 09:00"), e.department("d1", "b1", "2026-07-01 09:00")]
+        )
+    )
+    service.take(log.extend(
+        e.member(f"member-{n:06d}", "d1", "2026-07-01 09:00", phone=None) for n in range(members)
+    ))  # fmt: skip
+    service.take([log.append(e.delivered("lecture-1", "member-000000", "2026-08-03 10:00"))])
+    published = service.publish_changes(everything=True)
+    largest = max(len(p.key) + len(p.value or b"") for p in published)
+    assert largest < MAX_REQUEST_BYTES // 4
+    selection = QuarterSelection.model_validate_json(
+        next(p.value for p in published if p.topic is SELECTIONS and p.key == b"2026Q3") or b""
+    )
+    assert selection.ranked.member == members
+    chunks = sorted(
+        (
+            RankingChunk.model_validate_json(p.value or b"")
+            for p in published
+            if p.topic is RANKINGS
+        ),
+        key=lambda chunk: (chunk.level, chunk.chunk),
+    )
+    ranked = [m for chunk in chunks if chunk.level == "member" for m in chunk.ids]
+    assert len(ranked) == members and len(set(ranked)) == members
+    member_chunks = [c for c in chunks if c.level == "member"]
+    assert len(member_chunks) > 1
+    for before, after in itertools.pairwise(member_chunks):
+        assert after.first_rank == before.first_rank + len(before.ids)

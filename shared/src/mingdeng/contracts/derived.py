@@ -2,7 +2,7 @@
 
 Values on the derived topics are JSON of these models; the key of each is its `key` property.
 Indices are published exact (`index_exact`) and rounded to 2 decimals. The rank of every subject
-is the position of its id in its quarter's `QuarterSelection.ranking`; which events fed a value is
+is the position of its id in its quarter's ranking (`RankingChunk`s); which events fed a value is
 told by each event's `EventStatus.counts_for`.
 """
 
@@ -72,22 +72,76 @@ class SelectedDepartment(_Message):
     index: float
 
 
-class Ranking(_Message):
-    """Ids in rank order (rank 1 first), computed on unrounded values."""
+class RankingSizes(_Message):
+    """How many subjects each level of a quarter's ranking holds."""
 
-    member: list[str]
-    department: list[str]
-    branch: list[str]
+    member: int
+    department: int
+    branch: int
+
+
+# Ids of one chunk of a ranking, as JSON: a ranking of any size is published in chunks of
+# at most this, so that no message grows with the organisation (a 100,000-member quarter is
+# about ten chunks; one message would pass Kafka's 1 MiB limit near 85,000 members).
+RANKING_CHUNK_BYTES = 128 * 1024
+
+
+class RankingChunk(_Message):
+    """A run of a quarter's ranking at one level: `ids` hold ranks `first_rank`,
+    `first_rank + 1`, … in order (computed on unrounded values). The quarter's selection says
+    how many the ranking holds (`ranked`): a chunk beyond it is stale."""
+
+    quarter: str
+    level: Level
+    chunk: int
+    first_rank: int
+    ids: list[str]
+    status: Status
+
+    @property
+    def key(self) -> str:
+        return f"{self.quarter}/{self.level}/{self.chunk}"
+
+
+def ranking_chunks(
+    quarter: str, level: Level, ids: Sequence[str], status: Status
+) -> list[RankingChunk]:
+    """`ids` in rank order cut into chunks of at most `RANKING_CHUNK_BYTES` (an id takes its
+    length and 3 more: quotes and a comma)."""
+    chunks: list[RankingChunk] = []
+    start, size = 0, 0
+    for end, member_id in enumerate(ids):
+        taken = len(member_id.encode()) + 3
+        if size + taken > RANKING_CHUNK_BYTES and end > start:
+            chunks.append(
+                RankingChunk(
+                    quarter=quarter, level=level, chunk=len(chunks), first_rank=start + 1,
+                    ids=list(ids[start:end]), status=status,
+                )
+            )  # fmt: skip
+            start, size = end, 0
+        size += taken
+    if start < len(ids):
+        chunks.append(
+            RankingChunk(
+                quarter=quarter, level=level, chunk=len(chunks), first_rank=start + 1,
+                ids=list(ids[start:]), status=status,
+            )
+        )  # fmt: skip
+    return chunks
 
 
 class QuarterSelection(_Message):
+    """A quarter's exemplars and excellent departments; its ranking, in rank order, comes in
+    `RankingChunk`s on the rankings topic, `ranked` saying how many each level holds."""
+
     kind: Literal["quarter"] = "quarter"
     quarter: str
     status: Status
     rules_version: str
     exemplars: list[SelectedMember]
     excellent_departments: list[SelectedDepartment]
-    ranking: Ranking
+    ranked: RankingSizes
 
     @property
     def key(self) -> str:

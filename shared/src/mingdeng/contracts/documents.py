@@ -16,6 +16,7 @@ from mingdeng.contracts.derived import (
     IndexScore,
     Notification,
     QuarterSelection,
+    RankingChunk,
     ReminderRequest,
     Task,
     YearTopTen,
@@ -31,6 +32,7 @@ from mingdeng.contracts.topics import (
     EVENTS,
     NOTIFICATIONS,
     OUTREACH,
+    RANKINGS,
     REMINDER_REQUESTS,
     SCORES,
     SELECTIONS,
@@ -42,6 +44,7 @@ from mingdeng.contracts.upcasting import is_latest
 # What the derived topics carry (JSON of these models); the inbound topics carry CloudEvents.
 DERIVED_PAYLOADS: dict[str, tuple[type[BaseModel], ...]] = {
     SCORES.name: (IndexScore,),
+    RANKINGS.name: (RankingChunk,),
     SELECTIONS.name: (QuarterSelection, YearTopTen),
     EVENT_STATUS.name: (EventStatus,),
     DEAD_LETTER.name: (DeadLetter,),

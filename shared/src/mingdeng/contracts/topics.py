@@ -6,6 +6,12 @@ import re
 from dataclasses import dataclass
 
 FOREVER = -1
+# The largest record batch a topic takes (Kafka's default `max.message.bytes`, set on every
+# topic so that a broker configured otherwise does not change it), and the largest request a
+# producer sends (aiokafka's and kafka-python's default `max_request_size`): 1 MiB. Every
+# message the platform writes is bounded below it by construction (docs/architecture.md).
+MAX_RECORD_BATCH_BYTES = 1024 * 1024 + 12
+MAX_REQUEST_BYTES = 1024 * 1024
 
 # A `quarter.closed` is published as one copy on every partition of the inbound topic, each with
 # this record header: the quarter closes once every partition has been read up to its copy, so
@@ -34,6 +40,7 @@ class Topic:
         return {
             "cleanup.policy": "compact" if self.compacted else "delete",
             "retention.ms": str(self.retention_ms),
+            "max.message.bytes": str(MAX_RECORD_BATCH_BYTES),
         }
 
 
@@ -72,6 +79,15 @@ SCORES = Topic(
     partitions=4,
     key="`{quarter}/{member|department|branch}/{id}`",
     carries="the current Vanguard or Fortress Index of one subject in one quarter, explained",
+    producers=("scoring",),
+    consumers=("gateway projector", "scoring (replay --verify)"),
+    compacted=True,
+)
+RANKINGS = Topic(
+    name="mingdeng.rankings.v1",
+    partitions=1,
+    key="`{quarter}/{member|department|branch}/{chunk}`",
+    carries="a quarter's ranking order in chunks of at most 128 KiB of ids (ranks of every subject)",
     producers=("scoring",),
     consumers=("gateway projector", "scoring (replay --verify)"),
     compacted=True,
@@ -135,6 +151,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     DEAD_LETTER,
     EVENT_STATUS,
     SCORES,
+    RANKINGS,
     SELECTIONS,
     REMINDER_REQUESTS,
     TASKS,

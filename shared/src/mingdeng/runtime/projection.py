@@ -187,7 +187,9 @@ class ProjectionRunner:
         self._backoff = Backoff(retry_delay_s, retry_ceiling_s)
         self._kafka = self._new_consumer()
         self.processed = 0
-        self.caught_up = asyncio.Event()  # set once a poll finds nothing new: the log is read
+        # set once the log is read as far as it reached when first assigned (see _note_caught_up)
+        self.caught_up = asyncio.Event()
+        self._catch_up_to: dict[TopicPartition, int] = {}
         self.state: RunnerState = "starting"
         self.parked: Counter[str] = Counter()  # by reason, since the start
         self.lag: dict[TopicPartition, int] = {}
@@ -268,8 +270,7 @@ class ProjectionRunner:
                     self._newest_taken_s = max(r.timestamp_ms for r in records) / 1000
                 await self._measure_lag()
                 self._tell_progress()
-                if not records and self._kafka.assignment():
-                    self.caught_up.set()
+                await self._note_caught_up()
         except BaseException:
             if committing is not None:
                 committing.cancel()  # as a crash would: its transaction rolls back
@@ -280,6 +281,31 @@ class ProjectionRunner:
             if committing is not None:
                 await committing  # asked to stop: what was taken commits first
             await self._kafka.stop()
+
+    async def _note_caught_up(self) -> None:
+        """Caught up: every assigned partition is read up to its end as the first fetch after
+        its assignment told it (the batch just taken may still be committing). Not "a poll
+        found nothing": under steady traffic none does, and the first poll after an assignment
+        may find nothing before the first fetch."""
+        assigned = self._kafka.assignment()
+        if self.caught_up.is_set() or not assigned:
+            return
+        for partition in assigned:
+            if partition not in self._catch_up_to:
+                end = self._log_end(partition)
+                if end is None:
+                    return  # not fetched yet
+                self._catch_up_to[partition] = end
+            if await self._kafka.position(partition) < self._catch_up_to[partition]:
+                return
+        self.caught_up.set()
+
+    def _log_end(self, partition: TopicPartition) -> int | None:
+        """Where the partition ends, as its last fetch told (None before the first)."""
+        end: int | None = self._kafka.last_stable_offset(partition)
+        if end is None or end < 0:
+            end = self._kafka.highwater(partition)
+        return end
 
     async def _take(self) -> list[Record]:
         batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
@@ -332,9 +358,7 @@ class ProjectionRunner:
     async def _measure_lag(self) -> None:
         lag = {}
         for partition in self._kafka.assignment():
-            end = self._kafka.last_stable_offset(partition)
-            if end is None or end < 0:
-                end = self._kafka.highwater(partition)
+            end = self._log_end(partition)
             if end is None:
                 continue  # not fetched yet
             position = await self._kafka.position(partition)

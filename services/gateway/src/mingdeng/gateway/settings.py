@@ -34,6 +34,23 @@ class GatewaySettings(BaseSettings):
     publish_timeout_s: float = Field(
         default=10, gt=0, description="wait this long for the broker's acknowledgement (503 after)"
     )
+    header_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        description="a connection sends a request's line and headers within this (408 after)",
+    )
+    body_timeout_s: float = Field(
+        default=30, gt=0, description="a request's whole body arrives within this (408 after)"
+    )
+    keep_alive_s: int = Field(
+        default=5, ge=1, description="a connection idle this long between requests is closed"
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=1,
+        description="connections at once; a request beyond gets 503 (by default the open-file"
+        " limit less 256 kept for the database, the broker and files)",
+    )
     instance: str = Field(
         default_factory=socket.gethostname,
         min_length=1,

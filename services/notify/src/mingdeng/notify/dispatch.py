@@ -25,16 +25,18 @@ class Dispatcher:
         providers: ProviderChain,
         limits: Sequence[Limit],
         clock: Callable[[], datetime],
+        instance: str,
         max_attempts: int = 8,
     ) -> None:
         self.stores, self.templates, self.providers = stores, templates, providers
         self.limits, self.clock, self.max_attempts = limits, clock, max_attempts
+        self.instance = instance
 
     async def dispatch(self) -> bool:
         """Send one due message; False when none is due."""
         now = self.clock()
         async with self.stores.transaction() as store:
-            row = await store.claim_next(now)
+            row = await store.claim_next(now, self.instance)
         if row is None:
             return False
         assert row.phone is not None

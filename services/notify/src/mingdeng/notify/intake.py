@@ -1,24 +1,28 @@
 """Intake: what the notifier reads, kept in its store and folded into what it knows; then the
-task and message rules evaluated, in the same transaction as the consumed offsets (the
-ProjectionRunner's). Messages go into the outbox once per key, so evaluating again is safe."""
+task and message rules evaluated for what the batch affected, in the same transaction as the
+consumed offsets (the ProjectionRunner's). Messages go into the outbox once per key, so
+evaluating again is safe.
+
+The work of a batch is proportional to what it changed, not to what is known: the state notes
+which violations, exemplars and quarters each event affected (domain/state.py), and only their
+rules run. tests/unit/notify/test_incremental.py holds this beside evaluating everything."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import TypeAdapter
 
-from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
+from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import EVENTS, REMINDER_REQUESTS, SELECTIONS, Topic
 from mingdeng.notify.domain import rules
 from mingdeng.notify.domain.rules import Message
-from mingdeng.notify.domain.state import READS
+from mingdeng.notify.domain.state import READS, Affected
 from mingdeng.notify.known import Known
 from mingdeng.notify.outbox import Outbox
 from mingdeng.notify.store import NotifyStore
@@ -27,25 +31,7 @@ from mingdeng.runtime.projection import Record
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
 
 
-def _always(data: Any) -> bool:
-    return True
-
-
-# The events after which the task and message rules are evaluated again, each with whether this
-# one matters to them. The rest of READS (lectures, household and community visits, maxims,
-# preferences) only feeds the bulletin and the maxim, which are read at their scheduled time.
-RULE_INPUTS: dict[type[EventData], Callable[[Any], bool]] = {
-    ev.MemberRegistered: _always,
-    ev.MemberLeft: _always,
-    ev.DepartmentRegistered: _always,
-    ev.ViolationLogged: _always,
-    ev.ViolationRetracted: _always,
-    ev.TalkHeld: _always,
-    ev.QuarterClosed: _always,
-    ev.VisitMade: lambda data: data.kind == "commendation",
-}
-
-Taker = Callable[["Intake", NotifyStore, Record], Awaitable[bool]]
+Taker = Callable[["Intake", NotifyStore, Record], Awaitable[None]]
 
 
 class Intake:
@@ -59,6 +45,7 @@ class Intake:
         self.known, self.outbox, self.clock = known, outbox, clock
         self._topics: dict[str, Topic] = {topic_name(t): t for t in TAKERS}
         self._requested: list[Message] = []
+        self._read: list[Event[EventData]] = []
 
     @property
     def topic_names(self) -> list[str]:
@@ -66,61 +53,66 @@ class Intake:
 
     async def handle(self, store: NotifyStore, records: Sequence[Record]) -> None:
         """Take a batch of records in (a ProjectionRunner handler, given the runner's store)."""
-        self._requested = []
-        rules_read_it = False
+        self._requested, self._read = [], []
         for record in records:
-            rules_read_it |= await TAKERS[self._topics[record.topic]](self, store, record)
+            await TAKERS[self._topics[record.topic]](self, store, record)
+        for new in await store.keep_events(self._read):  # none for a redelivery
+            self.known.state.apply(new)
         for message in self._requested:
             await self.outbox.enqueue(store, message)
-        if rules_read_it:  # evaluating touches every violation and task: only when it can matter
-            await self.evaluate(store)
+        await self.evaluate(store, self.known.state.take_affected())
 
-    async def _take_event(self, store: NotifyStore, record: Record) -> bool:
-        """Keep an event the notifier reads; True when a rule reads it too."""
+    async def _take_event(self, store: NotifyStore, record: Record) -> None:
+        """An event the notifier reads: kept and folded with the rest of the batch."""
         try:
             event = parse_record(record.value, record.headers, record.key)
         except InvalidEvent:
-            return False  # scoring dead-letters invalid inbound events, with their reasons
-        if type(event.data) not in READS:
-            return False
-        for new in await store.keep_events([event]):
-            self.known.state.apply(new)
-            matters = RULE_INPUTS.get(type(new.data))
-            return matters is not None and matters(new.data)
-        return False  # already kept: a redelivery
+            return  # scoring dead-letters invalid inbound events, with their reasons
+        if type(event.data) in READS:
+            self._read.append(event)
 
-    async def _take_selection(self, store: NotifyStore, record: Record) -> bool:
-        """Keep a final quarter selection (commendation tasks come from it); True if it was one.
-        An unreadable one is raised, and the runner parks the record with the reason."""
+    async def _take_selection(self, store: NotifyStore, record: Record) -> None:
+        """Keep a final quarter selection (commendation tasks come from it). An unreadable one
+        is raised, and the runner parks the record with the reason."""
         if record.value is None:
-            return False  # a tombstone
+            return  # a tombstone
         selection = SELECTION.validate_json(record.value)
         if isinstance(selection, QuarterSelection) and selection.status == "final":
             await store.keep_selection(selection)
-            self.known.selections[selection.quarter] = selection
-            return True
-        return False
+            self.known.select(selection)
 
-    async def _take_request(self, store: NotifyStore, record: Record) -> bool:
+    async def _take_request(self, store: NotifyStore, record: Record) -> None:
         """A reminder another service asks for: sent after the batch is folded (its recipient
         may be registered in the same batch). An unreadable one is raised, and parked."""
         if record.value is not None:
             request = ReminderRequest.model_validate_json(record.value)
             self._requested.append(rules.requested_message(request))
-        return False
 
-    async def evaluate(self, store: NotifyStore) -> None:
-        """Apply every rule to what is known. Safe to repeat: one message per key."""
-        state, now = self.known.state, self.clock()
-        for violation_id in sorted(state.violations):
+    async def evaluate(self, store: NotifyStore, affected: Affected) -> None:
+        """Apply the rules to what `affected` names. Safe to repeat: one message per key."""
+        state = self.known.state
+        for violation_id in sorted(affected.violations):
             for message in rules.violation_reminders(state, violation_id):
                 await self.outbox.enqueue(store, message)
-            task = rules.talk_task(state, violation_id, now)
+            task = rules.talk_task(state, violation_id)
             if task is not None:
                 await store.save_task(task)
-        for quarter, selection in sorted(self.known.selections.items()):
+        exemplars = {
+            (quarter, exemplar.member_id)
+            for quarter in affected.quarters
+            if (selection := self.known.selections.get(quarter))
+            for exemplar in selection.exemplars
+        }
+        exemplars |= {
+            (quarter, member_id)
+            for member_id in affected.exemplars
+            for quarter in self.known.quarters_of_exemplar.get(member_id, ())
+        }
+        now = self.clock()
+        for quarter, member_id in sorted(exemplars):
             closed_at = state.closes.get(quarter, now)
-            for task in rules.commendation_tasks(state, selection, closed_at):
+            task = rules.commendation_task(state, quarter, member_id, closed_at)
+            if task is not None:
                 await store.save_task(task)
                 await self.outbox.enqueue(store, rules.commendation_assigned(state, task))
 

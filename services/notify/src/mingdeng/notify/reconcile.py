@@ -1,5 +1,10 @@
 """Reconcile: messages a crash left 'sending' are settled by asking the providers whether they
-have them (by the message's key), never by sending them blindly again."""
+have them (by the message's key), never by sending them blindly again.
+
+A claim carries the instance of the notifier that made it, and each instance says it is alive
+every few seconds (`seen`). A claim whose instance is gone (stopped, or not seen within the
+lease: killed) is settled at once, whatever the traffic; any claim older than `settle_after` is
+settled too (the instance's own record of the outcome failed)."""
 
 from __future__ import annotations
 
@@ -25,17 +30,31 @@ class Reconciler:
         templates: Mapping[str, Template],
         providers: ProviderChain,
         clock: Callable[[], datetime],
+        instance: str,
         settle_after: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=20),
     ) -> None:
         self.stores, self.templates, self.providers = stores, templates, providers
-        self.clock, self.settle_after = clock, settle_after
+        self.clock, self.instance = clock, instance
+        self.settle_after, self.lease = settle_after, lease
+
+    async def alive(self) -> None:
+        """Say this instance is alive; its claims are its own for `lease` after."""
+        async with self.stores.transaction() as store:
+            await store.seen(self.instance, self.clock())
+
+    async def stopped(self) -> None:
+        """Say this instance has stopped."""
+        async with self.stores.transaction() as store:
+            await store.gone(self.instance)
 
     async def reconcile(self) -> int:
-        """Settle messages claimed longer than `settle_after` ago and still 'sending': sent if a
-        provider has them, else queued again. Returns how many were found."""
+        """Settle messages still 'sending' that were claimed by an instance that is gone, or
+        longer than `settle_after` ago: sent if a provider has them, else queued again. Returns
+        how many were found."""
         now = self.clock()
         async with self.stores.transaction() as store:
-            stuck = await store.unsettled(now - self.settle_after)
+            stuck = await store.unsettled(now - self.settle_after, now - self.lease, self.instance)
         for row in stuck:
             assert row.claimed_at is not None
             try:

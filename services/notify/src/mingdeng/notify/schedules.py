@@ -26,7 +26,7 @@ class Schedules:
         self, known: Known, outbox: Outbox, stores: Stores, clock: Callable[[], datetime]
     ) -> None:
         self.known, self.outbox, self.stores, self.clock = known, outbox, stores, clock
-        self._bulletins_claimed: set[str] = set()  # by this notifier or another
+        self._claimed_periods: set[tuple[str, str]] = set()  # by this notifier or another
 
     async def run(self) -> list[str]:
         """The daily maxim (08:00 to 22:00), the previous month's bulletin (from the 1st,
@@ -45,13 +45,11 @@ class Schedules:
         if local.time() >= BULLETIN_AT or local.day > 1:
             previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
             for month in rules.bulletin_months(self.known.state, previous):
-                if month in self._bulletins_claimed:
-                    continue
                 if await self._claimed("bulletin", month, self._bulletin):
                     ran.append(f"bulletin {month}")
-                self._bulletins_claimed.add(month)
         async with self.stores.transaction() as store:
-            for message in rules.overdue_commendations(self.known.state, await store.tasks(), now):
+            open_tasks = await store.open_commendations()
+            for message in rules.overdue_commendations(self.known.state, open_tasks, now):
                 await self.outbox.enqueue(store, message)
         return ran
 
@@ -61,11 +59,16 @@ class Schedules:
         period: str,
         action: Callable[[NotifyStore, str], Awaitable[None]],
     ) -> bool:
+        """Run `action` for the period unless it ran (here or in another notifier); True when
+        this call ran it. A period known to have run is not asked about again."""
+        if (schedule, period) in self._claimed_periods:
+            return False
         async with self.stores.transaction() as store:
             claimed = await store.claim_period(schedule, period)
             if claimed:
                 await action(store, period)
-            return claimed
+        self._claimed_periods.add((schedule, period))
+        return claimed
 
     async def _maxims(self, store: NotifyStore, day: str) -> None:
         maxim_id = rules.maxim_of_the_day(self.known.state, await store.maxims_sent())

@@ -5,7 +5,7 @@
 - `dispatcher` (dispatch.py) claims a message ('sending', committed), calls the provider,
   records the outcome; within the per-number limits.
 - `reconciler` (reconcile.py) settles messages a crash left 'sending' by asking the providers,
-  never by sending blindly again.
+  never by sending blindly again; each claim names the instance that made it.
 - `schedules` (schedules.py) claims each period of a schedule in the store, so that it runs
   once however many notifiers run, and enqueues its messages in the same transaction.
 
@@ -15,6 +15,7 @@ store port (store.py), PostgreSQL in adapters/store.py.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -46,17 +47,26 @@ class NotifyService:
         topic_name: Callable[[Topic], str] = lambda topic: topic.name,
         max_attempts: int = 8,
         settle_after: timedelta = timedelta(seconds=60),
+        claim_lease: timedelta = timedelta(seconds=20),
         quiet_hours: QuietHours | None = QUIET_HOURS,
+        instance: str | None = None,
     ) -> None:
         self.stores = stores
+        self.instance = instance or uuid.uuid4().hex  # this run of the notifier
         self.known = Known()
         self.outbox = Outbox(self.known, templates, clock, quiet_hours)
         self.intake = Intake(self.known, self.outbox, clock, topic_name)
-        self.dispatcher = Dispatcher(stores, templates, providers, limits, clock, max_attempts)
-        self.reconciler = Reconciler(stores, templates, providers, clock, settle_after)
+        self.dispatcher = Dispatcher(
+            stores, templates, providers, limits, clock, self.instance, max_attempts
+        )
+        self.reconciler = Reconciler(
+            stores, templates, providers, clock, self.instance, settle_after, claim_lease
+        )
         self.schedules = Schedules(self.known, self.outbox, stores, clock)
 
     async def load(self) -> None:
-        """Fold what the notifier knows from its store (at start)."""
+        """At start: fold what the notifier knows from its store, and say this instance is
+        alive (before it claims anything)."""
         async with self.stores.transaction() as store:
             await self.known.load(store)
+        await self.reconciler.alive()

@@ -59,6 +59,15 @@ class NotifySettings(BaseSettings):
     settle_after_s: float = Field(
         default=60, gt=0, description="a claim older than this is unsettled"
     )
+    reconcile_every_s: float = Field(
+        default=5, gt=0, description="how often claims left 'sending' are looked for"
+    )
+    alive_every_s: float = Field(default=5, gt=0, description="how often an instance says so")
+    claim_lease_s: float = Field(
+        default=20,
+        gt=0,
+        description="an instance not seen for this long is gone: its claims are settled",
+    )
     publish_every_s: float = Field(default=0.5, gt=0)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)

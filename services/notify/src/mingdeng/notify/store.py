@@ -80,15 +80,20 @@ class NotifyStore(Protocol):
         """Every task, by id."""
         ...
 
+    async def open_commendations(self) -> list[Task]:
+        """The commendation tasks still open, by id."""
+        ...
+
     # --- the outbox -----------------------------------------------------------------------
 
     async def enqueue(self, message: Queued) -> bool:
         """Add a message unless its key exists; True when it was new."""
         ...
 
-    async def claim_next(self, now: datetime) -> Claimed | None:
+    async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
         """Take the next queued message due by `now` (urgent first, then the longest due, then
-        by key), marking it 'sending' and counting an attempt. Commit before calling a provider."""
+        by key), marking it 'sending' by `claimant` (a notifier's instance) and counting an
+        attempt. Commit before calling a provider."""
         ...
 
     async def settle(
@@ -113,8 +118,20 @@ class NotifyStore(Protocol):
         """When messages to this number were sent after `since`."""
         ...
 
-    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
-        """Messages left 'sending' (a crash between claim and record), claimed before, by key."""
+    async def unsettled(
+        self, claimed_before: datetime, seen_before: datetime, instance: str
+    ) -> list[Claimed]:
+        """Messages left 'sending' (a crash between claim and record), by key: those claimed
+        before `claimed_before`, and those claimed by another instance than `instance` that is
+        gone (stopped, or last seen before `seen_before`)."""
+        ...
+
+    async def seen(self, instance: str, now: datetime) -> None:
+        """A notifier's instance is alive at `now`."""
+        ...
+
+    async def gone(self, instance: str) -> None:
+        """A notifier's instance has stopped."""
         ...
 
     # --- schedules ------------------------------------------------------------------------

@@ -35,11 +35,13 @@ from mingdeng.contracts.derived import (
     EventStatus,
     IndexScore,
     QuarterSelection,
-    Ranking,
+    RankingChunk,
+    RankingSizes,
     SelectedDepartment,
     SelectedMember,
     TopTenMember,
     YearTopTen,
+    ranking_chunks,
 )
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
@@ -50,6 +52,7 @@ from mingdeng.contracts.topics import (
     DEAD_LETTER,
     EVENT_STATUS,
     EVENTS,
+    RANKINGS,
     SCORES,
     SELECTIONS,
     Topic,
@@ -156,6 +159,7 @@ class ScoringService:
         self._silent_below: dict[int, int] = {}
         self._close_requested: set[Quarter] = set()
         self._last_selection: dict[bytes, bytes] = {}  # open quarters and years only
+        self._last_chunks: dict[str, set[str]] = {}  # keys of each open quarter's chunks
         self._selection_interval = selection_interval
         self._selections_owed: set[Quarter] = set()
         self._top_tens_owed: set[int] = set()
@@ -428,18 +432,35 @@ class ScoringService:
         out: list[Publication] = []
         for quarter in sorted(self._selections_owed & self.engine.boards.keys()):
             standings = self.engine.boards[quarter].standings(self.engine.rules)
-            out += self._if_changed(selection_message(standings).to_json(), str(quarter))
+            out += self._standings_publications(standings)
         for year in sorted(self._top_tens_owed):
             out += self._if_changed(top_ten_message(self.engine.top_ten(year)).to_json(), str(year))
         self._selections_owed, self._top_tens_owed = set(), set()
         self._selections_sent_at = self._clock()
         return out
 
-    def _if_changed(self, value: bytes, key: str) -> list[Publication]:
+    def _standings_publications(self, standings: QuarterStandings) -> list[Publication]:
+        """A quarter's ranking chunks that changed (and tombstones of chunks it no longer
+        has), then its selection if it changed."""
+        quarter = str(standings.quarter)
+        out: list[Publication] = []
+        chunks = ranking_messages(standings)
+        for chunk in chunks:
+            out += self._if_changed(chunk.to_json(), chunk.key, RANKINGS)
+        kept = {chunk.key for chunk in chunks}
+        stale = [k for k in self._last_chunks.get(quarter, set()) if k not in kept]
+        out += [Publication(RANKINGS, key.encode(), None) for key in sorted(stale)]
+        for key in stale:
+            self._last_selection.pop(key.encode(), None)
+        self._last_chunks[quarter] = kept
+        out += self._if_changed(selection_message(standings).to_json(), quarter)
+        return out
+
+    def _if_changed(self, value: bytes, key: str, topic: Topic = SELECTIONS) -> list[Publication]:
         if self._last_selection.get(key.encode()) == value:
             return []
         self._last_selection[key.encode()] = value
-        return [Publication(SELECTIONS, key.encode(), value)]
+        return [Publication(topic, key.encode(), value)]
 
     def _score_publication(
         self,
@@ -459,14 +480,13 @@ class ScoringService:
 
     def _final_publications(self, quarter: Quarter) -> list[Publication]:
         standings = self.engine.finals[quarter]
-        self._last_selection.pop(str(quarter).encode(), None)
         out = [
             Publication(SCORES, message.key.encode(), message.to_json())
             for message in standings_messages(standings)
         ]
-        out.append(
-            Publication(SELECTIONS, str(quarter).encode(), selection_message(standings).to_json())
-        )
+        out += self._standings_publications(standings)
+        for key in [str(quarter), *self._last_chunks.pop(str(quarter), set())]:
+            self._last_selection.pop(key.encode(), None)  # final: never published again
         self.engine.forget_final(quarter)
         return out
 
@@ -588,12 +608,13 @@ def score_message(
             status=status,
             rules_version=rules_version,
         )
+    # counts, not the lists: a department's message must not grow with its members
     details: dict[str, float | int | list[str]] = {
-        "members": list(score.members),
+        "members": len(score.members),
         "violations": score.violations,
     }
     if score.level == "branch":
-        details["departments"] = list(score.departments)
+        details["departments"] = len(score.departments)
     return IndexScore(
         quarter=str(quarter),
         level="branch" if score.level == "branch" else "department",
@@ -647,12 +668,22 @@ def selection_message(standings: QuarterStandings) -> QuarterSelection:
             )
             for rank, department_id in enumerate(standings.excellent_departments, 1)
         ],
-        ranking=Ranking(
-            member=[m.member_id for m in standings.members],
-            department=[d.id for d in standings.departments],
-            branch=[b.id for b in standings.branches],
+        ranked=RankingSizes(
+            member=len(standings.members),
+            department=len(standings.departments),
+            branch=len(standings.branches),
         ),
     )
+
+
+def ranking_messages(standings: QuarterStandings) -> list[RankingChunk]:
+    """The quarter's ranking order, every level, in chunks (`derived.ranking_chunks`)."""
+    quarter, status = str(standings.quarter), standings.status
+    return [
+        *ranking_chunks(quarter, "member", [m.member_id for m in standings.members], status),
+        *ranking_chunks(quarter, "department", [d.id for d in standings.departments], status),
+        *ranking_chunks(quarter, "branch", [b.id for b in standings.branches], status),
+    ]
 
 
 def top_ten_message(top_ten: TopTen) -> YearTopTen:

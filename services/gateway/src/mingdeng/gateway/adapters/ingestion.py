@@ -138,13 +138,18 @@ class EventPublisher:
         events: Sequence[Event[EventData]],
         serialized: Sequence[bytes] | None = None,
     ) -> Accepted:
-        """`serialized`: the events' bytes when the caller has them already."""
+        """`serialized`: the events' bytes when the caller has them already. An event given
+        twice counts once; the same (source, id) with another content is a ValueError (the
+        HTTP edge refuses such a batch with the positions first)."""
         unique: dict[Key, Event[EventData]] = {}
         payloads: dict[Key, bytes] = {}
         for n, event in enumerate(events):
+            payload = serialized[n] if serialized else serialize_event(event)
             if event.key not in unique:
                 unique[event.key] = event
-                payloads[event.key] = serialized[n] if serialized else serialize_event(event)
+                payloads[event.key] = payload
+            elif payloads[event.key] != payload:
+                raise ValueError(f"{event.key} twice in one batch, with another content")
         new = await self._database("claiming", self._claim(pool, unique, payloads))
         try:
             await self._publish([(unique[key], payloads[key]) for key in unique if key in new])
@@ -168,8 +173,8 @@ class EventPublisher:
                 raise
             log.warning("published but not confirmed (%s); a retry publishes again", error)
         return Accepted(
-            accepted=[e.id for e in events if e.key in new],
-            duplicates=[e.id for e in events if e.key not in new],
+            accepted=[key[1] for key in unique if key in new],
+            duplicates=[key[1] for key in unique if key not in new],
         )
 
     async def _publish(self, batch: Sequence[tuple[Event[EventData], bytes]]) -> None:

@@ -25,6 +25,7 @@ from mingdeng.contracts.topics import (
     EVENTS,
     NOTIFICATIONS,
     OUTREACH,
+    RANKINGS,
     SCORES,
     SELECTIONS,
     TASKS,
@@ -38,6 +39,7 @@ from mingdeng.gateway.adapters.read_models import (
     inbound,
     notifications,
     outreach,
+    rankings,
     scores,
     selections,
     tasks,
@@ -54,11 +56,12 @@ log = logging.getLogger(__name__)
 PROJECTOR_GROUP = "mingdeng-gateway-projector"
 CONSUMER = "gateway projector"  # as `mingdeng.contracts.topics` names it among the consumers
 
-# A batch is written in this order: a score new to a quarter takes its rank from the selection
-# already projected, then the batch's own selection ranks them all.
+# A batch is written in this order: a score new to a quarter takes its rank from the ranking
+# chunks already projected, then the batch's own chunks rank them all.
 ROUTES: dict[Topic, ReadModel] = {
     EVENTS: inbound.READ_MODEL,
     SCORES: scores.READ_MODEL,
+    RANKINGS: rankings.READ_MODEL,
     SELECTIONS: selections.READ_MODEL,
     EVENT_STATUS: event_status.READ_MODEL,
     DEAD_LETTER: dead_letters.READ_MODEL,

@@ -18,6 +18,7 @@ from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import TokenReader
 from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
 from mingdeng.gateway.entrypoints.answers import Health, Readiness
+from mingdeng.gateway.entrypoints.deadlines import BodyDeadline
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.entrypoints.office import router as office_router
@@ -131,6 +132,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     web.install(app, settings)
 
+    app.add_middleware(BodyDeadline, seconds=settings.body_timeout_s)
     app.add_middleware(GuardAndCount, requests=requests)
 
     @app.get("/healthz", tags=["operations"])

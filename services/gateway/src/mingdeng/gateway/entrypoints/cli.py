@@ -11,6 +11,7 @@ from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, forget_projecti
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import ROLES, Principal
 from mingdeng.gateway.entrypoints.app import create_app
+from mingdeng.gateway.entrypoints.deadlines import connection_budget, with_deadlines
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
@@ -58,4 +59,12 @@ def main() -> None:
     elif args.command == "rebuild":
         asyncio.run(rebuild(settings))
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            http=with_deadlines(settings.header_timeout_s, settings.body_timeout_s),
+            timeout_keep_alive=settings.keep_alive_s,
+            limit_concurrency=settings.max_connections or connection_budget(),
+        )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -13,6 +13,7 @@ from mingdeng.contracts.codec import (
     JSON,
     MAX_DEPTH,
     MAX_EVENT_BYTES,
+    MAX_ID_CHARS,
     STRUCTURED,
     binary_document,
     check_depth,
@@ -78,7 +79,7 @@ class EventState(BaseModel):
             },
         }
     },
-    responses=problems(401, 403, 409, 413, 415, 422, 429, 503),
+    responses=problems(401, 403, 408, 409, 413, 415, 422, 429, 503),
 )
 async def post_events(
     request: Request,
@@ -101,6 +102,7 @@ async def post_events(
         raise Problem(413, "Batch too large", f"{len(batch)} events; at most {most} in one request")
 
     events, payloads, invalid = [], [], []
+    first_of: dict[tuple[str, str], tuple[int, bytes]] = {}  # key: its first index, its bytes
     for index, item in enumerate(batch):
         try:
             if not isinstance(item, dict):
@@ -111,11 +113,18 @@ async def post_events(
                 raise InvalidEvent.single(
                     "(event)", f"{len(payload)} bytes is more than the limit of {MAX_EVENT_BYTES}"
                 )
-            events.append(event)
-            payloads.append(payload)
         except InvalidEvent as error:
-            event_id = item.get("id") if isinstance(item, dict) else None
+            event_id = _shown(item.get("id")) if isinstance(item, dict) else None
             invalid.append({"index": index, "id": event_id, "reasons": error.as_dicts()})
+            continue
+        if event.key in first_of:  # the same event twice: once; another content: refused
+            first, first_payload = first_of[event.key]
+            if payload != first_payload:
+                invalid.append(_same_key_twice(index, event.id, first))
+            continue
+        first_of[event.key] = (index, payload)
+        events.append(event)
+        payloads.append(payload)
     if invalid:
         raise Problem(
             422,
@@ -150,6 +159,18 @@ async def post_events(
             away.retry_after_s,
         ) from None
     return AcceptedEvents(accepted=result.accepted, duplicates=result.duplicates)
+
+
+def _same_key_twice(index: int, event_id: str, first: int) -> dict[str, Any]:
+    """The refusal of an event whose (source, id) came earlier in the batch with another
+    content: 422 like any invalid event (the batch contradicts itself, whatever the ledger
+    holds; docs/api.md)."""
+    reason = (
+        f"the same source and id as event {first} of this batch, with another content: an "
+        "event is immutable; send a correction under a new id"
+    )
+    reasons = [{"field": "id", "message": reason}]
+    return {"index": index, "id": event_id, "same_as": first, "reasons": reasons}
 
 
 def _mode(request: Request) -> Mode:
@@ -187,12 +208,12 @@ def _structured_events(body: bytes, limit: int, mode: Mode) -> list[Any]:
 def _binary_event(request: Request, body: bytes) -> Any:
     """A binary-mode event as its structured document: the attributes are the `ce-` headers
     (percent-decoded, as the binding encodes them), the data is the body."""
-    attributes = {
-        name.removeprefix(HTTP_PREFIX): unquote(value)
-        for name, value in request.headers.items()
-        if name.startswith(HTTP_PREFIX)
-    }
+    attributes: dict[str, str] = {}
     try:
+        for name, value in request.headers.raw:
+            if name.startswith(HTTP_PREFIX.encode()):
+                attribute = name.decode("ascii").removeprefix(HTTP_PREFIX)
+                attributes[attribute] = _header_text(attribute, value)
         return binary_document(
             attributes, request.headers.get("content-type"), body, "HTTP binary mode"
         )
@@ -201,8 +222,27 @@ def _binary_event(request: Request, body: bytes) -> Any:
             422,
             "Invalid events",
             "1 of 1 events is invalid; nothing was published",
-            events=[{"index": 0, "id": attributes.get("id"), "reasons": error.as_dicts()}],
+            events=[{"index": 0, "id": _shown(attributes.get("id")), "reasons": error.as_dicts()}],
         ) from None
+
+
+def _header_text(attribute: str, value: bytes) -> str:
+    """A header's value as the binding reads it: percent-decoded bytes that must be UTF-8
+    (a sequence that is not, such as a lone surrogate's `%ED%A0%80`, is refused, never
+    replaced). Bytes above ASCII sent as they are count as UTF-8 too, not as latin-1."""
+    try:
+        return unquote_to_bytes(value).decode()
+    except UnicodeDecodeError as error:
+        raise InvalidEvent.single(
+            attribute,
+            f"HTTP binary mode: the header ce-{attribute} is not UTF-8 once percent-decoded "
+            f"(byte {error.start + 1}: {error.reason})",
+        ) from None
+
+
+def _shown(event_id: object) -> object:
+    """An id echoed in a refusal: printable (a lone surrogate or NUL escaped) and bounded."""
+    return text.shown(event_id, MAX_ID_CHARS) if isinstance(event_id, str) else event_id
 
 
 async def _body(request: Request, limit: int) -> bytes:

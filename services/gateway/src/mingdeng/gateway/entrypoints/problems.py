@@ -43,6 +43,7 @@ WHEN = {
     401: "no token, or a token that is not valid (expired, wrong signature)",
     403: "the token's role or scope does not allow this",
     404: "nothing of that name (yet)",
+    408: "the request's headers or body did not arrive in time; the connection is closed",
     409: "a known (source, id) with another content",
     413: "the body or the number of events is over the limit",
     415: "a content type this route does not read",
@@ -63,6 +64,14 @@ class Problem(Exception):
     ) -> None:
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
         self.retry_after_s = retry_after_s
+
+
+class BodyTimeout(HTTPException):
+    """The request's body did not arrive within its deadline (`deadlines.BodyDeadline`). An
+    HTTPException, so that FastAPI passes it on from reading a body as it is."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the request's body did not arrive within {seconds:g} s")
 
 
 def problem_response(
@@ -87,6 +96,12 @@ def install(app: FastAPI) -> None:
         return problem_response(
             error.status, error.title, error.detail, error.retry_after_s, **error.extra
         )
+
+    @app.exception_handler(BodyTimeout)
+    async def on_body_timeout(_: Request, error: BodyTimeout) -> JSONResponse:
+        answer = problem_response(408, "Request timeout", str(error.detail))
+        answer.headers["Connection"] = "close"  # the rest of the body is not waited for
+        return answer
 
     @app.exception_handler(HTTPException)
     async def on_http(_: Request, error: HTTPException) -> JSONResponse:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
+from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import Bulletin, Notification, QuarterSelection, Task
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
@@ -19,6 +20,7 @@ from mingdeng.notify.store import Claimed, Queued, Status
 from mingdeng.runtime import event_store
 
 EVENT_TABLE = "notify.events"
+FORGET_INSTANCES_AFTER = timedelta(days=1)
 
 
 class PostgresStore:
@@ -30,7 +32,27 @@ class PostgresStore:
     # --- intake ---------------------------------------------------------------------------
 
     async def keep_events(self, events: Sequence[Event[EventData]]) -> list[Event[EventData]]:
-        return await event_store.keep(self.connection, EVENT_TABLE, events)
+        """In one statement for the whole batch (a round trip per event was most of a batch's
+        time)."""
+        if not events:
+            return []
+        kept = await self.connection.fetch(
+            """INSERT INTO notify.events (source, id, type, time, body)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                                    $5::jsonb[])
+               ON CONFLICT DO NOTHING RETURNING source, id""",
+            [e.source for e in events],
+            [e.id for e in events],
+            [e.type for e in events],
+            [e.time for e in events],
+            [serialize_event(e).decode() for e in events],
+        )
+        new = {(row["source"], row["id"]) for row in kept}
+        first: dict[tuple[str, str], Event[EventData]] = {}
+        for event in events:
+            if event.key in new:
+                first.setdefault(event.key, event)
+        return list(first.values())
 
     async def events(self) -> list[Event[EventData]]:
         return await event_store.load(self.connection, EVENT_TABLE)
@@ -61,6 +83,14 @@ class PostgresStore:
         rows = await self.connection.fetch("SELECT body FROM notify.tasks ORDER BY task_id")
         return [Task.model_validate_json(row["body"]) for row in rows]
 
+    async def open_commendations(self) -> list[Task]:
+        rows = await self.connection.fetch(
+            """SELECT body FROM notify.tasks
+               WHERE body ->> 'kind' = 'commendation' AND body ->> 'status' = 'open'
+               ORDER BY task_id"""
+        )
+        return [Task.model_validate_json(row["body"]) for row in rows]
+
     # --- the outbox -----------------------------------------------------------------------
 
     async def enqueue(self, message: Queued) -> bool:
@@ -83,14 +113,15 @@ class PostgresStore:
         )
         return bool(created)
 
-    async def claim_next(self, now: datetime) -> Claimed | None:
+    async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
         record = await self.connection.fetchrow(
             """UPDATE notify.outbox SET status = 'sending', attempts = attempts + 1, claimed_at = $1,
-                   updated_at = $1, version = version + 1
+                   claimed_by = $2, updated_at = $1, version = version + 1
                WHERE key = (SELECT key FROM notify.outbox WHERE status = 'queued' AND not_before <= $1
                             ORDER BY urgent DESC, not_before, key FOR UPDATE SKIP LOCKED LIMIT 1)
                RETURNING *""",
             now,
+            claimant,
         )
         return _claimed(record) if record else None
 
@@ -135,13 +166,38 @@ class PostgresStore:
         )
         return [row["sent_at"] for row in rows]
 
-    async def unsettled(self, claimed_before: datetime) -> list[Claimed]:
+    async def unsettled(
+        self, claimed_before: datetime, seen_before: datetime, instance: str
+    ) -> list[Claimed]:
         rows = await self.connection.fetch(
-            """SELECT * FROM notify.outbox WHERE status = 'sending' AND claimed_at < $1
-               ORDER BY key""",
+            """SELECT o.* FROM notify.outbox o
+                   LEFT JOIN notify.instances i ON i.instance_id = o.claimed_by
+               WHERE o.status = 'sending'
+                 AND (o.claimed_at < $1
+                      OR (o.claimed_by IS DISTINCT FROM $3
+                          AND (i.seen_at IS NULL OR i.seen_at < $2)))
+               ORDER BY o.key""",
             claimed_before,
+            seen_before,
+            instance,
         )
         return [_claimed(r) for r in rows]
+
+    async def seen(self, instance: str, now: datetime) -> None:
+        await self.connection.execute(
+            """INSERT INTO notify.instances (instance_id, seen_at) VALUES ($1, $2)
+               ON CONFLICT (instance_id) DO UPDATE SET seen_at = EXCLUDED.seen_at""",
+            instance,
+            now,
+        )
+        await self.connection.execute(  # those gone long ago: their claims are settled by now
+            "DELETE FROM notify.instances WHERE seen_at < $1", now - FORGET_INSTANCES_AFTER
+        )
+
+    async def gone(self, instance: str) -> None:
+        await self.connection.execute(
+            "DELETE FROM notify.instances WHERE instance_id = $1", instance
+        )
 
     # --- schedules ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mingdeng.contracts.derived import Bulletin, EventRef, QuarterSelection, ReminderRequest, Task
-from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_after, month_of
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_after
 from mingdeng.notify.domain.state import NotifyState
 
 TALK_DUE_AFTER = timedelta(days=7)
@@ -108,7 +108,7 @@ def violation_reminders(state: NotifyState, violation_id: str) -> list[Message]:
     return messages
 
 
-def talk_task(state: NotifyState, violation_id: str, now: datetime) -> Task | None:
+def talk_task(state: NotifyState, violation_id: str) -> Task | None:
     """A talk (谈心谈话) for the branch secretary, due 7 days after the violation, done by a
     talk.held with that member, cancelled if the violation is retracted."""
     violation = state.violations.get(violation_id)
@@ -119,11 +119,7 @@ def talk_task(state: NotifyState, violation_id: str, now: datetime) -> Task | No
     ]
     if not secretaries:
         return None
-    held = sorted(
-        (t, ref)
-        for t, member_id, ref in state.talks.values()
-        if member_id == violation.member_id and t >= violation.at
-    )
+    held = sorted((t, ref) for t, ref in state.talks_with(violation.member_id) if t >= violation.at)
     status, done_at, done_by = "open", None, None
     if violation_id in state.retractions:
         status = "cancelled"
@@ -151,32 +147,37 @@ def commendation_tasks(
     by a commendation visit for that member after the quarter."""
     if selection.status != "final":
         return []
-    quarter_end = Quarter.parse(selection.quarter).end
-    tasks = []
-    for exemplar in selection.exemplars:
-        leader = state.leader_of(exemplar.member_id)
-        if leader is None:
-            continue
-        visits = sorted(
-            (t, ref)
-            for t, target, ref in state.commendation_visits.values()
-            if target == exemplar.member_id and t >= quarter_end
-        )
-        tasks.append(
-            Task(
-                task_id=f"commendation/{selection.quarter}/{exemplar.member_id}",
-                kind="commendation",
-                assignee_id=leader,
-                member_id=exemplar.member_id,
-                cause=selection.quarter,
-                status="done" if visits else "open",
-                due=closed_at + COMMENDATION_DUE_AFTER,
-                created_at=closed_at,
-                done_at=visits[0][0] if visits else None,
-                done_by_event=_ref(visits[0][1]) if visits else None,
-            )
-        )
-    return tasks
+    return [
+        task
+        for exemplar in selection.exemplars
+        if (task := commendation_task(state, selection.quarter, exemplar.member_id, closed_at))
+    ]
+
+
+def commendation_task(
+    state: NotifyState, quarter: str, member_id: str, closed_at: datetime
+) -> Task | None:
+    """The commendation task of one exemplar of the quarter; None while the exemplar has no
+    leader (not registered, left, or a department without one)."""
+    leader = state.leader_of(member_id)
+    if leader is None:
+        return None
+    quarter_end = Quarter.parse(quarter).end
+    visits = sorted(
+        (t, ref) for t, ref in state.commendation_visits_to(member_id) if t >= quarter_end
+    )
+    return Task(
+        task_id=f"commendation/{quarter}/{member_id}",
+        kind="commendation",
+        assignee_id=leader,
+        member_id=member_id,
+        cause=quarter,
+        status="done" if visits else "open",
+        due=closed_at + COMMENDATION_DUE_AFTER,
+        created_at=closed_at,
+        done_at=visits[0][0] if visits else None,
+        done_by_event=_ref(visits[0][1]) if visits else None,
+    )
 
 
 def commendation_assigned(state: NotifyState, task: Task) -> Message:
@@ -240,20 +241,14 @@ def bulletin_months(state: NotifyState, previous: str) -> list[str]:
 
 def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
     """The previous month's bulletin (督查通报) as a document."""
-    counted = [v for v in state.violations.values() if month_of(v.at) == month]
+    counted = state.violations_in(month)
     by_rule = Counter(f"第{v.rule}条" for v in counted)
-    names = {d: entry[1].name for d, entry in state.registry.departments.items()}
-    by_department = Counter(
-        names.get(r.department_id, r.department_id)
-        if (r := state.recipient(v.member_id))
-        else "未登记"
-        for v in counted
-    )
-    retractions = sum(1 for v, t in state.retractions.items() if month_of(t) == month)
-    lectures = [lecture for lecture, t in state.deliveries.items() if month_of(t) == month]
-    attendances = sum(1 for (lecture, _), _t in state.attendances.items() if lecture in lectures)
-    household = state.in_month(state.household_visits, month)
-    community = state.in_month(state.community_visits, month)
+    by_department = Counter(_department_name(state, v.member_id) for v in counted)
+    retractions = state.retractions_in(month)
+    lectures = state.lectures_in(month)
+    attendances = state.attendances_of(lectures)
+    household = state.household_visits_in(month)
+    community = state.community_visits_in(month)
     lines = [
         f"明灯督查通报（{month}）",
         f"一、违反“十不准”{len(counted)}起，申诉撤销{retractions}起。",
@@ -277,6 +272,14 @@ def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
     )
 
 
+def _department_name(state: NotifyState, member_id: str) -> str:
+    member = state.recipient(member_id)
+    if member is None:
+        return "未登记"
+    department = state.registry.department(member.department_id)
+    return department.name if department else member.department_id
+
+
 def bulletin_summaries(state: NotifyState, document: Bulletin) -> list[Message]:
     """A summary SMS to every leader and secretary, worth sending until the next month's
     bulletin is due: the bulletins of older history are kept, their summaries suppressed."""
@@ -296,8 +299,7 @@ def bulletin_summaries(state: NotifyState, document: Bulletin) -> list[Message]:
             {**params, "name": r.name},
             stale_after=next_due,
         )
-        for r in state.active()
-        if {"leader", "secretary"} & set(r.roles)
+        for r in state.active_office_holders()
     ]
 
 

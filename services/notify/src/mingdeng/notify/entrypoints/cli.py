@@ -144,6 +144,7 @@ async def run(settings: NotifySettings) -> None:
             topic_name=kafka.topic,
             max_attempts=settings.max_attempts,
             settle_after=timedelta(seconds=settings.settle_after_s),
+            claim_lease=timedelta(seconds=settings.claim_lease_s),
             quiet_hours=parse_quiet_hours(settings.quiet_hours),
         )
         await service.load()
@@ -168,19 +169,25 @@ async def run(settings: NotifySettings) -> None:
         await producer.start()
 
         async def dispatching(stop: asyncio.Event) -> None:
-            await service.reconciler.reconcile()
             while not stop.is_set():
                 if not await service.dispatcher.dispatch():
                     await pause(stop, settings.dispatch_idle_s)
+
+        async def reconciling(stop: asyncio.Event) -> None:
+            """From the start and whatever the traffic: claims of a notifier that is gone."""
+            await every(settings.reconcile_every_s, stop, service.reconciler.reconcile)
+
+        async def saying_alive(stop: asyncio.Event) -> None:
+            await every(settings.alive_every_s, stop, service.reconciler.alive)
 
         async def scheduling(stop: asyncio.Event) -> None:
             async def step() -> None:
                 ran = await service.schedules.run()
                 if ran:
                     log.info("ran %s", ", ".join(ran))
-                await service.reconciler.reconcile()
 
-            # schedules read the state: not before the notifier has read the log up to now
+            # schedules read the state: not before the notifier has read the log as it stood
+            # at the start (runtime/projection.py: `caught_up`)
             await until_either(runner.caught_up, stop)
             await every(settings.schedule_every_s, stop, step)
 
@@ -213,6 +220,8 @@ async def run(settings: NotifySettings) -> None:
                 loops=[
                     runner.run,
                     riding_out_outages("dispatching", dispatching),
+                    riding_out_outages("reconciling", reconciling),
+                    riding_out_outages("saying alive", saying_alive),
                     riding_out_outages("scheduling", scheduling),
                     riding_out_outages("publishing", publishing),
                 ],
@@ -220,6 +229,18 @@ async def run(settings: NotifySettings) -> None:
             )
         finally:
             await producer.stop()
+            await said_stopped(service)
+
+
+async def said_stopped(service: NotifyService) -> None:
+    """Tell other notifiers this instance is gone (its claims, if any, are theirs to settle);
+    if the database does not answer, the lease runs out instead."""
+    try:
+        await asyncio.wait_for(service.reconciler.stopped(), 2)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        log.warning("could not record that this notifier stopped: %s", error)
 
 
 def main() -> None:

@@ -14,7 +14,14 @@ from pathlib import Path
 from mingdeng.contracts.codec import record_identity
 from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.periods import Quarter
-from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS, SCORES, SELECTIONS
+from mingdeng.contracts.topics import (
+    DEAD_LETTER,
+    EVENT_STATUS,
+    EVENTS,
+    RANKINGS,
+    SCORES,
+    SELECTIONS,
+)
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.scoring.adapters.checkpoints import CheckpointFile
 from mingdeng.scoring.adapters.kafka_log import (
@@ -29,7 +36,7 @@ from mingdeng.scoring.service import Publication, ScoringService
 from mingdeng.scoring.settings import ScoringSettings
 
 log = logging.getLogger(__name__)
-PUBLISHED = (SCORES.name, SELECTIONS.name)
+PUBLISHED = (SCORES, RANKINGS, SELECTIONS)  # what replay --verify compares
 
 
 async def fold_log(
@@ -54,7 +61,7 @@ async def fold_log(
 
     def keep(publications: list[Publication]) -> None:
         for p in publications:
-            if p.topic.name in PUBLISHED:
+            if p.topic in PUBLISHED:
                 if p.value is None:
                     published.pop((p.topic.name, p.key), None)
                 else:
@@ -89,7 +96,7 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
         return 0
     kafka = settings.kafka
     live: dict[tuple[str, bytes], bytes] = {}
-    for published in (SCORES, SELECTIONS):
+    for published in PUBLISHED:
         latest = await latest_by_key(kafka.bootstrap_servers, kafka.topic(published))
         live.update({(published.name, key): value for key, value in latest.items()})
     differing = sorted(k for k in replayed.keys() | live.keys() if replayed.get(k) != live.get(k))

@@ -1,8 +1,8 @@
 """The Vanguard and Fortress Index of every subject and quarter, and its rank.
 
 Scoring publishes the last index of each key (a tombstone when the subject left the
-standings); the rank is the subject's place in its quarter's ranking, which comes with the
-quarter's selection (`selections`, written after this one in a batch). Every change is told to
+standings); the rank is the subject's place in its quarter's ranking, which comes in chunks
+(`rankings`, written after this one in a batch). Every change is told to
 the live stream (`SCORE_CHANNEL`, GET /v1/stream) when, and only if, its transaction commits.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncpg
 from pydantic_core import to_json
 
-from mingdeng.contracts.derived import IndexScore, QuarterSelection
+from mingdeng.contracts.derived import IndexScore, RankingChunk
 from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
 from mingdeng.runtime.projection import Record
@@ -74,12 +74,10 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore]) -> Non
     if unranked:
         for row in await connection.fetch(
             """UPDATE gateway.scores s SET rank = r.rank
-               FROM (SELECT sel.key AS quarter, lv.level, e.id, e.rank
-                     FROM gateway.selections sel
-                     CROSS JOIN (VALUES ('member'), ('department'), ('branch')) AS lv(level)
-                     CROSS JOIN LATERAL jsonb_array_elements_text(sel.body->'ranking'->lv.level)
-                         WITH ORDINALITY AS e(id, rank)
-                     WHERE sel.key = ANY($1::text[])) AS r
+               FROM (SELECT c.quarter, c.level, e.id, c.first_rank + e.n::integer - 1 AS rank
+                     FROM gateway.ranking_chunks c
+                     CROSS JOIN LATERAL unnest(c.ids) WITH ORDINALITY AS e(id, n)
+                     WHERE c.quarter = ANY($1::text[])) AS r
                WHERE s.rank IS NULL
                  AND (s.quarter, s.level, s.id) = (r.quarter, r.level, r.id)
                RETURNING s.quarter, s.level, s.id, s.rank""",
@@ -107,28 +105,29 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore]) -> Non
     )
 
 
-async def rank(connection: asyncpg.Connection, selection: QuarterSelection) -> None:
-    """Ranks from the quarter's ranking order, written only where they moved; each move is an
-    index change for the stream too."""
-    for level, ids in selection.ranking.model_dump().items():
-        await connection.execute(
-            """WITH moved AS (
-                   UPDATE gateway.scores s SET rank = r.rank
-                   FROM unnest($3::text[]) WITH ORDINALITY AS r(id, rank)
-                   WHERE s.quarter = $1 AND s.level = $2 AND s.id = r.id
-                     AND s.rank IS DISTINCT FROM r.rank
-                   RETURNING s.quarter, s.level, s.id, s.department_id, s.branch_id, s.rank,
-                             s.status, s.body)
-               SELECT pg_notify($4, json_build_object(
-                   'quarter', quarter, 'level', level, 'id', id, 'name', body->>'name',
-                   'department_id', department_id, 'branch_id', branch_id, 'rank', rank,
-                   'index', (body->>'index')::float8, 'status', status)::text)
-               FROM moved""",
-            selection.quarter,
-            level,
-            ids,
-            SCORE_CHANNEL,
-        )
+async def rank(connection: asyncpg.Connection, chunk: RankingChunk) -> None:
+    """Ranks from a chunk of the quarter's ranking order, written only where they moved; each
+    move is an index change for the stream too."""
+    await connection.execute(
+        """WITH moved AS (
+               UPDATE gateway.scores s SET rank = r.rank
+               FROM (SELECT id, $5::integer + n::integer - 1 AS rank
+                     FROM unnest($3::text[]) WITH ORDINALITY AS e(id, n)) AS r
+               WHERE s.quarter = $1 AND s.level = $2 AND s.id = r.id
+                 AND s.rank IS DISTINCT FROM r.rank
+               RETURNING s.quarter, s.level, s.id, s.department_id, s.branch_id, s.rank,
+                         s.status, s.body)
+           SELECT pg_notify($4, json_build_object(
+               'quarter', quarter, 'level', level, 'id', id, 'name', body->>'name',
+               'department_id', department_id, 'branch_id', branch_id, 'rank', rank,
+               'index', (body->>'index')::float8, 'status', status)::text)
+           FROM moved""",
+        chunk.quarter,
+        chunk.level,
+        chunk.ids,
+        SCORE_CHANNEL,
+        chunk.first_rank,
+    )
 
 
 READ_MODEL = ReadModel(tables=("scores",), batch=ScoreBatch)

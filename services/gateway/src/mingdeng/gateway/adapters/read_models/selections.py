@@ -1,5 +1,5 @@
-"""Provisional and final selections of a quarter (exemplars, excellent departments, the
-ranking) or a year (the top ten); a quarter's selection also ranks its scores."""
+"""Provisional and final selections of a quarter (exemplars, excellent departments, how many
+its ranking holds) or a year (the top ten)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pydantic import TypeAdapter
 
 from mingdeng.contracts.derived import QuarterSelection, Selection
 from mingdeng.gateway.adapters.read_cache import Kind
-from mingdeng.gateway.adapters.read_models import scores
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
 from mingdeng.runtime.projection import Record
 
@@ -36,8 +35,23 @@ class SelectionBatch(Batch):
                 selection.model_dump_json(),
             )
             if isinstance(selection, QuarterSelection):
-                await scores.rank(connection, selection)
+                await _forget_stale_chunks(connection, selection)
         return {"rankings"} if self._selections else set()
+
+
+async def _forget_stale_chunks(connection: asyncpg.Connection, selection: QuarterSelection) -> None:
+    """Chunks past the end of the quarter's ranking (it shrank, and scoring restarted before it
+    could send their tombstones) rank nobody."""
+    await connection.execute(
+        """DELETE FROM gateway.ranking_chunks c
+           USING (VALUES ('member', $2::integer), ('department', $3::integer),
+                         ('branch', $4::integer)) AS sizes(level, ranked)
+           WHERE c.quarter = $1 AND c.level = sizes.level AND c.first_rank > sizes.ranked""",
+        selection.quarter,
+        selection.ranked.member,
+        selection.ranked.department,
+        selection.ranked.branch,
+    )
 
 
 READ_MODEL = ReadModel(tables=("selections",), batch=SelectionBatch)
