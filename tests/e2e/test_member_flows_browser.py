@@ -233,7 +233,7 @@ def test_members_work_in_a_browser(
     time.sleep(2)
     assert vanguard("M1")["components"]["service"] == service_before  # not counted yet
     page = member.open("/me/reports")
-    assert page.locator("#reports td:has-text('待确认')").count() == 2
+    assert page.locator("#reports li:has-text('待确认')").count() == 2
     shot(member, "me-reports-phone")
     # the secretary reports for themself too: their own report shows without a form
     page = secretary.open("/me/reports")
