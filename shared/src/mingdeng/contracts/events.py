@@ -236,26 +236,24 @@ class AppealFiled(EventData):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
-class AppealUpheld(EventData):
+class _AppealDecision(EventData):
+    subject_field: ClassVar[str] = "member_id"
+    appeal_id: Id
+    violation_id: Id
+    member_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class AppealUpheld(_AppealDecision):
     """The appeal is upheld; published with the violation.retracted it causes."""
 
     event_type: ClassVar[str] = "mingdeng.appeal.upheld.v1"
-    subject_field: ClassVar[str] = "member_id"
-    appeal_id: Id
-    violation_id: Id
-    member_id: Id
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
-class AppealRejected(EventData):
+class AppealRejected(_AppealDecision):
     """The appeal is rejected (驳回) with the reason told to the member; the violation counts."""
 
     event_type: ClassVar[str] = "mingdeng.appeal.rejected.v1"
-    subject_field: ClassVar[str] = "member_id"
-    appeal_id: Id
-    violation_id: Id
-    member_id: Id
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
 class ReportSubmitted(EventData):
