@@ -30,6 +30,9 @@ def test_a_token_gives_its_nonce_back_to_its_viewer_and_action_only() -> None:
         FormTokens("another secret").check(token, SECRETARY, "talk", NOW)
     with pytest.raises(PageError):
         forms.check("garbage", SECRETARY, "talk", NOW)
+    nonce, issued, signature = token.split(".")
+    with pytest.raises(PageError):  # a later issue time cannot be claimed
+        forms.check(f"{nonce}.{int(issued) + 999}.{signature}", SECRETARY, "talk", NOW)
 
 
 def test_a_form_older_than_two_hours_is_stale() -> None:

@@ -1,49 +1,19 @@
-"""The office's forms (issue 23): their tokens (a double submit is the same event ids, a stale
-or forged form is refused in Chinese), validation reasons in Chinese, generated ids, the QR
-sign-in code bound to the lecture's day, and the import templates listing the roster."""
+"""The office's forms (issue 23; their tokens are tested in test_forms.py): validation reasons
+in Chinese, generated ids, the QR sign-in code bound to the lecture's day, and the import
+templates listing the roster."""
 
 from __future__ import annotations
 
 import io
 from datetime import date
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from mingdeng.contracts import events as ev
-from mingdeng.gateway.web import form_guard, sheets
+from mingdeng.gateway.web import forms, sheets
 from mingdeng.gateway.web.office_pages import next_id, sign_in_code
-from mingdeng.gateway.web.reads import PageError
-
-NOW = 1_800_000_000.0
-
-
-def request(secret: str = "s" * 32) -> Any:
-    settings = SimpleNamespace(jwt_secret=SecretStr(secret))
-    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(settings=settings)))
-
-
-def test_a_form_s_token_gives_the_same_nonce_every_time_it_is_sent() -> None:
-    token = form_guard.issue(request(), now=NOW)
-    first = form_guard.nonce_of(request(), token, now=NOW + 5)
-    assert first == form_guard.nonce_of(request(), token, now=NOW + 60)
-    assert first != form_guard.nonce_of(request(), form_guard.issue(request(), now=NOW), now=NOW)
-
-
-def test_a_stale_or_forged_form_is_refused_in_chinese() -> None:
-    token = form_guard.issue(request(), now=NOW)
-    with pytest.raises(PageError) as stale:
-        form_guard.nonce_of(request(), token, now=NOW + form_guard.FORM_TTL.total_seconds() + 1)
-    assert stale.value.status == 409 and "已失效" in stale.value.sentence
-    with pytest.raises(PageError) as forged:
-        form_guard.nonce_of(request("t" * 32), token, now=NOW)
-    assert forged.value.status == 400 and "表单无效" in forged.value.sentence
-    nonce, issued, signature = token.split(".")
-    with pytest.raises(PageError):  # a later issue time cannot be claimed
-        form_guard.nonce_of(request(), f"{nonce}.{int(issued) + 999}.{signature}", now=NOW)
 
 
 def test_validation_reasons_are_said_per_field_in_chinese() -> None:
@@ -51,7 +21,7 @@ def test_validation_reasons_are_said_per_field_in_chinese() -> None:
         ev.MemberRegistered(member_id="m9", name="", department_id="d1", phone="12-3",
                             roles=(), party_member=True, position="x" * 65)  # fmt: skip
     fields = {"name": "", "phone": "", "roles": "", "position": ""}
-    assert form_guard.reasons(error.value, fields) == {
+    assert forms.reasons(error.value, fields) == {
         "name": "必须填写",
         "phone": "应为 6 至 20 位数字，可以 + 开头",
         "roles": "至少选择一项",

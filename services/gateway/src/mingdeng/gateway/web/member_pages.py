@@ -32,7 +32,7 @@ from mingdeng.gateway.entrypoints.work import (
     Violations,
 )
 from mingdeng.gateway.web import actions, labels
-from mingdeng.gateway.web.forms import FormTokens, chinese_reasons
+from mingdeng.gateway.web.forms import FormTokens, chinese_reasons, tokens
 from mingdeng.gateway.web.pages import (
     Admin,
     AnyViewer,
@@ -59,10 +59,6 @@ TALK_CATEGORIES = {"member": "党员", "youth": "青年干部", "leadership": "�
 REPORT_KINDS = {"household": "结对户走访", "volunteer": "志愿服务", "community": "进社区报到"}
 APPEAL_STATES = {"pending": "审核中", "upheld": "申诉成立（已撤销）", "rejected": "未予支持"}
 REPORT_STATES = {"pending": "待确认", "confirmed": "已确认（已计分）", "rejected": "已退回"}
-
-
-def tokens(request: Request) -> FormTokens:
-    return FormTokens(request.app.state.settings.jwt_secret.get_secret_value())
 
 
 Tokens = Annotated[FormTokens, Depends(tokens)]

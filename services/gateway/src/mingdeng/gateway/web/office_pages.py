@@ -1,7 +1,7 @@
 """The office's work on the pages (issue 23): the roster (党员名册) and the organisation, the
 财政月讲堂 (a 期 and its 微课堂, delivered, signed into by QR code) and the 十不准 logged by
 the office as inspector. Every action is an event from `/dashboard` (actions.py) with its
-actor; every form carries its own token (form_guard.py); each action has a page of its
+actor; every form carries its own token (forms.py); each action has a page of its
 history (/office/actions)."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from mingdeng.gateway.entrypoints.roster import (
     RosterMember,
 )
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import actions, form_guard, labels, sheets
+from mingdeng.gateway.web import actions, forms, labels, sheets
 from mingdeng.gateway.web.directory import Directory
 from mingdeng.gateway.web.pages import Admin, AnyViewer, form_checked, page, publish_actions
 from mingdeng.gateway.web.reads import Api, PageError, ViewerApi
@@ -89,13 +89,17 @@ def next_id(prefix: str, taken: Iterable[str], width: int) -> str:
     return f"{prefix}{max(numbers, default=0) + 1:0{width}d}"
 
 
-def form_token(request: Request) -> str:
-    return form_guard.issue(request)
+def form_token(request: Request, viewer: Principal, action: str) -> str:
+    return forms.tokens(request).issue(viewer, action)
+
+
+def form_nonce(request: Request, token: str, viewer: Principal, action: str) -> str:
+    return forms.tokens(request).check(token, viewer, action)
 
 
 async def _refuse_if_submitted(request: Request, event_ids: list[str]) -> None:
     async with request.app.state.pool.acquire() as connection:
-        await form_guard.refuse_if_submitted(connection, event_ids)
+        await forms.refuse_if_submitted(connection, event_ids)
 
 
 async def _publish(
@@ -168,12 +172,12 @@ def _member_values(member: RosterMember | None) -> dict[str, Any]:
 
 
 async def _member_page(
-    request: Request, api: Api, form: MemberForm, member: RosterMember | None, status: int = 200,
+    request: Request, viewer: Principal, api: Api, form: MemberForm, member: RosterMember | None, status: int = 200,
 ) -> Response:  # fmt: skip
     org = await api.get(Organisation, "/v1/organisation")
     return page(
         request, "office_member.html", status, title=member.name if member else "登记新成员",
-        member=member, form=form, org=org, role_choices=ROLE_CHOICES, token=form_token(request),
+        member=member, form=form, org=org, role_choices=ROLE_CHOICES, token=form_token(request, viewer, "roster"),
         names=await api.directory(),
     )  # fmt: skip
 
@@ -182,7 +186,7 @@ async def _member_page(
 async def new_member(request: Request, viewer: Admin, api: ViewerApi) -> Response:
     taken = await _member_ids(request)
     form = MemberForm(next_id("m", taken, 3), _member_values(None), {})
-    return await _member_page(request, api, form, None)
+    return await _member_page(request, viewer, api, form, None)
 
 
 async def _member_ids(request: Request) -> list[str]:
@@ -211,7 +215,7 @@ def _registration(
             **{f: d for f, d in dates.items() if isinstance(d, date)},
         )  # fmt: skip
     except ValidationError as error:
-        errors = {**form_guard.reasons(error, MEMBER_FIELDS), **errors}
+        errors = {**forms.reasons(error, MEMBER_FIELDS), **errors}
         registration = None
     departments = {d.department_id for d in org.departments}
     if values["department_id"] and values["department_id"] not in departments:
@@ -251,12 +255,14 @@ async def register_member(
 ) -> Response:
     """登记新成员: member.registered with a new id."""
     form_checked(request, sent.csrf)
-    nonce = form_guard.nonce_of(request, sent.token)
+    nonce = form_nonce(request, sent.token, viewer, "roster")
     member_id, values = sent.member_id, sent.values()
     org = await api.get(Organisation, "/v1/organisation")
     registration, errors = _registration(member_id, values, org)
     if registration is None:
-        return await _member_page(request, api, MemberForm(member_id, values, errors), None, 422)
+        return await _member_page(
+            request, viewer, api, MemberForm(member_id, values, errors), None, 422
+        )
     event_id = f"register-{nonce}"
     await _refuse_if_submitted(request, [event_id])
     if member_id in await _member_ids(request):
@@ -279,7 +285,7 @@ async def member_profile(
     """A member's profile, with the forms to edit, move, give roles and deactivate."""
     member = await api.get(RosterMember, f"/v1/members/{member_id}")
     form = MemberForm(member_id, _member_values(member), {}, member.version)
-    return await _member_page(request, api, form, member)
+    return await _member_page(request, viewer, api, form, member)
 
 
 def _unchanged_since(member: RosterMember, version: str) -> None:
@@ -296,7 +302,7 @@ async def edit_member(
     """Edit, move (another 科室) or give and take roles: member.registered again (a departed
     member registered again is active again)."""
     form_checked(request, sent.csrf)
-    nonce = form_guard.nonce_of(request, sent.token)
+    nonce = form_nonce(request, sent.token, viewer, "roster")
     member = await api.get(RosterMember, f"/v1/members/{member_id}")
     values, version = sent.values(), sent.version
     org = await api.get(Organisation, "/v1/organisation")
@@ -306,7 +312,7 @@ async def edit_member(
         registration = None
     if registration is None:
         form = MemberForm(member_id, values, errors, version)
-        return await _member_page(request, api, form, member, 422)
+        return await _member_page(request, viewer, api, form, member, 422)
     event_id = f"edit-{nonce}"
     await _refuse_if_submitted(request, [event_id])
     _unchanged_since(member, version)
@@ -322,7 +328,7 @@ async def deactivate_member(
 ) -> Response:  # fmt: skip
     """停用 (调离、退休): member.left."""
     form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
+    nonce = form_nonce(request, token, viewer, "roster")
     member = await api.get(RosterMember, f"/v1/members/{member_id}")
     if member_id == viewer.subject:
         raise PageError(409, "不能停用自己的账号，请由另一位管理员操作。")
@@ -337,18 +343,23 @@ async def deactivate_member(
 
 @router.get("/office/organisation")
 async def organisation(request: Request, viewer: Admin, api: ViewerApi) -> Response:
-    return await _organisation_page(request, api, {}, {})
+    return await _organisation_page(request, viewer, api, {}, {})
 
 
 async def _organisation_page(
-    request: Request, api: Api, values: dict[str, str], errors: dict[str, str], status: int = 200
+    request: Request,
+    viewer: Principal,
+    api: Api,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
 ) -> Response:
     org = await api.get(Organisation, "/v1/organisation")
     leaders = await api.get(Roster, "/v1/members", {"role": "leader", "limit": 500})
     return page(
         request, "office_organisation.html", status, title="组织机构", org=org,
         leaders=leaders.items, values=values, errors=errors, names=await api.directory(),
-        branch_token=form_token(request), department_token=form_token(request),
+        branch_token=form_token(request, viewer, "organisation"), department_token=form_token(request, viewer, "organisation"),
         next_branch=next_id("b", (b.branch_id for b in org.branches), 2),
         next_department=next_id("d", (d.department_id for d in org.departments), 2),
     )  # fmt: skip
@@ -362,17 +373,17 @@ async def register_branch(
 ) -> Response:  # fmt: skip
     """登记支部: branch.registered."""
     form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
+    nonce = form_nonce(request, token, viewer, "organisation")
     org = await api.get(Organisation, "/v1/organisation")
     errors: dict[str, str] = {}
     try:
         branch = ev.BranchRegistered(branch_id=branch_id, name=name.strip())
     except ValidationError as error:
-        errors = {f"branch_{k}": v for k, v in form_guard.reasons(error, {"name": ""}).items()}
+        errors = {f"branch_{k}": v for k, v in forms.reasons(error, {"name": ""}).items()}
     if name.strip() in {b.name for b in org.branches}:
         errors["branch_name"] = "已有同名的支部"
     if errors:
-        return await _organisation_page(request, api, {"branch_name": name}, errors, 422)
+        return await _organisation_page(request, viewer, api, {"branch_name": name}, errors, 422)
     event_id = f"branch-{nonce}"
     await _refuse_if_submitted(request, [event_id])
     if branch_id in {b.branch_id for b in org.branches}:
@@ -392,7 +403,7 @@ async def register_department(
 ) -> Response:  # fmt: skip
     """登记科室: department.registered (its branch, and the 党组成员 whose line covers it)."""
     form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
+    nonce = form_nonce(request, token, viewer, "organisation")
     org = await api.get(Organisation, "/v1/organisation")
     leaders = await api.get(Roster, "/v1/members", {"role": "leader", "limit": 500})
     errors: dict[str, str] = {}
@@ -401,7 +412,7 @@ async def register_department(
                                              branch_id=branch_id, leader_id=leader_id)  # fmt: skip
     except ValidationError as error:
         fields = {"name": "", "branch_id": "", "leader_id": ""}
-        errors = {f"department_{k}": v for k, v in form_guard.reasons(error, fields).items()}
+        errors = {f"department_{k}": v for k, v in forms.reasons(error, fields).items()}
     if branch_id and branch_id not in {b.branch_id for b in org.branches}:
         errors["department_branch_id"] = "没有这个支部，请从列表中选择"
     if leader_id and leader_id not in {m.member_id for m in leaders.items}:
@@ -411,7 +422,7 @@ async def register_department(
     if errors:
         values = {"department_name": name, "department_branch_id": branch_id,
                   "department_leader_id": leader_id}  # fmt: skip
-        return await _organisation_page(request, api, values, errors, 422)
+        return await _organisation_page(request, viewer, api, values, errors, 422)
     event_id = f"department-{nonce}"
     await _refuse_if_submitted(request, [event_id])
     if department_id in {d.department_id for d in org.departments}:
@@ -456,7 +467,7 @@ async def _speakers(api: Api, year: int) -> tuple[list[Any], list[Any]]:
 
 
 async def _lectures_page(
-    request: Request, api: Api, year: int, values: dict[str, Any], errors: dict[str, str],
+    request: Request, viewer: Principal, api: Api, year: int, values: dict[str, Any], errors: dict[str, str],
     status: int = 200,
 ) -> Response:  # fmt: skip
     lectures = await api.get(Lectures, "/v1/lectures", {"year": year})
@@ -464,7 +475,7 @@ async def _lectures_page(
     return page(
         request, "office_lectures.html", status, title=labels.LECTURE_HALL, year=year,
         issues=issues_of(lectures), proposed=proposed, others=others, values=values,
-        errors=errors, token=form_token(request), slots=range(MICRO_LECTURES_PER_FORM),
+        errors=errors, token=form_token(request, viewer, "lectures"), slots=range(MICRO_LECTURES_PER_FORM),
         today=today(), names=await api.directory(),
     )  # fmt: skip
 
@@ -477,7 +488,7 @@ async def lectures_page(
     `on` its date)."""
     day = _date_or_none(on)
     values = {"date": day.isoformat() if isinstance(day, date) else ""}
-    return await _lectures_page(request, api, year or today().year, values, {})
+    return await _lectures_page(request, viewer, api, year or today().year, values, {})
 
 
 @router.post("/office/lectures")
@@ -486,7 +497,7 @@ async def schedule_lectures(request: Request, viewer: Admin, api: ViewerApi) -> 
     form = await request.form()
     typed = {str(k): str(v).strip() for k, v in form.items()}
     form_checked(request, typed.get("csrf", ""))
-    nonce = form_guard.nonce_of(request, typed.get("token", ""))
+    nonce = form_nonce(request, typed.get("token", ""), viewer, "lectures")
     day = _date_or_none(typed.get("date", ""))
     errors: dict[str, str] = {}
     if day is None:
@@ -515,7 +526,7 @@ async def schedule_lectures(request: Request, viewer: Admin, api: ViewerApi) -> 
             )  # fmt: skip
             scheduled.append((data, f"schedule-{nonce}-{i}"))
         except ValidationError as error:
-            for field, reason in form_guard.reasons(error, LECTURE_FIELDS).items():
+            for field, reason in forms.reasons(error, LECTURE_FIELDS).items():
                 if field != "date":
                     errors.setdefault(field if field == "theme" else f"{field}_{i}", reason)
         speaker = typed.get(f"speaker_id_{i}", "")
@@ -523,7 +534,7 @@ async def schedule_lectures(request: Request, viewer: Admin, api: ViewerApi) -> 
             errors[f"speaker_id_{i}"] = "请从在册党员中选择主讲人"
     if errors:
         year = day.year if isinstance(day, date) else today().year
-        return await _lectures_page(request, api, year, typed, errors, 422)
+        return await _lectures_page(request, viewer, api, year, typed, errors, 422)
     await _refuse_if_submitted(request, [event_id for _, event_id in scheduled])
     new_ids = {data.subject for data, _ in scheduled}
     if any(item.lecture_id in new_ids for item in lectures.items):
@@ -561,7 +572,7 @@ async def lecture_page(
     return page(
         request, "office_lecture.html", title=lecture.title or lecture_id, lecture=lecture,
         on_the_day=on_the_day, url=sign_in_url(request, lecture) if on_the_day else "",
-        token=form_token(request), today=today(), names=await api.directory(),
+        token=form_token(request, viewer, "lecture"), today=today(), names=await api.directory(),
     )  # fmt: skip
 
 
@@ -584,7 +595,7 @@ async def mark_lecture_delivered(
 ) -> Response:  # fmt: skip
     """已讲授: lecture.delivered by its scheduled speaker, now."""
     form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
+    nonce = form_nonce(request, token, viewer, "lecture")
     lecture = await api.get(LectureDetail, f"/v1/lectures/{lecture_id}")
     event_id = f"delivered-{nonce}"
     await _refuse_if_submitted(request, [event_id])
@@ -673,7 +684,12 @@ async def sign_in(
 
 
 async def _violations_page(
-    request: Request, api: Api, values: dict[str, str], errors: dict[str, str], status: int = 200
+    request: Request,
+    viewer: Principal,
+    api: Api,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
 ) -> Response:
     members = await api.get(Roster, "/v1/members", {"limit": 500})
     history = await api.get(Actions, "/v1/actions",
@@ -682,13 +698,13 @@ async def _violations_page(
     return page(
         request, "office_violations.html", status, title="“十不准”登记", members=members.items,
         rules=TEN_RULES, rule_text=rule_text, values=values, errors=errors, history=history,
-        token=form_token(request), now=f"{now:%Y-%m-%dT%H:%M}", names=await api.directory(),
+        token=form_token(request, viewer, "violation"), now=f"{now:%Y-%m-%dT%H:%M}", names=await api.directory(),
     )  # fmt: skip
 
 
 @router.get("/office/violations")
 async def violations(request: Request, viewer: Admin, api: ViewerApi) -> Response:
-    return await _violations_page(request, api, {}, {})
+    return await _violations_page(request, viewer, api, {}, {})
 
 
 @router.post("/office/violations")
@@ -701,7 +717,7 @@ async def log_violation(
     """登记违反“十不准”: violation.logged, the office as inspector; the notifier sends the
     reminder SMS to the member and their branch's secretary."""
     form_checked(request, csrf)
-    nonce = form_guard.nonce_of(request, token)
+    nonce = form_nonce(request, token, viewer, "violation")
     values = {"member_id": member_id, "rule": rule, "description": description, "at": at}
     errors: dict[str, str] = {}
     moment: datetime | None = None
@@ -718,7 +734,7 @@ async def log_violation(
                                   rule=rule if rule.isdigit() else 0, description=description,
                                   inspector_id=viewer.subject)  # fmt: skip
     except ValidationError as error:
-        errors = {**form_guard.reasons(error, VIOLATION_FIELDS), **errors}
+        errors = {**forms.reasons(error, VIOLATION_FIELDS), **errors}
     if member_id:
         async with request.app.state.pool.acquire() as connection:
             active = await connection.fetchval(
@@ -727,7 +743,7 @@ async def log_violation(
         if not active:
             errors["member_id"] = "没有这位在册党员，请从列表中选择"
     if errors or data is None or moment is None:
-        return await _violations_page(request, api, values, errors, 422)
+        return await _violations_page(request, viewer, api, values, errors, 422)
     await _publish(request, viewer, [(data, f"violation-{nonce}")], moment)
     return _done(request, f"已登记：{names_of(await api.directory(), member_id)}，{rule_text(data.rule)}。"
                           "提醒短信将发给本人和所在支部书记。", "/office/violations")  # fmt: skip
