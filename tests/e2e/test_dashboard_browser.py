@@ -218,7 +218,7 @@ def test_dashboard_in_a_browser(
     # live: an event raises B's index; the page redraws without a reload
     page.wait_for_selector("#live[data-connected=yes]", timeout=10_000)
     b_before = page.locator("#vanguard tr[data-id=B] .index").inner_text()
-    volunteering = Events(source="/systems/volunteer", prefix="live")
+    volunteering = Events(source="/systems/volunteer", prefix="live")  # one: the ids differ
     extra = [volunteering.volunteer("B", f"2026-09-{d} 10:00") for d in (20, 21, 22)]
     assert (
         api.post("/v1/events", json=[x.to_cloudevent() for x in extra], headers=admin).status_code

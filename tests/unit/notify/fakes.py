@@ -247,4 +247,8 @@ class FakeProvider:
 
 def everything(known: Known) -> Affected:
     """Every violation and every selected quarter: the rules applied to everything known."""
-    return Affected(violations=set(known.state.violations), quarters=set(known.selections))
+    return Affected(
+        violations=set(known.state.violations),
+        quarters=set(known.selections),
+        decisions=set(known.state.decisions),
+    )

@@ -85,7 +85,7 @@ def happening(draw: Any, e: Events) -> Record:
     kind = draw(
         st.sampled_from(
             ["violation", "violation", "retract", "talk", "move", "leave", "department",
-             "commendation", "selection", "household", "lecture"]
+             "commendation", "selection", "household", "lecture", "appeal", "report"]
         )
     )  # fmt: skip
     data: EventData
@@ -119,6 +119,20 @@ def happening(draw: Any, e: Events) -> Record:
         case "selection":
             chosen = draw(st.lists(st.sampled_from(MEMBERS), min_size=1, max_size=3, unique=True))
             return Record(SELECTIONS.name, 0, 0, b"2026Q3", selection(chosen).to_json(), 0)
+        case "appeal":
+            decision = draw(st.sampled_from([ev.AppealUpheld, ev.AppealRejected]))
+            data = decision(appeal_id=f"a{draw(st.integers(0, 3))}",
+                            violation_id=f"v{draw(st.integers(0, 7))}", member_id=member,
+                            reason="经核实")  # fmt: skip
+        case "report":
+            report_id = f"r{draw(st.integers(0, 3))}"
+            if draw(st.booleans()):
+                data = ev.ReportSubmitted(report_id=report_id, member_id=member,
+                                          kind="volunteer", happened_on="2026-11-18",
+                                          title="社区清扫", minutes=90)  # fmt: skip
+            else:
+                data = ev.ReportRejected(report_id=report_id, member_id=member,
+                                         kind="volunteer", reason="时长有误")  # fmt: skip
         case "household":
             data = ev.VisitMade(visit_id=f"h{draw(st.integers(0, 3))}", member_id=member,
                                 kind="household", household_id="h1")  # fmt: skip

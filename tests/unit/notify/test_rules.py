@@ -81,6 +81,33 @@ def test_no_reminder_for_a_retracted_violation_or_an_unregistered_member() -> No
     assert rules.violation_reminders(state, "v2") == []
 
 
+def test_an_appeal_decision_and_a_rejected_report_are_told_to_the_member_once() -> None:
+    e = Events()
+    state = bureau(e)
+    state.apply(e.violation("v1", "M1", "2026-11-20 10:30", rule=4))
+    upheld = ev.AppealUpheld(appeal_id="a1", violation_id="v1", member_id="M1", reason="属实")
+    state.apply(e(upheld, "2026-11-22 09:00"))
+    again = ev.AppealRejected(appeal_id="a1", violation_id="v1", member_id="M1", reason="晚到")
+    state.apply(e(again, "2026-11-22 09:05"))  # a second decision of the same appeal
+    report = ev.ReportSubmitted(report_id="r1", member_id="M1", kind="household",
+                                happened_on="2026-11-19", household_id="h1")  # fmt: skip
+    state.apply(e(report, "2026-11-19 18:00"))
+    refused = ev.ReportRejected(report_id="r1", member_id="M1", kind="household", reason="日期有误")
+    state.apply(e(refused, "2026-11-21 09:00"))
+
+    assert state.take_affected().decisions == {"a1", "r1"}
+    told = rules.decision_message(state, "a1")
+    assert told is not None and (told.rule, told.recipient_id, told.key) == (
+        "appeal_upheld", "M1", "appeal_upheld/M1/a1",
+    )  # fmt: skip
+    assert told.params == {"name": "王芳", "date": "2026-11-20", "rule": "第4条", "reason": "属实"}
+    assert not told.urgent and told.stale_after == at("2026-11-23 09:00")
+    report_told = rules.decision_message(state, "r1")
+    assert report_told is not None and report_told.params == {
+        "name": "王芳", "date": "2026-11-19", "kind": "结对户走访", "reason": "日期有误",
+    }  # fmt: skip
+
+
 def test_the_talk_task_is_due_in_7_days_done_by_a_talk_and_cancelled_by_a_retraction() -> None:
     e = Events()
     state = bureau(e)

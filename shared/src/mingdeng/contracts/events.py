@@ -7,7 +7,7 @@ envelope's `subject` (the Kafka key). Payloads are immutable; unknown extra fiel
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -16,6 +16,7 @@ from mingdeng.contracts.periods import PERIOD_PATTERN, QUARTER_PATTERN
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,20}$")]
 
 Role = Literal["member", "secretary", "leader", "admin"]
@@ -23,6 +24,7 @@ LectureModule = Literal["theory", "ideals", "business"]
 LectureTheme = Literal["loyalty", "responsibility", "dedication", "integrity"]
 VisitKind = Literal["household", "commendation", "liaison", "community"]
 TalkCategory = Literal["youth", "leadership", "member"]
+ReportKind = Literal["household", "volunteer", "community"]
 KpiSubjectType = Literal["member", "department", "bureau"]
 
 INDEX_KPI_SUBJECT: dict[str, KpiSubjectType] = {"performance": "member", "business": "department"}
@@ -68,6 +70,8 @@ class MemberRegistered(EventData):
     roles: tuple[Role, ...] = Field(min_length=1)
     party_member: bool
     born_on: date | None = None
+    joined_party_on: date | None = Field(default=None, description="入党时间")
+    position: ShortText | None = Field(default=None, description="职务, e.g. 预算科科长")
 
 
 class MemberLeft(EventData):
@@ -201,7 +205,7 @@ class VolunteerLogged(EventData):
     title: Text
 
 
-class TalkHeld(EventData):
+class TalkHeldV1(EventData):
     event_type: ClassVar[str] = "mingdeng.talk.held.v1"
     subject_field: ClassVar[str] = "member_id"
     talk_id: Id
@@ -209,6 +213,110 @@ class TalkHeld(EventData):
     member_id: Id
     category: TalkCategory
     reason: Text | None = None
+
+
+class TalkHeld(EventData):
+    """v2: with the host's short note of the talk (谈话记录), which v1 could not carry."""
+
+    event_type: ClassVar[str] = "mingdeng.talk.held.v2"
+    subject_field: ClassVar[str] = "member_id"
+    talk_id: Id
+    host_id: Id
+    member_id: Id
+    category: TalkCategory
+    reason: Text | None = Field(default=None, description="Why the talk was due (五必谈)")
+    note: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+
+
+class AppealFiled(EventData):
+    """A member appeals (申诉) a violation logged against them, with their reason."""
+
+    event_type: ClassVar[str] = "mingdeng.appeal.filed.v1"
+    subject_field: ClassVar[str] = "member_id"
+    appeal_id: Id
+    violation_id: Id
+    member_id: Id = Field(description="The appellant: the member the violation names")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class _AppealDecision(EventData):
+    subject_field: ClassVar[str] = "member_id"
+    appeal_id: Id
+    violation_id: Id
+    member_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class AppealUpheld(_AppealDecision):
+    """The appeal is upheld; published with the violation.retracted it causes."""
+
+    event_type: ClassVar[str] = "mingdeng.appeal.upheld.v1"
+
+
+class AppealRejected(_AppealDecision):
+    """The appeal is rejected (驳回) with the reason told to the member; the violation counts."""
+
+    event_type: ClassVar[str] = "mingdeng.appeal.rejected.v1"
+
+
+class ReportSubmitted(EventData):
+    """A member reports their own household visit, volunteering or community 报到; it counts
+    only once their branch secretary confirms it (report.confirmed with the scored event)."""
+
+    event_type: ClassVar[str] = "mingdeng.report.submitted.v1"
+    subject_field: ClassVar[str] = "member_id"
+    report_id: Id
+    member_id: Id
+    kind: ReportKind
+    happened_on: date = Field(description="The day of the visit, the service or the 报到")
+    household_id: Id | None = None
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The volunteer activity, or the community reported to"
+    )
+    minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    notes: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _what_each_kind_names(self) -> ReportSubmitted:
+        if self.kind == "household" and self.household_id is None:
+            raise ValueError("a household visit report names its household_id")
+        if self.kind in ("volunteer", "community") and self.title is None:
+            raise ValueError(f"a {self.kind} report names its title")
+        if self.kind == "volunteer" and self.minutes is None:
+            raise ValueError("a volunteer report names its minutes")
+        return self
+
+
+class ReportConfirmed(EventData):
+    """The branch secretary confirms a report; published with the scored event it stands for
+    (visit.made or volunteer.logged, the reporter as member)."""
+
+    event_type: ClassVar[str] = "mingdeng.report.confirmed.v1"
+    subject_field: ClassVar[str] = "member_id"
+    report_id: Id
+    member_id: Id
+    kind: ReportKind
+    counted_as: Id = Field(description="The id of the scored event published with it")
+
+
+class ReportRejected(EventData):
+    """The branch secretary rejects a report, with the reason told to the member."""
+
+    event_type: ClassVar[str] = "mingdeng.report.rejected.v1"
+    subject_field: ClassVar[str] = "member_id"
+    report_id: Id
+    member_id: Id
+    kind: ReportKind
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class InboxRead(EventData):
+    """A member has read their messages (消息中心) up to a moment."""
+
+    event_type: ClassVar[str] = "mingdeng.inbox.read.v1"
+    subject_field: ClassVar[str] = "member_id"
+    member_id: Id
+    read_until: datetime
 
 
 class KpiReported(EventData):
@@ -299,7 +407,15 @@ PAYLOAD_TYPES: tuple[type[EventData], ...] = (
     VisitMade,
     VolunteerLoggedV1,
     VolunteerLogged,
+    TalkHeldV1,
     TalkHeld,
+    AppealFiled,
+    AppealUpheld,
+    AppealRejected,
+    ReportSubmitted,
+    ReportConfirmed,
+    ReportRejected,
+    InboxRead,
     KpiReported,
     MaximSubmitted,
     MaximApproved,

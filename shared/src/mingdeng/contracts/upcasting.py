@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mingdeng.contracts.events import EventData, VolunteerLogged, VolunteerLoggedV1
+from mingdeng.contracts.events import (
+    EventData,
+    TalkHeld,
+    TalkHeldV1,
+    VolunteerLogged,
+    VolunteerLoggedV1,
+)
 
 
 def _volunteer_v1_to_v2(old: VolunteerLoggedV1) -> VolunteerLogged:
@@ -21,8 +27,21 @@ def _volunteer_v1_to_v2(old: VolunteerLoggedV1) -> VolunteerLogged:
     )
 
 
+def _talk_v1_to_v2(old: TalkHeldV1) -> TalkHeld:
+    extra = {k: v for k, v in (old.model_extra or {}).items() if k != "note"}
+    return TalkHeld(
+        talk_id=old.talk_id,
+        host_id=old.host_id,
+        member_id=old.member_id,
+        category=old.category,
+        reason=old.reason,
+        **extra,  # a v1 field named note was never the host's note: v2 gives it a meaning
+    )
+
+
 UPCASTERS: dict[type[EventData], Callable[[EventData], EventData]] = {
     VolunteerLoggedV1: _volunteer_v1_to_v2,  # type: ignore[dict-item]
+    TalkHeldV1: _talk_v1_to_v2,  # type: ignore[dict-item]
 }
 
 

@@ -97,6 +97,10 @@ class Intake:
             task = rules.talk_task(state, violation_id)
             if task is not None:
                 await store.save_task(task)
+        for cause in sorted(affected.decisions):
+            told = rules.decision_message(state, cause)
+            if told is not None:
+                await self.outbox.enqueue(store, told)
         exemplars = {
             (quarter, exemplar.member_id)
             for quarter in affected.quarters

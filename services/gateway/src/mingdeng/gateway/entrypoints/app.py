@@ -16,12 +16,21 @@ from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
 from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import TokenReader
-from mingdeng.gateway.entrypoints import activity, ingest, notifications, outreach, problems, scores
+from mingdeng.gateway.entrypoints import (
+    activity,
+    ingest,
+    notifications,
+    outreach,
+    problems,
+    scores,
+    work,
+)
 from mingdeng.gateway.entrypoints.answers import Health, Readiness
 from mingdeng.gateway.entrypoints.deadlines import BodyDeadline
 from mingdeng.gateway.entrypoints.deps import RateLimiter
 from mingdeng.gateway.entrypoints.middleware import GuardAndCount
 from mingdeng.gateway.entrypoints.office import router as office_router
+from mingdeng.gateway.entrypoints.roster import router as roster_router
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.runtime.clients import postgres_pool
 from mingdeng.runtime.faults import Backoff
@@ -52,6 +61,10 @@ TAGS = [
     {"name": "outreach", "description": "Pairings, coverage, liaison, talks, suggestions"},
     {"name": "activity", "description": "Lectures, KPIs, the live stream of index changes"},
     {"name": "tasks and notifications", "description": "Tasks, messages, monthly bulletins"},
+    {
+        "name": "members' work",
+        "description": "Violations, appeals, members' reports, talks held, a member's messages",
+    },
     {"name": "office", "description": "For the party office: refused events, speaker rotation"},
     {"name": "operations", "description": "Health, readiness, metrics"},
 ]
@@ -129,7 +142,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(outreach.router)
     app.include_router(activity.router)
     app.include_router(notifications.router)
+    app.include_router(work.router)
     app.include_router(office_router)
+    app.include_router(roster_router)
 
     web.install(app, settings)
 

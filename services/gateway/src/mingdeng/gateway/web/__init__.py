@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import assets, excel, pages
+from mingdeng.gateway.web import assets, excel, member_pages, office_pages, pages
 from mingdeng.gateway.web.login import LoginCodes
 from mingdeng.gateway.web.reads import PageError
 
@@ -24,6 +24,8 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.include_router(assets.router(app, node_modules))
     app.include_router(pages.router)
     app.include_router(excel.router)
+    app.include_router(office_pages.router)
+    app.include_router(member_pages.router)
 
     async def page_error(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, PageError)

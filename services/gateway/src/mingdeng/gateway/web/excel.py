@@ -45,8 +45,27 @@ async def import_form(request: Request, viewer: Admin) -> Response:
 
 
 @router.get("/office/import/template-{kind}.xlsx")
-async def import_template(viewer: Admin, kind: Literal["attendance", "visits"]) -> Response:
-    return _download(sheets.template(kind), f"template-{kind}.xlsx", XLSX)
+async def import_template(
+    request: Request, viewer: Admin, api: ViewerApi, kind: Literal["attendance", "visits"]
+) -> Response:
+    """The empty sheet, with the roster (党员编号 and names) and, for attendance, the lectures."""
+    names = await api.directory()
+    async with request.app.state.pool.acquire() as connection:
+        active = await connection.fetch(
+            "SELECT member_id FROM gateway.active_members ORDER BY department_id, name"
+        )
+    roster = sheets.Reference(
+        "党员名册", ("党员编号", "姓名", "科室"),
+        [(r["member_id"], names.member(r["member_id"]), names.department_of(r["member_id"]))
+         for r in active],
+    )  # fmt: skip
+    lectures = sheets.Reference(
+        "讲堂", ("讲堂编号", "日期", "题目"),
+        sorted(((lecture_id, lecture.date, lecture.title) for lecture_id, lecture
+                in names.lectures.items() if lecture.date), key=lambda r: r[1], reverse=True),
+    )  # fmt: skip
+    references = [roster, lectures] if kind == "attendance" else [roster]
+    return _download(sheets.template(kind, references), f"template-{kind}.xlsx", XLSX)
 
 
 def _most_rows(request: Request) -> int:

@@ -63,6 +63,7 @@ EVENT_TYPES = {
     "mingdeng.violation.retracted.v1": "违纪撤销",
     "mingdeng.kpi.reported.v1": "绩效考核",
     "mingdeng.talk.held.v1": "谈心谈话",
+    "mingdeng.talk.held.v2": "谈心谈话",
     "mingdeng.suggestion.adopted.v1": "建议被采纳",
     "mingdeng.suggestion.submitted.v1": "提交建议",
     "mingdeng.maxim.approved.v1": "格言入选",

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.derived import Bulletin, Task, YearTopTen
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
+from mingdeng.gateway.adapters import work
 from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
 from mingdeng.gateway.entrypoints import activity
@@ -85,7 +86,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         request,
         template,
         {"viewer": viewer, "account": account, "roles": roles, "csrf": csrf_token(request),
-         "home": HOME, **context},
+         "home": HOME, "unread": getattr(request.state, "unread", 0), **context},
         status_code=status,
     )  # fmt: skip
     keep_csrf(request, response)
@@ -108,6 +109,9 @@ def requires(*roles: Role):  # type: ignore[no-untyped-def]
             raise PageError(403, "您当前的身份无权打开此页面。")
         async with request.app.state.pool.acquire() as connection:
             request.state.account = await LoginCodes.account_of(connection, viewer.subject)
+            request.state.unread = await work.unread(
+                connection, viewer.subject, await work.read_until(connection, viewer.subject)
+            )
         return viewer
 
     return check

@@ -23,7 +23,7 @@ from mingdeng.gateway.web.session import session_token
 # shows of them only names, departments, indices and counts: what the office's display shows.
 SCREEN = Principal("dashboard-screen", "admin")
 A = TypeVar("A", bound=BaseModel)
-Params = Mapping[str, str | int | None]
+Params = Mapping[str, str | int | list[str] | None]
 
 
 class PageError(Exception):

@@ -255,10 +255,30 @@ def read_sheet(
     return imported, errors
 
 
-def template(kind_name: str) -> bytes:
-    """An empty sheet of `kind_name` with its header: what the office fills in."""
+@dataclass(frozen=True)
+class Reference:
+    """A sheet of a template that lists what its cells may name (the roster, the lectures)."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
+def template(kind_name: str, references: Sequence[Reference] = ()) -> bytes:
+    """An empty sheet of `kind_name` with its header, what the office fills in, then a sheet
+    for each of `references`, so that no id has to be remembered."""
     kind = KINDS[kind_name]
-    return xlsx(kind.title, list(kind.columns), [])
+    workbook = load_workbook(io.BytesIO(xlsx(kind.title, list(kind.columns), [])))
+    for reference in references:
+        sheet = workbook.create_sheet(reference.title[:31])
+        sheet.append(list(reference.header))
+        for row in reference.rows:
+            sheet.append(list(row))
+        for number in range(1, len(reference.header) + 1):
+            sheet.column_dimensions[get_column_letter(number)].width = 20
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:

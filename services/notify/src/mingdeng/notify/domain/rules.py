@@ -35,6 +35,9 @@ RULES: dict[str, frozenset[str]] = {
     "commendation_overdue": frozenset({"exemplar", "due"}),
     "household_visit_overdue": frozenset({"days"}),
     "login_code": frozenset({"code"}),
+    "appeal_upheld": frozenset({"name", "date", "rule", "reason"}),
+    "appeal_rejected": frozenset({"name", "date", "rule", "reason"}),
+    "report_rejected": frozenset({"name", "date", "kind", "reason"}),
 }
 
 
@@ -106,6 +109,32 @@ def violation_reminders(state: NotifyState, violation_id: str) -> list[Message]:
                 )
             )
     return messages
+
+
+def decision_message(state: NotifyState, cause: str) -> Message | None:
+    """The decision on a member's appeal or report, told to the member; None while they are
+    not registered (evaluated again when they are)."""
+    decision = state.decisions.get(cause)
+    if decision is None:
+        return None
+    member = state.recipient(decision.member_id)
+    if member is None:
+        return None
+    day = decision.day
+    what = "kind" if decision.rule == "report_rejected" else "rule"
+    params = {
+        "name": member.name,
+        "date": _day(day) if isinstance(day, datetime) else (day.isoformat() if day else "—"),
+        "reason": decision.reason,
+        what: decision.about,
+    }
+    return Message(
+        decision.rule,
+        member.member_id,
+        cause,
+        params,
+        stale_after=decision.at + REMINDER_RELEVANT_FOR,
+    )
 
 
 def talk_task(state: NotifyState, violation_id: str) -> Task | None:

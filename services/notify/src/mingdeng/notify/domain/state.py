@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from mingdeng.contracts import events as ev
@@ -34,6 +34,20 @@ class Violation:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A decision on a member's appeal or report, to be told to the member: the first one
+    folded for its appeal or report holds."""
+
+    rule: str  # appeal_upheld, appeal_rejected or report_rejected: the message's rule
+    cause: str  # the appeal's or the report's id
+    member_id: str
+    reason: str
+    at: datetime
+    about: str  # what was decided on, in words: the violation's rule, or the report's kind
+    day: datetime | date | None  # the violation's moment, or the day reported
+
+
 @dataclass
 class Affected:
     """What the rules must look at again: the events folded since it was last taken changed
@@ -42,9 +56,10 @@ class Affected:
     violations: set[str] = field(default_factory=set)  # reminders and the talk task of each
     exemplars: set[str] = field(default_factory=set)  # their commendation tasks, every quarter
     quarters: set[str] = field(default_factory=set)  # every commendation task of the quarter
+    decisions: set[str] = field(default_factory=set)  # the message telling each to its member
 
     def __bool__(self) -> bool:
-        return bool(self.violations or self.exemplars or self.quarters)
+        return bool(self.violations or self.exemplars or self.quarters or self.decisions)
 
 
 class ByMonth(Generic[K]):
@@ -85,6 +100,8 @@ class NotifyState:
     community_visits: dict[str, datetime] = field(default_factory=dict)
     closes: dict[str, datetime] = field(default_factory=dict)  # quarter -> when it was closed
     first_activity: datetime | None = None  # the earliest moment a bulletin counts
+    decisions: dict[str, Decision] = field(default_factory=dict)  # by appeal or report id
+    reported_days: dict[str, date] = field(default_factory=dict)  # report id -> day reported
     affected: Affected = field(default_factory=Affected)
 
     # --- indexes: each kept by the handler that changes what it indexes -----------------------
@@ -114,6 +131,9 @@ class NotifyState:
     attendances_by_lecture: Counter[str] = field(default_factory=Counter)
     household_visits_by_month: ByMonth[str] = field(default_factory=ByMonth)
     community_visits_by_month: ByMonth[str] = field(default_factory=ByMonth)
+    decisions_by_member: defaultdict[str, set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
 
     def _counted_at(self, at: datetime) -> None:
         if self.first_activity is None or at < self.first_activity:
@@ -170,6 +190,7 @@ class NotifyState:
         tasks; a secretary's, those of every member of the branches they were and are in."""
         self._violations_affected([member_id])
         self.affected.exemplars.add(member_id)
+        self.affected.decisions |= self.decisions_by_member.get(member_id, set())
         for registration in registrations:
             if registration is not None and "secretary" in registration.roles:
                 department = self.registry.department(registration.department_id)
@@ -289,6 +310,37 @@ class NotifyState:
             self.attendances_by_lecture[data.lecture_id] += 1
         self.attendances[key] = at
 
+    # --- decisions on what members asked for: appeals and reports ----------------------------
+
+    def _appeal_upheld(self, data: ev.AppealUpheld, at: datetime, ref: EventKey) -> None:
+        self._decided("appeal_upheld", data.appeal_id, data, at)
+
+    def _appeal_rejected(self, data: ev.AppealRejected, at: datetime, ref: EventKey) -> None:
+        self._decided("appeal_rejected", data.appeal_id, data, at)
+
+    def _decided(
+        self, rule: str, appeal_id: str, data: ev.AppealUpheld | ev.AppealRejected, at: datetime
+    ) -> None:
+        violation = self.violations.get(data.violation_id)
+        about = f"第{violation.rule}条" if violation else ""
+        self._decision(Decision(rule, appeal_id, data.member_id, data.reason, at, about,
+                                violation.at if violation else None))  # fmt: skip
+
+    def _report_submitted(self, data: ev.ReportSubmitted, at: datetime, ref: EventKey) -> None:
+        self.reported_days.setdefault(data.report_id, data.happened_on)
+
+    def _report_rejected(self, data: ev.ReportRejected, at: datetime, ref: EventKey) -> None:
+        day = self.reported_days.get(data.report_id)
+        self._decision(Decision("report_rejected", data.report_id, data.member_id, data.reason,
+                                at, REPORT_KINDS[data.kind], day))  # fmt: skip
+
+    def _decision(self, decision: Decision) -> None:
+        if decision.cause in self.decisions:
+            return  # decided before: the first decision holds
+        self.decisions[decision.cause] = decision
+        self.decisions_by_member[decision.member_id].add(decision.cause)
+        self.affected.decisions.add(decision.cause)
+
     def _quarter_closed(self, data: ev.QuarterClosed, at: datetime, ref: EventKey) -> None:
         self.closes[data.quarter] = min(at, self.closes.get(data.quarter, at))
         self.affected.quarters.add(data.quarter)
@@ -388,8 +440,19 @@ _HANDLERS: dict[type[EventData], Handler] = {
     ev.LectureDelivered: NotifyState._lecture_delivered,
     ev.LectureAttended: NotifyState._lecture_attended,
     ev.QuarterClosed: NotifyState._quarter_closed,
+    ev.AppealUpheld: NotifyState._appeal_upheld,
+    ev.AppealRejected: NotifyState._appeal_rejected,
+    ev.ReportSubmitted: NotifyState._report_submitted,
+    ev.ReportRejected: NotifyState._report_rejected,
 }
 READS: tuple[type[EventData], ...] = tuple(_HANDLERS)
+
+# What a member reported, in the words of the message telling them it was rejected
+REPORT_KINDS: dict[str, str] = {
+    "household": "结对户走访",
+    "volunteer": "志愿服务",
+    "community": "进社区报到",
+}
 
 # Every kind of visit, with what the notifier keeps of it (a unit test checks that no kind is
 # missing). Liaison visits are counted by no rule and no bulletin figure.

@@ -572,6 +572,13 @@ NOT_READ: tuple[type[EventData], ...] = (
     ev.LiaisonAssigned,
     ev.LectureScheduled,
     ev.TalkHeld,
+    ev.AppealFiled,
+    ev.AppealUpheld,  # its violation.retracted, published with it, is what scoring reads
+    ev.AppealRejected,
+    ev.ReportSubmitted,  # a report counts through the scored event its confirmation publishes
+    ev.ReportConfirmed,
+    ev.ReportRejected,
+    ev.InboxRead,
     ev.MaximSubmitted,
     ev.MaximApproved,
     ev.SuggestionSubmitted,

@@ -42,11 +42,14 @@ DEPARTMENT = f"""
     WHERE {later_stamp("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
 MEMBER = f"""
     INSERT INTO gateway.members (member_id, name, department_id, phone, roles, party_member,
+                                 born_on, joined_party_on, position,
                                  registered_at, registered_source, registered_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
     ON CONFLICT (member_id) DO UPDATE SET name = EXCLUDED.name,
         department_id = EXCLUDED.department_id, phone = EXCLUDED.phone, roles = EXCLUDED.roles,
-        party_member = EXCLUDED.party_member, registered_at = EXCLUDED.registered_at,
+        party_member = EXCLUDED.party_member, born_on = EXCLUDED.born_on,
+        joined_party_on = EXCLUDED.joined_party_on,
+        position = EXCLUDED.position, registered_at = EXCLUDED.registered_at,
         registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
     WHERE {later_stamp("gateway.members", "registered_at", "registered_source", "registered_id")}"""
 # a departure read before any registration keeps a row registered at '-infinity' (not active);
@@ -87,6 +90,9 @@ class RegistryBatch(EventBatch):
                 data.phone,
                 list(data.roles),
                 data.party_member,
+                data.born_on,
+                data.joined_party_on,
+                data.position,
                 *Stamp.of(event),
             )
         )
