@@ -12,7 +12,7 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from kafka import KafkaProducer
 from openpyxl import Workbook, load_workbook
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import EVENTS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
@@ -127,6 +128,11 @@ def log_in_by_sms(visits: Visits, sink: Path, phone: str) -> None:
     page.fill("input[name=code]", code)
     page.click("button:has-text('登录')")
     page.wait_for_load_state("networkidle")
+
+
+def csrf_of(visits: Visits) -> str:
+    """The CSRF token of the page open in `visits` (a form's hidden field)."""
+    return str(visits.page.locator("input[name=csrf]").first.get_attribute("value"))
 
 
 def upload(visits: Visits, kind: str, rows: list[list[str]]) -> object:
@@ -287,12 +293,41 @@ def test_dashboard_in_a_browser(
         for m in ranking
     ]  # fmt: skip
 
-    # close the quarter from the page, with a confirmation
+    # the running quarter has not ended: no close offered, and a close sent anyway is refused
+    running = str(Quarter.of(datetime.now(UTC)))
+    page = office.open(f"/office/selections?quarter={running}")
+    assert page.locator("#close-quarter").count() == 0
+    assert "尚未结束" in page.inner_text("#close-state")
+    page = office.open(f"/office/selections/close?quarter={running}")
+    assert (
+        "尚未结束" in page.inner_text("main") and page.locator("form[action$=close]").count() == 0
+    )
+    forced = office.context.request.post(
+        f"{platform.api}/office/selections/close",
+        form={"quarter": running, "confirm": running, "csrf": csrf_of(office)},
+    )
+    assert forced.status == 409 and "尚未结束" in forced.text()
+    assert api.get(f"/v1/events/close-{running}", params={"source": "/dashboard"},
+                   headers=admin).status_code == 404  # fmt: skip
+
+    # close the ended quarter from the page: what is missing first, then a typed confirmation
     page = office.open("/office/selections?quarter=2026Q3")
-    page.click("text=关闭本季度并定稿")
-    page.wait_for_selector("text=确认关闭 2026Q3 季度")
+    page.click("#close-quarter")
+    page.wait_for_selector("text=确认关闭 2026年第三季度（2026Q3）")
+    missing = page.inner_text("#missing-performance")
+    assert "尚无本季度绩效考核" in missing and "王主任" in missing  # no performance KPI for O
+    office.shot("confirm-close")
+    page.fill("input[name=confirm]", "2026Q2")  # the wrong quarter: the browser holds it back
     page.click("button:has-text('确认关闭')")
-    page.wait_for_selector("text=季度关闭已提交")
+    assert page.locator("input[name=confirm]:invalid").count() == 1
+    wrong = office.context.request.post(
+        f"{platform.api}/office/selections/close",
+        form={"quarter": "2026Q3", "confirm": "2026Q2", "csrf": csrf_of(office)},
+    )
+    assert wrong.status == 422  # and the server too
+    page.fill("input[name=confirm]", "2026Q3")
+    page.click("button:has-text('确认关闭')")
+    page.wait_for_selector("text=关闭已提交")
     closing = api.get("/v1/events/close-2026Q3", params={"source": "/dashboard"}, headers=admin)
     assert closing.status_code == 200
     wait_for(
@@ -304,6 +339,12 @@ def test_dashboard_in_a_browser(
     )
     page = office.open("/office/selections?quarter=2026Q3")
     assert "已定稿" in page.inner_text("main")
+    assert page.locator("#close-quarter").count() == 0  # a final quarter cannot close again
+    again = office.context.request.post(
+        f"{platform.api}/office/selections/close",
+        form={"quarter": "2026Q3", "confirm": "2026Q3", "csrf": csrf_of(office)},
+    )
+    assert again.status == 409 and "已定稿" in again.text()
     exported = office.context.request.get(f"{platform.api}/export/selections-2026Q3.csv")
     assert exported.status == 200 and exported.body().startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(exported.body().decode("utf-8-sig"))))

@@ -17,13 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
 from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
 from mingdeng.gateway.entrypoints import activity
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import actions, labels
+from mingdeng.gateway.web import actions, chinese, close_check, labels
 from mingdeng.gateway.web.login import Account, LoginCodes, TooManyRequests
 from mingdeng.gateway.web.reads import SCREEN, Unreadable, read, read_or
 from mingdeng.gateway.web.session import (
@@ -39,6 +40,7 @@ from mingdeng.gateway.web.session import (
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["labels"] = labels
+templates.env.globals["cn"] = chinese
 
 
 def local_time(moment: str | None) -> str:
@@ -404,18 +406,32 @@ async def selections(request: Request, viewer: Admin, quarter: str | None = None
                 "items"
             ]
         }
+        closing = await close_check.check(request, quarter, datetime.now(UTC), details=False)
     except Unreadable as error:
         raise explain(error) from None
     return page(
         request, "selections.html", title="评选结果", quarter=quarter, selection=selection,
-        top_ten=top_ten, department_names=names, quarters=recent_quarters(),
+        top_ten=top_ten, department_names=names, quarters=recent_quarters(), closing=closing,
     )  # fmt: skip
+
+
+async def _closable(request: Request, quarter: str, *, details: bool) -> close_check.CloseCheck:
+    """The quarter's close check; a page refusing the close when the quarter may not close."""
+    try:
+        found = await close_check.check(request, quarter, datetime.now(UTC), details=details)
+    except Unreadable as error:
+        raise explain(error) from None
+    if found.refusal:
+        raise PageError(409, found.refusal)
+    return found
 
 
 @router.get("/office/selections/close")
 async def confirm_close(request: Request, viewer: Admin, quarter: str) -> Response:
+    """Before the close (it cannot be undone): what is still missing, and a typed confirmation."""
     quarter = quarter_or_now(quarter)
-    return page(request, "confirm_close.html", title="确认关闭季度", quarter=quarter)
+    found = await _closable(request, quarter, details=True)
+    return page(request, "confirm_close.html", title="确认关闭季度", quarter=quarter, check=found)
 
 
 @router.post("/office/selections/close")
@@ -423,15 +439,24 @@ async def close_quarter(
     request: Request,
     viewer: Admin,
     quarter: Annotated[str, Form()],
+    confirm: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     form_checked(request, csrf)
     quarter = quarter_or_now(quarter)
-    event = actions.dashboard_event(ev.QuarterClosed(quarter=quarter), f"close-{quarter}", viewer)
+    await _closable(request, quarter, details=False)
+    if confirm.strip().upper() not in (quarter, chinese.quarter(quarter)):
+        raise PageError(
+            422, f"未关闭：确认框中须输入“{quarter}”（所关闭的季度），以免误关其他季度。"
+        )
+    event = actions.dashboard_event(
+        ev.QuarterClosed(quarter=quarter), close_check.close_id(quarter), viewer
+    )
     await publish_actions(request, [event])
     return page(
         request, "message.html", title="已提交", back=f"/office/selections?quarter={quarter}",
-        sentence=f"{quarter} 季度关闭已提交；评分完成后评选结果将定稿，可在公示栏发布。",
+        sentence=f"{chinese.quarter(quarter)}（{quarter}）关闭已提交；评分完成后评选结果将定稿，"
+        "可在公示栏发布。",
     )  # fmt: skip
 
 
@@ -443,6 +468,8 @@ async def publish_actions(request: Request, events: list[Any]) -> Accepted:
         raise PageError(409, "这项操作此前已用不同的内容提交过，未再次发布。") from None
     except Unavailable:
         raise PageError(503, "消息服务暂时不可用，操作未发布，请稍后重试。") from None
+    except InvalidEvent as invalid:
+        raise PageError(422, f"操作未发布：{invalid}") from None
 
 
 @router.get("/office/bulletin")
