@@ -20,7 +20,9 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     node_modules = (
         Path(settings.assets_dir) if settings.assets_dir else assets.default_node_modules()
     )
-    app.include_router(assets.router(app, node_modules))
+    files = assets.Assets(node_modules)
+    pages.templates.env.globals["asset"] = files.url
+    app.include_router(assets.router(app, files))
     app.include_router(pages.router)
     app.include_router(excel.router)
 

@@ -336,7 +336,8 @@ async def office(request: Request, viewer: Admin, quarter: str | None = None) ->
     }
     tasks_by_kind = Counter(t["kind"] for t in open_tasks["items"])
     return page(
-        request, "office.html", title="机关党办总览", quarter=quarter, year=year, latest=latest,
+        request, "office.html", title="机关党办总览", charts=True, quarter=quarter, year=year,
+        latest=latest,
         kpi_chart=json.dumps(kpi_chart, ensure_ascii=False), lectures=lectures, rotation=rotation,
         coverage=coverage, tasks_by_kind=tasks_by_kind, open_tasks=open_tasks["items"][:20],
         names=await member_names(request.app.state.pool),
