@@ -29,6 +29,7 @@ from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web import sheets
 from tests.conftest import IN_CI
 from tests.e2e.conftest import SECRET, Platform, token
+from tests.support import page_weight
 from tests.support.builders import Events
 from tests.support.processes import ROOT, wait_for
 from tests.unit.scoring.scenario import quarter_events
@@ -427,4 +428,10 @@ def test_dashboard_in_a_browser(
     assert "志愿服务" in page.inner_text("#index")
     member.shot("me-phone")
     member.only_own_host()
+
+    # light pages: a cold cache on emulated Fast 3G, within 150 KB and 2 s
+    cookie = [{"name": "mingdeng_session", "value": session, "url": platform.api}]
+    for path, cookies in (("/login", None), ("/board", None), ("/me", cookie)):
+        weight = page_weight.measure(browser, platform.api, path, "test", cookies)
+        assert weight.within_limits, weight
     screen.only_own_host()
