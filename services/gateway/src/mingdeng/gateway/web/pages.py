@@ -17,14 +17,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.derived import Bulletin
 from mingdeng.contracts.errors import InvalidEvent
-from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
 from mingdeng.gateway.entrypoints import activity
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import actions, chinese, close_check, labels
+from mingdeng.gateway.web import actions, chinese, close_check, labels, people
 from mingdeng.gateway.web.login import Account, LoginCodes, TooManyRequests
 from mingdeng.gateway.web.reads import SCREEN, Unreadable, read, read_or
 from mingdeng.gateway.web.session import (
@@ -474,15 +475,34 @@ async def publish_actions(request: Request, events: list[Any]) -> Accepted:
 
 
 @router.get("/office/bulletin")
-async def bulletin(request: Request, viewer: Admin, month: str | None = None) -> Response:
-    month = month or month_of(datetime.now(UTC))
+async def bulletin(
+    request: Request, viewer: Admin, month: str | None = None, copy: str = "office"
+) -> Response:
+    """督查通报 as a 公文: the office's copy lists the cases; the copy for circulation
+    (`copy=circulation`) names no one (violations are the office's, SPEC §6)."""
+    if copy not in ("office", "circulation"):
+        raise PageError(422, "副本只能是机关党办存档（office）或印发（circulation）。")
+    months = _months_back(25)
     try:
-        found = await read_or(request, f"/v1/bulletins/{month}")
+        if month is None:  # the latest issued month (this month's comes on the 1st of the next)
+            found = None
+            for candidate in reversed(months):
+                found = await read_or(request, f"/v1/bulletins/{candidate}")
+                if found is not None:
+                    month = candidate
+                    break
+            month = month or months[-1]
+        else:
+            found = await read_or(request, f"/v1/bulletins/{month}")
     except Unreadable as error:
         raise explain(error) from None
+    document = Bulletin.model_validate(found) if found is not None else None
     return page(
-        request, "bulletin.html", title=f"{month} 督查通报", month=month, bulletin=found,
-        months=_months_back(12),
+        request, "bulletin.html", title=f"{chinese.month(month)}督查通报", month=month,
+        bulletin=document, months=months, copy=copy,
+        issuer=chinese.issuer(request.app.state.settings.bureau_name),
+        rules=sorted({int(r.strip("第条")) for r in document.violations_by_rule})
+        if document else [],
     )  # fmt: skip
 
 
@@ -540,9 +560,11 @@ async def line(request: Request, viewer: Leader, quarter: str | None = None) -> 
     except Unreadable as error:
         raise explain(error) from None
     commendations = [t for t in tasks["items"] if t["kind"] == "commendation"]
+    exemplars = {t["member_id"] for t in commendations}
     return page(
         request, "line.html", title="分管科室与喜报到家", quarter=quarter,
         departments=departments, commendations=commendations, quarters=recent_quarters(),
+        families=await people.families(request.app.state.pool, exemplars),
         names=await member_names(request.app.state.pool),
         roles=await roles_of(request, viewer),
     )  # fmt: skip
