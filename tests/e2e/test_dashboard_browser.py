@@ -10,8 +10,7 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,7 +26,6 @@ from mingdeng.contracts.topics import EVENTS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web import sheets
-from tests.conftest import IN_CI
 from tests.e2e.conftest import SECRET, Platform, token
 from tests.support import page_weight
 from tests.support.builders import Events
@@ -36,41 +34,9 @@ from tests.unit.scoring.scenario import quarter_events
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / ".run" / "test" / "screenshots"
 ADMIN_PHONE = "13900000001"
 LEADER_PHONE = "13900000011"
-
-try:
-    from playwright import sync_api
-except ImportError:  # a dev dependency: missing only in an environment not synced from uv.lock
-    sync_api = None  # type: ignore[assignment]
-
-
-def missing(what: str, how: str) -> None:
-    """Under CI=true a missing browser or driver fails the test; elsewhere it skips it."""
-    if IN_CI:
-        pytest.fail(f"{what} is missing (CI=true: a failure, not a skip); {how}", pytrace=False)
-    pytest.skip(f"{what} is missing; {how}")
-
-
-@pytest.fixture
-def browser_of() -> Iterator[Callable[[], object]]:
-    """Starts chromium when called: after the services, whose start runs an event loop of its
-    own (Playwright's sync API keeps one running in this thread)."""
-    if sync_api is None:
-        missing("Playwright", "`uv sync` installs it (a dev dependency in uv.lock)")
-    if not CHROMIUM.exists():
-        missing("chromium", "deploy/test.sh installs it (apt-get install chromium)")
-    with ExitStack() as stack:
-
-        def launch() -> object:
-            playwright = stack.enter_context(sync_api.sync_playwright())
-            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            stack.callback(launched.close)
-            return launched
-
-        yield launch
 
 
 class Visits:

@@ -14,7 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import assets, documents, excel, pages
+from mingdeng.gateway.web import assets, documents, excel, pages, screen
 from mingdeng.gateway.web.login import LoginCodes
 
 
@@ -43,6 +43,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.include_router(assets.router(app, files))
     app.include_router(pages.router)
     app.include_router(documents.router)
+    app.include_router(screen.router)
     app.add_middleware(PagesCompressed)
     app.include_router(excel.router)
 

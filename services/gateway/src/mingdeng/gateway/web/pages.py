@@ -636,45 +636,6 @@ async def board(request: Request, quarter: str | None = None) -> Response:
                 quarter=candidates[0], quarters=recent_quarters())  # fmt: skip
 
 
-async def _screen_data(request: Request) -> dict[str, Any]:
-    quarter = this_quarter()
-    try:
-        members = await read(
-            request, f"/v1/quarters/{quarter}/vanguard", {"limit": 10}, as_screen=True
-        )
-        departments = await read(
-            request, f"/v1/quarters/{quarter}/fortress", {"limit": 10}, as_screen=True
-        )
-        lectures = await read(
-            request, "/v1/lectures/stats", {"year": int(quarter[:4])}, as_screen=True
-        )
-        tasks = await read(request, "/v1/tasks", {"status": "done", "limit": 500}, as_screen=True)
-        all_departments = await read(
-            request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}, as_screen=True
-        )
-    except Unreadable as error:
-        raise explain(error) from None
-    names = {d["id"]: d["name"] for d in all_departments["items"]}
-    delivered = sorted(
-        (t for t in tasks["items"] if t["kind"] == "commendation"),
-        key=lambda t: t.get("done_at") or "",
-        reverse=True,
-    )[:6]
-    return {"quarter": quarter, "members": members, "departments": departments,
-            "lectures": lectures, "delivered": delivered, "department_names": names,
-            "updated": datetime.now(BUSINESS_TZ).strftime("%H:%M:%S"),
-            "names": await member_names(request.app.state.pool)}  # fmt: skip
-
-
-@router.get("/screen")
-async def screen(request: Request, fragment: bool = False) -> Response:
-    """数据大屏 (1920×1080): live rankings, lecture figures, the latest commendations."""
-    data = await _screen_data(request)
-    return page(
-        request, "screen_live.html" if fragment else "screen.html", title="数据大屏", **data
-    )
-
-
 async def member_names(pool: asyncpg.Pool) -> dict[str, str]:
     """Names of members for the people shown in tasks (tasks carry ids only)."""
     async with pool.acquire() as connection:

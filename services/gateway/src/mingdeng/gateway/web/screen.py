@@ -1,0 +1,228 @@
+"""数据大屏 (1920×1080, public, live): the quarter's top ten by Vanguard with rank numbers,
+every department's and branch's Fortress Index, the 财政月讲堂 and the household coverage by
+month, the 党员 structure where the registry has it, and a scrolling feed of the latest good
+news in words. It shows names, departments, indices and counts, never a violation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Request, Response
+
+from mingdeng.contracts.outreach_views import Coverage
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
+from mingdeng.gateway.entrypoints.answers import FortressRanking, VanguardRanking
+from mingdeng.gateway.web import chinese
+from mingdeng.gateway.web.pages import explain, page
+from mingdeng.gateway.web.reads import Unreadable, read, read_or
+
+router = APIRouter(include_in_schema=False)
+MONTHS = 12
+FEED = 14
+TEXT = "#f5e6c8"
+GOLD = "#ffd54f"
+FONT = 28  # legible at three metres, in the charts as on the page
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    at: datetime
+    words: str
+
+    @property
+    def when(self) -> str:
+        return self.at.astimezone(BUSINESS_TZ).strftime("%m-%d %H:%M")
+
+
+def months_back(today: date, count: int) -> list[str]:
+    month = today.replace(day=1)
+    found = []
+    for _ in range(count):
+        found.append(month.strftime("%Y-%m"))
+        month = (month - timedelta(days=1)).replace(day=1)
+    return list(reversed(found))
+
+
+async def lectures_by_month(pool: asyncpg.Pool, first: str) -> dict[str, tuple[int, int]]:
+    """Lectures delivered (微课堂) and attendances (人次) by month (Beijing) from `first` on."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            """SELECT to_char(l.delivered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
+                      count(DISTINCT l.lecture_id) AS lectures, count(a.member_id) AS attendances
+                 FROM gateway.lectures l
+                 LEFT JOIN gateway.attendances a ON a.lecture_id = l.lecture_id
+                WHERE l.delivered_at IS NOT NULL
+                  AND to_char(l.delivered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') >= $1
+                GROUP BY 1""",
+            first,
+        )
+    return {r["month"]: (r["lectures"], r["attendances"]) for r in rows}
+
+
+async def structure(pool: asyncpg.Pool, today: date) -> tuple[dict[str, int], dict[str, int]]:
+    """Active members: party members or not; party members by age (those with a birth date)."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            "SELECT m.party_member, m.born_on FROM gateway.active_members a"
+            " JOIN gateway.members m USING (member_id)"
+        )
+    kinds = {"中共党员": 0, "其他干部职工": 0}
+    ages = {"35岁及以下": 0, "36—45岁": 0, "46—55岁": 0, "56岁及以上": 0}
+    for row in rows:
+        kinds["中共党员" if row["party_member"] else "其他干部职工"] += 1
+        born: date | None = row["born_on"]
+        if row["party_member"] and born is not None:
+            age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+            band = 0 if age <= 35 else 1 if age <= 45 else 2 if age <= 55 else 3
+            ages[list(ages)[band]] += 1
+    return kinds, ages
+
+
+async def feed(pool: asyncpg.Pool) -> list[FeedItem]:
+    """The latest good news: lectures given and attended, commendations delivered."""
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(
+            """(SELECT l.delivered_at AS at, 'gave' AS kind, m.name, l.title
+                  FROM gateway.lectures l JOIN gateway.members m ON m.member_id = l.delivered_by
+                 WHERE l.delivered_at IS NOT NULL ORDER BY l.delivered_at DESC LIMIT $1)
+               UNION ALL
+               (SELECT a.attended_at, 'attended', m.name, l.title
+                  FROM gateway.attendances a
+                  JOIN gateway.members m ON m.member_id = a.member_id
+                  JOIN gateway.lectures l ON l.lecture_id = a.lecture_id
+                 ORDER BY a.attended_at DESC LIMIT $1)
+               UNION ALL
+               (SELECT (t.body->>'done_at')::timestamptz, 'delivered', m.name, t.body->>'cause'
+                  FROM gateway.tasks t JOIN gateway.members m ON m.member_id = t.member_id
+                 WHERE t.kind = 'commendation' AND t.status = 'done'
+                   AND t.body->>'done_at' IS NOT NULL
+                 ORDER BY 1 DESC LIMIT $1)
+               ORDER BY at DESC LIMIT $1""",
+            FEED,
+        )
+    words = {
+        "gave": lambda name, what: f"{name} 主讲财政月讲堂《{what}》",
+        "attended": lambda name, what: f"{name} 参加财政月讲堂《{what}》",
+        "delivered": lambda name, what: f"{chinese.quarter(what)}季度标兵 {name} 的喜报已送到家中",
+    }
+    return [FeedItem(r["at"], words[r["kind"]](r["name"], r["title"] or "")) for r in rows]
+
+
+def _bars(names: list[str], values: list[float], colour: str) -> dict[str, Any]:
+    """Horizontal bars, best on top, the value at each bar's end."""
+    return {
+        "grid": {"left": 8, "right": 90, "top": 4, "bottom": 4, "containLabel": True},
+        "xAxis": {"type": "value", "max": 100, "show": False},
+        "yAxis": {"type": "category", "inverse": True, "data": names,
+                  "axisLabel": {"color": TEXT, "fontSize": FONT}, "axisTick": {"show": False}},
+        "series": [{"type": "bar", "data": values, "barWidth": "62%",
+                    "itemStyle": {"color": colour, "borderRadius": [0, 4, 4, 0]},
+                    "label": {"show": True, "position": "right", "color": GOLD,
+                              "fontSize": FONT, "formatter": "{c}"}}],
+    }  # fmt: skip
+
+
+def _by_month(months: list[str], bars: list[Any], line: list[Any], names: tuple[str, str],
+              percent: bool = False) -> dict[str, Any]:  # fmt: skip
+    axis = {"color": TEXT, "fontSize": FONT}
+    return {
+        "legend": {"top": 0, "itemWidth": 36, "itemHeight": 20,
+                   "textStyle": {"color": TEXT, "fontSize": FONT}},
+        "grid": {"left": 10, "right": 10, "top": 48, "bottom": 4, "containLabel": True},
+        "xAxis": {"type": "category", "data": [f"{int(m[5:])}月" for m in months],
+                  "axisLabel": axis},
+        "yAxis": [{"type": "value", "axisLabel": axis, "splitLine": {"show": False},
+                   "minInterval": 1},
+                  {"type": "value", "axisLabel": {**axis, "formatter": "{value}%" if percent
+                                                  else "{value}"},
+                   "splitLine": {"lineStyle": {"color": "rgba(255,255,255,.12)"}},
+                   **({"max": 100} if percent else {})}],
+        "series": [
+            {"type": "bar", "name": names[0], "data": bars, "itemStyle": {"color": "#c62828"}},
+            {"type": "line", "name": names[1], "yAxisIndex": 1, "data": line, "smooth": True,
+             "symbolSize": 10, "lineStyle": {"width": 4, "color": GOLD},
+             "itemStyle": {"color": GOLD}},
+        ],
+    }  # fmt: skip
+
+
+def _donut(parts: dict[str, int], colours: list[str]) -> dict[str, Any]:
+    return {
+        "color": colours,
+        "series": [{"type": "pie", "radius": ["42%", "70%"], "center": ["50%", "52%"],
+                    "data": [{"name": k, "value": v} for k, v in parts.items() if v],
+                    "label": {"color": TEXT, "fontSize": FONT,
+                              "formatter": "{b}\n{c}人 {d}%"},
+                    "labelLine": {"length": 10, "length2": 10}}],
+    }  # fmt: skip
+
+
+async def screen_data(request: Request) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    today = now.astimezone(BUSINESS_TZ).date()
+    quarter = str(Quarter.of(now))
+    months = months_back(today, MONTHS)
+    pool = request.app.state.pool
+    try:
+        members = VanguardRanking.model_validate(
+            await read(request, f"/v1/quarters/{quarter}/vanguard", {"limit": 10}, as_screen=True)
+        )
+        departments = FortressRanking.model_validate(
+            await read(request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}, as_screen=True)
+        )
+        branches = FortressRanking.model_validate(
+            await read(
+                request,
+                f"/v1/quarters/{quarter}/fortress",
+                {"level": "branch", "limit": 500},
+                as_screen=True,
+            )
+        )
+        coverage = {}
+        for month in months:
+            found = await read_or(request, f"/v1/outreach/coverage/{month}", as_screen=True)
+            coverage[month] = Coverage.model_validate(found) if found is not None else None
+    except Unreadable as error:
+        raise explain(error) from None  # fmt: skip
+    names = {d.id: d.name for d in departments.items}
+    lectures = await lectures_by_month(pool, months[0])
+    kinds, ages = await structure(pool, today)
+    charts = {
+        "departments": _bars([d.name for d in departments.items],
+                             [round(d.index, 1) for d in departments.items], "#e53935"),
+        "branches": _bars([b.name for b in branches.items],
+                          [round(b.index, 1) for b in branches.items], "#c79a2c"),
+        "lectures": _by_month(months, [lectures.get(m, (0, 0))[0] for m in months],
+                              [lectures.get(m, (0, 0))[1] for m in months],
+                              ("微课堂（场）", "参学（人次）")),
+        "coverage": _by_month(
+            months, [c.visited if c else None for c in coverage.values()],
+            [round(100 * c.rate, 1) if c and c.rate is not None else None
+             for c in coverage.values()],
+            ("走访结对户（户）", "覆盖率（%）"), percent=True),
+        "kinds": _donut(kinds, ["#e53935", "#8d6e63"]),
+        "ages": _donut(ages, ["#ffd54f", "#ffb300", "#e57373", "#c62828"]),
+    }  # fmt: skip
+    return {
+        "quarter": quarter,
+        "members": members,
+        "department_names": names,
+        "department_rows": max(1, len(departments.items)),
+        "branch_rows": max(1, len(branches.items)),
+        "charts": {name: json.dumps(chart, ensure_ascii=False) for name, chart in charts.items()},
+        "has_ages": any(ages.values()),
+        "feed": await feed(pool),
+        "updated": now.astimezone(BUSINESS_TZ).strftime("%H:%M:%S"),
+    }
+
+
+@router.get("/screen")
+async def screen(request: Request, fragment: bool = False) -> Response:
+    """数据大屏 (1920×1080): redrawn on /screen/live (the index-change stream)."""
+    data = await screen_data(request)
+    template = "screen_live.html" if fragment else "screen.html"
+    return page(request, template, title="数据大屏", charts=True, **data)
