@@ -13,10 +13,9 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Request, Response
 
-from mingdeng.contracts.outreach_views import Coverage
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
-from mingdeng.gateway.entrypoints.answers import FortressRanking, VanguardRanking
-from mingdeng.gateway.web import chinese
+from mingdeng.gateway.entrypoints.answers import CoverageAnswer, FortressRanking, VanguardRanking
+from mingdeng.gateway.web import chinese, labels
 from mingdeng.gateway.web.pages import explain, page
 from mingdeng.gateway.web.reads import Unreadable, read, read_or
 
@@ -71,7 +70,7 @@ async def structure(pool: asyncpg.Pool, today: date) -> tuple[dict[str, int], di
             " JOIN gateway.members m USING (member_id)"
         )
     kinds = {"中共党员": 0, "其他干部职工": 0}
-    ages = {"35岁及以下": 0, "36—45岁": 0, "46—55岁": 0, "56岁及以上": 0}
+    ages = {"35岁及以下": 0, "36至45岁": 0, "46至55岁": 0, "56岁及以上": 0}
     for row in rows:
         kinds["中共党员" if row["party_member"] else "其他干部职工"] += 1
         born: date | None = row["born_on"]
@@ -83,40 +82,46 @@ async def structure(pool: asyncpg.Pool, today: date) -> tuple[dict[str, int], di
 
 
 async def feed(pool: asyncpg.Pool) -> list[FeedItem]:
-    """The latest good news: lectures given and attended, commendations delivered."""
+    """The latest good news: lectures given (with their attendance), commendations delivered,
+    the bureau's reported figures."""
     async with pool.acquire() as connection:
         rows = await connection.fetch(
-            """(SELECT l.delivered_at AS at, 'gave' AS kind, m.name, l.title
+            """(SELECT l.delivered_at AS at, 'lecture' AS kind, m.name, l.title AS what,
+                       (SELECT count(*) FROM gateway.attendances a
+                         WHERE a.lecture_id = l.lecture_id)::float8 AS value, '' AS unit
                   FROM gateway.lectures l JOIN gateway.members m ON m.member_id = l.delivered_by
                  WHERE l.delivered_at IS NOT NULL ORDER BY l.delivered_at DESC LIMIT $1)
                UNION ALL
-               (SELECT a.attended_at, 'attended', m.name, l.title
-                  FROM gateway.attendances a
-                  JOIN gateway.members m ON m.member_id = a.member_id
-                  JOIN gateway.lectures l ON l.lecture_id = a.lecture_id
-                 ORDER BY a.attended_at DESC LIMIT $1)
-               UNION ALL
-               (SELECT (t.body->>'done_at')::timestamptz, 'delivered', m.name, t.body->>'cause'
+               (SELECT (t.body->>'done_at')::timestamptz, 'commendation', m.name,
+                       t.body->>'cause', 0, ''
                   FROM gateway.tasks t JOIN gateway.members m ON m.member_id = t.member_id
                  WHERE t.kind = 'commendation' AND t.status = 'done'
                    AND t.body->>'done_at' IS NOT NULL
                  ORDER BY 1 DESC LIMIT $1)
+               UNION ALL
+               (SELECT k.reported_at, 'kpi', k.period, k.metric, k.value, coalesce(k.unit, '')
+                  FROM gateway.kpis k WHERE k.subject_type = 'bureau'
+                 ORDER BY k.reported_at DESC LIMIT 4)
                ORDER BY at DESC LIMIT $1""",
             FEED,
         )
-    words = {
-        "gave": lambda name, what: f"{name} 主讲财政月讲堂《{what}》",
-        "attended": lambda name, what: f"{name} 参加财政月讲堂《{what}》",
-        "delivered": lambda name, what: f"{chinese.quarter(what)}季度标兵 {name} 的喜报已送到家中",
-    }
-    return [FeedItem(r["at"], words[r["kind"]](r["name"], r["title"] or "")) for r in rows]
+    return [FeedItem(r["at"], _words(r["kind"], r["name"], r["what"] or "", r["value"], r["unit"]))
+            for r in rows]  # fmt: skip
+
+
+def _words(kind: str, name: str, what: str, value: float, unit: str) -> str:
+    if kind == "lecture":
+        return f"{name}主讲《{what}》，{value:.0f}人参学"
+    if kind == "commendation":
+        return f"{chinese.quarter(what)}标兵{name}的喜报送到家中"
+    return f"{name} {labels.metric(what)} {value:g}{unit}"
 
 
 def _bars(names: list[str], values: list[float], colour: str) -> dict[str, Any]:
-    """Horizontal bars, best on top, the value at each bar's end."""
+    """Horizontal bars, best on top, the value at each bar's end (the scale to the best)."""
     return {
         "grid": {"left": 8, "right": 90, "top": 4, "bottom": 4, "containLabel": True},
-        "xAxis": {"type": "value", "max": 100, "show": False},
+        "xAxis": {"type": "value", "min": 0, "max": max(values, default=1) * 1.05, "show": False},
         "yAxis": {"type": "category", "inverse": True, "data": names,
                   "axisLabel": {"color": TEXT, "fontSize": FONT}, "axisTick": {"show": False}},
         "series": [{"type": "bar", "data": values, "barWidth": "62%",
@@ -151,13 +156,16 @@ def _by_month(months: list[str], bars: list[Any], line: list[Any], names: tuple[
 
 
 def _donut(parts: dict[str, int], colours: list[str]) -> dict[str, Any]:
+    """A ring with its legend beside it: name, count and share."""
+    total = sum(parts.values()) or 1
+    shown = {f"{k} {v}人 {100 * v / total:.0f}%": v for k, v in parts.items()}
     return {
         "color": colours,
-        "series": [{"type": "pie", "radius": ["42%", "70%"], "center": ["50%", "52%"],
-                    "data": [{"name": k, "value": v} for k, v in parts.items() if v],
-                    "label": {"color": TEXT, "fontSize": FONT,
-                              "formatter": "{b}\n{c}人 {d}%"},
-                    "labelLine": {"length": 10, "length2": 10}}],
+        "legend": {"orient": "vertical", "right": 0, "top": "middle", "itemGap": 14,
+                   "textStyle": {"color": TEXT, "fontSize": FONT}},
+        "series": [{"type": "pie", "radius": ["45%", "85%"], "center": ["20%", "50%"],
+                    "data": [{"name": k, "value": v} for k, v in shown.items()],
+                    "label": {"show": False}}],
     }  # fmt: skip
 
 
@@ -185,7 +193,7 @@ async def screen_data(request: Request) -> dict[str, Any]:
         coverage = {}
         for month in months:
             found = await read_or(request, f"/v1/outreach/coverage/{month}", as_screen=True)
-            coverage[month] = Coverage.model_validate(found) if found is not None else None
+            coverage[month] = CoverageAnswer.model_validate(found) if found is not None else None
     except Unreadable as error:
         raise explain(error) from None  # fmt: skip
     names = {d.id: d.name for d in departments.items}
@@ -196,8 +204,8 @@ async def screen_data(request: Request) -> dict[str, Any]:
                              [round(d.index, 1) for d in departments.items], "#e53935"),
         "branches": _bars([b.name for b in branches.items],
                           [round(b.index, 1) for b in branches.items], "#c79a2c"),
-        "lectures": _by_month(months, [lectures.get(m, (0, 0))[0] for m in months],
-                              [lectures.get(m, (0, 0))[1] for m in months],
+        "lectures": _by_month(months, [lectures.get(m, (None, None))[0] for m in months],
+                              [lectures.get(m, (None, None))[1] for m in months],
                               ("微课堂（场）", "参学（人次）")),
         "coverage": _by_month(
             months, [c.visited if c else None for c in coverage.values()],
@@ -208,6 +216,7 @@ async def screen_data(request: Request) -> dict[str, Any]:
         "ages": _donut(ages, ["#ffd54f", "#ffb300", "#e57373", "#c62828"]),
     }  # fmt: skip
     return {
+        "bureau": request.app.state.settings.bureau_name,
         "quarter": quarter,
         "members": members,
         "department_names": names,
@@ -215,6 +224,7 @@ async def screen_data(request: Request) -> dict[str, Any]:
         "branch_rows": max(1, len(branches.items)),
         "charts": {name: json.dumps(chart, ensure_ascii=False) for name, chart in charts.items()},
         "has_ages": any(ages.values()),
+        "kinds": kinds,
         "feed": await feed(pool),
         "updated": now.astimezone(BUSINESS_TZ).strftime("%H:%M:%S"),
     }
@@ -225,4 +235,4 @@ async def screen(request: Request, fragment: bool = False) -> Response:
     """数据大屏 (1920×1080): redrawn on /screen/live (the index-change stream)."""
     data = await screen_data(request)
     template = "screen_live.html" if fragment else "screen.html"
-    return page(request, template, title="数据大屏", charts=True, **data)
+    return page(request, template, title="数据大屏", **data)
