@@ -50,5 +50,5 @@ def test_periods_and_dates_in_the_bureaus_words() -> None:
     assert chinese.issue_number("2026-11") == "2026年第11期"
     assert chinese.day(date(2026, 12, 1)) == "2026年12月1日"
     assert chinese.day(datetime(2026, 11, 30, 17, tzinfo=UTC)) == "2026年12月1日"  # Beijing
-    assert chinese.rule(1).startswith("第1条（不准在上班时间炒股")
+    assert chinese.CONDUCT_RULES[1].startswith("不准在上班时间炒股")
     assert chinese.issuer("浏阳市财政局") == "中共浏阳市财政局机关委员会"

@@ -45,11 +45,6 @@ def day(moment: Date) -> str:
     return f"{moment.year}年{moment.month}月{moment.day}日"
 
 
-def rule(number: int) -> str:
-    """第2条（不准迟到早退、擅离岗位，因公外出须报备）."""
-    return f"第{number}条（{CONDUCT_RULES.get(number, '')}）"
-
-
 def issue_number(month_text: str) -> str:
     """期号 of a month's 督查通报: one issue a month, 2026-11 → 2026年第11期."""
     year, number = month_text.split("-")
