@@ -121,6 +121,7 @@ def upload(visits: Visits, kind: str, rows: list[list[str]]) -> object:
     return page
 
 
+@pytest.mark.timeout(300)  # a dozen pages, a live change, imports, a close, page weights
 def test_dashboard_in_a_browser(
     platform_of: Callable[..., Platform], tmp_path: Path, browser_of: Callable[[], object]
 ) -> None:

@@ -68,11 +68,12 @@ async def check(request: Request, quarter: str, now: datetime, *, details: bool)
     result = CloseCheck(quarter, ends, now >= ends, final, pending)
     if not details or result.refusal:
         return result
+    nothing = {"quarter": quarter, "status": "provisional", "total": 0, "items": []}
     members = VanguardRanking.model_validate(
-        await read(request, f"/v1/quarters/{quarter}/vanguard", {"limit": 500})
+        await read_or(request, f"/v1/quarters/{quarter}/vanguard", {"limit": 500}) or nothing
     )
     departments = FortressRanking.model_validate(
-        await read(request, f"/v1/quarters/{quarter}/fortress", {"limit": 500})
+        await read_or(request, f"/v1/quarters/{quarter}/fortress", {"limit": 500}) or nothing
     )
     reported = {
         (kpi.subject_type, kpi.subject_id)
