@@ -190,7 +190,8 @@ def print_documents(browser: Any, api: str, history: list[str], quarter: str, ou
         page.goto(f"{api}/office/bulletin?month={month}", wait_until="load")
         pages, size, text = pdf(page, out / f"bulletin-{month}.pdf")
         assert (pages, size.endswith("(A4)")) == (1, True), (month, pages, size)
-        assert chinese.issue_number(month) in text and "督查通报" in text
+        assert chinese.issue_number(month) in text
+        assert f"关于{chinese.month(month)}“十不准”督查情况的通报" in text
         for rule in bulletin["violations_by_rule"]:
             number = int(rule.strip("第条"))
             assert chinese.CONDUCT_RULES[number] in text, (month, rule)

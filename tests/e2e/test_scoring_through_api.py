@@ -121,17 +121,18 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
 
     # not on the public board while provisional (and that answer is not kept past the close)
     assert httpx.get(f"{platform}/v1/board/2026Q3").status_code == 404
-    # a close of the running quarter is early: refused at the door naming the fields, unless
-    # the event gives the reason in `earlyclose`; then scoring closes it as it stands
-    running = str(Quarter.of(datetime.now(UTC)))
+    # a close of a quarter not ended (the next: this test's year stays open) is early: refused
+    # at the door naming the fields, unless the event gives the reason in `earlyclose`; then
+    # scoring closes it as it stands
+    unended = str(Quarter.of(datetime.now(UTC)).next())
     early = Events(source="/systems/admin", prefix="early").close(
-        running, datetime.now(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+        unended, datetime.now(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
     )
     refused = api.post("/v1/events", json=document(early), headers=admin)
     assert refused.status_code == 422
     reasons = refused.json()["events"][0]["reasons"]
     assert [r["field"] for r in reasons] == ["time", "earlyclose"]
-    assert f"{running} has not ended" in reasons[0]["message"]
+    assert f"{unended} has not ended" in reasons[0]["message"]
     assert api.get(f"/v1/events/{early.id}", params={"source": early.source},
                    headers=admin).status_code == 404  # fmt: skip
     overridden = {**document(early), "earlyclose": "党组会议决定提前评选（测试）"}
