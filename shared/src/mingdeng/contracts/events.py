@@ -68,6 +68,8 @@ class MemberRegistered(EventData):
     roles: tuple[Role, ...] = Field(min_length=1)
     party_member: bool
     born_on: date | None = None
+    # the family's address, where the leader carries the 喜报 (喜报到家); seen like the phone
+    home_address: Text | None = None
 
 
 class MemberLeft(EventData):

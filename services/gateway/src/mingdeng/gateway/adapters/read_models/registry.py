@@ -42,11 +42,13 @@ DEPARTMENT = f"""
     WHERE {later_stamp("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
 MEMBER = f"""
     INSERT INTO gateway.members (member_id, name, department_id, phone, roles, party_member,
+                                 home_address, born_on,
                                  registered_at, registered_source, registered_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (member_id) DO UPDATE SET name = EXCLUDED.name,
         department_id = EXCLUDED.department_id, phone = EXCLUDED.phone, roles = EXCLUDED.roles,
-        party_member = EXCLUDED.party_member, registered_at = EXCLUDED.registered_at,
+        party_member = EXCLUDED.party_member, home_address = EXCLUDED.home_address,
+        born_on = EXCLUDED.born_on, registered_at = EXCLUDED.registered_at,
         registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
     WHERE {later_stamp("gateway.members", "registered_at", "registered_source", "registered_id")}"""
 # a departure read before any registration keeps a row registered at '-infinity' (not active);
@@ -87,6 +89,8 @@ class RegistryBatch(EventBatch):
                 data.phone,
                 list(data.roles),
                 data.party_member,
+                data.home_address,
+                data.born_on,
                 *Stamp.of(event),
             )
         )
