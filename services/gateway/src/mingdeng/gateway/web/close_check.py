@@ -15,6 +15,7 @@ from mingdeng.gateway.entrypoints.answers import (
     VanguardRanking,
 )
 from mingdeng.gateway.entrypoints.ingest import EventState
+from mingdeng.gateway.web import labels
 from mingdeng.gateway.web.actions import SOURCE as DASHBOARD
 from mingdeng.gateway.web.reads import Api
 
@@ -41,12 +42,15 @@ class CloseCheck:
     def refusal(self) -> str | None:
         """Why the quarter cannot be closed now, as a sentence; None when it can."""
         if self.final:
-            return f"{self.quarter} 已定稿，不能再次关闭。"
+            return f"{labels.quarter(self.quarter)}已定稿，不能再次关闭。"
         if not self.ended:
-            ends = self.ends.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
-            return f"{self.quarter} 尚未结束（{ends} 结束），结束后才能关闭并定稿。"
+            ends = f"{labels.day(self.ends)} {self.ends.astimezone(BUSINESS_TZ):%H:%M}"
+            return f"{labels.quarter(self.quarter)}尚未结束（{ends} 结束），结束后才能关闭并定稿。"
         if self.pending:
-            return f"{self.quarter} 的关闭指令已提交（{self.pending}），正在定稿，请稍候刷新。"
+            return (
+                f"{labels.quarter(self.quarter)}的关闭指令已提交（{self.pending}），"
+                "正在定稿，请稍候刷新。"
+            )
         return None
 
 
