@@ -94,8 +94,9 @@ def test_every_role_reads_names_and_the_report_s_words_on_the_demo_bureau(
     )  # fmt: skip
     roles = {
         "admin": ("m001", ["/office", "/rankings", "/rankings?page_number=2",
-                           f"/office/selections?quarter={last_closed}", "/office/import",
-                           "/me", f"/members/{member}", "/board"]),
+                           f"/office/selections?quarter={last_closed}", "/office/selections",
+                           "/office/bulletin", "/office/review", "/office/import", "/me",
+                           f"/members/{member}", "/board", "/screen"]),
         "secretary": (secretary, ["/branch", "/rankings", f"/members/{in_branch}", "/me"]),
         "leader": (leader, ["/line", "/rankings"]),
         "member": (member, ["/me", "/rankings", "/board"]),
