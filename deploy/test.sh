@@ -8,10 +8,12 @@ export GATEWAY_PORT="${GATEWAY_PORT:-18000}" SCORING_PORT="${SCORING_PORT:-18101
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$DEPLOY_DIR/bootstrap.sh"
 # the browser tests of the dashboard drive Debian's chromium, with CJK fonts for readable
-# screenshots (tests/e2e/test_dashboard_browser.py); for tests only
+# screenshots (tests/e2e/test_dashboard_browser.py), and poppler-utils to read the documents
+# they print (tests/e2e/test_demo.py); for tests only
 browser_packages=()
 command -v chromium >/dev/null || browser_packages+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || browser_packages+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null || browser_packages+=(poppler-utils)  # the printed documents' text
 if [ ${#browser_packages[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   say "installing ${browser_packages[*]} for the browser tests"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.runtime.settings import KafkaSettings
 from mingdeng.runtime.topics_admin import ensure_topics
+from tests.conftest import IN_CI
 from tests.support.processes import ROOT, Service, free_port
 
 SECRET = "e2e-secret-0123456789abcdef0123456789"
@@ -101,3 +103,39 @@ def platform_of(
         if code not in (0, -signal.SIGTERM) or "Traceback" in log:
             failed.append(f"{service.command[0]} exited {code}; see {service.log}")
     assert not failed, failed
+
+
+# --- the browser (Debian's chromium through Playwright) -------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+try:
+    from playwright import sync_api
+except ImportError:  # a dev dependency: missing only in an environment not synced from uv.lock
+    sync_api = None  # type: ignore[assignment]
+
+
+def missing(what: str, how: str) -> None:
+    """Under CI=true a missing browser or driver fails the test; elsewhere it skips it."""
+    if IN_CI:
+        pytest.fail(f"{what} is missing (CI=true: a failure, not a skip); {how}", pytrace=False)
+    pytest.skip(f"{what} is missing; {how}")
+
+
+@pytest.fixture
+def browser_of() -> Iterator[Callable[[], object]]:
+    """Starts chromium when called: after the services, whose start runs an event loop of its
+    own (Playwright's sync API keeps one running in this thread)."""
+    if sync_api is None:
+        missing("Playwright", "`uv sync` installs it (a dev dependency in uv.lock)")
+    if not CHROMIUM.exists():
+        missing("chromium", "deploy/test.sh installs it (apt-get install chromium)")
+    with ExitStack() as stack:
+
+        def launch() -> object:
+            playwright = stack.enter_context(sync_api.sync_playwright())
+            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            stack.callback(launched.close)
+            return launched
+
+        yield launch

@@ -10,9 +10,8 @@ import csv
 import io
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,53 +21,22 @@ from kafka import KafkaProducer
 from openpyxl import Workbook, load_workbook
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import EVENTS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web import sheets
-from tests.conftest import IN_CI
 from tests.e2e.conftest import SECRET, Platform, token
+from tests.support import page_weight
 from tests.support.builders import Events
 from tests.support.processes import ROOT, wait_for
 from tests.unit.scoring.scenario import quarter_events
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / ".run" / "test" / "screenshots"
 ADMIN_PHONE = "13900000001"
 LEADER_PHONE = "13900000011"
-
-try:
-    from playwright import sync_api
-except ImportError:  # a dev dependency: missing only in an environment not synced from uv.lock
-    sync_api = None  # type: ignore[assignment]
-
-
-def missing(what: str, how: str) -> None:
-    """Under CI=true a missing browser or driver fails the test; elsewhere it skips it."""
-    if IN_CI:
-        pytest.fail(f"{what} is missing (CI=true: a failure, not a skip); {how}", pytrace=False)
-    pytest.skip(f"{what} is missing; {how}")
-
-
-@pytest.fixture
-def browser_of() -> Iterator[Callable[[], object]]:
-    """Starts chromium when called: after the services, whose start runs an event loop of its
-    own (Playwright's sync API keeps one running in this thread)."""
-    if sync_api is None:
-        missing("Playwright", "`uv sync` installs it (a dev dependency in uv.lock)")
-    if not CHROMIUM.exists():
-        missing("chromium", "deploy/test.sh installs it (apt-get install chromium)")
-    with ExitStack() as stack:
-
-        def launch() -> object:
-            playwright = stack.enter_context(sync_api.sync_playwright())
-            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            stack.callback(launched.close)
-            return launched
-
-        yield launch
 
 
 class Visits:
@@ -129,6 +97,11 @@ def log_in_by_sms(visits: Visits, sink: Path, phone: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def csrf_of(visits: Visits) -> str:
+    """The CSRF token of the page open in `visits` (a form's hidden field)."""
+    return str(visits.page.locator("input[name=csrf]").first.get_attribute("value"))
+
+
 def upload(visits: Visits, kind: str, rows: list[list[str]]) -> object:
     """Imports a sheet of `kind` with `rows` (under the English header) from /office/import."""
     book = Workbook()
@@ -148,6 +121,7 @@ def upload(visits: Visits, kind: str, rows: list[list[str]]) -> object:
     return page
 
 
+@pytest.mark.timeout(300)  # a dozen pages, a live change, imports, a close, page weights
 def test_dashboard_in_a_browser(
     platform_of: Callable[..., Platform], tmp_path: Path, browser_of: Callable[[], object]
 ) -> None:
@@ -287,12 +261,41 @@ def test_dashboard_in_a_browser(
         for m in ranking
     ]  # fmt: skip
 
-    # close the quarter from the page, with a confirmation
+    # the running quarter has not ended: no close offered, and a close sent anyway is refused
+    running = str(Quarter.of(datetime.now(UTC)))
+    page = office.open(f"/office/selections?quarter={running}")
+    assert page.locator("#close-quarter").count() == 0
+    assert "尚未结束" in page.inner_text("#close-state")
+    page = office.open(f"/office/selections/close?quarter={running}")
+    assert (
+        "尚未结束" in page.inner_text("main") and page.locator("form[action$=close]").count() == 0
+    )
+    forced = office.context.request.post(
+        f"{platform.api}/office/selections/close",
+        form={"quarter": running, "confirm": running, "csrf": csrf_of(office)},
+    )
+    assert forced.status == 409 and "尚未结束" in forced.text()
+    assert api.get(f"/v1/events/close-{running}", params={"source": "/dashboard"},
+                   headers=admin).status_code == 404  # fmt: skip
+
+    # close the ended quarter from the page: what is missing first, then a typed confirmation
     page = office.open("/office/selections?quarter=2026Q3")
-    page.click("text=关闭本季度并定稿")
-    page.wait_for_selector("text=确认关闭 2026Q3 季度")
+    page.click("#close-quarter")
+    page.wait_for_selector("text=确认关闭 2026年第三季度（2026Q3）")
+    missing = page.inner_text("#missing-performance")
+    assert "尚无本季度绩效考核" in missing and "王主任" in missing  # no performance KPI for O
+    office.shot("confirm-close")
+    page.fill("input[name=confirm]", "2026Q2")  # the wrong quarter: the browser holds it back
     page.click("button:has-text('确认关闭')")
-    page.wait_for_selector("text=季度关闭已提交")
+    assert page.locator("input[name=confirm]:invalid").count() == 1
+    wrong = office.context.request.post(
+        f"{platform.api}/office/selections/close",
+        form={"quarter": "2026Q3", "confirm": "2026Q2", "csrf": csrf_of(office)},
+    )
+    assert wrong.status == 422  # and the server too
+    page.fill("input[name=confirm]", "2026Q3")
+    page.click("button:has-text('确认关闭')")
+    page.wait_for_selector("text=关闭已提交")
     closing = api.get("/v1/events/close-2026Q3", params={"source": "/dashboard"}, headers=admin)
     assert closing.status_code == 200
     wait_for(
@@ -304,6 +307,12 @@ def test_dashboard_in_a_browser(
     )
     page = office.open("/office/selections?quarter=2026Q3")
     assert "已定稿" in page.inner_text("main")
+    assert page.locator("#close-quarter").count() == 0  # a final quarter cannot close again
+    again = office.context.request.post(
+        f"{platform.api}/office/selections/close",
+        form={"quarter": "2026Q3", "confirm": "2026Q3", "csrf": csrf_of(office)},
+    )
+    assert again.status == 409 and "已定稿" in again.text()
     exported = office.context.request.get(f"{platform.api}/export/selections-2026Q3.csv")
     assert exported.status == 200 and exported.body().startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(exported.body().decode("utf-8-sig"))))
@@ -386,4 +395,10 @@ def test_dashboard_in_a_browser(
     assert "志愿服务" in page.inner_text("#index")
     member.shot("me-phone")
     member.only_own_host()
+
+    # light pages: a cold cache on emulated Fast 3G, within 150 KB and 2 s
+    cookie = [{"name": "mingdeng_session", "value": session, "url": platform.api}]
+    for path, cookies in (("/login", None), ("/board", None), ("/me", cookie)):
+        weight = page_weight.measure(browser, platform.api, path, "test", cookies)
+        assert weight.within_limits, weight
     screen.only_own_host()

@@ -17,7 +17,7 @@ import pytest
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.ops.demo import build_demo
 from tests.e2e.conftest import Platform, token
-from tests.e2e.test_dashboard_browser import SHOTS, Visits, browser_of  # noqa: F401 (fixture)
+from tests.e2e.test_dashboard_browser import Visits
 from tests.e2e.test_demo import SEED, mingdeng
 from tests.support.processes import wait_for
 
@@ -59,7 +59,7 @@ def no_ids(text: str, where: str) -> None:
 def test_every_role_reads_names_and_the_report_s_words_on_the_demo_bureau(
     platform_of: Callable[..., Platform],
     tmp_path: Path,
-    browser_of: Callable[[], object],  # noqa: F811
+    browser_of: Callable[[], object],
 ) -> None:
     platform = platform_of(
         "gateway", "scoring", "outreach", "notify",
@@ -94,8 +94,9 @@ def test_every_role_reads_names_and_the_report_s_words_on_the_demo_bureau(
     )  # fmt: skip
     roles = {
         "admin": ("m001", ["/office", "/rankings", "/rankings?page_number=2",
-                           f"/office/selections?quarter={last_closed}", "/office/import",
-                           "/me", f"/members/{member}", "/board"]),
+                           f"/office/selections?quarter={last_closed}", "/office/selections",
+                           "/office/bulletin", "/office/review", "/office/import", "/me",
+                           f"/members/{member}", "/board", "/screen"]),
         "secretary": (secretary, ["/branch", "/rankings", f"/members/{in_branch}", "/me"]),
         "leader": (leader, ["/line", "/rankings"]),
         "member": (member, ["/me", "/rankings", "/board"]),

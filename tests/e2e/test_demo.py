@@ -7,12 +7,13 @@ bulletin for every month of its history, liaison visits and work plans. And `min
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,16 @@ from kafka import KafkaConsumer, TopicPartition
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.conduct import TEN_RULES
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.contracts.topics import EVENTS
+from mingdeng.gateway.adapters.tokens import issue_token
+from mingdeng.gateway.domain.access import Principal
+from mingdeng.gateway.web import labels
 from mingdeng.ops.demo import HISTORY_MONTHS, SOURCE, branch_of_department, build_demo
 from mingdeng.runtime.settings import KafkaSettings
 from mingdeng.runtime.topics_admin import ensure_topics
-from tests.e2e.conftest import Platform, token
+from tests.e2e.conftest import SECRET, Platform, missing, token
 from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +64,11 @@ def every_item(api: str, path: str) -> list[dict[str, Any]]:
             return items
 
 
-@pytest.mark.timeout(300)  # loads 18,000 events through every service: about 40 s alone
+@pytest.mark.timeout(
+    420
+)  # prints 24 bulletins too; loads 18,000 events through every service: about 40 s alone
 def test_the_demo_bureau_is_alive_after_loading(
-    platform_of: Callable[..., Platform], tmp_path: Path
+    platform_of: Callable[..., Platform], tmp_path: Path, browser_of: Callable[[], object]
 ) -> None:
     sink = tmp_path / "sms.jsonl"
     platform = platform_of("gateway", "scoring", "outreach", MINGDENG_NOTIFY_SINK_FILE=str(sink))
@@ -158,6 +165,61 @@ def test_the_demo_bureau_is_alive_after_loading(
     assert ranking["status"] == "provisional" and len(ranking["items"]) == 136
     standing = {item["member_id"]: item for item in ranking["items"]}
     assert standing[violation.member_id]["components"]["discipline"] <= 10  # this morning's
+
+    print_documents(browser_of(), platform.api, history, last, tmp_path)
+
+
+def pdf(page: Any, path: Path) -> tuple[int, str, str]:
+    """The page printed by Chromium: its number of pages, page size, and text without spaces."""
+    page.pdf(path=str(path), prefer_css_page_size=True, print_background=True)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    fields = dict(line.split(":", 1) for line in info.stdout.splitlines() if ":" in line)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    return int(fields["Pages"]), fields["Page size"].strip(), "".join(text.split())
+
+
+def print_documents(browser: Any, api: str, history: list[str], quarter: str, out: Path) -> None:
+    """Every month's 督查通报 on one A4 page, citing each rule with its text and listing its
+    cases (the office's copy); the 季讲评 of the last closed quarter; a 喜报 on one page."""
+    if shutil.which("pdftotext") is None:
+        missing("pdftotext", "deploy/test.sh installs poppler-utils")
+    context = browser.new_context(locale="zh-CN")
+    office = issue_token(SECRET, Principal("m001", "admin"), timedelta(hours=1))
+    context.add_cookies([{"name": "mingdeng_session", "value": office, "url": api}])
+    page = context.new_page()
+    cited = 0
+    for month in history:
+        bulletin = httpx.get(f"{api}/v1/bulletins/{month}", headers=ADMIN).json()
+        page.goto(f"{api}/office/bulletin?month={month}", wait_until="load")
+        pages, size, text = pdf(page, out / f"bulletin-{month}.pdf")
+        assert (pages, size.endswith("(A4)")) == (1, True), (month, pages, size)
+        assert labels.issue_number(month) in text
+        assert f"关于{labels.month(month)}“十不准”督查情况的通报" in text
+        for rule in bulletin["violations_by_rule"]:
+            number = int(rule.strip("第条"))
+            assert TEN_RULES[number] in text, (month, rule)
+            cited += 1
+        for case in bulletin["cases"]:
+            assert "".join(case["description"].split()) in text, (month, case)
+    assert cited > 0  # the demo's history has violations to cite
+    page.goto(f"{api}/office/review?quarter={quarter}", wait_until="load")
+    pages, size, text = pdf(page, out / f"review-{quarter}.pdf")
+    assert size.endswith("(A4)") and pages <= 2, (pages, size)
+    assert f"{labels.quarter(quarter)}“十不准”执行情况讲评" in text
+    tasks = every_item(api, "/v1/tasks")
+    task = next(t for t in tasks if t["kind"] == "commendation" and t["cause"] == quarter)
+    leader = issue_token(SECRET, Principal(task["assignee_id"], "leader"), timedelta(hours=1))
+    context.add_cookies([{"name": "mingdeng_session", "value": leader, "url": api}])
+    page.goto(f"{api}/line", wait_until="load")
+    row = page.locator(f"#commendations tr[data-task='{task['task_id']}']")
+    assert "家住 浏阳市" in row.inner_text()  # the family's address, for the leader assigned
+    row.locator("text=打印喜报").click()
+    page.wait_for_selector("#certificate")
+    pages, size, text = pdf(page, out / "certificate.pdf")
+    assert (pages, size) == (1, "841.92 x 594.96 pts (A4)"), (pages, size)
+    assert f"{labels.quarter(quarter)}“季度标兵”" in text and "浏阳市财政局" in text
+    context.close()
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])

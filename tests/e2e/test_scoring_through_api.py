@@ -9,6 +9,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from tests.e2e.conftest import Platform, token
 from tests.support.builders import Events
 from tests.support.processes import wait_for
@@ -119,6 +121,23 @@ def test_a_hand_computed_quarter_published_through_the_api_reads_back_value_by_v
 
     # not on the public board while provisional (and that answer is not kept past the close)
     assert httpx.get(f"{platform}/v1/board/2026Q3").status_code == 404
+    # a close of a quarter not ended (the next: this test's year stays open) is early: refused
+    # at the door naming the fields, unless the event gives the reason in `earlyclose`; then
+    # scoring closes it as it stands
+    unended = str(Quarter.of(datetime.now(UTC)).next())
+    early = Events(source="/systems/admin", prefix="early").close(
+        unended, datetime.now(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+    )
+    refused = api.post("/v1/events", json=document(early), headers=admin)
+    assert refused.status_code == 422
+    reasons = refused.json()["events"][0]["reasons"]
+    assert [r["field"] for r in reasons] == ["time", "earlyclose"]
+    assert f"{unended} has not ended" in reasons[0]["message"]
+    assert api.get(f"/v1/events/{early.id}", params={"source": early.source},
+                   headers=admin).status_code == 404  # fmt: skip
+    overridden = {**document(early), "earlyclose": "党组会议决定提前评选（测试）"}
+    assert api.post("/v1/events", json=overridden, headers=admin).status_code == 202
+    wait_for(lambda: state(early, admin).get("status") == "applied", 30, "the early close")
     # the admin closes the quarter; then an inspection system reports a late violation
     close = Events(source="/systems/admin", prefix="adm").close("2026Q3", "2026-10-11 00:00")
     assert api.post("/v1/events", json=document(close), headers=admin).status_code == 202

@@ -51,6 +51,11 @@ def test_quarters_months_and_dates_read_in_chinese() -> None:
     assert labels.day(datetime.fromisoformat("2026-12-06T17:00:00+00:00")) == "2026年12月7日"
 
 
+def test_the_documents_issue_numbers_and_issuer() -> None:
+    assert labels.issue_number("2026-11") == "2026年第11期"
+    assert labels.issuer("浏阳市财政局") == "中共浏阳市财政局机关委员会"
+
+
 def test_refusals_have_words_beside_the_machine_reason() -> None:
     assert labels.refusal_reason("not JSON: Expecting value: line 1") == "内容不是合法的 JSON 格式"
     assert labels.refusal_reason("Input should be less than or equal to 10") == "数值超出允许范围"

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.closing import EARLY_CLOSE
 from mingdeng.contracts.periods import Quarter
 from mingdeng.scoring.domain.engine import ScoringEngine
 from mingdeng.scoring.domain.rules import Rules
@@ -149,7 +151,25 @@ def test_a_quarter_cannot_be_closed_before_it_ends(rules: Rules) -> None:
     engine = ScoringEngine(rules)
     outcome = engine.apply(e.close("2026Q4", "2026-11-24 10:00"))
     assert outcome.status == "rejected"
-    assert outcome.reason == "2026Q4 has not ended yet; it can be closed from 2027-01-01"
+    assert outcome.reason == (
+        "2026Q4 has not ended yet; it can be closed from 2027-01-01"
+        " (or earlier with the extension attribute earlyclose giving the reason)"
+    )
+
+
+def test_an_early_close_with_its_reason_finalises_the_quarter_as_it_stands(rules: Rules) -> None:
+    e = Events()
+    engine = ScoringEngine(rules)
+    for event in quarter_events(e):
+        engine.apply(event)
+    close = e.close("2026Q3", "2026-09-25 10:00")
+    early = replace(close, extensions={EARLY_CLOSE: "年中表彰大会提前评选"})
+    assert engine.apply(close).status == "rejected"
+    outcome = engine.apply(early)
+    assert (outcome.status, outcome.closed) == ("applied", Q3)
+    assert engine.standings(Q3).status == "final"
+    late = engine.apply(e.volunteer("A", "2026-09-28 10:00"))  # still in the quarter: late
+    assert (late.status, late.late_for) == ("late", Q3)
 
 
 def test_the_platform_closes_only_quarters_that_ended_while_it_ran(rules: Rules) -> None:

@@ -3,9 +3,11 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.closing import EARLY_CLOSE
 from mingdeng.contracts.derived import (
     EventStatus,
     IndexScore,
@@ -316,6 +318,21 @@ def test_statuses_of_late_events_say_why(rules: Rules) -> None:
     status = statuses(service.take([log.append(late)]))[f"{late.source} {late.id}"]
     assert (status.status, status.detail, status.late_for) == ("applied", "late", "2026Q3")
     assert "2026Q3 was closed" in status.reasons[0]["message"]
+
+
+def test_an_early_close_is_refused_unless_it_gives_its_reason(rules: Rules) -> None:
+    e = Events()
+    log = Log()
+    service = ScoringService(rules, PARTITIONS, clock=lambda: datetime(2026, 9, 26, tzinfo=UTC))
+    service.take(log.extend(quarter_events(e)))
+    bare = e.close("2026Q3", "2026-09-25 10:00")
+    refused = statuses(service.take(log.close(bare)))[f"{bare.source} {bare.id}"]
+    assert refused.status == "rejected" and "earlyclose" in refused.reasons[0]["message"]
+    early = replace(e.close("2026Q3", "2026-09-25 11:00"), extensions={EARLY_CLOSE: "提前评选"})
+    out = service.take(log.close(early))
+    assert statuses(out)[f"{early.source} {early.id}"].status == "applied"
+    final = QuarterSelection.model_validate(by_key(out)[(SELECTIONS.name, "2026Q3")])
+    assert final.status == "final"
 
 
 def test_closes_of_two_quarters_whose_copies_cross_do_not_wait_for_each_other(

@@ -393,9 +393,25 @@ class Notification(_Message):
     updated_at: datetime
 
 
+class BulletinCase(_Message):
+    """One violation of the month as the office's copy of the bulletin lists it: when, who,
+    their department, the rule and what was found; `retracted` if an appeal was upheld since.
+    Readers see a case only where they may see the violation (SPEC §6)."""
+
+    violation_id: str
+    member_id: str
+    name: str
+    department: str
+    rule: int
+    description: str
+    at: datetime
+    retracted: bool
+
+
 class Bulletin(_Message):
     """The monthly bulletin (督查通报): violations by rule and department, retractions, lecture
-    and visit figures of one month, and its text as people read it."""
+    and visit figures of one month, its text as people read it, and its cases (oldest first;
+    empty in bulletins issued before cases were listed)."""
 
     month: str
     issued_at: datetime
@@ -408,6 +424,7 @@ class Bulletin(_Message):
     household_visits: int
     community_visits: int
     text: str
+    cases: list[BulletinCase] = []
 
     @property
     def key(self) -> str:

@@ -72,6 +72,8 @@ class MemberRegistered(EventData):
     born_on: date | None = None
     joined_party_on: date | None = Field(default=None, description="入党时间")
     position: ShortText | None = Field(default=None, description="职务, e.g. 预算科科长")
+    # the family's address, where the leader carries the 喜报 (喜报到家); seen like the phone
+    home_address: Text | None = None
 
 
 class MemberLeft(EventData):

@@ -9,6 +9,7 @@ commendations) is built by `commendation_visits` once scoring has selected them,
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import random
@@ -50,6 +51,8 @@ DEPARTMENTS = [
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力志国东海波宁晨雪琳"
+HOME_STREETS = ["淮川街道北正中路", "集里街道金沙北路", "荷花街道花园路", "关口街道白沙路",
+                "淮川街道圭斋路", "集里街道劳动路"]  # fmt: skip
 VILLAGES = ["沙市村", "东门村", "官渡村", "古港村", "龙伏村", "张坊村", "大围山村", "淳口村"]
 MODULES: list[ev.LectureModule] = ["theory", "ideals", "business"]
 MODULE_TITLES = {"theory": "理论武装", "ideals": "理想信念", "business": "财政业务"}
@@ -425,6 +428,14 @@ def build_bureau(rng: random.Random, staff: int, party: int) -> Bureau:
     )
 
 
+def home_address(member_id: str) -> str:
+    """A family address in 浏阳 (not drawn from the seeded random numbers, so adding it left
+    every other value of the demo as it was)."""
+    number = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16)
+    street = HOME_STREETS[number % len(HOME_STREETS)]
+    return f"浏阳市{street}{number % 97 + 1}号"
+
+
 def branch_of_department(department_id: str) -> str:
     return f"b{(int(department_id[1:]) - 1) % len(BRANCHES) + 1}"
 
@@ -460,6 +471,7 @@ def _registry(bureau: Bureau, rng: random.Random, emit: Emit, origin: datetime) 
                 roles=tuple(roles),
                 party_member=member_id in bureau.party_members,
                 born_on=date(rng.randrange(1965, 2000), rng.randrange(1, 13), rng.randrange(1, 29)),
+                home_address=home_address(member_id),
             ),
             origin,
         )

@@ -71,6 +71,11 @@ class GatewaySettings(BaseSettings):
         description="node_modules holding the dashboard's npm assets (echarts, swagger-ui-dist);"
         " by default the repository's",
     )
+    bureau_name: str = Field(
+        default="浏阳市财政局",
+        min_length=1,
+        description="the agency's name as its documents carry it (督查通报, 喜报, 季讲评)",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
 

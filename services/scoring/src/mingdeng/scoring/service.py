@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.closing import early_close_reason
 from mingdeng.contracts.codec import new_event, parse_record, record_identity, serialize_event
 from mingdeng.contracts.derived import (
     Contribution,
@@ -301,7 +302,8 @@ class ScoringService:
         if event.key in self.sequencing.completed_closes:
             self._advance(record.partition, record.offset)  # another copy of a close taken
             return
-        if quarter in self.engine.closed or event.time < quarter.end:
+        refused = event.time < quarter.end and early_close_reason(event) is None
+        if quarter in self.engine.closed or refused:
             self._complete([event], sink)  # nothing to wait for: already closed, or refused
             self._advance(record.partition, record.offset)
             return
@@ -365,7 +367,9 @@ class ScoringService:
         it closed. Each gets one status."""
         for event in closes:
             assert isinstance(event.data, ev.QuarterClosed)
-            outcome = self.engine.close(Quarter.parse(event.data.quarter), event.time)
+            outcome = self.engine.close(
+                Quarter.parse(event.data.quarter), event.time, early_close_reason(event)
+            )
             self.sequencing.completed_closes.add(event.key)
             out.append(self._status(event, outcome))
             if outcome.closed is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote_to_bytes
 
@@ -7,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from mingdeng.contracts import text
+from mingdeng.contracts.closing import check_close
 from mingdeng.contracts.codec import (
     BATCH,
     HTTP_PREFIX,
@@ -103,11 +105,13 @@ async def post_events(
 
     events, payloads, invalid = [], [], []
     first_of: dict[tuple[str, str], tuple[int, bytes]] = {}  # key: its first index, its bytes
+    now = datetime.now(UTC)
     for index, item in enumerate(batch):
         try:
             if not isinstance(item, dict):
                 raise InvalidEvent.single("(event)", "a CloudEvent is a JSON object")
             event = parse_document(item, latest=False, may_hold_unstorable=may_hold_unstorable)
+            check_close(event, now)
             payload = serialize_event(event)  # the bytes published, serialised once
             if len(payload) > MAX_EVENT_BYTES:
                 raise InvalidEvent.single(

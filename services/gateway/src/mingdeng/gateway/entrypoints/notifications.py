@@ -11,8 +11,16 @@ from fastapi.responses import PlainTextResponse
 from mingdeng.contracts.derived import Bulletin
 from mingdeng.contracts.periods import MONTH_PATTERN
 from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.domain.access import may_see_violations
 from mingdeng.gateway.entrypoints.answers import Notifications, Tasks
-from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, Offset, Viewer
+from mingdeng.gateway.entrypoints.deps import (
+    VIEWER_PROBLEMS,
+    Connection,
+    Limit,
+    Offset,
+    Organisation,
+    Viewer,
+)
 from mingdeng.gateway.entrypoints.paging import (
     NEXT_LINK,
     After,
@@ -92,12 +100,17 @@ async def bulletin(
     request: Request,
     month: Annotated[str, Path(pattern=MONTH_PATTERN, examples=["2026-10"])],
     viewer: Viewer,
+    org: Organisation,
     connection: Connection,
 ) -> Response:
-    """The monthly bulletin (督查通报); `Accept: text/plain` gives the text as people read it."""
+    """The monthly bulletin (督查通报); `Accept: text/plain` gives the text as people read it.
+    Its cases are those whose violation the viewer may see (admin all of them)."""
     found = await repository.bulletin(connection, month)
     if found is None:
         raise Problem(404, "No bulletin", f"the bulletin of {month} has not been issued")
+    found = found.model_copy(
+        update={"cases": [c for c in found.cases if may_see_violations(viewer, c.member_id, org)]}
+    )
     if "text/plain" in request.headers.get("accept", ""):
         return PlainTextResponse(found.text)
     return encoded_json_response(request, found.model_dump_json().encode(), final=True)

@@ -10,19 +10,50 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import assets, excel, member_pages, office_pages, pages
+from mingdeng.gateway.web import (
+    assets,
+    documents,
+    excel,
+    member_pages,
+    office_pages,
+    pages,
+    screen,
+)
 from mingdeng.gateway.web.login import LoginCodes
 from mingdeng.gateway.web.reads import PageError
+
+
+class PagesCompressed:
+    """The dashboard's HTML gzipped for browsers that accept it (a ranking page is ~100 KB of
+    rows); the API (/v1/…) and the precompressed assets pass as they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.plain = app
+        self.compressed = GZipMiddleware(app, minimum_size=1024, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else "/v1/"
+        if path.startswith(("/v1/", "/assets/")):
+            await self.plain(scope, receive, send)
+        else:
+            await self.compressed(scope, receive, send)
 
 
 def install(app: FastAPI, settings: GatewaySettings) -> None:
     node_modules = (
         Path(settings.assets_dir) if settings.assets_dir else assets.default_node_modules()
     )
-    app.include_router(assets.router(app, node_modules))
+    files = assets.Assets(node_modules)
+    pages.templates.env.globals["asset"] = files.url
+    app.include_router(assets.router(app, files))
     app.include_router(pages.router)
+    app.include_router(documents.router)
+    app.include_router(screen.router)
+    app.add_middleware(PagesCompressed)
     app.include_router(excel.router)
     app.include_router(office_pages.router)
     app.include_router(member_pages.router)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from fastapi import Request
 
+from mingdeng.contracts.closing import check_close
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
@@ -34,7 +35,11 @@ def dashboard_event(
 
 
 async def publish(request: Request, events: list[Event[EventData]]) -> Accepted:
-    """Publish all of `events` or none; raises the publisher's Conflict or Unavailable."""
+    """Publish all of `events` or none; raises the publisher's Conflict or Unavailable, and
+    InvalidEvent for what POST /v1/events refuses beyond the contracts (an early close)."""
+    now = datetime.now(UTC)
+    for event in events:
+        check_close(event, now)
     publisher: EventPublisher = request.app.state.publisher
     payloads = [serialize_event(event) for event in events]
     return await publisher.accept(request.app.state.pool, events, payloads)

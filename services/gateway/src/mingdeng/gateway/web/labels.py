@@ -1,7 +1,8 @@
 """The bureau's words: Chinese names of what the API answers in codes (component, role, status,
 metric…), and the report's own terms where it has one (`REPORT_TERMS`, checked against the
-source report by tests/unit/gateway/test_labels.py). Quarters, months and dates in Chinese;
-the API keeps `2026Q4`, `2026-12` and ISO dates."""
+source report by tests/unit/gateway/test_labels.py). Quarters, months, dates and the documents'
+期号 in Chinese (成文日期 as GB/T 9704-2012 writes it: Arabic numerals, no leading zeros); the API
+keeps `2026Q4`, `2026-12` and ISO dates. The rules' texts are in contracts/conduct.py."""
 
 from __future__ import annotations
 
@@ -159,6 +160,17 @@ def day(moment: date | datetime | str | None) -> str:
     if isinstance(moment, datetime):
         moment = moment.astimezone(BUSINESS_TZ).date()
     return f"{moment.year}年{moment.month}月{moment.day}日"
+
+
+def issue_number(month_name: str) -> str:
+    """期号 of a month's 督查通报, one issue a month: 2026-11 → 2026年第11期"""
+    year, _, number = month_name.partition("-")
+    return f"{year}年第{int(number)}期"
+
+
+def issuer(bureau: str) -> str:
+    """发文机关 of the office's documents: the bureau's 机关党委 by its full name."""
+    return f"中共{bureau}机关委员会"
 
 
 # Okabe–Ito: four colours that readers with any common colour-vision deficiency tell apart

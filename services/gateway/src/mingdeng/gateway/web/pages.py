@@ -17,8 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.conduct import TEN_RULES
 from mingdeng.contracts.derived import Bulletin, Task, YearTopTen
-from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
+from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.gateway.adapters import work
 from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
@@ -40,7 +42,7 @@ from mingdeng.gateway.entrypoints.answers import (
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation
 from mingdeng.gateway.entrypoints.office import DeadLetters, RejectedEvents, SpeakerRotation
 from mingdeng.gateway.settings import GatewaySettings
-from mingdeng.gateway.web import actions, labels
+from mingdeng.gateway.web import actions, close_check, labels, people
 from mingdeng.gateway.web.evidence import evidence
 from mingdeng.gateway.web.login import Account, LoginCodes, TooManyRequests
 from mingdeng.gateway.web.reads import SCREEN, Api, PageError, ScreenApi, ViewerApi
@@ -57,6 +59,7 @@ from mingdeng.gateway.web.session import (
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["labels"] = labels
+templates.env.globals["ten_rules"] = TEN_RULES
 
 
 def local_time(moment: datetime | None) -> str:
@@ -341,7 +344,8 @@ async def office(
     }
     tasks_by_kind = Counter(t.kind for t in open_tasks.items)
     return page(
-        request, "office.html", title="机关党办总览", quarter=quarter, year=year, latest=latest,
+        request, "office.html", title="机关党办总览", charts=True, quarter=quarter, year=year,
+        latest=latest,
         kpi_chart=json.dumps(kpi_chart, ensure_ascii=False), lectures=lectures, rotation=rotation,
         coverage=coverage, tasks_by_kind=tasks_by_kind,
         open_tasks=tasks_in_order(open_tasks.items)[:20], names=await api.directory(),
@@ -504,32 +508,53 @@ async def selections(
     quarter = quarter_or_now(quarter)
     selection = await api.find(QuarterSelections, f"/v1/quarters/{quarter}/selections")
     top_ten = await api.find(YearTopTen, f"/v1/years/{quarter[:4]}/top-ten")
+    closing = await close_check.check(api, quarter, datetime.now(UTC), details=False)
     return page(
         request, "selections.html", title="评选结果", quarter=quarter, selection=selection,
-        top_ten=top_ten, names=await api.directory(), quarters=recent_quarters(),
+        top_ten=top_ten, names=await api.directory(), quarters=recent_quarters(), closing=closing,
     )  # fmt: skip
 
 
+async def _closable(api: Api, quarter: str, *, details: bool) -> close_check.CloseCheck:
+    """The quarter's close check; a page refusing the close when the quarter may not close."""
+    found = await close_check.check(api, quarter, datetime.now(UTC), details=details)
+    if found.refusal:
+        raise PageError(409, found.refusal)
+    return found
+
+
 @router.get("/office/selections/close")
-async def confirm_close(request: Request, viewer: Admin, quarter: str) -> Response:
+async def confirm_close(request: Request, viewer: Admin, api: ViewerApi, quarter: str) -> Response:
+    """Before the close (it cannot be undone): what is still missing, and a typed confirmation."""
     quarter = quarter_or_now(quarter)
-    return page(request, "confirm_close.html", title="确认关闭季度", quarter=quarter)
+    found = await _closable(api, quarter, details=True)
+    return page(request, "confirm_close.html", title="确认关闭季度", quarter=quarter, check=found)
 
 
 @router.post("/office/selections/close")
 async def close_quarter(
     request: Request,
     viewer: Admin,
+    api: ViewerApi,
     quarter: Annotated[str, Form()],
+    confirm: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     form_checked(request, csrf)
     quarter = quarter_or_now(quarter)
-    event = actions.dashboard_event(ev.QuarterClosed(quarter=quarter), f"close-{quarter}", viewer)
+    await _closable(api, quarter, details=False)
+    if confirm.strip().upper() not in (quarter, labels.quarter(quarter)):
+        raise PageError(
+            422, f"未关闭：确认框中须输入“{quarter}”（所关闭的季度），以免误关其他季度。"
+        )
+    event = actions.dashboard_event(
+        ev.QuarterClosed(quarter=quarter), close_check.close_id(quarter), viewer
+    )
     await publish_actions(request, [event])
     return page(
         request, "message.html", title="已提交", back=f"/office/selections?quarter={quarter}",
-        sentence=f"{quarter} 季度关闭已提交；评分完成后评选结果将定稿，可在公示栏发布。",
+        sentence=f"{labels.quarter(quarter)}（{quarter}）关闭已提交；评分完成后评选结果将定稿，"
+        "可在公示栏发布。",
     )  # fmt: skip
 
 
@@ -541,17 +566,35 @@ async def publish_actions(request: Request, events: list[Any]) -> Accepted:
         raise PageError(409, "这项操作此前已用不同的内容提交过，未再次发布。") from None
     except Unavailable:
         raise PageError(503, "消息服务暂时不可用，操作未发布，请稍后重试。") from None
+    except InvalidEvent as invalid:
+        raise PageError(422, f"操作未发布：{invalid}") from None
 
 
 @router.get("/office/bulletin")
 async def bulletin(
-    request: Request, viewer: Admin, api: ViewerApi, month: str | None = None
-) -> Response:
-    month = month or month_of(datetime.now(UTC))
-    found = await api.find(Bulletin, f"/v1/bulletins/{month}")
+    request: Request, viewer: Admin, api: ViewerApi, month: str | None = None,
+    copy: str = "office",
+) -> Response:  # fmt: skip
+    """督查通报 as a 公文: the office's copy lists the cases; the copy for circulation
+    (`copy=circulation`) names no one (violations are the office's, SPEC §6)."""
+    if copy not in ("office", "circulation"):
+        raise PageError(422, "副本只能是机关党办存档（office）或印发（circulation）。")
+    months = _months_back(25)
+    found = None
+    if month is None:  # the latest issued month (this month's comes on the 1st of the next)
+        for candidate in reversed(months):
+            found = await api.find(Bulletin, f"/v1/bulletins/{candidate}")
+            if found is not None:
+                month = candidate
+                break
+        month = month or months[-1]
+    else:
+        found = await api.find(Bulletin, f"/v1/bulletins/{month}")
     return page(
-        request, "bulletin.html", title=f"{month} 督查通报", month=month, bulletin=found,
-        months=_months_back(12),
+        request, "bulletin.html", title=f"{labels.month(month)}督查通报", month=month,
+        bulletin=found, months=months, copy=copy,
+        issuer=labels.issuer(request.app.state.settings.bureau_name),
+        rules=sorted({int(r.strip("第条")) for r in found.violations_by_rule}) if found else [],
     )  # fmt: skip
 
 
@@ -640,9 +683,11 @@ async def line(
     departments = await api.get(FortressRanking, f"/v1/quarters/{quarter}/fortress", {"limit": 500})
     tasks = await api.get(Tasks, "/v1/tasks", {"assignee_id": viewer.subject, "limit": 500})
     commendations = tasks_in_order([t for t in tasks.items if t.kind == "commendation"])
+    exemplars = {row.task.member_id for row in commendations}
     return page(
         request, "line.html", title="分管科室与喜报到家", quarter=quarter,
         departments=departments, commendations=commendations, quarters=recent_quarters(),
+        addresses=await people.home_addresses(request.app.state.pool, exemplars),
         names=await api.directory(),
     )  # fmt: skip
 
@@ -708,31 +753,3 @@ async def board(request: Request, api: ViewerApi, quarter: str | None = None) ->
     )
     return page(request, "board.html", title="公示栏", board=None, sentence=sentence,
                 quarter=candidates[0], quarters=recent_quarters())  # fmt: skip
-
-
-async def _screen_data(api: Api) -> dict[str, Any]:
-    quarter = this_quarter()
-    path = f"/v1/quarters/{quarter}"
-    members = await api.get(VanguardRanking, f"{path}/vanguard", {"limit": 10})
-    departments = await api.get(FortressRanking, f"{path}/fortress", {"limit": 10})
-    lectures = await api.get(LectureStats, "/v1/lectures/stats", {"year": int(quarter[:4])})
-    tasks = await api.get(Tasks, "/v1/tasks", {"status": "done", "limit": 500})
-    names = await api.directory()
-    delivered = sorted(
-        (t for t in tasks.items if t.kind == "commendation"),
-        key=lambda t: t.done_at.timestamp() if t.done_at else 0.0,
-        reverse=True,
-    )[:6]
-    return {"quarter": quarter, "members": members, "departments": departments,
-            "lectures": lectures, "delivered": delivered, "names": names,
-            "department_names": {d: names.department(d) for d in names.departments},
-            "updated": datetime.now(BUSINESS_TZ).strftime("%H:%M:%S")}  # fmt: skip
-
-
-@router.get("/screen")
-async def screen(request: Request, api: ScreenApi, fragment: bool = False) -> Response:
-    """数据大屏 (1920×1080): live rankings, lecture figures, the latest commendations."""
-    data = await _screen_data(api)
-    return page(
-        request, "screen_live.html" if fragment else "screen.html", title="数据大屏", **data
-    )

@@ -11,7 +11,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from mingdeng.contracts.derived import Bulletin, EventRef, QuarterSelection, ReminderRequest, Task
+from mingdeng.contracts.derived import (
+    Bulletin,
+    BulletinCase,
+    EventRef,
+    QuarterSelection,
+    ReminderRequest,
+    Task,
+)
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_after
 from mingdeng.notify.domain.state import NotifyState
 
@@ -298,6 +305,19 @@ def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
         household_visits=household,
         community_visits=community,
         text="\n".join(lines),
+        cases=[
+            BulletinCase(
+                violation_id=v.violation_id,
+                member_id=v.member_id,
+                name=r.name if (r := state.recipient(v.member_id)) else v.member_id,
+                department=_department_name(state, v.member_id),
+                rule=v.rule,
+                description=v.description,
+                at=v.at,
+                retracted=v.violation_id in state.retractions,
+            )
+            for v in sorted(counted, key=lambda v: (v.at, v.violation_id))
+        ],
     )
 
 

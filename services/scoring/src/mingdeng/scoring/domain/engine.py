@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sortedcontainers import SortedList
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.closing import early_close_reason
 from mingdeng.contracts.envelope import Event, EventKey
 from mingdeng.contracts.events import INDEX_KPI_SUBJECT, EventData
 from mingdeng.contracts.periods import Quarter, quarters_of_year
@@ -175,7 +176,7 @@ class ScoringEngine:
         # in UTC: the same instant, and one shared tzinfo instead of one per offset seen
         data, stamp = event.data, Stamp(event.time.astimezone(UTC), event.source, event.id)
         if isinstance(data, ev.QuarterClosed):
-            return self.close(Quarter.parse(data.quarter), event.time)
+            return self.close(Quarter.parse(data.quarter), event.time, early_close_reason(event))
         time_quarter = Quarter.of(event.time)
         if time_quarter not in self.closed:
             key = _digest(event.key)
@@ -214,13 +215,16 @@ class ScoringEngine:
             supersedes=(replaced.key,) if replaced is not None else (),
         )
 
-    def close(self, quarter: Quarter, at: datetime) -> Outcome:
+    def close(self, quarter: Quarter, at: datetime, early_reason: str | None = None) -> Outcome:
+        """Final standings of `quarter` as they stand; before its end only with the reason
+        of an early close (contracts.closing)."""
         if quarter in self.closed:
             return Outcome("applied", reason=f"{quarter} was already closed")
-        if at < quarter.end:
+        if at < quarter.end and early_reason is None:
             return Outcome(
                 "rejected",
-                reason=f"{quarter} has not ended yet; it can be closed from {quarter.end.date()}",
+                reason=f"{quarter} has not ended yet; it can be closed from {quarter.end.date()}"
+                " (or earlier with the extension attribute earlyclose giving the reason)",
             )
         board = self._board(quarter)
         final = self.frozen.pop(quarter, None)

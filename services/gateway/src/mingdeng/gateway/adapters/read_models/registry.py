@@ -42,13 +42,13 @@ DEPARTMENT = f"""
     WHERE {later_stamp("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
 MEMBER = f"""
     INSERT INTO gateway.members (member_id, name, department_id, phone, roles, party_member,
-                                 born_on, joined_party_on, position,
+                                 home_address, born_on, joined_party_on, position,
                                  registered_at, registered_source, registered_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     ON CONFLICT (member_id) DO UPDATE SET name = EXCLUDED.name,
         department_id = EXCLUDED.department_id, phone = EXCLUDED.phone, roles = EXCLUDED.roles,
-        party_member = EXCLUDED.party_member, born_on = EXCLUDED.born_on,
-        joined_party_on = EXCLUDED.joined_party_on,
+        party_member = EXCLUDED.party_member, home_address = EXCLUDED.home_address,
+        born_on = EXCLUDED.born_on, joined_party_on = EXCLUDED.joined_party_on,
         position = EXCLUDED.position, registered_at = EXCLUDED.registered_at,
         registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
     WHERE {later_stamp("gateway.members", "registered_at", "registered_source", "registered_id")}"""
@@ -90,6 +90,7 @@ class RegistryBatch(EventBatch):
                 data.phone,
                 list(data.roles),
                 data.party_member,
+                data.home_address,
                 data.born_on,
                 data.joined_party_on,
                 data.position,
