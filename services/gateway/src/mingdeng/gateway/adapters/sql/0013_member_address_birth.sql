@@ -1,4 +1,5 @@
 -- A member's family address (喜报到家: where the leader carries the commendation) and date of
 -- birth (the big screen's 党员 structure by age), both optional in member.registered.v1.
 -- Rows projected before keep NULL until `mingdeng-gateway rebuild`.
-ALTER TABLE gateway.members ADD COLUMN home_address text, ADD COLUMN born_on date;
+ALTER TABLE gateway.members ADD COLUMN IF NOT EXISTS home_address text,
+    ADD COLUMN IF NOT EXISTS born_on date;

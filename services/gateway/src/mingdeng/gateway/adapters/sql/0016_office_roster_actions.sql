@@ -1,8 +1,7 @@
--- The office's work on the pages (issue 23): the roster shows 出生日期, 入党时间 and 职务 where
+-- The office's work on the pages (issue 23): the roster shows 出生日期 (born_on: 0013), 入党时间 and 职务 where
 -- a registration gives them (an edit on the page keeps what it does not change), and every action published from /dashboard is kept with who did it
 -- (the extensions actor and actorrole) for the pages of each action's history.
 ALTER TABLE gateway.members
-    ADD COLUMN born_on         date,
     ADD COLUMN joined_party_on date,
     ADD COLUMN position        text;
 
