@@ -35,10 +35,11 @@ async def publish_loop(
     producer: AIOKafkaProducer,
     stop: asyncio.Event,
 ) -> None:
-    """Publish changed read models; recompute them all now and then (time moves overdue
-    pairings); ask for reminders of overdue visits."""
+    """Publish the read models that changed (events and the clock move them; the running
+    periods' coverage is stamped with the time every `full_refresh_s`); ask for reminders of
+    overdue visits."""
     kafka = settings.kafka
-    last_full = last_reminders = 0.0
+    last_stamped = last_reminders = 0.0
 
     async def send_reminder(request: ReminderRequest) -> None:
         await producer.send_and_wait(
@@ -47,16 +48,14 @@ async def publish_loop(
 
     while not stop.is_set():
         now = time.monotonic()
-        if service.changed or now - last_full >= settings.full_refresh_s:
-            if now - last_full >= settings.full_refresh_s:
-                last_full = now
-            sends = [
-                await producer.send(
-                    kafka.topic(OUTREACH), key=view.key.encode(), value=view.to_json()
-                )
-                for view in service.refresh()
-            ]
-            await asyncio.gather(*sends)
+        stamp_running = now - last_stamped >= settings.full_refresh_s
+        if stamp_running:
+            last_stamped = now
+        sends = [
+            await producer.send(kafka.topic(OUTREACH), key=view.key.encode(), value=view.message())
+            for view in await service.refresh(stamp_running=stamp_running)
+        ]
+        await asyncio.gather(*sends)
         if now - last_reminders >= settings.reminder_interval_s:
             last_reminders = now
             await service.send_reminders(pool, send_reminder)
