@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from typing import Any
+
+import pytest
 
 from mingdeng.contracts.outreach_views import OutreachView
 from mingdeng.contracts.periods import Period
