@@ -8,7 +8,8 @@ events before the burst):
 - a burst of 100,000 activity events (household visits, volunteering, community reports, dated
   now) is published: events/s from the first publish until outreach has stored the offsets of
   the last; the bare consumer then reads the same records;
-- the longest answer of its /metrics during the burst (the event loop never held long);
+- the longest answer of its /healthz (nothing but the event loop) and /metrics during the
+  burst;
 - coverage freshness: household visits at 500 events/s, every 50th a probe member's first visit
   in the month; from its publish to the `coverage/<month>` record on `mingdeng.outreach.v1`
   that counts it.
@@ -32,7 +33,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -156,8 +157,11 @@ async def stored_offsets(database_url: str, group: str) -> dict[TopicPartition, 
     return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
-async def wait_caught_up(database_url: str, group: str, ends: dict[TopicPartition, int]) -> None:
+async def wait_caught_up(
+    database_url: str, group: str, ends: dict[TopicPartition, int], service: Service
+) -> None:
     while True:
+        assert service.process is not None and service.process.poll() is None, "outreach ended"
         stored = await stored_offsets(database_url, group)
         if all(stored.get(tp, 0) >= end for tp, end in ends.items() if end > 0):
             return
@@ -188,8 +192,8 @@ async def bare_consumer(kafka: KafkaSettings, starts: dict[TopicPartition, int])
         await consumer.stop()
 
 
-async def longest_metrics_answer(url: str, stop: asyncio.Event) -> float:
-    """The longest /metrics answer (ms) while `stop` is not set: the event loop held."""
+async def longest_answer(url: str, stop: asyncio.Event) -> float:
+    """The longest answer (ms) of `url` while `stop` is not set."""
     longest = 0.0
     async with httpx.AsyncClient(timeout=60) as client:
         while not stop.is_set():
@@ -231,8 +235,6 @@ async def coverage_freshness(
     watcher = asyncio.create_task(watch())
     load = activity_burst(probes * 50, members, when, f"fresh-{time.time_ns()}")
     visits = [r for r in load if b'"household"' in r.value]
-    from aiokafka import AIOKafkaProducer
-
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=0)
     await producer.start()
     started = time.monotonic()
@@ -295,7 +297,7 @@ async def one_bureau(
     env = {**rig.env, "MINGDENG_OUTREACH_HEALTH_PORT": str(free_port())}
     url = f"http://127.0.0.1:{env['MINGDENG_OUTREACH_HEALTH_PORT']}"
     group = rig.kafka.group(GROUP)
-    result: dict[str, Any] = {"members": members}
+    result: dict[str, Any] = {"members": members, "load_average_at_start": os.getloadavg()}
     try:
         prestart = subprocess.run(
             [str(ROOT / ".venv/bin/mingdeng-outreach"), "prestart"],
@@ -316,21 +318,28 @@ async def one_bureau(
         assert service.process is not None
         result["rss_mib_after_start"] = round(rss_mib(service.process.pid), 1)
         await publish(rig.kafka, probe_registry(20, datetime.now(UTC) - timedelta(days=1)))
-        await wait_caught_up(env["MINGDENG_DATABASE_URL"], group, await topic_ends(rig.kafka))
+        await wait_caught_up(
+            env["MINGDENG_DATABASE_URL"], group, await topic_ends(rig.kafka), service
+        )
         await asyncio.sleep(3)  # its first refresh of everything
 
         starts = await topic_ends(rig.kafka)
         burst = activity_burst(BURST, members, datetime.now(UTC), "burst")
         stop = asyncio.Event()
-        watching = asyncio.create_task(longest_metrics_answer(f"{url}/metrics", stop))
+        held = asyncio.create_task(longest_answer(f"{url}/healthz", stop))  # the loop held
+        metrics = asyncio.create_task(longest_answer(f"{url}/metrics", stop))
         began = time.monotonic()
         await publish(rig.kafka, burst)
-        await wait_caught_up(env["MINGDENG_DATABASE_URL"], group, await topic_ends(rig.kafka))
+        await wait_caught_up(
+            env["MINGDENG_DATABASE_URL"], group, await topic_ends(rig.kafka), service
+        )
         seconds = time.monotonic() - began
         stop.set()
         result["outreach_events_per_s"] = round(BURST / seconds)
-        result["longest_metrics_answer_ms_during_burst"] = round(await watching, 1)
+        result["longest_healthz_answer_ms_during_burst"] = round(await held, 1)
+        result["longest_metrics_answer_ms_during_burst"] = round(await metrics, 1)
         result["limit_consumer_events_per_s"] = round(await bare_consumer(rig.kafka, starts))
+        result["load_average_after_burst"] = os.getloadavg()
         result["rss_mib_after_burst"] = round(rss_mib(service.process.pid), 1)
         if freshness:
             print("coverage freshness", flush=True)
@@ -347,7 +356,10 @@ async def one_bureau(
 async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "measured_at": datetime.now(UTC).isoformat()}
     sizes = json.loads(
-        os.environ.get("OUTREACH_BENCH_SIZES", "[[130, 10000], [130, 1000000], [20000, 1000000]]")
+        os.environ.get(
+            "OUTREACH_BENCH_SIZES",
+            "[[130, 10000], [130, 1000000], [20000, 110000], [20000, 1000000]]",
+        )
     )
     runs = []
     for members, events in sizes:

@@ -61,19 +61,6 @@ class Touched:
     liaisons: bool = False
     suggestions: bool = False
 
-    def __bool__(self) -> bool:
-        return bool(
-            self.members
-            or self.households
-            or self.pairings
-            or self.pairs
-            or self.rows
-            or self.tallies
-            or self.departments
-            or self.liaisons
-            or self.suggestions
-        )
-
 
 @dataclass
 class PeriodTally:

@@ -25,6 +25,7 @@ from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import pause, run_until_stopped, worker_main
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
+MAX_VIEW_BYTES = 64 << 20
 log = logging.getLogger(__name__)
 
 
@@ -77,7 +78,14 @@ async def run(settings: OutreachSettings) -> None:
             reload=service.reload,
         )
         producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+            bootstrap_servers=kafka.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            # a coverage lists every paired member (about 130 bytes each) and the overdue list
+            # every overdue pairing: megabytes at 20,000 members, under the broker's 1 MB once
+            # compressed (docs/outreach.md, "Message sizes")
+            compression_type="gzip",
+            max_request_size=MAX_VIEW_BYTES,
         )
         await producer.start()
 
