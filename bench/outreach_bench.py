@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,12 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scoring_bench import machine, new_rig, publish, remove, rss_mib  # noqa: E402
+from mingdeng.contracts.codec import parse_event  # noqa: E402
 from mingdeng.contracts.periods import Quarter, month_of  # noqa: E402
 from mingdeng.contracts.topics import EVENTS, OUTREACH  # noqa: E402
 from mingdeng.outreach.domain.state import READS  # noqa: E402
+from mingdeng.outreach.domain.views import OutreachViews  # noqa: E402
+from mingdeng.outreach.service import STEP  # noqa: E402
 from mingdeng.runtime.settings import KafkaSettings  # noqa: E402
 from tests.support.history import SOURCE, Bureau, HistoryRecord, history  # noqa: E402
 from tests.support.processes import Service, free_port  # noqa: E402
@@ -353,6 +357,59 @@ async def one_bureau(
         await remove(bootstrap, database_url, [rig.kafka.topic_prefix], database)
 
 
+def steps_in_process(members: int, events: int) -> dict[str, Any]:
+    """The views alone, in this process, in CPU time of this thread (the machine is shared:
+    wall time would count other processes): folding the history, then the burst in batches of
+    500 with a refresh after each, as the service does; the longest single step."""
+    now = datetime.now(UTC)
+    views = OutreachViews(now)
+    started = time.thread_time()
+    for record in history(bureau(members, events)):
+        document = json.loads(record.value)
+        if document["type"] in OUTREACH_TYPES:
+            views.apply(parse_event(document))
+    fold_s = time.thread_time() - started
+    longest = 0.0
+
+    def step(work: Callable[[], object]) -> None:
+        nonlocal longest
+        began = time.thread_time()
+        work()
+        longest = max(longest, time.thread_time() - began)
+
+    def refresh(moment: datetime) -> None:
+        while True:
+            began = time.thread_time()
+            done = views.settle(moment, STEP)
+            step_s = time.thread_time() - began
+            nonlocal longest
+            longest = max(longest, step_s)
+            if done:
+                break
+        for ref in views.take_views():
+            step(lambda ref=ref: views.publication(ref, moment))  # type: ignore[misc]
+
+    began = time.thread_time()
+    refresh(now)
+    first_refresh_s = time.thread_time() - began
+    longest_at_start, longest = longest, 0.0
+    burst = [
+        parse_event(json.loads(r.value)) for r in activity_burst(BURST, members, now, "in-process")
+    ]
+    began = time.thread_time()
+    for first in range(0, BURST, 500):
+        step(lambda first=first: [views.apply(e) for e in burst[first : first + 500]])  # type: ignore[misc]
+        refresh(now + timedelta(milliseconds=first))
+    burst_s = time.thread_time() - began
+    return {
+        "fold_history_cpu_s": round(fold_s, 1),
+        "first_refresh_cpu_s": round(first_refresh_s, 1),
+        "longest_step_ms_at_start": round(longest_at_start * 1000, 1),
+        "burst_events_per_cpu_s": round(BURST / burst_s),
+        "longest_step_ms_in_burst": round(longest * 1000, 1),
+    }
+
+
 async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine(), "measured_at": datetime.now(UTC).isoformat()}
     sizes = json.loads(
@@ -361,6 +418,14 @@ async def run(bootstrap: str, database_url: str) -> dict[str, Any]:
             "[[130, 10000], [130, 1000000], [20000, 110000], [20000, 1000000]]",
         )
     )
+    if os.environ.get("OUTREACH_BENCH_IN_PROCESS"):
+        results["in_process"] = []
+        for members, events in sizes:
+            print(f"in process: {members} members, {events:,} events", flush=True)
+            figures = {"members": members, "events": events, **steps_in_process(members, events)}
+            print(json.dumps(figures), flush=True)
+            results["in_process"].append(figures)
+        return results
     runs = []
     for members, events in sizes:
         runs.append(await one_bureau(bootstrap, database_url, members, events, members <= 130))

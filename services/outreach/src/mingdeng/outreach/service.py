@@ -8,6 +8,7 @@ are computed `STEP` at a time and each view is assembled in a step of its own.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -51,6 +52,11 @@ class OutreachService:
             for event in events:
                 views.apply(event)
             await asyncio.sleep(0)
+        # The folded history stays for the life of the process: out of the collector's sight,
+        # its full collections walk only what came after (otherwise a pause that grows with
+        # the history).
+        gc.collect()
+        gc.freeze()
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
         """ProjectionRunner handler: keep what outreach reads, in the runner's transaction."""

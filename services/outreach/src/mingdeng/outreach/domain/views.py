@@ -18,13 +18,13 @@ from __future__ import annotations
 import heapq
 import itertools
 from bisect import bisect_right, insort
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 import pydantic_core
+from sortedcontainers import SortedDict
 
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
@@ -107,22 +107,31 @@ class Publication:
         )
 
 
-class _CoverageRow(NamedTuple):
-    pairings: int
-    visited: int
-    name: str
-    department_id: str
-    branch_id: str | None
-    json: bytes  # the MemberCoverage
+# Rows are plain tuples of numbers, strings and times: the garbage collector stops tracking
+# them, so its full collections do not walk every row (docs/outreach.md, "Work on the event
+# loop"). The last item is the row's JSON.
+_CoverageRow = tuple[int, int, str, str, str | None, bytes]  # pairings, visited, name, dept, branch
+_Overdue = tuple[datetime, datetime | None, int, str, str | None, bytes]  # paired, last, days, …
 
 
-class _Overdue(NamedTuple):
-    paired_at: datetime
-    last_visit_at: datetime | None
-    days: int
-    department_id: str
-    branch_id: str | None
-    json: bytes  # the OverduePairing
+@dataclass
+class _CoverageSums:
+    """A period's coverage rows summed, in total, by department and by branch."""
+
+    total: list[int] = field(default_factory=lambda: [0, 0])  # pairings, visited
+    by_department: dict[str, list[int]] = field(default_factory=dict)
+    by_branch: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, row: _CoverageRow, sign: int) -> None:
+        paired, visited, _, department_id, branch_id, _ = row
+        for bucket, key in ((self.by_department, department_id), (self.by_branch, branch_id or "")):
+            counts = bucket.setdefault(key, [0, 0])
+            counts[0] += sign * paired
+            counts[1] += sign * visited
+            if not counts[0]:  # a department or branch is listed while it has pairings
+                del bucket[key]
+        self.total[0] += sign * paired
+        self.total[1] += sign * visited
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _json_list(items: Iterator[bytes] | list[bytes]) -> bytes:
+def _json_list(items: Iterable[bytes]) -> bytes:
     return b"[" + b",".join(items) + b"]"
 
 
@@ -159,8 +168,11 @@ class OutreachViews:
         self.periods: dict[str, Period] = {}
         self._ends: list[tuple[datetime, str]] = []  # (end, name) of the periods, in order
         self._now_periods: tuple[str, str] | None = None
-        self._coverage: dict[str, dict[str, _CoverageRow]] = {}
+        self._coverage: dict[str, SortedDict[str, _CoverageRow]] = {}  # period -> member -> row
+        self._coverage_sums: dict[str, _CoverageSums] = {}
         self._overdue: dict[PairKey, _Overdue] = {}
+        # the overdue list's order, longest without a visit first: (-days, member, household)
+        self._overdue_order: SortedDict[tuple[int, str, str], bytes] = SortedDict()
         self._unpaired: dict[str, bytes] = {}  # household -> the UnpairedHousehold
         self._rows: set[tuple[str, str]] = set()
         self._pairs: set[PairKey] = set()
@@ -190,9 +202,10 @@ class OutreachViews:
         for name, member_id in touched.rows:
             self._know(name)
             self._rows.add((name, member_id))
-        for pair in touched.pairs & state.changes.keys():  # a visit to one's own household
-            self._pairs.add(pair)
-            self._views.add(ViewRef("households", pair[1]))
+        for pair in touched.pairs:
+            if pair in state.changes:  # a visit to a household the member was ever paired with
+                self._pairs.add(pair)
+                self._views.add(ViewRef("households", pair[1]))
         members = set(touched.members)
         for household_id in touched.households:
             self._households.add(household_id)
@@ -238,7 +251,8 @@ class OutreachViews:
         period = Period.parse(name)
         self.periods[name] = period
         insort(self._ends, (period.end, name))
-        self._coverage[name] = {}
+        self._coverage[name] = SortedDict()
+        self._coverage_sums[name] = _CoverageSums()
         self.work += len(self.state.households_of)
         self._rows.update((name, member_id) for member_id in self.state.households_of)
         self._views.update(self._period_views(name, PERIOD_VIEWS))
@@ -311,19 +325,24 @@ class OutreachViews:
                 continue
             paired += 1
             visited += state.last_visit(pair, period.start, moment) is not None
-        rows = self._coverage[name]
+        rows, sums = self._coverage[name], self._coverage_sums[name]
         old = rows.get(member_id)
-        if not paired:
-            if old is not None:
+        if old is not None:
+            if not paired:
                 del rows[member_id]
+                sums.count(old, -1)
                 self._views.add(ViewRef("coverage", name))
+                return
+        elif not paired:
             return
         member = state.registry.member(member_id)
         assert member is not None  # a pairing is in force only for an active member
         branch = state.branch_of(member_id)
         labels = (paired, visited, member.name, member.department_id, branch)
-        if old is not None and old[:5] == labels:
-            return
+        if old is not None:
+            if old[:5] == labels:
+                return
+            sums.count(old, -1)
         json = MemberCoverage(
             member_id=member_id,
             name=member.name,
@@ -333,7 +352,8 @@ class OutreachViews:
             visited=visited,
             rate=_rate(visited, paired),
         ).model_dump_json()
-        rows[member_id] = _CoverageRow(*labels, json.encode())
+        rows[member_id] = row = (*labels, json.encode())
+        sums.count(row, 1)
         self._views.add(ViewRef("coverage", name))
 
     def _overdue_row(self, pair: PairKey, now: datetime) -> None:
@@ -373,13 +393,15 @@ class OutreachViews:
                     last_visit_at=last,
                     days_without_visit=days,
                 ).model_dump_json()
-                late = _Overdue(paired_at, last, days, member.department_id, branch, json.encode())
+                late = (paired_at, last, days, member.department_id, branch, json.encode())
+        if late is None and old is None:
+            return
+        household_id, member_id = pair
+        if old is not None:
+            del self._overdue[pair], self._overdue_order[(-old[2], member_id, household_id)]
         if late is not None:
             self._overdue[pair] = late
-        elif old is not None:
-            del self._overdue[pair]
-        else:
-            return
+            self._overdue_order[(-late[2], member_id, household_id)] = late[-1]
         self._views.add(ViewRef("overdue"))
 
     def _household_row(self, household_id: str, now: datetime) -> None:
@@ -456,7 +478,8 @@ class OutreachViews:
             case "coverage":
                 return self._coverage_body(self.periods[ref.of], now)
             case "overdue":
-                return _json_list([late.json for _, late in self._overdue_in_order()])
+                self.work += len(self._overdue_order)
+                return _json_list(self._overdue_order.values())
             case "reassignment":
                 self.work += len(self._unpaired)
                 return _json_list([self._unpaired[h] for h in sorted(self._unpaired)])
@@ -472,17 +495,9 @@ class OutreachViews:
                 return self._member_households(ref.of, now).model_dump_json().encode()
 
     def _coverage_body(self, period: Period, now: datetime) -> bytes:
-        rows = self._coverage[period.name]
-        self.work += len(rows)
-        by_department: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        by_branch: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        total = seen = 0
-        for row in rows.values():
-            total += row.pairings
-            seen += row.visited
-            for counts in (by_department[row.department_id], by_branch[row.branch_id or ""]):
-                counts[0] += row.pairings
-                counts[1] += row.visited
+        rows, sums = self._coverage[period.name], self._coverage_sums[period.name]
+        self.work += len(sums.by_department) + len(sums.by_branch)
+        total, seen = sums.total
         shell = Coverage(
             period=period.name,
             as_of=min(period.end - JUST_BEFORE, now),
@@ -492,31 +507,25 @@ class OutreachViews:
             by_member=[],
             by_department=[
                 DepartmentCoverage(department_id=d, pairings=p, visited=s, rate=_rate(s, p))
-                for d, (p, s) in sorted(by_department.items())
+                for d, (p, s) in sorted(sums.by_department.items())
             ],
             by_branch=[
                 BranchCoverage(branch_id=b, pairings=p, visited=s, rate=_rate(s, p))
-                for b, (p, s) in sorted(by_branch.items())
+                for b, (p, s) in sorted(sums.by_branch.items())
             ],
         ).model_dump_json()
-        members = _json_list([rows[m].json for m in sorted(rows)])
+        members = _json_list([row[-1] for row in rows.values()])
         return shell.encode().replace(b'"by_member":[]', b'"by_member":' + members, 1)
-
-    def _overdue_in_order(self) -> list[tuple[PairKey, _Overdue]]:
-        self.work += len(self._overdue)
-        return sorted(
-            self._overdue.items(), key=lambda item: (-item[1].days, item[0][1], item[0][0])
-        )
 
     def reminders_due(
         self, last_reminded: dict[PairKey, datetime], now: datetime
     ) -> Iterator[OverduePairing]:
         """Overdue pairings (as settled last, longest without a visit first) whose member was
         not reminded about them in the last 14 days."""
-        for pair, late in self._overdue_in_order():
-            reminded = last_reminded.get(pair)
+        for (_, member_id, household_id), json in list(self._overdue_order.items()):
+            reminded = last_reminded.get((household_id, member_id))
             if reminded is None or now - reminded >= REMIND_EVERY:
-                yield OverduePairing.model_validate_json(late.json)
+                yield OverduePairing.model_validate_json(json)
 
     def _liaison(self, quarter: Period, now: datetime) -> Liaison:
         """Each party-group member's contact points, liaison visits in the quarter, and a flag
