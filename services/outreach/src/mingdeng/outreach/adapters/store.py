@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -47,4 +46,4 @@ async def events_in_order(
     async with connection.transaction():
         cursor = await connection.cursor(f"SELECT body FROM {table} ORDER BY time, source, id")
         while rows := await cursor.fetch(chunk):
-            yield [parse_event(json.loads(row["body"])) for row in rows]
+            yield [parse_event(row["body"]) for row in rows]
