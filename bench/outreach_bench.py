@@ -350,8 +350,10 @@ async def one_bureau(
             result["coverage_freshness"] = await coverage_freshness(
                 rig.kafka, members, 20, 500, datetime.now(UTC)
             )
-        service.stop()
         print(json.dumps(result), flush=True)
+        result["stop_s"] = time.monotonic()
+        service.stop(timeout_s=600)
+        result["stop_s"] = round(time.monotonic() - result["stop_s"], 1)
         return result
     finally:
         await remove(bootstrap, database_url, [rig.kafka.topic_prefix], database)

@@ -71,23 +71,29 @@ class OutreachService:
         for event in await event_store.keep(connection, EVENT_TABLE, taken):
             self.views.apply(event)
 
-    async def _settle(self, views: OutreachViews, now: datetime) -> None:
-        while True:
+    async def _settle(self, views: OutreachViews, now: datetime, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             if views.settle(now, STEP):
                 return
             await asyncio.sleep(0)  # a turn of the event loop between two steps
 
-    async def refresh(self, *, stamp_running: bool = False) -> list[Publication]:
+    async def refresh(
+        self, *, stamp_running: bool = False, stop: asyncio.Event | None = None
+    ) -> list[Publication]:
         """The views whose content changed since they were published last. `stamp_running`:
-        also the running periods' coverage, whose `as_of` is now."""
+        also the running periods' coverage, whose `as_of` is now. Asked to `stop`, it ends
+        between two steps (a new process computes every view again)."""
+        stop = stop or asyncio.Event()
         now = self.clock()
         views = self.views
         if stamp_running:
             views.touch_running(now)
-        await self._settle(views, now)
+        await self._settle(views, now, stop)
         changed = []
         for ref in views.take_views():
-            await self._settle(views, now)  # what the consumer took meanwhile
+            await self._settle(views, now, stop)  # what the consumer took meanwhile
+            if stop.is_set():
+                break
             publication = views.publication(ref, now)
             digest = hashlib.blake2b(publication.body, digest_size=16).digest()
             if self._published.get(publication.key) != digest:
@@ -103,7 +109,7 @@ class OutreachService:
         pairing: the claim and the send share a transaction, so a failed send claims nothing."""
         now = self.clock()
         views = self.views
-        await self._settle(views, now)
+        await self._settle(views, now, asyncio.Event())
         async with pool.acquire() as connection:
             reminded = await store.last_reminded(connection)
         sent = 0

@@ -54,7 +54,7 @@ async def publish_loop(
             last_stamped = now
         sends = [
             await producer.send(kafka.topic(OUTREACH), key=view.key.encode(), value=view.message())
-            for view in await service.refresh(stamp_running=stamp_running)
+            for view in await service.refresh(stamp_running=stamp_running, stop=stop)
         ]
         await asyncio.gather(*sends)
         if now - last_reminders >= settings.reminder_interval_s:
