@@ -46,7 +46,7 @@ from mingdeng.contracts.periods import Quarter, month_of  # noqa: E402
 from mingdeng.contracts.topics import EVENTS, OUTREACH  # noqa: E402
 from mingdeng.outreach.domain.state import READS  # noqa: E402
 from mingdeng.outreach.domain.views import OutreachViews  # noqa: E402
-from mingdeng.outreach.service import STEP  # noqa: E402
+from mingdeng.outreach.service import APPLY_STEP, STEP  # noqa: E402
 from mingdeng.runtime.settings import KafkaSettings  # noqa: E402
 from tests.support.history import SOURCE, Bureau, HistoryRecord, history  # noqa: E402
 from tests.support.processes import Service, free_port  # noqa: E402
@@ -404,7 +404,8 @@ def steps_in_process(members: int, events: int) -> dict[str, Any]:
     gc.freeze()  # the burst is held here, not in the service: out of the collector's walks
     began = time.thread_time()
     for first in range(0, BURST, 500):
-        step(lambda first=first: [views.apply(e) for e in burst[first : first + 500]])  # type: ignore[misc]
+        for part in range(first, first + 500, APPLY_STEP):  # as the service's handler
+            step(lambda part=part: [views.apply(e) for e in burst[part : part + APPLY_STEP]])  # type: ignore[misc]
         refresh(now + timedelta(milliseconds=first))
     burst_s = time.thread_time() - began
     return {

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 EVENT_TABLE = "outreach.events"
 STEP = 2000  # rows computed between two turns of the event loop (a few ms each)
+APPLY_STEP = 100  # events of a batch folded in one step (a few ms)
 LOAD_CHUNK = 2000  # stored events folded in one step (about 40 ms at start)
 
 
@@ -68,8 +69,10 @@ class OutreachService:
                 continue  # scoring dead-letters invalid inbound events, with their reasons
             if type(event.data) in READS:
                 taken.append(event)
-        for event in await event_store.keep(connection, EVENT_TABLE, taken):
+        for count, event in enumerate(await event_store.keep(connection, EVENT_TABLE, taken), 1):
             self.views.apply(event)
+            if count % APPLY_STEP == 0:
+                await asyncio.sleep(0)  # a turn of the event loop between two steps
 
     async def _settle(self, views: OutreachViews, now: datetime, stop: asyncio.Event) -> None:
         while not stop.is_set():
