@@ -16,6 +16,7 @@ if ! command -v wrk >/dev/null; then  # the HTTP load generator of bench/api_ben
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 uv run --frozen python bench/scoring_bench.py
+uv run --frozen python bench/outreach_bench.py
 uv run --frozen python bench/api_bench.py
 uv run --frozen python bench/crash_trials.py "${CRASH_TRIALS:-100}"
 uv run --frozen python bench/pipeline_bench.py  # every consumer on one burst, every service running

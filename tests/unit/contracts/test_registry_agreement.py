@@ -158,11 +158,11 @@ def outreach_view(history: list[Event[EventData]]) -> dict[str, Any]:
     state = OutreachState()
     for event in history:
         state.apply(event)
-    active = [m for m in state.members if state.is_active(m)]
+    active = state.registry.active_members()
     return {
-        "members": {m: state.members[m].department_id for m in active},
-        "branches": {m: b for m in active if (b := state.branch_of(m))},
-        "pairings": sorted((p.household_id, p.member_id) for p in state.pairings_at(LATER)),
+        "members": {r.member_id: r.department_id for r in active},
+        "branches": {r.member_id: b for r in active if (b := state.branch_of(r.member_id))},
+        "pairings": sorted(p for p in state.changes if state.in_force(p, LATER) is not None),
     }
 
 

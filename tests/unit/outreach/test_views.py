@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from mingdeng.contracts.periods import Period, Quarter
-from mingdeng.outreach.domain import views
-from mingdeng.outreach.domain.state import OutreachState, fold
+from mingdeng.contracts.outreach_views import OutreachView
+from mingdeng.contracts.periods import Period
+from mingdeng.outreach.domain.views import OutreachViews
 from tests.support.builders import at
 from tests.unit.outreach.scenario import bureau_events
 
 NOW = at("2026-10-01 12:00")
-Q3 = Period.parse("2026Q3")
 
 
-def bureau() -> OutreachState:
-    return fold(bureau_events())
+def bureau() -> OutreachViews:
+    views = OutreachViews(NOW)
+    for event in bureau_events():
+        views.apply(event)
+    return views
+
+
+def published() -> dict[str, OutreachView]:
+    return {p.key: p.model() for p in bureau().refresh(NOW)}
+
+
+def view_body(key: str) -> Any:
+    return published()[key].body
 
 
 def test_coverage_counts_pairings_in_force_and_visits_by_the_paired_member() -> None:
-    body = views.coverage(bureau(), Q3, NOW)
+    body = view_body("coverage/2026Q3")
     assert (body.pairings, body.visited, body.rate) == (4, 3, 0.75)
     assert [(m.member_id, m.pairings, m.visited) for m in body.by_member] == [
         ("M1", 2, 2),
@@ -32,12 +44,12 @@ def test_coverage_counts_pairings_in_force_and_visits_by_the_paired_member() -> 
 
 
 def test_coverage_of_a_month() -> None:
-    body = views.coverage(bureau(), Period.parse("2026-08"), NOW)
+    body = view_body("coverage/2026-08")
     assert (body.pairings, body.visited) == (4, 1)  # only h2 was visited in August
 
 
 def test_overdue_pairings_are_those_not_visited_for_60_days() -> None:
-    items = views.overdue(bureau(), NOW)
+    items = view_body("overdue")
     assert [(i.household_id, i.days_without_visit) for i in items] == [
         ("h4", 92),
         ("h3", 88),
@@ -47,13 +59,14 @@ def test_overdue_pairings_are_those_not_visited_for_60_days() -> None:
 
 
 def test_reminders_at_most_once_per_14_days_per_pairing() -> None:
-    overdue = views.overdue(bureau(), NOW)
+    views = bureau()
+    views.settle(NOW)
     reminded = {("h3", "M2"): at("2026-09-25 08:00"), ("h1", "M1"): at("2026-09-17 12:00")}
-    assert [i.household_id for i in views.reminders_due(overdue, reminded, NOW)] == ["h4", "h1"]
+    assert [i.household_id for i in views.reminders_due(reminded, NOW)] == ["h4", "h1"]
 
 
 def test_households_without_a_pairing_are_listed_for_reassignment() -> None:
-    items = views.reassignment(bureau(), NOW)
+    items = view_body("reassignment")
     assert [(i.household_id, i.reason, i.previous_member_id) for i in items] == [
         ("h5", "unpaired", "M3"),
         ("h6", "member left", "M3"),
@@ -62,7 +75,7 @@ def test_households_without_a_pairing_are_listed_for_reassignment() -> None:
 
 
 def test_a_leader_without_a_liaison_visit_in_the_quarter_is_flagged() -> None:
-    body = views.liaison(bureau(), Quarter(2026, 3), NOW)
+    body = view_body("liaison/2026Q3")
     assert body.quarter_over is True
     assert [(x.leader_id, x.liaison_visits, x.flagged) for x in body.leaders] == [
         ("L1", 1, False),
@@ -71,31 +84,31 @@ def test_a_leader_without_a_liaison_visit_in_the_quarter_is_flagged() -> None:
 
 
 def test_talks_by_category() -> None:
-    by_category = views.talks(bureau(), Q3).by_category
+    by_category = view_body("talks/2026Q3").by_category
     assert by_category.model_dump() == {"youth": 1, "leadership": 0, "member": 1}
 
 
 def test_suggestions_and_community_tallies() -> None:
-    body = views.suggestions(bureau())
+    body = view_body("suggestions")
     assert (body.submitted, body.adopted, body.workplans) == (2, 1, 2)
     assert [t.model_dump() for t in body.by_topic] == [
         {"topic": "营商环境", "submitted": 1, "adopted": 1},
         {"topic": "预算", "submitted": 1, "adopted": 0},
     ]
-    tally = views.community(bureau(), Q3)
+    tally = view_body("community/2026Q3")
     assert (tally.community_reports, tally.members_reported) == (3, 2)
     assert (tally.volunteer_person_times, tally.volunteer_hours) == (2, 3.5)
 
 
 def test_a_members_households_with_history() -> None:
-    body = views.member_households(bureau(), "M3", NOW)
+    body = view_body("households/M3")
     assert body.households == []  # M3 left
     assert [(h.household_id, h.paired) for h in body.history] == [
         ("h5", True),
         ("h6", True),
         ("h5", False),
     ]
-    m1 = views.member_households(bureau(), "M1", NOW)
+    m1 = view_body("households/M1")
     assert [(h.household_id, h.head_name) for h in m1.households] == [
         ("h1", "户主"),
         ("h2", "户主"),
@@ -106,8 +119,11 @@ def test_periods_are_quarters_and_months() -> None:
     assert Period.parse("2026-11").end == at("2026-12-01 00:00")
     with pytest.raises(ValueError, match="not a quarter"):
         Period.parse("2026-13")
-    assert [p.name for p in views.active_periods(bureau(), NOW)][:3] == [
-        "2026-07",
-        "2026-08",
-        "2026-09",
+    assert sorted(k for k in published() if k.startswith("coverage/")) == [
+        "coverage/2026-07",
+        "coverage/2026-08",
+        "coverage/2026-09",
+        "coverage/2026-10",
+        "coverage/2026Q3",
+        "coverage/2026Q4",
     ]

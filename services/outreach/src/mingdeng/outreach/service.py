@@ -1,10 +1,15 @@
-"""The outreach service: events into its store and state; read models and reminders out.
+"""The outreach service: events into its store and views; read models and reminders out.
 
 No Kafka here: `refresh` returns what to publish, and `send_reminders` takes a `send` function.
+Nothing here holds the event loop for long (docs/outreach.md, "Work on the event loop"): rows
+are computed `STEP` at a time and each view is assembled in a step of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -14,35 +19,45 @@ import asyncpg
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.errors import InvalidEvent
-from mingdeng.contracts.outreach_views import OutreachView, ViewBody, ViewName
-from mingdeng.contracts.periods import Quarter
 from mingdeng.outreach.adapters import store
-from mingdeng.outreach.domain import views
-from mingdeng.outreach.domain.state import READS, REMIND_EVERY, OutreachState
+from mingdeng.outreach.domain.state import READS, REMIND_EVERY
+from mingdeng.outreach.domain.views import OutreachViews, Publication
 from mingdeng.runtime import event_store
 from mingdeng.runtime.projection import Record
 
 log = logging.getLogger(__name__)
 
 EVENT_TABLE = "outreach.events"
+STEP = 2000  # rows computed between two turns of the event loop (a few ms each)
+APPLY_STEP = 100  # events of a batch folded in one step (a few ms)
+LOAD_CHUNK = 2000  # stored events folded in one step (about 40 ms at start)
 
 
 class OutreachService:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
-        self.state = OutreachState()
-        self.changed = True
-        self._published: dict[str, str] = {}
+        self.views = OutreachViews(clock())
+        self._published: dict[str, bytes] = {}  # key -> digest of the body published last
 
     async def reload(self, connection: asyncpg.Connection) -> None:
-        """Fold the state again from what was committed (after a transaction rolled back)."""
-        self.state = OutreachState()
-        await self.load(connection)
+        """Fold the views again from what was committed (after a transaction rolled back)."""
+        fresh = OutreachViews(self.clock())
+        await self._fold_stored(fresh, connection)
+        self.views = fresh
 
     async def load(self, connection: asyncpg.Connection) -> None:
-        for event in await event_store.load(connection, EVENT_TABLE):
-            self.state.apply(event)
-        self.changed = True
+        await self._fold_stored(self.views, connection)
+
+    async def _fold_stored(self, views: OutreachViews, connection: asyncpg.Connection) -> None:
+        async for events in store.events_in_order(connection, EVENT_TABLE, LOAD_CHUNK):
+            for event in events:
+                views.apply(event)
+            await asyncio.sleep(0)
+        # The folded history stays for the life of the process: out of the collector's sight,
+        # its full collections walk only what came after (otherwise a pause that grows with
+        # the history).
+        gc.collect()
+        gc.freeze()
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
         """ProjectionRunner handler: keep what outreach reads, in the runner's transaction."""
@@ -54,47 +69,40 @@ class OutreachService:
                 continue  # scoring dead-letters invalid inbound events, with their reasons
             if type(event.data) in READS:
                 taken.append(event)
-        for event in await event_store.keep(connection, EVENT_TABLE, taken):
-            self.state.apply(event)
-            self.changed = True
+        for count, event in enumerate(await event_store.keep(connection, EVENT_TABLE, taken), 1):
+            self.views.apply(event)
+            if count % APPLY_STEP == 0:
+                await asyncio.sleep(0)  # a turn of the event loop between two steps
 
-    def refresh(self) -> list[OutreachView]:
-        """Every read model whose content changed since the last refresh."""
+    async def _settle(self, views: OutreachViews, now: datetime, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if views.settle(now, STEP):
+                return
+            await asyncio.sleep(0)  # a turn of the event loop between two steps
+
+    async def refresh(
+        self, *, stamp_running: bool = False, stop: asyncio.Event | None = None
+    ) -> list[Publication]:
+        """The views whose content changed since they were published last. `stamp_running`:
+        also the running periods' coverage, whose `as_of` is now. Asked to `stop`, it ends
+        between two steps (a new process computes every view again)."""
+        stop = stop or asyncio.Event()
         now = self.clock()
-        state, found = self.state, []
-
-        def add(view: ViewName, key: str, body: ViewBody, member_id: str | None = None) -> None:
-            found.append(
-                OutreachView(view=view, key=key, member_id=member_id, body=body, computed_at=now)
-            )
-
-        for period in views.active_periods(state, now):
-            add("coverage", f"coverage/{period.name}", views.coverage(state, period, now))
-            add("talks", f"talks/{period.name}", views.talks(state, period))
-            add("community", f"community/{period.name}", views.community(state, period))
-            if "Q" in period.name:
-                add(
-                    "liaison",
-                    f"liaison/{period.name}",
-                    views.liaison(state, Quarter.parse(period.name), now),
-                )
-        add("overdue", "overdue", views.overdue(state, now))
-        add("reassignment", "reassignment", views.reassignment(state, now))
-        add("suggestions", "suggestions", views.suggestions(state))
-        for member_id in sorted({m for (_, m) in state.pairing_changes}):
-            add(
-                "households",
-                f"households/{member_id}",
-                views.member_households(state, member_id, now),
-                member_id,
-            )
+        views = self.views
+        if stamp_running:
+            views.touch_running(now)
+        await self._settle(views, now, stop)
         changed = []
-        for view in found:
-            content = view.body_json()
-            if self._published.get(view.key) != content:
-                self._published[view.key] = content
-                changed.append(view)
-        self.changed = False
+        for ref in views.take_views():
+            await self._settle(views, now, stop)  # what the consumer took meanwhile
+            if stop.is_set():
+                break
+            publication = views.publication(ref, now)
+            digest = hashlib.blake2b(publication.body, digest_size=16).digest()
+            if self._published.get(publication.key) != digest:
+                self._published[publication.key] = digest
+                changed.append(publication)
+            await asyncio.sleep(0)
         return changed
 
     async def send_reminders(
@@ -103,11 +111,12 @@ class OutreachService:
         """Ask the notifier to remind members of overdue visits, at most once per 14 days per
         pairing: the claim and the send share a transaction, so a failed send claims nothing."""
         now = self.clock()
+        views = self.views
+        await self._settle(views, now, asyncio.Event())
         async with pool.acquire() as connection:
             reminded = await store.last_reminded(connection)
-        due = views.reminders_due(views.overdue(self.state, now), reminded, now)
         sent = 0
-        for item in due:
+        for item in views.reminders_due(reminded, now):
             async with pool.acquire() as connection, connection.transaction():
                 if not await store.claim_reminder(
                     connection, item.household_id, item.member_id, now, REMIND_EVERY

@@ -12,7 +12,9 @@ class OutreachSettings(BaseSettings):
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8103, ge=1, le=65535)
     refresh_interval_s: float = Field(default=1.0, gt=0, description="publish changes this often")
-    full_refresh_s: float = Field(default=300, gt=0, description="recompute time-based views")
+    full_refresh_s: float = Field(
+        default=300, gt=0, description="stamp the running periods' coverage with the time"
+    )
     reminder_interval_s: float = Field(default=3600, gt=0, description="look for overdue visits")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)

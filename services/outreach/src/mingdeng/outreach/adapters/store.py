@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import asyncpg
+
+from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.envelope import Event
+from mingdeng.contracts.events import EventData
 
 
 async def last_reminded(connection: asyncpg.Connection) -> dict[tuple[str, str], datetime]:
@@ -31,3 +36,14 @@ async def claim_reminder(
         every,
     )
     return bool(claimed)
+
+
+async def events_in_order(
+    connection: asyncpg.Connection, table: str, chunk: int = 5000
+) -> AsyncIterator[list[Event[EventData]]]:
+    """The events kept in `table`, oldest first, `chunk` at a time: a history of any length
+    is folded without holding it all in memory."""
+    async with connection.transaction():
+        cursor = await connection.cursor(f"SELECT body FROM {table} ORDER BY time, source, id")
+        while rows := await cursor.fetch(chunk):
+            yield [parse_event(row["body"]) for row in rows]

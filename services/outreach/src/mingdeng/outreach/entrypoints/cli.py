@@ -26,6 +26,7 @@ from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import pause, run_until_stopped, worker_main
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
+MAX_VIEW_BYTES = 64 << 20
 log = logging.getLogger(__name__)
 
 
@@ -36,10 +37,11 @@ async def publish_loop(
     producer: AIOKafkaProducer,
     stop: asyncio.Event,
 ) -> None:
-    """Publish changed read models; recompute them all now and then (time moves overdue
-    pairings); ask for reminders of overdue visits."""
+    """Publish the read models that changed (events and the clock move them; the running
+    periods' coverage is stamped with the time every `full_refresh_s`); ask for reminders of
+    overdue visits."""
     kafka = settings.kafka
-    last_full = last_reminders = 0.0
+    last_stamped = last_reminders = 0.0
 
     async def send_reminder(request: ReminderRequest) -> None:
         await producer.send_and_wait(
@@ -48,16 +50,14 @@ async def publish_loop(
 
     while not stop.is_set():
         now = time.monotonic()
-        if service.changed or now - last_full >= settings.full_refresh_s:
-            if now - last_full >= settings.full_refresh_s:
-                last_full = now
-            sends = [
-                await producer.send(
-                    kafka.topic(OUTREACH), key=view.key.encode(), value=view.to_json()
-                )
-                for view in service.refresh()
-            ]
-            await asyncio.gather(*sends)
+        stamp_running = now - last_stamped >= settings.full_refresh_s
+        if stamp_running:
+            last_stamped = now
+        sends = [
+            await producer.send(kafka.topic(OUTREACH), key=view.key.encode(), value=view.message())
+            for view in await service.refresh(stamp_running=stamp_running, stop=stop)
+        ]
+        await asyncio.gather(*sends)
         if now - last_reminders >= settings.reminder_interval_s:
             last_reminders = now
             await service.send_reminders(pool, send_reminder)
@@ -78,7 +78,16 @@ async def run(settings: OutreachSettings) -> None:
             handler=service.handle,
             reload=service.reload,
         )
-        producer = kafka_producer(kafka.bootstrap_servers, acks="all", enable_idempotence=True)
+        producer = kafka_producer(
+            kafka.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            # a coverage lists every paired member (about 130 bytes each) and the overdue list
+            # every overdue pairing: megabytes at 20,000 members, under the broker's 1 MB once
+            # compressed (docs/outreach.md, "Message sizes")
+            compression_type="gzip",
+            max_request_size=MAX_VIEW_BYTES,
+        )
         await producer.start()
 
         async def publishing(stop: asyncio.Event) -> None:
