@@ -25,7 +25,7 @@ from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web.forms import FormTokens
 from tests.e2e.conftest import SECRET, Platform, token
-from tests.e2e.test_dashboard_browser import Visits, browser_of  # noqa: F401 (a fixture)
+from tests.e2e.test_dashboard_browser import Visits
 from tests.support.builders import Events
 from tests.support.processes import ROOT, wait_for
 
@@ -79,7 +79,7 @@ def sms(sink: Path, rule: str) -> list[dict[str, Any]]:
 def test_members_work_in_a_browser(
     platform_of: Callable[..., Platform],
     tmp_path: Path,
-    browser_of: Callable[[], object],  # noqa: F811
+    browser_of: Callable[[], object],
 ) -> None:
     sink = tmp_path / "sms.jsonl"
     platform = platform_of("scoring", "notify", "outreach", "gateway", MINGDENG_NOTIFY_SINK_FILE=str(sink),

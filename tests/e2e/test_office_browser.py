@@ -22,7 +22,7 @@ from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web.office_pages import sign_in_code
 from tests.e2e.conftest import SECRET, Platform, token
-from tests.e2e.test_dashboard_browser import Visits, browser_of  # noqa: F401 (a fixture)
+from tests.e2e.test_dashboard_browser import Visits
 from tests.support.builders import Events
 from tests.support.processes import wait_for
 
@@ -64,7 +64,7 @@ def sms_to(sink: Path, phone: str, rule: str) -> list[dict[str, str]]:
 def test_the_office_s_work_in_a_browser(
     platform_of: Callable[..., Platform],
     tmp_path: Path,
-    browser_of: Callable[[], object],  # noqa: F811
+    browser_of: Callable[[], object],
 ) -> None:
     sink = tmp_path / "sms.jsonl"
     platform = platform_of("scoring", "notify", "gateway", MINGDENG_NOTIFY_SINK_FILE=str(sink),
