@@ -290,7 +290,7 @@ def bulletin(state: NotifyState, month: str, issued_at: datetime) -> Bulletin:
         f"一、违反“十不准”{len(counted)}起，申诉撤销{retractions}起。",
         *(f"  {rule}：{n}起" for rule, n in sorted(by_rule.items())),
         *(f"  {department}：{n}起" for department, n in sorted(by_department.items())),
-        f"二、讲堂开讲{len(lectures)}场，参学{attendances}人次。",
+        f"二、财政月讲堂开讲微课堂{len(lectures)}个，参学{attendances}人次。",
         f"三、走访困难群众{household}户次，到社区报到{community}人次。",
     ]
     return Bulletin(
