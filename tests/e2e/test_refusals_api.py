@@ -72,7 +72,7 @@ def test_what_scoring_refused_is_listed_with_its_reasons_for_admins_only(
     session = issue_token(SECRET, Principal("root", "admin"), timedelta(hours=1))
     shown = api.get("/office/refused", cookies={"mingdeng_session": session})
     assert shown.status_code == 200
-    assert "被拒收的事件（1 条）" in shown.text and "死信（1 条）" in shown.text
+    assert "被拒收的事件（1 条）" in shown.text and "（死信，1 条）" in shown.text
     assert document["id"] in shown.text and "违反“十不准”" in shown.text
     assert letter["ref"] in shown.text and "评分服务" in shown.text
     member = issue_token(SECRET, Principal("m1", "member"), timedelta(hours=1))

@@ -34,7 +34,7 @@ from typing import TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
@@ -186,8 +186,7 @@ class EventPublisher:
         transactional_id, producer = await self._idle.get()
         try:
             if producer is None:
-                producer = self._new_producer(transactional_id)
-                await asyncio.wait_for(producer.start(), self._timeout_s)
+                producer = await self._started(self._new_producer(transactional_id))
             if any(isinstance(event.data, QuarterClosed) for event, _ in batch):
                 async with self._closing:  # one close's copies at a time: barriers never cross
                     await self._transaction(producer, batch)
@@ -200,6 +199,20 @@ class EventPublisher:
             raise
         finally:
             self._idle.put_nowait((transactional_id, producer))
+
+    async def _started(self, producer: AIOKafkaProducer) -> AIOKafkaProducer:
+        """A started producer; a start that fails is a broker away (503). While the broker
+        comes back, aiokafka asserts on a coordinator it has not found (seen in the fault
+        trials as a 500): that too."""
+        try:
+            await asyncio.wait_for(producer.start(), self._timeout_s)
+        except AssertionError as error:
+            try:
+                await producer.stop()
+            except Exception as stopping:  # a half-started producer: told, not raised
+                log.warning("a producer that did not start did not stop either: %r", stopping)
+            raise KafkaConnectionError(f"the producer could not start: {error}") from error
+        return producer
 
     async def _transaction(
         self, producer: AIOKafkaProducer, batch: Sequence[tuple[Event[EventData], bytes]]
