@@ -394,7 +394,7 @@ def check_indices_equal_a_clean_replay(platform: Platform) -> None:
 
     def live() -> dict[tuple[str, str], object]:
         found = {}
-        for topic in (t.SCORES, t.SELECTIONS):
+        for topic in (t.SCORES, t.RANKINGS, t.SELECTIONS):
             for key, value in latest(
                 platform.kafka.bootstrap_servers, platform.kafka.topic(topic)
             ).items():
