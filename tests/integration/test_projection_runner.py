@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 
 import asyncpg
@@ -278,3 +279,44 @@ async def test_caught_up_under_steady_traffic_once_the_log_as_it_stood_at_the_st
     finally:
         producing.set()
         await traffic
+
+
+async def test_a_table_that_grows_fast_is_analyzed_before_autovacuum_would(
+    kafka_bootstrap: str, database_url: str, pg_pool: asyncpg.Pool, unique: str
+) -> None:
+    """A read model that goes from empty to thousands of rows within autovacuum's minute gets
+    planner statistics from its runner (`runtime.statistics`)."""
+    await migrate(database_url, "runtime", "mingdeng.runtime.sql")
+    topic, schema, consumer = f"test.grows.{unique}", f"grows_{unique}", f"test-{unique}"
+    make_topic(kafka_bootstrap, topic, partitions=1)
+    await pg_pool.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.rows (value text)")
+    await pg_pool.execute(f"ALTER TABLE {schema}.rows SET (autovacuum_enabled = false)")
+    produce(kafka_bootstrap, topic, [f"e{i}" for i in range(6_000)])
+
+    async def handler(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
+        await connection.executemany(
+            f"INSERT INTO {schema}.rows VALUES ($1)",
+            [(r.value.decode(),) for r in records if r.value],
+        )
+
+    runner = ProjectionRunner(
+        consumer=consumer, topics=[topic], bootstrap_servers=kafka_bootstrap, pool=pg_pool,
+        handler=handler, schemas=[schema],
+    )  # fmt: skip
+
+    async def feed() -> None:  # a record now and then: the runner looks after a commit
+        while True:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(produce, kafka_bootstrap, topic, ["more"])
+
+    feeding = asyncio.create_task(feed())
+    try:
+        await run_until(runner, lambda: runner.statistics.analyzed > 0)
+    finally:
+        feeding.cancel()
+    assert runner.processed >= 6_000
+    assert await pg_pool.fetchval(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = $1", schema
+    )
+    plan = await pg_pool.fetchval(f"EXPLAIN (FORMAT JSON) SELECT * FROM {schema}.rows")
+    assert json.loads(plan)[0]["Plan"]["Plan Rows"] > 5_000

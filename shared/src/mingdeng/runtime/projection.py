@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from mingdeng.contracts.text import shown
 from mingdeng.runtime.clients import kafka_consumer
 from mingdeng.runtime.faults import Backoff, is_transient
+from mingdeng.runtime.statistics import FreshStatistics
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,9 @@ class ProjectionRunner:
         max_batch: int = 500,
         retry_delay_s: float = 0.5,
         retry_ceiling_s: float = 10.0,
+        schemas: Sequence[str] = (),
     ) -> None:
+        """`schemas`: where the handler's tables are, analyzed as they grow (`statistics`)."""
         self.consumer_name = consumer
         self._topics = list(topics)
         self._bootstrap_servers = bootstrap_servers
@@ -199,6 +202,7 @@ class ProjectionRunner:
         self._progress = (time.monotonic(), 0)  # when it was last told, and how far it was
         self._applying = asyncio.Lock()  # a batch being applied, or an assignment's seek
         self._next_offsets: dict[tuple[str, int], int] = {}  # as stored with the rows
+        self.statistics = FreshStatistics(schemas)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return kafka_consumer(
@@ -413,13 +417,14 @@ class ProjectionRunner:
                 if self.state == "retrying":
                     log.info("%s: the database answers again", self.consumer_name)
                     self.state = "running"
-                return
+                break
             except Exception as error:
                 self._must_reload = True  # the handler may have changed memory, not rows
                 prepared = NOT_PREPARED  # nor trust what it prepared
                 if not is_transient(error):
                     raise
                 await self._wait_out(error, stop, "the database")
+        await self.statistics.keep_up(self._pool)
 
     def _stored(self, records: Sequence[Record]) -> None:
         for record in records:

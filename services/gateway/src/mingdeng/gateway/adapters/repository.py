@@ -108,13 +108,13 @@ class RankedPage:
 # The three ways to a page's rows, one of them taken per request (a parameter each, a
 # one-time filter: the other two read nothing). Parameters: $1 quarter, $2 level, $3/$4 where
 # to start (see `ranking`), $5 rows wanted, $6/$7 where the unranked scores start, $8/$9 the
-# filters, $10 the total when it is kept.
+# filters, $10 the total when it is kept, $14 how many ranked scores to skip.
 RANKED_ROWS = """SELECT k.rank, s.id, s.department_id, s.body
     FROM gateway.score_ranks k
     JOIN gateway.scores s ON (s.quarter, s.level, s.id) = (k.quarter, k.level, k.id)
     WHERE $11::boolean AND k.quarter = $1 AND k.level = $2
       AND k.rank >= $3 AND (k.rank > $3 OR $4::text IS NULL OR k.id > $4)
-    ORDER BY k.rank, k.id LIMIT $5"""
+    ORDER BY k.rank, k.id OFFSET $14 LIMIT $5"""
 UNRANKED_ROWS = """SELECT NULL::integer AS rank, s.id, s.department_id, s.body
     FROM gateway.scores s
     WHERE $12::boolean AND s.quarter = $1 AND s.level = $2 AND s.id > $6
@@ -138,8 +138,9 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPa
     are read. The total is the projector's (`ranking_totals`, `score_totals`), counted only
     within a viewer's own part of the bureau. Over the whole ranking a page is a range of ranks
     (an index scan) at any offset whenever each id of the ranking has a score (the projector
-    keeps that count too: so it is once a batch's chunks are read); otherwise, and within a
-    filter, the rows are read in order up to the page."""
+    keeps that count too: so it is once a batch's chunks are read); until then the ranks are
+    walked in order (an index scan too) up to the page; within a filter the rows are read in
+    order up to the page."""
     totals = await connection.fetchrow(
         """SELECT scored, ranked, matched FROM gateway.ranking_totals
            WHERE quarter = $1 AND level = $2""",
@@ -159,10 +160,13 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPa
             page.level,
             list(page.department_ids),
         )
-    by_rank = whole and (after is not None or page.offset == 0 or matched == ranked)
-    if by_rank and after is None:  # ranks 1 … ranked, each with a score: skip `offset` ranks
+    by_rank, skipped = whole, 0
+    if by_rank and after is None and matched == ranked:  # each rank has a score: skip ranks
         start: tuple[int | None, str | None] = (page.offset + 1, None)
         unranked: tuple[str, int] = ("", max(0, page.offset - matched))
+    elif by_rank and after is None:  # some ranks still wait for their score: skip scores
+        start, skipped = (1, None), page.offset
+        unranked = ("", max(0, page.offset - matched))
     elif by_rank and after is not None:
         start = (after.rank if after.rank is not None else ranked + 1, after.id)
         unranked = ("" if after.rank is not None else after.id, 0)
@@ -207,6 +211,7 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPa
         by_rank,
         by_rank and scored > matched,  # scores that the quarter's ranking does not have yet
         not by_rank,
+        skipped,
     )
     following = RankKey(row["last_rank"], row["last_id"]) if row["more"] else None
     return RankedPage(row["status"], row["body"].encode(), following)

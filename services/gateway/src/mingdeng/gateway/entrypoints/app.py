@@ -212,6 +212,7 @@ async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asynci
             bootstrap_servers=settings.kafka.bootstrap_servers,
             pool=app.state.pool,
             handler=projector,
+            schemas=["gateway"],
         )
         app.state.projector = runner
         try:

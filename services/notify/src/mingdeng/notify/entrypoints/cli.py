@@ -163,6 +163,7 @@ async def run(settings: NotifySettings) -> None:
             pool=pool,
             handler=handle,
             reload=reload,
+            schemas=["notify"],
         )
         producer = kafka_producer(kafka.bootstrap_servers, acks="all", enable_idempotence=True)
         await producer.start()

@@ -77,6 +77,7 @@ async def run(settings: OutreachSettings) -> None:
             pool=pool,
             handler=service.handle,
             reload=service.reload,
+            schemas=["outreach"],
         )
         producer = kafka_producer(
             kafka.bootstrap_servers,
