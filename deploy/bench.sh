@@ -22,3 +22,4 @@ uv run --frozen python bench/crash_trials.py "${CRASH_TRIALS:-100}"
 uv run --frozen python bench/pipeline_bench.py  # every consumer on one burst, every service running
 uv run --frozen python bench/notify_bench.py
 uv run --frozen python bench/outage_trials.py
+uv run --frozen python bench/restart_trials.py

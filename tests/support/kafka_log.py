@@ -43,3 +43,15 @@ def latest(bootstrap_servers: str, topic: str) -> dict[str, bytes]:
         else:
             values[record.key.decode()] = record.value
     return values
+
+
+def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
+    """Where each partition of `topic` ends now (committed and not)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        return {tp.partition: end for tp, end in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()

@@ -176,8 +176,13 @@ class ProjectionRunner:
         retry_delay_s: float = 0.5,
         retry_ceiling_s: float = 10.0,
         schemas: Sequence[str] = (),
+        instance: str | None = None,
     ) -> None:
-        """`schemas`: where the handler's tables are, analyzed as they grow (`statistics`)."""
+        """`schemas`: where the handler's tables are, analyzed as they grow (`statistics`);
+        `instance`: this replica's static member id in the group (KIP-345): a replica killed and
+        started again is given its partitions back at once, where a new member would wait for
+        the group to expire the killed one (its 10 s session, measured in
+        bench/restart_trials.py)."""
         self.consumer_name = consumer
         self._topics = list(topics)
         self._bootstrap_servers = bootstrap_servers
@@ -186,6 +191,7 @@ class ProjectionRunner:
             handler if isinstance(handler, StagedHandler) else _InOneStep(handler)
         )
         self._reload = reload
+        self._instance = instance
         self._must_reload = False
         self._max_batch = max_batch
         self._backoff = Backoff(retry_delay_s, retry_ceiling_s)
@@ -212,6 +218,7 @@ class ProjectionRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            group_instance_id=self._instance,
         )
 
     @property

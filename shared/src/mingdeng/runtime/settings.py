@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from pydantic import Field, PostgresDsn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +19,14 @@ class KafkaSettings(BaseSettings):
         default="",
         pattern=r"^[a-zA-Z0-9._-]*$",
         description="put before every topic and group name, e.g. to keep environments apart",
+    )
+    instance: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=200,
+        description="this replica's name in its consumer groups (static membership): unique"
+        " per running replica of a service, the same after a restart, which then takes its"
+        " partitions back at once instead of after the group's session timeout",
     )
 
     def topic(self, topic: Topic) -> str:

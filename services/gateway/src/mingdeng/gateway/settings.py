@@ -54,8 +54,9 @@ class GatewaySettings(BaseSettings):
     instance: str = Field(
         default_factory=socket.gethostname,
         min_length=1,
-        description="names this gateway's transactional producers; unique per running gateway,"
-        " the same after a restart (the new producers then abort what the old left open)",
+        description="names this gateway's transactional producers and its projector's static"
+        " group member; unique per running gateway, the same after a restart (the new producers"
+        " then abort what the old left open, the projector takes its partitions back at once)",
     )
     publish_producers: int = Field(
         default=4, ge=1, le=64, description="batches published at once (a transaction each)"

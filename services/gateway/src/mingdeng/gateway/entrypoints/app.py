@@ -213,6 +213,7 @@ async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asynci
             pool=app.state.pool,
             handler=projector,
             schemas=["gateway"],
+            instance=settings.instance,
         )
         app.state.projector = runner
         try:

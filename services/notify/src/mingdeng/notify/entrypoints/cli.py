@@ -164,6 +164,7 @@ async def run(settings: NotifySettings) -> None:
             handler=handle,
             reload=reload,
             schemas=["notify"],
+            instance=kafka.instance,
         )
         producer = kafka_producer(kafka.bootstrap_servers, acks="all", enable_idempotence=True)
         await producer.start()

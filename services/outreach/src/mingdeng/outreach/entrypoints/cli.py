@@ -78,6 +78,7 @@ async def run(settings: OutreachSettings) -> None:
             handler=service.handle,
             reload=service.reload,
             schemas=["outreach"],
+            instance=kafka.instance,
         )
         producer = kafka_producer(
             kafka.bootstrap_servers,
