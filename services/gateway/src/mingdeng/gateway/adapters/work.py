@@ -4,8 +4,8 @@ limits the rows to those members (None: everyone)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -19,63 +19,100 @@ APPEAL_COLUMNS = """a.appeal_id, a.violation_id, a.member_id, a.reason, a.filed_
     v.time AS violation_time"""
 
 
+@dataclass(frozen=True)
+class Found:
+    """A page of rows, and how many rows match in all."""
+
+    total: int
+    rows: list[asyncpg.Record]
+
+
+async def _page(
+    connection: asyncpg.Connection, select: str, source: str, where: str, order: str,
+    arguments: tuple[object, ...], limit: int, offset: int,
+) -> Found:  # fmt: skip
+    """The rows of `source` matching `where` ($1 … $n: `arguments`), counted, and the page of
+    them in `order`: both read by PostgreSQL, only the page sent."""
+    n = len(arguments)
+    total = await connection.fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *arguments)
+    rows = await connection.fetch(
+        f"SELECT {select} FROM {source} WHERE {where} ORDER BY {order} "
+        f"LIMIT ${n + 1} OFFSET ${n + 2}",
+        *arguments, limit, offset,
+    )  # fmt: skip
+    return Found(total, rows)
+
+
 async def violations(
-    connection: asyncpg.Connection, among: list[str] | None, member_id: str | None
-) -> list[dict[str, Any]]:
-    return [dict(row) for row in await connection.fetch(
-        f"""SELECT v.violation_id, v.member_id, v.rule, v.description, v.inspector_id, v.time,
-                   r.time AS retracted_at, r.reason AS retraction_reason,
-                   latest.appeal_id, latest.status AS appeal_status
-            FROM gateway.violations v
-            LEFT JOIN gateway.retractions r USING (violation_id)
-            LEFT JOIN LATERAL (SELECT a.appeal_id, a.status FROM gateway.appeals a
-                               WHERE a.violation_id = v.violation_id
-                               ORDER BY a.filed_at DESC, a.appeal_id LIMIT 1) latest ON true
-            WHERE {MEMBERS.format(column="v.member_id")}
-              AND ($2::text IS NULL OR v.member_id = $2)
-            ORDER BY v.time DESC, v.violation_id""",
-        among, member_id,
-    )]  # fmt: skip
+    connection: asyncpg.Connection, among: list[str] | None, member_id: str | None,
+    limit: int, offset: int,
+) -> Found:  # fmt: skip
+    return await _page(
+        connection,
+        """v.violation_id, v.member_id, v.rule, v.description, v.inspector_id, v.time,
+           r.time AS retracted_at, r.reason AS retraction_reason,
+           latest.appeal_id, latest.status AS appeal_status""",
+        """gateway.violations v
+           LEFT JOIN gateway.retractions r USING (violation_id)
+           LEFT JOIN LATERAL (SELECT a.appeal_id, a.status FROM gateway.appeals a
+                              WHERE a.violation_id = v.violation_id
+                              ORDER BY a.filed_at DESC, a.appeal_id LIMIT 1) latest ON true""",
+        f"{MEMBERS.format(column='v.member_id')} AND ($2::text IS NULL OR v.member_id = $2)",
+        "v.time DESC, v.violation_id",
+        (among, member_id), limit, offset,
+    )  # fmt: skip
 
 
 async def appeals(
     connection: asyncpg.Connection, among: list[str] | None, member_id: str | None,
-    status: str | None, appeal_id: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    return [dict(row) for row in await connection.fetch(
-        f"""SELECT {APPEAL_COLUMNS}
-            FROM gateway.appeals a LEFT JOIN gateway.violations v USING (violation_id)
-            WHERE {MEMBERS.format(column="a.member_id")}
-              AND ($2::text IS NULL OR a.member_id = $2) AND ($3::text IS NULL OR a.status = $3)
-              AND ($4::text IS NULL OR a.appeal_id = $4)
-            ORDER BY (a.status = 'pending') DESC, a.filed_at DESC, a.appeal_id""",
-        among, member_id, status, appeal_id,
-    )]  # fmt: skip
+    status: str | None, limit: int, offset: int,
+) -> Found:  # fmt: skip
+    return await _page(
+        connection, APPEAL_COLUMNS,
+        "gateway.appeals a LEFT JOIN gateway.violations v USING (violation_id)",
+        f"""{MEMBERS.format(column="a.member_id")}
+            AND ($2::text IS NULL OR a.member_id = $2) AND ($3::text IS NULL OR a.status = $3)""",
+        "(a.status = 'pending') DESC, a.filed_at DESC, a.appeal_id",
+        (among, member_id, status), limit, offset,
+    )  # fmt: skip
 
 
 async def reports(
     connection: asyncpg.Connection, among: list[str] | None, member_id: str | None,
-    status: str | None, report_id: str | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    return [dict(row) for row in await connection.fetch(
-        f"""SELECT * FROM gateway.reports
-            WHERE {MEMBERS.format(column="member_id")}
-              AND ($2::text IS NULL OR member_id = $2) AND ($3::text IS NULL OR status = $3)
-              AND ($4::text IS NULL OR report_id = $4)
-            ORDER BY (status = 'pending') DESC, submitted_at DESC, report_id""",
-        among, member_id, status, report_id,
-    )]  # fmt: skip
+    status: str | None, limit: int, offset: int,
+) -> Found:  # fmt: skip
+    return await _page(
+        connection, "*", "gateway.reports",
+        f"""{MEMBERS.format(column="member_id")}
+            AND ($2::text IS NULL OR member_id = $2) AND ($3::text IS NULL OR status = $3)""",
+        "(status = 'pending') DESC, submitted_at DESC, report_id",
+        (among, member_id, status), limit, offset,
+    )  # fmt: skip
 
 
 async def talks(
+    connection: asyncpg.Connection, among: list[str] | None, start: datetime, end: datetime,
+    limit: int, offset: int,
+) -> Found:  # fmt: skip
+    return await _page(
+        connection, "talk_id, host_id, member_id, category, reason, note, time", "gateway.talks",
+        f"{MEMBERS.format(column='member_id')} AND time >= $2 AND time < $3",
+        "time DESC, talk_id",
+        (among, start, end), limit, offset,
+    )  # fmt: skip
+
+
+async def talks_by_category(
     connection: asyncpg.Connection, among: list[str] | None, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    return [dict(row) for row in await connection.fetch(
-        f"""SELECT talk_id, host_id, member_id, category, reason, note, time FROM gateway.talks
+) -> dict[str, int]:
+    """How many talks of each category (person-times)."""
+    rows = await connection.fetch(
+        f"""SELECT category, count(*) AS held FROM gateway.talks
             WHERE {MEMBERS.format(column="member_id")} AND time >= $2 AND time < $3
-            ORDER BY time DESC, talk_id""",
+            GROUP BY category""",
         among, start, end,
-    )]  # fmt: skip
+    )  # fmt: skip
+    return {row["category"]: row["held"] for row in rows}
 
 
 async def read_until(connection: asyncpg.Connection, member_id: str) -> datetime | None:

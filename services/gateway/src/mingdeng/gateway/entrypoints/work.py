@@ -133,9 +133,9 @@ async def violations(
     limit: Limit = 100, offset: Offset = 0,
 ) -> Violations:  # fmt: skip
     """Violations of 十不准 (newest first), with their retraction and latest appeal."""
-    rows = await reads.violations(connection, members_seen(viewer, org), member_id)
-    return Violations(total=len(rows),
-                      items=[ViolationRow.model_validate(r) for r in rows[offset:offset + limit]])  # fmt: skip
+    found = await reads.violations(connection, members_seen(viewer, org), member_id, limit, offset)
+    return Violations(total=found.total,
+                      items=[ViolationRow.model_validate(dict(r)) for r in found.rows])  # fmt: skip
 
 
 @router.get("/appeals")
@@ -144,9 +144,10 @@ async def appeals(
     status: AppealStatus | None = None, limit: Limit = 100, offset: Offset = 0,
 ) -> Appeals:  # fmt: skip
     """Appeals (申诉) of violations, pending first, then newest first."""
-    rows = await reads.appeals(connection, members_seen(viewer, org), member_id, status)
-    return Appeals(total=len(rows),
-                   items=[AppealRow.model_validate(r) for r in rows[offset:offset + limit]])  # fmt: skip
+    seen = members_seen(viewer, org)
+    found = await reads.appeals(connection, seen, member_id, status, limit, offset)
+    return Appeals(total=found.total,
+                   items=[AppealRow.model_validate(dict(r)) for r in found.rows])  # fmt: skip
 
 
 @router.get("/reports")
@@ -155,9 +156,10 @@ async def reports(
     status: ReportStatus | None = None, limit: Limit = 100, offset: Offset = 0,
 ) -> Reports:  # fmt: skip
     """Members' reports of visits, volunteering and community 报到, pending first."""
-    rows = await reads.reports(connection, members_seen(viewer, org), member_id, status)
-    return Reports(total=len(rows),
-                   items=[ReportRow.model_validate(r) for r in rows[offset:offset + limit]])  # fmt: skip
+    seen = members_seen(viewer, org)
+    found = await reads.reports(connection, seen, member_id, status, limit, offset)
+    return Reports(total=found.total,
+                   items=[ReportRow.model_validate(dict(r)) for r in found.rows])  # fmt: skip
 
 
 @router.get("/talks")
@@ -169,13 +171,14 @@ async def talks_held(
     their number by category (person-times)."""
     start = datetime(year, 1, 1, tzinfo=BUSINESS_TZ)
     end = datetime(year + 1, 1, 1, tzinfo=BUSINESS_TZ)
-    rows = [TalkRow.model_validate(r)
-            for r in await reads.talks(connection, members_seen(viewer, org), start, end)]  # fmt: skip
-    by_category = dict.fromkeys(("youth", "leadership", "member"), 0)
-    for row in rows:
-        by_category[row.category] += 1
-    return TalksHeld(year=year, total=len(rows), by_category=by_category,
-                     items=rows[offset:offset + limit])  # fmt: skip
+    seen = members_seen(viewer, org)
+    found = await reads.talks(connection, seen, start, end, limit, offset)
+    held = await reads.talks_by_category(connection, seen, start, end)
+    by_category = {
+        category: held.get(category, 0) for category in ("youth", "leadership", "member")
+    }
+    return TalksHeld(year=year, total=found.total, by_category=by_category,
+                     items=[TalkRow.model_validate(dict(r)) for r in found.rows])  # fmt: skip
 
 
 @router.get("/inbox")
