@@ -264,6 +264,7 @@ class ProjectionRunner:
                     self._kafka = self._new_consumer()  # a consumer that failed is not reused
         finally:
             self.state = "stopped"
+            await self.statistics.stop()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         committing: asyncio.Task[None] | None = None  # the previous batch, while it commits
@@ -431,7 +432,7 @@ class ProjectionRunner:
                 if not is_transient(error):
                     raise
                 await self._wait_out(error, stop, "the database")
-        await self.statistics.keep_up(self._pool)
+        self.statistics.keep_up(self._pool)
 
     def _stored(self, records: Sequence[Record]) -> None:
         for record in records:

@@ -7,11 +7,13 @@ held a row or two: PostgreSQL joined the ranks to the scores by walking every sc
 rank, so a ranking page ran for over 30 s and a chunk of ranks for 10 s (measured in
 tests/e2e/test_large_quarter.py; each takes well under a second once analyzed). A projection
 runner therefore analyzes the tables of its own schemas that changed that much, looking at most
-every few seconds.
+every few seconds, beside its batches (an ANALYZE of a large table takes a few hundred
+milliseconds: the batches do not wait for it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -40,15 +42,28 @@ class FreshStatistics:
         self._rows = rows
         self._fraction = fraction
         self._looked_at = time.monotonic()
+        self._looking: asyncio.Task[None] | None = None
         self.analyzed = 0  # tables, since the start
 
-    async def keep_up(self, pool: asyncpg.Pool) -> None:
-        """Analyze what grew, when it is time to look; the statistics are an optimisation of
-        the planner's, so a failure is logged and left to the next look (or autovacuum)."""
+    def keep_up(self, pool: asyncpg.Pool) -> None:
+        """When it is time to look (and the last look is over), analyze what grew, beside the
+        caller."""
         now = time.monotonic()
         if not self._schemas or now - self._looked_at < self._every_s:
             return
+        if self._looking is not None and not self._looking.done():
+            return
         self._looked_at = now
+        self._looking = asyncio.create_task(self._analyze_grown(pool))
+
+    async def stop(self) -> None:
+        if self._looking is not None:
+            self._looking.cancel()
+            await asyncio.gather(self._looking, return_exceptions=True)
+
+    async def _analyze_grown(self, pool: asyncpg.Pool) -> None:
+        """The statistics are an optimisation of the planner's, so a failure is logged and left
+        to the next look (or to autovacuum)."""
         try:
             async with pool.acquire() as connection:
                 grown = await connection.fetch(GROWN, self._schemas, self._rows, self._fraction)
