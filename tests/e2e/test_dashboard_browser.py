@@ -85,8 +85,10 @@ def lines(sink: Path) -> int:
     return len(sink.read_text(encoding="utf-8").splitlines()) if sink.exists() else 0
 
 
-def log_in_by_sms(visits: Visits, sink: Path, phone: str) -> None:
-    page = visits.open("/login")
+def log_in_by_sms(visits: Visits, sink: Path, phone: str, start: str = "/login") -> None:
+    """Sign in with the code the notifier sent, from `start` (a page asked for while signed
+    out shows the login form, and comes back after it)."""
+    page = visits.open(start)
     before = lines(sink)
     page.fill("input[name=phone]", phone)
     page.click("text=获取短信验证码")
@@ -332,7 +334,8 @@ def test_dashboard_in_a_browser(
 
     # the leader delivers a commendation (喜报到家); the task turns done
     leader = Visits(browser, platform.api)
-    log_in_by_sms(leader, sink, LEADER_PHONE)
+    log_in_by_sms(leader, sink, LEADER_PHONE, start="/line?quarter=2026Q3")
+    assert leader.page.url.endswith("/line?quarter=2026Q3")  # back where the link pointed
     wait_for(
         lambda: any(
             t["kind"] == "commendation"

@@ -22,7 +22,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from mingdeng.contracts import events as ev
-from mingdeng.contracts.codec import parse_event
+from mingdeng.contracts.codec import new_event, parse_event
 from mingdeng.contracts.conduct import TEN_RULES
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.contracts.topics import EVENTS
@@ -203,6 +203,18 @@ def print_documents(browser: Any, api: str, history: list[str], quarter: str, ou
         for case in bulletin["cases"]:
             assert "".join(case["description"].split()) in text, (month, case)
     assert cited > 0  # the demo's history has violations to cite
+    # an appeal upheld after a bulletin was issued: the bulletin says so beside what it said
+    month, case = next((m, c) for m in reversed(history) for c in httpx.get(
+        f"{api}/v1/bulletins/{m}", headers=ADMIN).json()["cases"] if not c["retracted"])  # fmt: skip
+    retraction = new_event(ev.ViolationRetracted(violation_id=case["violation_id"],
+                                                 reason="申诉成立"), source="/systems/appeals")  # fmt: skip
+    posted = httpx.post(f"{api}/v1/events", json=retraction.to_cloudevent(), headers=ADMIN)
+    assert posted.status_code == 202, posted.text
+    wait_for(lambda: case["violation_id"] in httpx.get(f"{api}/v1/bulletins/{month}",
+             headers=ADMIN).json()["retracted_cases"], 60, "the retraction beside the bulletin")  # fmt: skip
+    page.goto(f"{api}/office/bulletin?month={month}", wait_until="load")
+    pages, size, text = pdf(page, out / f"bulletin-{month}-corrected.pdf")
+    assert "更正说明" in text and "本通报印发后申诉成立" in text, text
     page.goto(f"{api}/office/review?quarter={quarter}", wait_until="load")
     pages, size, text = pdf(page, out / f"review-{quarter}.pdf")
     assert size.endswith("(A4)") and pages <= 2, (pages, size)

@@ -248,7 +248,10 @@ def test_members_work_in_a_browser(
 
     page = secretary.open("/branch/reports")
     assert page.locator("#queue tr[data-report]").count() == 3
-    assert "本人的报告" in page.locator(f"tr[data-report='{own['report_id']}']").inner_text()
+    assert (
+        "本人的报告，由机关党办审核"
+        in page.locator(f"tr[data-report='{own['report_id']}']").inner_text()
+    )
     shot(secretary, "branch-reports")
     # their own report, posted with a form of the page: refused
     form = page.locator(f"tr[data-report='{visit['report_id']}'] form")
@@ -259,6 +262,17 @@ def test_members_work_in_a_browser(
         form={**fields, "outcome": "confirmed", "reason": ""},
     )
     assert answer.status == 403 and "不能审核本人提交的报告" in answer.text()
+    # the office (机关党办) confirms the secretary's own report
+    page = office.open("/branch/reports")
+    assert page.locator("#queue tr[data-report]").count() == 3  # every branch's
+    row = page.locator(f"tr[data-report='{own['report_id']}']")
+    row.locator("input[value=confirmed]").check()
+    row.locator("button:has-text('提交')").click()
+    page.wait_for_selector("#decided")
+    shot(office, "office-reports")
+    wait_for(lambda: {r["report_id"]: r["status"] for r in api.get(
+        "/v1/reports", headers=admin).json()["items"]}[own["report_id"]] == "confirmed", 60,
+        "the secretary's own report confirmed by the office")  # fmt: skip
     # a secretary of another branch: refused
     page = other.open("/branch/reports")
     assert page.locator("#queue tr[data-report]").count() == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -20,7 +19,6 @@ from mingdeng.contracts.topics import RANKINGS, SCORES, SELECTIONS
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.projector import Projector
 from mingdeng.gateway.adapters.repository import RankingPage, RankKey
-from mingdeng.runtime.migrations import migrate
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -32,22 +30,8 @@ DEPARTMENTS = ["d1", "d2", "d3"]
 
 
 @pytest.fixture
-async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    name = f"mingdeng_rankings_{random.getrandbits(40):x}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = database_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await migrate(url, "runtime", "mingdeng.runtime.sql")
-        await migrate(url, "gateway", "mingdeng.gateway.adapters.sql")
-        connection = await asyncpg.connect(url)
-        try:
-            yield connection
-        finally:
-            await connection.close()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+def connection(gateway_connection: asyncpg.Connection) -> asyncpg.Connection:
+    return gateway_connection
 
 
 @dataclass

@@ -4,36 +4,20 @@ counted by PostgreSQL: every page and total equals the full list sorted and filt
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from mingdeng.gateway.adapters import work
-from mingdeng.runtime.migrations import migrate
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 MEMBERS = [f"m{n:02d}" for n in range(12)]
 
 
 @pytest.fixture
-async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    name = f"mingdeng_work_{random.getrandbits(40):x}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f"CREATE DATABASE {name}")
-    url = database_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await migrate(url, "runtime", "mingdeng.runtime.sql")
-        await migrate(url, "gateway", "mingdeng.gateway.adapters.sql")
-        connection = await asyncpg.connect(url)
-        try:
-            yield connection
-        finally:
-            await connection.close()
-    finally:
-        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        await admin.close()
+def connection(gateway_connection: asyncpg.Connection) -> asyncpg.Connection:
+    return gateway_connection
 
 
 async def test_each_list_pages_and_counts_what_the_viewer_sees(

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from mingdeng.contracts import events as ev
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web.forms import FormTokens, chinese_reasons
+from mingdeng.gateway.web.pages import return_to
 from mingdeng.gateway.web.reads import PageError
 
 SECRETARY = Principal("S1", "secretary")
@@ -61,3 +62,10 @@ def test_the_contracts_reasons_in_chinese_with_the_forms_names() -> None:
         ev.AppealFiled.model_validate({"appeal_id": "a", "violation_id": "v", "member_id": "M1",
                                        "reason": "   "})  # fmt: skip
     assert chinese_reasons(invalid.value, {"reason": "申诉理由"}) == ["请填写申诉理由"]
+
+
+def test_after_signing_in_only_a_page_of_this_site_is_returned_to() -> None:
+    assert return_to("/lectures/L1/sign-in?code=abc") == "/lectures/L1/sign-in?code=abc"
+    for elsewhere in ["https://evil.example/", "//evil.example/", "/\\evil.example", "/login",
+                      "/login/code", "", "me", "/a\nb", "/a\\b", "/" + "x" * 600]:  # fmt: skip
+        assert return_to(elsewhere) is None, elsewhere

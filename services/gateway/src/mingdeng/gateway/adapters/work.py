@@ -115,6 +115,17 @@ async def talks_by_category(
     return {row["category"]: row["held"] for row in rows}
 
 
+async def retracted(
+    connection: asyncpg.Connection, violation_ids: list[str]
+) -> dict[str, datetime]:
+    """Which of these violations were retracted, and when."""
+    rows = await connection.fetch(
+        "SELECT violation_id, time FROM gateway.retractions WHERE violation_id = ANY($1::text[])",
+        violation_ids,
+    )
+    return {row["violation_id"]: row["time"] for row in rows}
+
+
 async def read_until(connection: asyncpg.Connection, member_id: str) -> datetime | None:
     found: datetime | None = await connection.fetchval(
         "SELECT read_until FROM gateway.inbox_reads WHERE member_id = $1", member_id

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from mingdeng.contracts.derived import (
+    Bulletin,
     EventRef,
     Notification,
     SelectedDepartment,
@@ -33,6 +34,15 @@ Components = dict[str, float]
 
 class Answer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IssuedBulletin(Bulletin):
+    """A bulletin as issued, and what changed since: violations of its cases retracted after
+    it was issued (an upheld 申诉), with when; `retracted_after_issue` counts every such case,
+    `retracted_cases` names those the viewer may see."""
+
+    retracted_after_issue: int
+    retracted_cases: dict[str, datetime]
 
 
 class MemberRank(Answer):

@@ -8,11 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from mingdeng.contracts.derived import Bulletin
 from mingdeng.contracts.periods import MONTH_PATTERN
-from mingdeng.gateway.adapters import repository
+from mingdeng.gateway.adapters import repository, work
 from mingdeng.gateway.domain.access import may_see_violations
-from mingdeng.gateway.entrypoints.answers import Notifications, Tasks
+from mingdeng.gateway.entrypoints.answers import IssuedBulletin, Notifications, Tasks
 from mingdeng.gateway.entrypoints.deps import (
     VIEWER_PROBLEMS,
     Connection,
@@ -89,10 +88,9 @@ def _notification_key(after: str | None) -> tuple[datetime, str] | None:
 
 @router.get(
     "/bulletins/{month}",
-    response_model=Bulletin,
+    response_model=IssuedBulletin,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        304: {"description": "unchanged since the ETag sent in If-None-Match"},
         **problems(404),
     },
 )
@@ -103,14 +101,23 @@ async def bulletin(
     org: Organisation,
     connection: Connection,
 ) -> Response:
-    """The monthly bulletin (督查通报); `Accept: text/plain` gives the text as people read it.
-    Its cases are those whose violation the viewer may see (admin all of them)."""
-    found = await repository.bulletin(connection, month)
-    if found is None:
+    """The monthly bulletin (督查通报) as issued, and the violations of its cases retracted
+    since; `Accept: text/plain` gives the text as issued. Its cases are those whose violation
+    the viewer may see (admin all of them)."""
+    issued = await repository.bulletin(connection, month)
+    if issued is None:
         raise Problem(404, "No bulletin", f"the bulletin of {month} has not been issued")
-    found = found.model_copy(
-        update={"cases": [c for c in found.cases if may_see_violations(viewer, c.member_id, org)]}
-    )
     if "text/plain" in request.headers.get("accept", ""):
-        return PlainTextResponse(found.text)
-    return encoded_json_response(request, found.model_dump_json().encode(), final=True)
+        return PlainTextResponse(issued.text)
+    since = await work.retracted(
+        connection, [c.violation_id for c in issued.cases if not c.retracted]
+    )
+    seen = [c for c in issued.cases if may_see_violations(viewer, c.member_id, org)]
+    found = IssuedBulletin(
+        **{**issued.model_dump(), "cases": seen},
+        retracted_after_issue=len(since),
+        retracted_cases={
+            c.violation_id: since[c.violation_id] for c in seen if c.violation_id in since
+        },
+    )
+    return encoded_json_response(request, found.model_dump_json().encode(), final=False)

@@ -60,9 +60,11 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
 
     async def page_error(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, PageError)
-        if error.status == 401:
+        if error.status == 401:  # after signing in, back to the page asked for
+            asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            after = pages.return_to(asked) if request.method == "GET" else None
             return pages.page(request, "login.html", 401, title="登录", step="phone", phone="",
-                              sentence=error.sentence)  # fmt: skip
+                              sentence=error.sentence, after=after)  # fmt: skip
         return pages.error_page(request, error)
 
     app.add_exception_handler(PageError, page_error)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from mingdeng.contracts.derived import Bulletin, BulletinCase, Task
+from mingdeng.contracts.derived import BulletinCase, Task
 from mingdeng.contracts.periods import Quarter
-from mingdeng.gateway.entrypoints.answers import TalkObligations, Tasks
+from mingdeng.gateway.entrypoints.answers import IssuedBulletin, TalkObligations, Tasks
 from mingdeng.gateway.web import labels
 from mingdeng.gateway.web.pages import Admin, AnyViewer, page, quarter_or_now, recent_quarters
 from mingdeng.gateway.web.people import home_addresses
@@ -84,7 +84,7 @@ class Conduct:
 async def conduct(api: Api, quarter: Quarter) -> Conduct:
     bulletins = []
     for month in months_of(quarter):
-        found = await api.find(Bulletin, f"/v1/bulletins/{month}")
+        found = await api.find(IssuedBulletin, f"/v1/bulletins/{month}")
         if found is not None:
             bulletins.append(found)
     by_rule: Counter[int] = Counter()

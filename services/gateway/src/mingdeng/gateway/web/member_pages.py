@@ -36,6 +36,7 @@ from mingdeng.gateway.web.forms import FormTokens, chinese_reasons, tokens
 from mingdeng.gateway.web.pages import (
     Admin,
     AnyViewer,
+    Reviewer,
     Secretary,
     form_checked,
     page,
@@ -407,10 +408,10 @@ async def submit_report(
 
 @router.get("/branch/reports")
 async def branch_reports(
-    request: Request, viewer: Secretary, api: ViewerApi, forms: Tokens
+    request: Request, viewer: Reviewer, api: ViewerApi, forms: Tokens
 ) -> Response:
-    """报告审核: the branch's pending reports (oldest first), each confirmed or sent back; then
-    the decided ones."""
+    """报告审核: the pending reports the viewer sees (a secretary their branch's, the office
+    every branch's), oldest first, each confirmed or sent back; then the decided ones."""
     found = await api.get(Reports, "/v1/reports", {"limit": 500})
     pending = sorted(
         (r for r in found.items if r.status == "pending"), key=lambda r: r.submitted_at
@@ -420,7 +421,7 @@ async def branch_reports(
         decided=[r for r in found.items if r.status != "pending"], kinds=REPORT_KINDS,
         states=REPORT_STATES, names=await api.directory(), viewer_id=viewer.subject,
         form_token=forms.issue(viewer, "report-decision"), within=REPORT_WITHIN.days,
-        too_old=today() - REPORT_WITHIN,
+        too_old=today() - REPORT_WITHIN, office=viewer.role == "admin",
     )  # fmt: skip
 
 
@@ -443,7 +444,7 @@ def counted_event(report: ReportRow) -> ev.EventData:
 async def decide_report(
     request: Request,
     report_id: str,
-    viewer: Secretary,
+    viewer: Reviewer,
     api: ViewerApi,
     forms: Tokens,
     outcome: Annotated[str, Form()] = "",
@@ -451,8 +452,9 @@ async def decide_report(
     form_token: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """The secretary confirms a report (report.confirmed with the scored event, at the day
-    reported) or sends it back with a reason (report.rejected; the member gets an SMS)."""
+    """The secretary, or the office, confirms a report (report.confirmed with the scored event,
+    at the day reported) or sends it back with a reason (report.rejected; the member gets an
+    SMS)."""
     form_checked(request, csrf)
     nonce = forms.check(form_token, viewer, "report-decision")
     found = await api.get(Reports, "/v1/reports", {"limit": 500})

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.conduct import TEN_RULES
-from mingdeng.contracts.derived import Bulletin, Task, YearTopTen
+from mingdeng.contracts.derived import Task, YearTopTen
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.gateway.adapters import work
@@ -30,6 +30,7 @@ from mingdeng.gateway.entrypoints.answers import (
     CoverageAnswer,
     FortressRanking,
     HouseholdsAnswer,
+    IssuedBulletin,
     Kpis,
     LectureStats,
     MemberIndex,
@@ -151,6 +152,9 @@ Admin = Annotated[Principal, Depends(requires("admin"))]
 AnyViewer = Annotated[Principal, Depends(requires(*PAGE_ROLES))]
 Leader = Annotated[Principal, Depends(requires("leader"))]
 Secretary = Annotated[Principal, Depends(requires("secretary"))]
+# a branch's reports are confirmed by its secretary; the office (机关党办) confirms any, which is
+# how a secretary's own report is confirmed
+Reviewer = Annotated[Principal, Depends(requires("secretary", "admin"))]
 
 
 # --- login ---------------------------------------------------------------------------------
@@ -164,9 +168,18 @@ async def home(request: Request) -> Response:
     return page(request, "home.html", title="明灯")
 
 
+def return_to(path: str) -> str | None:
+    """Where to go after signing in: a page of this site asked for while signed out (the QR
+    code of a lecture's 签到 opened on a phone), never another site nor the login itself."""
+    if not path.startswith("/") or path.startswith(("//", "/\\", "/login")) or len(path) > 500:
+        return None
+    return path if path.isprintable() and "\\" not in path else None
+
+
 @router.get("/login")
-async def login_form(request: Request) -> Response:
-    return page(request, "login.html", title="登录", step="phone", phone="")
+async def login_form(request: Request, after: str = "") -> Response:
+    return page(request, "login.html", title="登录", step="phone", phone="",
+                after=return_to(after))  # fmt: skip
 
 
 def _codes(request: Request) -> LoginCodes:
@@ -176,14 +189,15 @@ def _codes(request: Request) -> LoginCodes:
 
 @router.post("/login/code")
 async def login_code(
-    request: Request, phone: Annotated[str, Form()], csrf: Annotated[str, Form()] = ""
-) -> Response:
+    request: Request, phone: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+    after: Annotated[str, Form()] = "",
+) -> Response:  # fmt: skip
     form_checked(request, csrf)
-    phone = phone.strip().replace(" ", "")
+    phone, after_login = phone.strip().replace(" ", ""), return_to(after)
     if not phone.lstrip("+").isdigit() or not 6 <= len(phone.lstrip("+")) <= 20:
         return page(
             request, "login.html", 422, title="登录", step="phone", phone=phone,
-            sentence="请输入正确的手机号码（6 至 20 位数字）。",
+            sentence="请输入正确的手机号码（6 至 20 位数字）。", after=after_login,
         )  # fmt: skip
     address = request.client.host if request.client else "unknown"
     try:
@@ -192,11 +206,11 @@ async def login_code(
         minutes = max(1, round(limited.wait.total_seconds() / 60))
         return page(
             request, "login.html", 429, title="登录", step="phone", phone=phone,
-            sentence=f"验证码请求过于频繁，请约 {minutes} 分钟后再试。",
+            sentence=f"验证码请求过于频繁，请约 {minutes} 分钟后再试。", after=after_login,
         )  # fmt: skip
     return page(
         request, "login.html", title="登录", step="code", phone=phone,
-        sentence="如果该号码已在系统登记，验证码短信已发出，5 分钟内有效。",
+        sentence="如果该号码已在系统登记，验证码短信已发出，5 分钟内有效。", after=after_login,
     )  # fmt: skip
 
 
@@ -206,22 +220,26 @@ async def login(
     phone: Annotated[str, Form()],
     code: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
+    after: Annotated[str, Form()] = "",
 ) -> Response:
     form_checked(request, csrf)
-    phone = phone.strip().replace(" ", "")
+    phone, after_login = phone.strip().replace(" ", ""), return_to(after)
     account = await _codes(request).verify(request.app.state.pool, phone, code)
     if account is None:
         return page(
             request, "login.html", 401, title="登录", step="code", phone=phone,
-            sentence="验证码不正确或已过期，请重新输入或重新获取。",
+            sentence="验证码不正确或已过期，请重新输入或重新获取。", after=after_login,
         )  # fmt: skip
-    return _signed_in_as(request, account)
+    return _signed_in_as(request, account, after=after_login)
 
 
-def _signed_in_as(request: Request, account: Account, role: str | None = None) -> Response:
+def _signed_in_as(
+    request: Request, account: Account, role: str | None = None, after: str | None = None
+) -> Response:
+    """Signed in, on to the page asked for before (`after`), or else to the role's home."""
     roles = [r for r in PAGE_ROLES if r in account.roles]
     chosen = role if role in roles else roles[0]
-    response = RedirectResponse(HOME[chosen], status_code=303)
+    response = RedirectResponse(after or HOME[chosen], status_code=303)
     start_session(request, response, account.member_id, chosen)
     return response
 
@@ -303,7 +321,7 @@ async def office(
     rotation = await api.get(SpeakerRotation, "/v1/lectures/rotation", {"year": year})
     coverage = await api.find(CoverageAnswer, f"/v1/outreach/coverage/{quarter}")
     open_tasks = await api.get(Tasks, "/v1/tasks", {"status": "open", "limit": 500})
-    bulletins = {m: await api.find(Bulletin, f"/v1/bulletins/{m}") for m in _months_back(6)}
+    bulletins = {m: await api.find(IssuedBulletin, f"/v1/bulletins/{m}") for m in _months_back(6)}
     trend: dict[str, dict[str, float]] = {}
     units: dict[str, str | None] = {}
     for item in kpis.items:
@@ -583,13 +601,13 @@ async def bulletin(
     found = None
     if month is None:  # the latest issued month (this month's comes on the 1st of the next)
         for candidate in reversed(months):
-            found = await api.find(Bulletin, f"/v1/bulletins/{candidate}")
+            found = await api.find(IssuedBulletin, f"/v1/bulletins/{candidate}")
             if found is not None:
                 month = candidate
                 break
         month = month or months[-1]
     else:
-        found = await api.find(Bulletin, f"/v1/bulletins/{month}")
+        found = await api.find(IssuedBulletin, f"/v1/bulletins/{month}")
     return page(
         request, "bulletin.html", title=f"{labels.month(month)}督查通报", month=month,
         bulletin=found, months=months, copy=copy,
