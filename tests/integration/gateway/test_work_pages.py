@@ -79,5 +79,12 @@ async def test_each_list_pages_and_counts_what_the_viewer_sees(
                 assert [row[key] for row in page.rows] == expected[name][offset : offset + limit]
         held = await work.talks_by_category(connection, among, START, START.replace(year=2027))
         assert sum(held.values()) == len(expected["talks"])
+    one = appeals[7]
+    found = await work.appeals(connection, None, None, None, 1, 0, appeal_id=one[0])
+    assert (found.total, [r["appeal_id"] for r in found.rows]) == (1, [one[0]])
+    hidden = await work.appeals(connection, ["nobody"], None, None, 1, 0, appeal_id=one[0])
+    assert (hidden.total, hidden.rows) == (0, [])
+    found = await work.reports(connection, [reports[5][1]], None, None, 1, 0, report_id="r005")
+    assert [r["report_id"] for r in found.rows] == ["r005"]
     pending = await work.appeals(connection, None, MEMBERS[0], "pending", 100, 0)
     assert pending.total == sum(1 for a in appeals if a[2] == MEMBERS[0] and a[5] == "pending")

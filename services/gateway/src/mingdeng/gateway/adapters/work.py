@@ -65,28 +65,30 @@ async def violations(
 
 async def appeals(
     connection: asyncpg.Connection, among: list[str] | None, member_id: str | None,
-    status: str | None, limit: int, offset: int,
+    status: str | None, limit: int, offset: int, appeal_id: str | None = None,
 ) -> Found:  # fmt: skip
     return await _page(
         connection, APPEAL_COLUMNS,
         "gateway.appeals a LEFT JOIN gateway.violations v USING (violation_id)",
         f"""{MEMBERS.format(column="a.member_id")}
-            AND ($2::text IS NULL OR a.member_id = $2) AND ($3::text IS NULL OR a.status = $3)""",
+            AND ($2::text IS NULL OR a.member_id = $2) AND ($3::text IS NULL OR a.status = $3)
+            AND ($4::text IS NULL OR a.appeal_id = $4)""",
         "(a.status = 'pending') DESC, a.filed_at DESC, a.appeal_id",
-        (among, member_id, status), limit, offset,
+        (among, member_id, status, appeal_id), limit, offset,
     )  # fmt: skip
 
 
 async def reports(
     connection: asyncpg.Connection, among: list[str] | None, member_id: str | None,
-    status: str | None, limit: int, offset: int,
+    status: str | None, limit: int, offset: int, report_id: str | None = None,
 ) -> Found:  # fmt: skip
     return await _page(
         connection, "*", "gateway.reports",
         f"""{MEMBERS.format(column="member_id")}
-            AND ($2::text IS NULL OR member_id = $2) AND ($3::text IS NULL OR status = $3)""",
+            AND ($2::text IS NULL OR member_id = $2) AND ($3::text IS NULL OR status = $3)
+            AND ($4::text IS NULL OR report_id = $4)""",
         "(status = 'pending') DESC, submitted_at DESC, report_id",
-        (among, member_id, status), limit, offset,
+        (among, member_id, status, report_id), limit, offset,
     )  # fmt: skip
 
 

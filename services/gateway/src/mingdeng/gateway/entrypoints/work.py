@@ -141,11 +141,12 @@ async def violations(
 @router.get("/appeals")
 async def appeals(
     viewer: Viewer, org: Organisation, connection: Connection, member_id: str | None = None,
-    status: AppealStatus | None = None, limit: Limit = 100, offset: Offset = 0,
+    status: AppealStatus | None = None, appeal_id: str | None = None, limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Appeals:  # fmt: skip
-    """Appeals (申诉) of violations, pending first, then newest first."""
+    """Appeals (申诉) of violations, pending first, then newest first (`appeal_id`: that one)."""
     seen = members_seen(viewer, org)
-    found = await reads.appeals(connection, seen, member_id, status, limit, offset)
+    found = await reads.appeals(connection, seen, member_id, status, limit, offset, appeal_id)
     return Appeals(total=found.total,
                    items=[AppealRow.model_validate(dict(r)) for r in found.rows])  # fmt: skip
 
@@ -153,11 +154,13 @@ async def appeals(
 @router.get("/reports")
 async def reports(
     viewer: Viewer, org: Organisation, connection: Connection, member_id: str | None = None,
-    status: ReportStatus | None = None, limit: Limit = 100, offset: Offset = 0,
+    status: ReportStatus | None = None, report_id: str | None = None, limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Reports:  # fmt: skip
-    """Members' reports of visits, volunteering and community 报到, pending first."""
+    """Members' reports of visits, volunteering and community 报到, pending first
+    (`report_id`: that one)."""
     seen = members_seen(viewer, org)
-    found = await reads.reports(connection, seen, member_id, status, limit, offset)
+    found = await reads.reports(connection, seen, member_id, status, limit, offset, report_id)
     return Reports(total=found.total,
                    items=[ReportRow.model_validate(dict(r)) for r in found.rows])  # fmt: skip
 

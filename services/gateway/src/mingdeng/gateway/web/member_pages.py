@@ -280,8 +280,8 @@ async def office_appeals(
 
 
 async def appeal_of(api: Api, appeal_id: str) -> AppealRow:
-    found = await api.get(Appeals, "/v1/appeals", {"limit": 500})
-    appeal = next((a for a in found.items if a.appeal_id == appeal_id), None)
+    found = await api.get(Appeals, "/v1/appeals", {"appeal_id": appeal_id, "limit": 1})
+    appeal = next(iter(found.items), None)
     if appeal is None:
         raise refuse("没有找到这份申诉。", 404)
     return appeal
@@ -457,8 +457,8 @@ async def decide_report(
     SMS)."""
     form_checked(request, csrf)
     nonce = forms.check(form_token, viewer, "report-decision")
-    found = await api.get(Reports, "/v1/reports", {"limit": 500})
-    report = next((r for r in found.items if r.report_id == report_id), None)
+    found = await api.get(Reports, "/v1/reports", {"report_id": report_id, "limit": 1})
+    report = next(iter(found.items), None)
     if report is None:
         raise refuse("没有找到这份报告：只能审核本支部党员的报告。", 404)
     if report.member_id == viewer.subject:
