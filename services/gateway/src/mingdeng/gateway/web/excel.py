@@ -20,11 +20,11 @@ from mingdeng.gateway.entrypoints.answers import (
 )
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, labels, sheets
+from mingdeng.gateway.web.forms import form_checked
 from mingdeng.gateway.web.pages import (
     Admin,
     AnyViewer,
     all_items,
-    form_checked,
     page,
     publish_actions,
     quarter_or_now,

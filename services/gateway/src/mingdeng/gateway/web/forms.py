@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web.actions import SOURCE
 from mingdeng.gateway.web.reads import PageError
+from mingdeng.gateway.web.session import csrf_ok
 
 FORM_TTL = timedelta(hours=2)
 WHOLE_FORM = ""
@@ -58,6 +59,18 @@ class FormTokens:
 
 def tokens(request: Request) -> FormTokens:
     return FormTokens(request.app.state.settings.jwt_secret.get_secret_value())
+
+
+def form_checked(request: Request, csrf: str) -> None:
+    if not csrf_ok(request, csrf):
+        raise PageError(403, "页面已过期或请求来源不明（CSRF 校验未通过），请刷新页面后重试。")
+
+
+def checked_form(request: Request, csrf: str, token: str, viewer: Principal, action: str) -> str:
+    """A posted form of `action`: its CSRF token, then its form token (this viewer's, fresh);
+    the nonce that names the events it publishes."""
+    form_checked(request, csrf)
+    return tokens(request).check(token, viewer, action)
 
 
 async def refuse_if_submitted(connection: asyncpg.Connection, event_ids: Iterable[str]) -> None:

@@ -32,13 +32,12 @@ from mingdeng.gateway.entrypoints.work import (
     Violations,
 )
 from mingdeng.gateway.web import actions, labels
-from mingdeng.gateway.web.forms import FormTokens, chinese_reasons, tokens
+from mingdeng.gateway.web.forms import FormTokens, checked_form, chinese_reasons, tokens
 from mingdeng.gateway.web.pages import (
     Admin,
     AnyViewer,
     Reviewer,
     Secretary,
-    form_checked,
     page,
     publish_actions,
 )
@@ -146,7 +145,6 @@ async def record_talk(
     request: Request,
     viewer: Secretary,
     api: ViewerApi,
-    forms: Tokens,
     member_id: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
@@ -158,8 +156,7 @@ async def record_talk(
 ) -> Response:
     """谈心谈话 held: published as talk.held.v2 (the secretary as host); the notifier marks the
     open talk task with that member done when it reads it."""
-    form_checked(request, csrf)
-    nonce = forms.check(form_token, viewer, "talk")
+    nonce = checked_form(request, csrf, form_token, viewer, "talk")
     names = await api.directory()
     if not member_id:
         raise refuse("请选择谈话对象。")
@@ -241,15 +238,13 @@ async def file_appeal(
     request: Request,
     viewer: AnyViewer,
     api: ViewerApi,
-    forms: Tokens,
     violation_id: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     form_token: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """申诉: published as appeal.filed (the member as appellant) for the office to decide."""
-    form_checked(request, csrf)
-    nonce = forms.check(form_token, viewer, "appeal")
+    nonce = checked_form(request, csrf, form_token, viewer, "appeal")
     found = await api.get(Violations, "/v1/violations", {"member_id": viewer.subject, "limit": 500})
     violation = next((v for v in found.items if v.violation_id == violation_id), None)
     if violation is None:
@@ -293,7 +288,6 @@ async def decide_appeal(
     appeal_id: str,
     viewer: Admin,
     api: ViewerApi,
-    forms: Tokens,
     outcome: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     form_token: Annotated[str, Form()] = "",
@@ -301,8 +295,7 @@ async def decide_appeal(
 ) -> Response:
     """The office decides an appeal: upheld → appeal.upheld with the violation.retracted it
     causes (one batch); rejected → appeal.rejected. The notifier tells the member by SMS."""
-    form_checked(request, csrf)
-    nonce = forms.check(form_token, viewer, "appeal-decision")
+    nonce = checked_form(request, csrf, form_token, viewer, "appeal-decision")
     appeal = await appeal_of(api, appeal_id)
     if appeal.member_id == viewer.subject:
         raise refuse("不能处理本人的申诉，请由机关党办其他同志处理。", 403)
@@ -364,7 +357,6 @@ async def submit_report(
     request: Request,
     viewer: AnyViewer,
     api: ViewerApi,
-    forms: Tokens,
     kind: Annotated[str, Form()] = "",
     happened_on: Annotated[str, Form()] = "",
     household_id: Annotated[str, Form()] = "",
@@ -375,8 +367,7 @@ async def submit_report(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """A member's own report: report.submitted; it counts once their secretary confirms it."""
-    form_checked(request, csrf)
-    nonce = forms.check(form_token, viewer, "report")
+    nonce = checked_form(request, csrf, form_token, viewer, "report")
     if kind not in REPORT_KINDS:
         raise refuse("请选择报告类型：结对户走访、志愿服务或进社区报到。")
     day = parse_day(happened_on, "日期")
@@ -446,7 +437,6 @@ async def decide_report(
     report_id: str,
     viewer: Reviewer,
     api: ViewerApi,
-    forms: Tokens,
     outcome: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     form_token: Annotated[str, Form()] = "",
@@ -455,8 +445,7 @@ async def decide_report(
     """The secretary, or the office, confirms a report (report.confirmed with the scored event,
     at the day reported) or sends it back with a reason (report.rejected; the member gets an
     SMS)."""
-    form_checked(request, csrf)
-    nonce = forms.check(form_token, viewer, "report-decision")
+    nonce = checked_form(request, csrf, form_token, viewer, "report-decision")
     found = await api.get(Reports, "/v1/reports", {"report_id": report_id, "limit": 1})
     report = next(iter(found.items), None)
     if report is None:
@@ -513,14 +502,12 @@ async def messages(request: Request, viewer: AnyViewer, api: ViewerApi, forms: T
 async def mark_read(
     request: Request,
     viewer: AnyViewer,
-    forms: Tokens,
     read_until: Annotated[str, Form()] = "",
     form_token: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """全部标为已读: inbox.read up to the newest message the page showed."""
-    form_checked(request, csrf)
-    nonce = forms.check(form_token, viewer, "inbox")
+    nonce = checked_form(request, csrf, form_token, viewer, "inbox")
     try:
         until = datetime.fromisoformat(read_until)
     except ValueError:

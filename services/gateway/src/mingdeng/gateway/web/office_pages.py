@@ -38,7 +38,7 @@ from mingdeng.gateway.entrypoints.roster import (
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, forms, labels, sheets
 from mingdeng.gateway.web.directory import Directory
-from mingdeng.gateway.web.pages import Admin, AnyViewer, form_checked, page, publish_actions
+from mingdeng.gateway.web.pages import Admin, AnyViewer, page, publish_actions
 from mingdeng.gateway.web.reads import Api, PageError, ViewerApi
 
 router = APIRouter(include_in_schema=False)
@@ -91,10 +91,6 @@ def next_id(prefix: str, taken: Iterable[str], width: int) -> str:
 
 def form_token(request: Request, viewer: Principal, action: str) -> str:
     return forms.tokens(request).issue(viewer, action)
-
-
-def form_nonce(request: Request, token: str, viewer: Principal, action: str) -> str:
-    return forms.tokens(request).check(token, viewer, action)
 
 
 async def _refuse_if_submitted(request: Request, event_ids: list[str]) -> None:
@@ -254,8 +250,7 @@ async def register_member(
     request: Request, viewer: Admin, api: ViewerApi, sent: Annotated[MemberFields, Form()]
 ) -> Response:
     """登记新成员: member.registered with a new id."""
-    form_checked(request, sent.csrf)
-    nonce = form_nonce(request, sent.token, viewer, "roster")
+    nonce = forms.checked_form(request, sent.csrf, sent.token, viewer, "roster")
     member_id, values = sent.member_id, sent.values()
     org = await api.get(Organisation, "/v1/organisation")
     registration, errors = _registration(member_id, values, org)
@@ -301,8 +296,7 @@ async def edit_member(
 ) -> Response:  # fmt: skip
     """Edit, move (another 科室) or give and take roles: member.registered again (a departed
     member registered again is active again)."""
-    form_checked(request, sent.csrf)
-    nonce = form_nonce(request, sent.token, viewer, "roster")
+    nonce = forms.checked_form(request, sent.csrf, sent.token, viewer, "roster")
     member = await api.get(RosterMember, f"/v1/members/{member_id}")
     values, version = sent.values(), sent.version
     org = await api.get(Organisation, "/v1/organisation")
@@ -327,8 +321,7 @@ async def deactivate_member(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """停用 (调离、退休): member.left."""
-    form_checked(request, csrf)
-    nonce = form_nonce(request, token, viewer, "roster")
+    nonce = forms.checked_form(request, csrf, token, viewer, "roster")
     member = await api.get(RosterMember, f"/v1/members/{member_id}")
     if member_id == viewer.subject:
         raise PageError(409, "不能停用自己的账号，请由另一位管理员操作。")
@@ -372,8 +365,7 @@ async def register_branch(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """登记支部: branch.registered."""
-    form_checked(request, csrf)
-    nonce = form_nonce(request, token, viewer, "organisation")
+    nonce = forms.checked_form(request, csrf, token, viewer, "organisation")
     org = await api.get(Organisation, "/v1/organisation")
     errors: dict[str, str] = {}
     try:
@@ -402,8 +394,7 @@ async def register_department(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """登记科室: department.registered (its branch, and the 党组成员 whose line covers it)."""
-    form_checked(request, csrf)
-    nonce = form_nonce(request, token, viewer, "organisation")
+    nonce = forms.checked_form(request, csrf, token, viewer, "organisation")
     org = await api.get(Organisation, "/v1/organisation")
     leaders = await api.get(Roster, "/v1/members", {"role": "leader", "limit": 500})
     errors: dict[str, str] = {}
@@ -496,8 +487,9 @@ async def schedule_lectures(request: Request, viewer: Admin, api: ViewerApi) -> 
     """Schedule a 期: one lecture.scheduled per 微课堂 filled in (same date and theme)."""
     form = await request.form()
     typed = {str(k): str(v).strip() for k, v in form.items()}
-    form_checked(request, typed.get("csrf", ""))
-    nonce = form_nonce(request, typed.get("token", ""), viewer, "lectures")
+    nonce = forms.checked_form(
+        request, typed.get("csrf", ""), typed.get("token", ""), viewer, "lectures"
+    )
     day = _date_or_none(typed.get("date", ""))
     errors: dict[str, str] = {}
     if day is None:
@@ -594,8 +586,7 @@ async def mark_lecture_delivered(
     token: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """已讲授: lecture.delivered by its scheduled speaker, now."""
-    form_checked(request, csrf)
-    nonce = form_nonce(request, token, viewer, "lecture")
+    nonce = forms.checked_form(request, csrf, token, viewer, "lecture")
     lecture = await api.get(LectureDetail, f"/v1/lectures/{lecture_id}")
     event_id = f"delivered-{nonce}"
     await _refuse_if_submitted(request, [event_id])
@@ -671,7 +662,7 @@ async def sign_in(
     code: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
 ) -> Response:  # fmt: skip
     """签到: lecture.attended of the signed-in member (one per member and lecture)."""
-    form_checked(request, csrf)
+    forms.form_checked(request, csrf)
     checked = await _checked_sign_in(request, lecture_id, code, viewer, await api.directory())
     await publish_actions(
         request, [actions.dashboard_event(checked.data, checked.event_id, viewer)]
@@ -716,8 +707,7 @@ async def log_violation(
 ) -> Response:  # fmt: skip
     """登记违反“十不准”: violation.logged, the office as inspector; the notifier sends the
     reminder SMS to the member and their branch's secretary."""
-    form_checked(request, csrf)
-    nonce = form_nonce(request, token, viewer, "violation")
+    nonce = forms.checked_form(request, csrf, token, viewer, "violation")
     values = {"member_id": member_id, "rule": rule, "description": description, "at": at}
     errors: dict[str, str] = {}
     moment: datetime | None = None

@@ -45,11 +45,11 @@ from mingdeng.gateway.entrypoints.office import DeadLetters, RejectedEvents, Spe
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, close_check, labels, people
 from mingdeng.gateway.web.evidence import evidence
+from mingdeng.gateway.web.forms import form_checked
 from mingdeng.gateway.web.login import Account, LoginCodes, TooManyRequests
 from mingdeng.gateway.web.reads import SCREEN, Api, PageError, ScreenApi, ViewerApi
 from mingdeng.gateway.web.session import (
     PAGE_ROLES,
-    csrf_ok,
     csrf_token,
     end_session,
     keep_csrf,
@@ -119,11 +119,6 @@ def requires(*roles: Role):  # type: ignore[no-untyped-def]
         return viewer
 
     return check
-
-
-def form_checked(request: Request, csrf: str) -> None:
-    if not csrf_ok(request, csrf):
-        raise PageError(403, "页面已过期或请求来源不明（CSRF 校验未通过），请刷新页面后重试。")
 
 
 def this_quarter() -> str:
