@@ -11,7 +11,7 @@ events before the burst):
 - the longest answer of its /healthz (nothing but the event loop) and /metrics during the
   burst;
 - coverage freshness: household visits at 500 events/s, every 50th a probe member's first visit
-  in the month; from its publish to the `coverage/<month>` record on `mingdeng.outreach.v1`
+  in the month; from its publish to the member's `coverage_member/<month>/…` line on `mingdeng.outreach.v1`
   that counts it.
 
 Writes bench/results/outreach-<date>.json and bench/results/outreach-latest.json.
@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.scoring_bench import machine, new_rig, publish, remove, rss_mib  # noqa: E402
 from mingdeng.contracts.codec import parse_event  # noqa: E402
+from mingdeng.contracts.outreach_views import MemberCoverage, OutreachView  # noqa: E402
 from mingdeng.contracts.periods import Quarter, month_of  # noqa: E402
 from mingdeng.contracts.topics import EVENTS, OUTREACH  # noqa: E402
 from mingdeng.outreach.domain.state import READS  # noqa: E402
@@ -228,13 +229,15 @@ async def coverage_freshness(
     await consumer.seek_to_end()
 
     async def watch() -> None:
+        lines = f"coverage_member/{month}/".encode()
         async for message in consumer:
-            if message.key != f"coverage/{month}".encode():
+            if not message.key.startswith(lines):
                 continue
             arrived = time.monotonic()
-            for row in json.loads(message.value)["body"]["by_member"]:
-                member = row["member_id"]
-                if row["visited"] and member in sent and member not in seen:
+            row = OutreachView.model_validate_json(message.value).body
+            if isinstance(row, MemberCoverage) and row.visited:
+                member = row.member_id
+                if member in sent and member not in seen:
                     seen[member] = (arrived - sent[member]) * 1000
 
     watcher = asyncio.create_task(watch())

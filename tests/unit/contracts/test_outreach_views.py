@@ -39,24 +39,32 @@ def test_a_view_comes_back_from_json_as_its_model() -> None:
     sent = view("talks", TALKS)
     read = OutreachView.model_validate_json(sent.to_json())
     assert read.body == TALKS and isinstance(read.body, Talks)
-    overdue = OutreachView.model_validate_json(view("overdue", [OVERDUE]).to_json())
-    assert overdue.body == [OVERDUE]
+    overdue = OutreachView.model_validate_json(view("overdue_pairing", OVERDUE).to_json())
+    assert overdue.body == OVERDUE
     assert sent.body_json() == TALKS.model_dump_json()
+
+
+def test_a_line_with_nothing_to_show_is_null_and_a_view_never_is() -> None:
+    cleared = OutreachView.model_validate_json(view("overdue_pairing", None).to_json())
+    assert cleared.body is None and cleared.body_json() == "null"
+    with pytest.raises(ValidationError):
+        view("talks", None)
 
 
 def test_a_body_of_another_view_is_refused() -> None:
     with pytest.raises(ValidationError):
         view("coverage", TALKS)
     with pytest.raises(ValidationError):
-        view("reassignment", [OVERDUE.model_dump(mode="json")])
+        view("unpaired_household", OVERDUE.model_dump(mode="json"))
     with pytest.raises(ValidationError, match="by_category"):
         view("talks", {"period": "2026Q3", "total": 2, "by_categories": {}})
-    assert view("reassignment", []).body == []
+    with pytest.raises(ValidationError):
+        view("overdue", [OVERDUE.model_dump(mode="json")])  # the whole list of earlier versions
     assert isinstance(
         view(
-            "reassignment",
-            [{"household_id": "h5", "village": "村", "reason": "unpaired", "since": None,
-              "previous_member_id": "M3"}],
-        ).body[0],  # type: ignore[index]
+            "unpaired_household",
+            {"household_id": "h5", "village": "村", "reason": "unpaired", "since": None,
+             "previous_member_id": "M3"},
+        ).body,
         UnpairedHousehold,
     )  # fmt: skip

@@ -1,5 +1,5 @@
 """The outreach views as they were computed before they were kept incrementally (issue 21):
-every view folded again from the whole state at each refresh. Slow (each pairing scans every
+every view folded again from the whole state at each refresh, lines included. Slow (each pairing scans every
 visit) but plainly right: the oracle the incremental views are checked against."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from mingdeng.contracts.outreach_views import (
 )
 from mingdeng.contracts.periods import Period, Quarter
 from mingdeng.contracts.registry import REGISTRY_EVENTS, Pairing, Registry, Stamp
+from mingdeng.outreach.domain.views import ViewRef
 
 OVERDUE_AFTER = timedelta(days=60)
 REMIND_EVERY = timedelta(days=14)
@@ -173,9 +174,11 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def coverage(state: OutreachState, period: Period, now: datetime) -> Coverage:
+def coverage(
+    state: OutreachState, period: Period, now: datetime
+) -> tuple[Coverage, list[MemberCoverage]]:
     """Pairings in force at the end of the period (or now, if it is running) and how many of
-    them the paired member visited during the period, while paired."""
+    them the paired member visited during the period, while paired; and each member's line."""
     moment = min(period.end - timedelta(microseconds=1), now)
     pairings = state.pairings_at(moment)
     visited = {
@@ -210,13 +213,12 @@ def coverage(state: OutreachState, period: Period, now: datetime) -> Coverage:
             bucket[key][1] += seen
     total = sum(p for p, _ in by_member.values())
     seen_total = sum(s for _, s in by_member.values())
-    return Coverage(
+    summary = Coverage(
         period=period.name,
         as_of=moment,
         pairings=total,
         visited=seen_total,
         rate=_rate(seen_total, total),
-        by_member=members,
         by_department=[
             DepartmentCoverage(department_id=d, pairings=p, visited=s, rate=_rate(s, p))
             for d, (p, s) in sorted(by_department.items())
@@ -226,6 +228,7 @@ def coverage(state: OutreachState, period: Period, now: datetime) -> Coverage:
             for b, (p, s) in sorted(by_branch.items())
         ],
     )
+    return summary, members
 
 
 def overdue(state: OutreachState, now: datetime) -> list[OverduePairing]:
@@ -421,16 +424,22 @@ def active_periods(state: OutreachState, now: datetime) -> list[Period]:
 
 
 def all_views(state: OutreachState, now: datetime) -> dict[str, str]:
-    """Every view the service published at `now` (key -> body JSON), as its refresh did."""
+    """Every view the service published at `now` (key -> body JSON), as its refresh did, and
+    every line with something to show."""
     found: dict[str, ViewBody] = {}
     for period in active_periods(state, now):
-        found[f"coverage/{period.name}"] = coverage(state, period, now)
+        found[f"coverage/{period.name}"], members = coverage(state, period, now)
+        for member in members:
+            found[ViewRef("coverage_member", period.name, member.member_id).key] = member
         found[f"talks/{period.name}"] = talks(state, period)
         found[f"community/{period.name}"] = community(state, period)
         if "Q" in period.name:
             found[f"liaison/{period.name}"] = liaison(state, Quarter.parse(period.name), now)
-    found["overdue"] = overdue(state, now)
-    found["reassignment"] = reassignment(state, now)
+    for item in overdue(state, now):
+        line = ViewRef("overdue_pairing", member_id=item.member_id, household_id=item.household_id)
+        found[line.key] = item
+    for household in reassignment(state, now):
+        found[ViewRef("unpaired_household", household_id=household.household_id).key] = household
     found["suggestions"] = suggestions(state)
     for member_id in sorted({m for (_, m) in state.pairing_changes}):
         found[f"households/{member_id}"] = member_households(state, member_id, now)

@@ -1,5 +1,9 @@
 """The read models of outreach, one model each: outreach builds them, publishes them on
-`mingdeng.outreach.v1` (an `OutreachView` each), and the gateway reads them as these models."""
+`mingdeng.outreach.v1` (an `OutreachView` each), and the gateway reads them as these models.
+
+No view grows with the organisation without a bound: what has a line per member, pairing or
+household (a member's coverage, an overdue pairing, a household to pair again) is a view of its
+own, keyed by what it is of, and `null` when it has nothing to show any more."""
 
 from __future__ import annotations
 
@@ -37,14 +41,14 @@ class BranchCoverage(_Message):
 
 class Coverage(_Message):
     """Pairings in force at the end of the period (or `as_of` now, while it runs) and how many
-    of them the paired member visited during the period; `rate` is None without pairings."""
+    of them the paired member visited during the period; `rate` is None without pairings. Each
+    member's line is a `coverage_member` view of its own."""
 
     period: str
     as_of: datetime
     pairings: int
     visited: int
     rate: float | None
-    by_member: list[MemberCoverage]
     by_department: list[DepartmentCoverage]
     by_branch: list[BranchCoverage]
 
@@ -153,22 +157,23 @@ class MemberHouseholds(_Message):
     history: list[PairingChange]
 
 
-OverdueList = list[OverduePairing]
-ReassignmentList = list[UnpairedHousehold]
 ViewName = Literal[
     "coverage",
-    "overdue",
-    "reassignment",
+    "coverage_member",
+    "overdue_pairing",
+    "unpaired_household",
     "liaison",
     "talks",
     "suggestions",
     "community",
     "households",
 ]
+LINE_VIEWS: tuple[ViewName, ...] = ("coverage_member", "overdue_pairing", "unpaired_household")
 ViewBody = (
     Coverage
-    | OverdueList
-    | ReassignmentList
+    | MemberCoverage
+    | OverduePairing
+    | UnpairedHousehold
     | Liaison
     | Talks
     | Suggestions
@@ -177,8 +182,9 @@ ViewBody = (
 )
 BODY_OF_VIEW: dict[str, TypeAdapter[Any]] = {
     "coverage": TypeAdapter(Coverage),
-    "overdue": TypeAdapter(OverdueList),
-    "reassignment": TypeAdapter(ReassignmentList),
+    "coverage_member": TypeAdapter(MemberCoverage | None),
+    "overdue_pairing": TypeAdapter(OverduePairing | None),
+    "unpaired_household": TypeAdapter(UnpairedHousehold | None),
     "liaison": TypeAdapter(Liaison),
     "talks": TypeAdapter(Talks),
     "suggestions": TypeAdapter(Suggestions),
@@ -189,12 +195,15 @@ BODY_OF_VIEW: dict[str, TypeAdapter[Any]] = {
 
 class OutreachView(_Message):
     """One read model of outreach, recomputed and republished whole when it changes; `body` is
-    the model its `view` names. `member_id` is set on views about one member."""
+    the model its `view` names, `null` for a line (`coverage_member`, `overdue_pairing`,
+    `unpaired_household`) with nothing to show any more. `member_id` is set on views about one
+    member, `period` on views of a period."""
 
     view: ViewName
     key: str
     member_id: str | None = None
-    body: ViewBody
+    period: str | None = None
+    body: ViewBody | None
     computed_at: datetime
 
     @model_validator(mode="before")

@@ -31,13 +31,15 @@ EVENT_TABLE = "outreach.events"
 STEP = 2000  # rows computed between two turns of the event loop (a few ms each)
 APPLY_STEP = 100  # events of a batch folded in one step (a few ms)
 LOAD_CHUNK = 2000  # stored events folded in one step (about 40 ms at start)
+LINE_STEP = 1000  # lines assembled in one step
+LINES_PER_REFRESH = 20_000  # lines published in one refresh; the rest in the next ones
 
 
 class OutreachService:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
         self.views = OutreachViews(clock())
-        self._published: dict[str, bytes] = {}  # key -> digest of the body published last
+        self._published: dict[str, bytes] = {}  # key -> digest of the view published last
 
     async def reload(self, connection: asyncpg.Connection) -> None:
         """Fold the views again from what was committed (after a transaction rolled back)."""
@@ -83,26 +85,32 @@ class OutreachService:
     async def refresh(
         self, *, stamp_running: bool = False, stop: asyncio.Event | None = None
     ) -> list[Publication]:
-        """The views whose content changed since they were published last. `stamp_running`:
-        also the running periods' coverage, whose `as_of` is now. Asked to `stop`, it ends
-        between two steps (a new process computes every view again)."""
+        """The views whose content changed since they were published last, and at most
+        `LINES_PER_REFRESH` changed lines (`lines_left` says how many wait for the next call).
+        `stamp_running`: also the running periods' coverage, whose `as_of` is now. Asked to
+        `stop`, it ends between two steps (a new process computes every view again)."""
         stop = stop or asyncio.Event()
         now = self.clock()
         views = self.views
         if stamp_running:
             views.touch_running(now)
         await self._settle(views, now, stop)
-        changed = []
+        changed: list[Publication] = []
         for ref in views.take_views():
             await self._settle(views, now, stop)  # what the consumer took meanwhile
             if stop.is_set():
-                break
+                return changed
             publication = views.publication(ref, now)
             digest = hashlib.blake2b(publication.body, digest_size=16).digest()
             if self._published.get(publication.key) != digest:
                 self._published[publication.key] = digest
                 changed.append(publication)
             await asyncio.sleep(0)
+        for _ in range(0, LINES_PER_REFRESH, LINE_STEP):  # lines change only with their row
+            changed += [views.publication(ref, now) for ref in views.take_lines(LINE_STEP)]
+            await asyncio.sleep(0)
+        if not views.lines_left:
+            views.first_round = False
         return changed
 
     async def send_reminders(

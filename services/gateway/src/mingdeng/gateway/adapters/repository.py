@@ -357,6 +357,35 @@ async def outreach_view(
     return (body.validate_json(row["body"]), row["computed_at"]) if row else None
 
 
+LINE_ORDER = {
+    "coverage_member": 'member_id COLLATE "C"',
+    "overdue_pairing": "(body->>'days_without_visit')::int DESC, member_id COLLATE \"C\", "
+    "body->>'household_id' COLLATE \"C\"",
+    "unpaired_household": "body->>'household_id' COLLATE \"C\"",
+}
+
+
+async def outreach_lines(
+    connection: asyncpg.Connection, view: str, body: TypeAdapter[T], period: str | None = None
+) -> tuple[list[T], datetime] | None:
+    """The lines of an outreach list with something to show, in the list's order, and when
+    outreach computed the newest of them (without lines: its newest computation of any view;
+    None before it published anything)."""
+    in_period = "AND period = $2" if period is not None else "AND $2::text IS NULL"
+    rows = await connection.fetch(
+        f"""SELECT body, computed_at FROM gateway.outreach_views
+            WHERE view = $1 {in_period} AND body <> 'null'::jsonb ORDER BY {LINE_ORDER[view]}""",
+        view,
+        period,
+    )
+    computed_at = max((row["computed_at"] for row in rows), default=None) or (
+        await connection.fetchval("SELECT max(computed_at) FROM gateway.outreach_views")
+    )
+    if computed_at is None:
+        return None
+    return [body.validate_json(row["body"]) for row in rows], computed_at
+
+
 async def lecture_stats(connection: asyncpg.Connection, year: int) -> dict[str, Any]:
     """Lectures delivered in `year` (business time) and their attendances (person-times)."""
     rows = await connection.fetch(

@@ -22,6 +22,7 @@ from mingdeng.contracts.outreach_views import (
     Community,
     Coverage,
     Liaison,
+    MemberCoverage,
     MemberHouseholds,
     OverduePairing,
     Suggestions,
@@ -231,6 +232,7 @@ class TalkObligations(Answer):
 
 
 class CoverageAnswer(Coverage):
+    by_member: list[MemberCoverage]
     overdue: list[OverduePairing]
     computed_at: datetime
 

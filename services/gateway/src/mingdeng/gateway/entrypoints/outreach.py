@@ -13,6 +13,7 @@ from mingdeng.contracts.outreach_views import (
     Community,
     Coverage,
     Liaison,
+    MemberCoverage,
     MemberHouseholds,
     OverduePairing,
     Suggestions,
@@ -45,8 +46,9 @@ QuarterParam = Annotated[str, Path(pattern=QUARTER_PATTERN, examples=["2026Q3"])
 
 
 T = TypeVar("T")
-OVERDUE = TypeAdapter(list[OverduePairing])
-REASSIGNMENT = TypeAdapter(list[UnpairedHousehold])
+MEMBER_COVERAGE = TypeAdapter(MemberCoverage)
+OVERDUE_PAIRING = TypeAdapter(OverduePairing)
+UNPAIRED_HOUSEHOLD = TypeAdapter(UnpairedHousehold)
 NOT_YET = problems(404)
 
 
@@ -54,6 +56,15 @@ async def view(connection: Connection, key: str, body: TypeAdapter[T]) -> tuple[
     found = await repository.outreach_view(connection, key, body)
     if found is None:
         raise Problem(404, "Nothing yet", f"no outreach figures for {key}")
+    return found
+
+
+async def lines(
+    connection: Connection, view: str, body: TypeAdapter[T], period: str | None = None
+) -> tuple[list[T], datetime]:
+    found = await repository.outreach_lines(connection, view, body, period)
+    if found is None:
+        raise Problem(404, "Nothing yet", "no outreach figures yet")
     return found
 
 
@@ -65,18 +76,17 @@ async def coverage(
     pairings overdue for a visit (60 days) as of now. Each viewer sees their part."""
     body, computed_at = await view(connection, f"coverage/{period}", TypeAdapter(Coverage))
     scope = scope_of(viewer, org)
-    overdue = await repository.outreach_view(connection, "overdue", OVERDUE)
+    members, _ = await lines(connection, "coverage_member", MEMBER_COVERAGE, period)
+    overdue, _ = await lines(connection, "overdue_pairing", OVERDUE_PAIRING)
     return CoverageAnswer.model_validate(
         {
             **dict(body),
-            "by_member": [m for m in body.by_member if scope.allows_member(m.member_id)],
+            "by_member": [m for m in members if scope.allows_member(m.member_id)],
             "by_department": [
                 d for d in body.by_department if scope.allows_department(d.department_id)
             ],
             "by_branch": [b for b in body.by_branch if scope.allows_branch(b.branch_id)],
-            "overdue": [
-                o for o in (overdue[0] if overdue else []) if scope.allows_member(o.member_id)
-            ],
+            "overdue": [o for o in overdue if scope.allows_member(o.member_id)],
             "computed_at": computed_at,
         }
     )
@@ -85,7 +95,7 @@ async def coverage(
 @router.get("/overdue", responses=NOT_YET)
 async def overdue(viewer: Viewer, org: Organisation, connection: Connection) -> OverdueAnswer:
     """Pairings whose member has not visited the household for 60 days, longest first."""
-    body, computed_at = await view(connection, "overdue", OVERDUE)
+    body, computed_at = await lines(connection, "overdue_pairing", OVERDUE_PAIRING)
     scope = scope_of(viewer, org)
     return OverdueAnswer(
         items=[o for o in body if scope.allows_member(o.member_id)], computed_at=computed_at
@@ -97,7 +107,7 @@ async def reassignment(viewer: Viewer, connection: Connection) -> ReassignmentAn
     """Households without a pairing (unpaired, or their member left), to pair again. Admin."""
     if viewer.role != "admin":
         raise Problem(403, "Forbidden", "the reassignment list is for admins")
-    body, computed_at = await view(connection, "reassignment", REASSIGNMENT)
+    body, computed_at = await lines(connection, "unpaired_household", UNPAIRED_HOUSEHOLD)
     return ReassignmentAnswer(items=body, computed_at=computed_at)
 
 

@@ -3,9 +3,10 @@
 Each view is cut into rows that depend on few facts: a member's coverage in a period, one
 pairing's overdue standing, one household's need of a new pairing. An event marks the rows it
 can change (`Touched`, from the state's folds); `settle` computes them again, a bounded number
-at a time; a view whose rows changed is assembled again from its rows, every row serialised
-once when it changes. So the work of an event does not grow with the history, nor with the
-organisation; assembling a changed view costs a join of its rows' JSON.
+at a time, every row serialised once when it changes. A row is published as a line of its own
+(`coverage_member`, `overdue_pairing`, `unpaired_household`), and a period's coverage as its
+sums by department and branch, so no message grows with the organisation and the work of an
+event grows neither with the history nor with the organisation.
 
 The clock moves views too. Each moment a view changes without an event — a pairing falls
 overdue or its days without a visit grow by one, a period ends, an event dated in the future
@@ -18,10 +19,11 @@ from __future__ import annotations
 import heapq
 import itertools
 from bisect import bisect_right, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
+from urllib.parse import quote
 
 import pydantic_core
 from sortedcontainers import SortedDict
@@ -29,6 +31,7 @@ from sortedcontainers import SortedDict
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.outreach_views import (
+    LINE_VIEWS,
     BranchCoverage,
     Community,
     Coverage,
@@ -65,14 +68,21 @@ PERIOD_VIEWS: tuple[ViewName, ...] = ("coverage", "talks", "community", "liaison
 
 
 class ViewRef(NamedTuple):
-    """A view: its name and what it is of (a period, a member, or nothing)."""
+    """A view: its name and what it is of (a period, a member, a pairing, a household, a
+    member's line in a period, or nothing)."""
 
     view: ViewName
-    of: str = ""
+    period: str = ""
+    member_id: str = ""
+    household_id: str = ""
 
     @property
     def key(self) -> str:
-        return f"{self.view}/{self.of}" if self.of else self.view
+        """Unique per view: ids within a line's key are escaped, they may hold a "/"."""
+        if self.view in LINE_VIEWS:
+            ids = [quote(i, safe="") for i in (self.member_id, self.household_id) if i]
+            return "/".join([self.view, *filter(None, [self.period]), *ids])
+        return "/".join(filter(None, [self.view, self.period, self.member_id]))
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,7 @@ class Publication:
     view: ViewName
     key: str
     member_id: str | None
+    period: str | None
     body: bytes
     computed_at: datetime
 
@@ -98,6 +109,8 @@ class Publication:
                 pydantic_core.to_json(self.key),
                 b',"member_id":',
                 pydantic_core.to_json(self.member_id),
+                b',"period":',
+                pydantic_core.to_json(self.period),
                 b',"body":',
                 self.body,
                 b',"computed_at":',
@@ -153,10 +166,6 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _json_list(items: Iterable[bytes]) -> bytes:
-    return b"[" + b",".join(items) + b"]"
-
-
 class OutreachViews:
     """The state and every view of it, kept incrementally. `work` counts the rows, pairings
     and list items visited: the measure of the unit test that work per event stays flat."""
@@ -177,7 +186,12 @@ class OutreachViews:
         self._rows: set[tuple[str, str]] = set()
         self._pairs: set[PairKey] = set()
         self._households: set[str] = set()
-        self._views = {ViewRef("overdue"), ViewRef("reassignment"), ViewRef("suggestions")}
+        self._views = {ViewRef("suggestions")}
+        self._lines: set[ViewRef] = set()  # marked lines: many, published as they come
+        self._held: dict[str, set[ViewRef]] = {}  # period -> lines waiting for its coverage
+        # a new process does not know what an earlier one published: until its first round of
+        # publications is done, a line with nothing to show is published too (as `null`)
+        self.first_round = True
         self._due: list[_Due] = []
         self._scheduled: dict[PairKey, datetime] = {}
         self._sequence = itertools.count()
@@ -205,7 +219,7 @@ class OutreachViews:
         for pair in touched.pairs:
             if pair in state.changes:  # a visit to a household the member was ever paired with
                 self._pairs.add(pair)
-                self._views.add(ViewRef("households", pair[1]))
+                self._views.add(ViewRef("households", member_id=pair[1]))
         members = set(touched.members)
         for household_id in touched.households:
             self._households.add(household_id)
@@ -217,7 +231,7 @@ class OutreachViews:
         for (household_id, member_id), since in touched.pairings:
             self._pairs.add((household_id, member_id))
             self._households.add(household_id)
-            self._views.add(ViewRef("households", member_id))
+            self._views.add(ViewRef("households", member_id=member_id))
             self._rows.update((name, member_id) for name in self._periods_ending_after(since))
         if touched.liaisons:
             self._views.update(ViewRef("liaison", name) for name in self.periods if "Q" in name)
@@ -232,7 +246,7 @@ class OutreachViews:
         for household_id in households:
             self._pairs.add((household_id, member_id))
             self._households.add(household_id)
-        self._views.add(ViewRef("households", member_id))
+        self._views.add(ViewRef("households", member_id=member_id))
         self._rows.update((name, member_id) for name in self.periods)
 
     def _periods_ending_after(self, moment: datetime) -> list[str]:
@@ -327,13 +341,17 @@ class OutreachViews:
             visited += state.last_visit(pair, period.start, moment) is not None
         rows, sums = self._coverage[name], self._coverage_sums[name]
         old = rows.get(member_id)
+        line = ViewRef("coverage_member", name, member_id)
         if old is not None:
             if not paired:
                 del rows[member_id]
                 sums.count(old, -1)
                 self._views.add(ViewRef("coverage", name))
+                self._lines.add(line)
                 return
         elif not paired:
+            if self.first_round:
+                self._lines.add(line)
             return
         member = state.registry.member(member_id)
         assert member is not None  # a pairing is in force only for an active member
@@ -355,6 +373,7 @@ class OutreachViews:
         rows[member_id] = row = (*labels, json.encode())
         sums.count(row, 1)
         self._views.add(ViewRef("coverage", name))
+        self._lines.add(line)
 
     def _overdue_row(self, pair: PairKey, now: datetime) -> None:
         """A pairing whose member has not visited the household for 60 days (or since pairing);
@@ -394,15 +413,18 @@ class OutreachViews:
                     days_without_visit=days,
                 ).model_dump_json()
                 late = (paired_at, last, days, member.department_id, branch, json.encode())
-        if late is None and old is None:
-            return
         household_id, member_id = pair
+        line = ViewRef("overdue_pairing", member_id=member_id, household_id=household_id)
+        if late is None and old is None:
+            if self.first_round:
+                self._lines.add(line)
+            return
         if old is not None:
             del self._overdue[pair], self._overdue_order[(-old[2], member_id, household_id)]
         if late is not None:
             self._overdue[pair] = late
             self._overdue_order[(-late[2], member_id, household_id)] = late[-1]
-        self._views.add(ViewRef("overdue"))
+        self._lines.add(line)
 
     def _household_row(self, household_id: str, now: datetime) -> None:
         """A registered household without a pairing in force, for an admin to pair again."""
@@ -440,71 +462,102 @@ class OutreachViews:
                 .model_dump_json()
                 .encode()
             )
+        line = ViewRef("unpaired_household", household_id=household_id)
         if self._unpaired.get(household_id) == json:
+            if self.first_round:
+                self._lines.add(line)
             return
         if json is None:
             del self._unpaired[household_id]
         else:
             self._unpaired[household_id] = json
-        self._views.add(ViewRef("reassignment"))
+        self._lines.add(line)
 
     # --- views --------------------------------------------------------------------------------
 
     def is_published(self, ref: ViewRef) -> bool:
         """Views of a period are published while it has activity or is running now."""
-        if ref.view not in PERIOD_VIEWS:
+        if not ref.period:
             return True
-        return self.state.tallies[ref.of].activity > 0 or ref.of in (self._now_periods or ())
+        return self.state.tallies[ref.period].activity > 0 or ref.period in (
+            self._now_periods or ()
+        )
 
     def take_views(self) -> list[ViewRef]:
         """The marked views that are published (the others stay marked), in a stable order."""
         taken = sorted(ref for ref in self._views if self.is_published(ref))
         self._views.difference_update(taken)
+        self.work += len(taken)
+        for ref in taken:
+            if ref.view == "coverage":  # its members' lines are published with it
+                self._lines.update(self._held.pop(ref.period, ()))
         return taken
+
+    def take_lines(self, most: int) -> list[ViewRef]:
+        """At most `most` of the marked lines, in no particular order; the lines of a period
+        whose views are not published wait for its coverage."""
+        taken = []
+        for _ in range(min(most, len(self._lines))):
+            line = self._lines.pop()
+            if self.is_published(line):
+                taken.append(line)
+            else:
+                self._held.setdefault(line.period, set()).add(line)
+        self.work += len(taken)
+        return taken
+
+    @property
+    def lines_left(self) -> int:
+        return len(self._lines)
 
     def publication(self, ref: ViewRef, now: datetime) -> Publication:
         """A view assembled from its rows (settled at `now`)."""
-        member_id = ref.of if ref.view == "households" else None
-        return Publication(ref.view, ref.key, member_id, self._body(ref, now), now)
+        return Publication(
+            ref.view, ref.key, ref.member_id or None, ref.period or None, self._body(ref, now), now
+        )
 
     def refresh(self, now: datetime) -> list[Publication]:
         """Settle and assemble every marked view at once (for tests and tools; the service
         does the same in bounded steps)."""
         self.settle(now)
-        return [self.publication(ref, now) for ref in self.take_views()]
+        refs = self.take_views() + sorted(self.take_lines(len(self._lines)))
+        self.first_round = False
+        return [self.publication(ref, now) for ref in refs]
 
     def _body(self, ref: ViewRef, now: datetime) -> bytes:
+        self.work += 1
         match ref.view:
             case "coverage":
-                return self._coverage_body(self.periods[ref.of], now)
-            case "overdue":
-                self.work += len(self._overdue_order)
-                return _json_list(self._overdue_order.values())
-            case "reassignment":
-                self.work += len(self._unpaired)
-                return _json_list([self._unpaired[h] for h in sorted(self._unpaired)])
+                return self._coverage_body(self.periods[ref.period], now)
+            case "coverage_member":
+                row = self._coverage[ref.period].get(ref.member_id)
+                return row[-1] if row else b"null"
+            case "overdue_pairing":
+                late = self._overdue.get((ref.household_id, ref.member_id))
+                return late[-1] if late else b"null"
+            case "unpaired_household":
+                return self._unpaired.get(ref.household_id, b"null")
             case "liaison":
-                return self._liaison(self.periods[ref.of], now).model_dump_json().encode()
+                return self._liaison(self.periods[ref.period], now).model_dump_json().encode()
             case "talks":
-                return self._talks(ref.of).model_dump_json().encode()
+                return self._talks(ref.period).model_dump_json().encode()
             case "community":
-                return self._community(ref.of).model_dump_json().encode()
+                return self._community(ref.period).model_dump_json().encode()
             case "suggestions":
                 return self._suggestions().model_dump_json().encode()
             case "households":
-                return self._member_households(ref.of, now).model_dump_json().encode()
+                return self._member_households(ref.member_id, now).model_dump_json().encode()
 
     def _coverage_body(self, period: Period, now: datetime) -> bytes:
-        rows, sums = self._coverage[period.name], self._coverage_sums[period.name]
+        sums = self._coverage_sums[period.name]
         self.work += len(sums.by_department) + len(sums.by_branch)
         total, seen = sums.total
-        shell = Coverage(
+        return Coverage(
             period=period.name,
             as_of=min(period.end - JUST_BEFORE, now),
             pairings=total,
             visited=seen,
             rate=_rate(seen, total),
-            by_member=[],
             by_department=[
                 DepartmentCoverage(department_id=d, pairings=p, visited=s, rate=_rate(s, p))
                 for d, (p, s) in sorted(sums.by_department.items())
@@ -513,9 +566,7 @@ class OutreachViews:
                 BranchCoverage(branch_id=b, pairings=p, visited=s, rate=_rate(s, p))
                 for b, (p, s) in sorted(sums.by_branch.items())
             ],
-        ).model_dump_json()
-        members = _json_list([row[-1] for row in rows.values()])
-        return shell.encode().replace(b'"by_member":[]', b'"by_member":' + members, 1)
+        ).to_json()
 
     def reminders_due(
         self, last_reminded: dict[PairKey, datetime], now: datetime

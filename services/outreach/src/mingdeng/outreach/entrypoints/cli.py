@@ -26,7 +26,6 @@ from mingdeng.runtime.projection import ProjectionRunner
 from mingdeng.runtime.worker import pause, run_until_stopped, worker_main
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
-MAX_VIEW_BYTES = 64 << 20
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +60,8 @@ async def publish_loop(
         if now - last_reminders >= settings.reminder_interval_s:
             last_reminders = now
             await service.send_reminders(pool, send_reminder)
-        await pause(stop, settings.refresh_interval_s)
+        if not service.views.lines_left:
+            await pause(stop, settings.refresh_interval_s)
 
 
 async def run(settings: OutreachSettings) -> None:
@@ -84,11 +84,8 @@ async def run(settings: OutreachSettings) -> None:
             kafka.bootstrap_servers,
             acks="all",
             enable_idempotence=True,
-            # a coverage lists every paired member (about 130 bytes each) and the overdue list
-            # every overdue pairing: megabytes at 20,000 members, under the broker's 1 MB once
-            # compressed (docs/outreach.md, "Message sizes")
-            compression_type="gzip",
-            max_request_size=MAX_VIEW_BYTES,
+            # views are bounded by design: the producer's and the broker's 1 MB default holds
+            # (docs/outreach.md, "Message sizes")
         )
         await producer.start()
 
