@@ -52,9 +52,9 @@ async def test_members_who_have_not_filled_in_are_reminded_once_per_round() -> N
           "2026-11-10 10:00"),
     ])  # fmt: skip
     assert await reminders(one) == []  # 4 days before the close
-    clock.set("2026-11-17 08:59")
-    assert await reminders(one) == []  # the reminder's hour is 09:00
-    clock.set("2026-11-17 09:00")
+    clock.set("2026-11-16 23:59")
+    assert await reminders(one) == []
+    clock.set("2026-11-17 06:00")  # claimed at once, sent after quiet hours (till 07:00)
     assert await reminders(one) == ["health_card_reminder hc2026"]
     reminded = {k: s for k, s in one.outbox().items() if k.startswith("health_card")}
     assert reminded == {

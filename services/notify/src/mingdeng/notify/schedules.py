@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 MAXIM_AT, MAXIM_UNTIL = time(8, 0), time(22, 0)
 BULLETIN_AT = time(9, 0)
-HEALTH_CARD_REMINDER_AT = time(9, 0)
 
 
 class Schedules:
@@ -48,10 +47,9 @@ class Schedules:
             for month in rules.bulletin_months(self.known.state, previous):
                 if await self._claimed("bulletin", month, self._bulletin):
                     ran.append(f"bulletin {month}")
-        if local.time() >= HEALTH_CARD_REMINDER_AT:
-            for round_id in rules.health_card_rounds_due(self.known.state, local.date()):
-                if await self._claimed("health_card_reminder", round_id, self._health_cards):
-                    ran.append(f"health_card_reminder {round_id}")
+        for round_id in rules.health_card_rounds_due(self.known.state, local.date()):
+            if await self._claimed("health_card_reminder", round_id, self._health_cards):
+                ran.append(f"health_card_reminder {round_id}")
         async with self.stores.transaction() as store:
             open_tasks = await store.open_commendations()
             for message in rules.overdue_commendations(self.known.state, open_tasks, now):
