@@ -167,6 +167,7 @@ def test_the_demo_bureau_is_alive_after_loading(
     assert standing[violation.member_id]["components"]["discipline"] <= 10  # this morning's
 
     print_documents(browser_of(), platform.api, history, last, tmp_path)
+    check_practice(platform.api, today)
 
 
 def pdf(page: Any, path: Path) -> tuple[int, str, str]:
@@ -233,7 +234,9 @@ def print_documents(browser: Any, api: str, history: list[str], quarter: str, ou
     assert f"{labels.quarter(quarter)}“季度标兵”" in text and "浏阳市财政局" in text
     context.close()
 
-    # the report's practice (issue 24): 党性体检 rounds, 支部结对共建, 在职党员进社区
+
+def check_practice(api: str, today: date) -> None:
+    """The report's practice (issue 24): 党性体检 rounds, 支部结对共建, 在职党员进社区."""
     rounds = httpx.get(f"{api}/v1/health-cards/rounds", headers=ADMIN).json()["items"]
     assert [r["title"] for r in rounds] == [
         f"{today.year}年度党性体检",

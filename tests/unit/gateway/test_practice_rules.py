@@ -11,8 +11,8 @@ from mingdeng.gateway.domain.practice import (
     BranchFigures,
     CardState,
     Reviewer,
-    fill_refused,
     figures_by_branch,
+    fill_refused,
     review_refused,
     round_open,
 )

@@ -173,8 +173,8 @@ async def health_card_rounds(viewer: Viewer, connection: Connection) -> HealthCa
 @router.get("/health-cards/rounds/{round_id}/cards")
 async def health_cards(
     round_id: str, viewer: Viewer, org: Organisation, connection: Connection,
-    branch_id: str | None = None, status: CardStatus | None = None, limit: Limit = 100,
-    offset: Offset = 0,
+    branch_id: str | None = None, member_id: str | None = None,
+    status: CardStatus | None = None, limit: Limit = 100, offset: Offset = 0,
 ) -> HealthCards:  # fmt: skip
     """The cards of a round of every active party member the viewer sees (the office all, a
     secretary their branch, anyone else their own), unfilled ones included, with the figures
@@ -195,6 +195,7 @@ async def health_cards(
         for c in cards
     )
     chosen = [c for c in cards if (branch_id is None or c.branch_id == branch_id)
+              and (member_id is None or c.member_id == member_id)
               and (status is None or c.status == status)]  # fmt: skip
     return HealthCards(
         round=_round(found), total=len(chosen), items=chosen[offset : offset + limit],
