@@ -167,6 +167,7 @@ def test_the_demo_bureau_is_alive_after_loading(
     assert standing[violation.member_id]["components"]["discipline"] <= 10  # this morning's
 
     print_documents(browser_of(), platform.api, history, last, tmp_path)
+    check_practice(platform.api, today)
 
 
 def pdf(page: Any, path: Path) -> tuple[int, str, str]:
@@ -232,6 +233,27 @@ def print_documents(browser: Any, api: str, history: list[str], quarter: str, ou
     assert (pages, size) == (1, "841.92 x 594.96 pts (A4)"), (pages, size)
     assert f"{labels.quarter(quarter)}“季度标兵”" in text and "浏阳市财政局" in text
     context.close()
+
+
+def check_practice(api: str, today: date) -> None:
+    """The report's practice (issue 24): 党性体检 rounds, 支部结对共建, 在职党员进社区."""
+    rounds = httpx.get(f"{api}/v1/health-cards/rounds", headers=ADMIN).json()["items"]
+    assert [r["title"] for r in rounds] == [
+        f"{today.year}年度党性体检",
+        f"{today.year - 1}年度党性体检",
+    ]
+    last_year = httpx.get(f"{api}/v1/health-cards/rounds/{rounds[1]['round_id']}/cards",
+                          params={"limit": 1}, headers=ADMIN).json()  # fmt: skip
+    owed = sum(f["members"] for f in last_year["by_branch"])
+    filled = sum(f["filled"] for f in last_year["by_branch"])
+    assert len(last_year["by_branch"]) == 5 and 0.9 * owed < filled < owed, last_year["by_branch"]
+    pairings = httpx.get(f"{api}/v1/pairings", headers=ADMIN).json()["items"]
+    assert len(pairings) == 5 and sum(p["activities"] for p in pairings) > 10, pairings
+    community = httpx.get(f"{api}/v1/community/reports", params={"year": today.year - 1},
+                          headers=ADMIN).json()  # fmt: skip
+    assert 90 < community["reported"] <= 112 and community["activities"] > 100, community[
+        "reported"
+    ]
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])

@@ -152,6 +152,37 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "title": "财政资金拨付流程再造",
     },
     "mingdeng.quarter.closed.v1": {"quarter": "2026Q3"},
+    "mingdeng.healthcard.round.opened.v1": {
+        "round_id": "hc2026",
+        "title": "2026年度党性体检",
+        "questions": ["入党为什么", "为党做什么"],
+        "closes_on": "2026-12-31",
+    },
+    "mingdeng.healthcard.filled.v1": {
+        "round_id": "hc2026",
+        "member_id": "m100",
+        "answers": ["为人民服务，实现共产主义。", "立足岗位管好财政资金。"],
+    },
+    "mingdeng.healthcard.reviewed.v1": {
+        "round_id": "hc2026",
+        "member_id": "m100",
+        "reviewer_id": "m002",
+        "comment": "初心明确，对照检查具体。",
+    },
+    "mingdeng.branch.paired.v1": {
+        "pairing_id": "pair-b1",
+        "branch_id": "b1",
+        "partner": "道吾村党支部",
+        "partner_kind": "village",
+        "since": "2026-03-01",
+    },
+    "mingdeng.pairing.activity.held.v1": {
+        "activity_id": "pa1",
+        "pairing_id": "pair-b1",
+        "held_on": "2026-07-01",
+        "title": "七一联合主题党日",
+        "participants": ["m100", "m002"],
+    },
 }
 
 assert set(SAMPLE_DATA) == set(PAYLOAD_BY_TYPE), "every event type needs a sample"

@@ -385,6 +385,76 @@ class WorkplanAdopted(EventData):
     title: Text
 
 
+# --- the report's practice: 党性体检, 支部结对共建 (issue 24) ------------------------------------
+
+PartnerKind = Literal["village", "community", "enterprise"]
+CardText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Question = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class HealthCardRoundOpened(EventData):
+    """The office opens a round of 党性体检: every party member fills in their political health
+    card (政治“保健卡”), the questions below, until `closes_on` (that day included)."""
+
+    event_type: ClassVar[str] = "mingdeng.healthcard.round.opened.v1"
+    subject_field: ClassVar[str] = "round_id"
+    round_id: Id
+    title: Title
+    questions: tuple[Question, ...] = Field(min_length=1, max_length=20)
+    closes_on: date = Field(description="The last day a card may be filled in")
+
+
+class HealthCardFilled(EventData):
+    """A member fills in their card of a round: one answer per question, in order. Filled
+    again before it is reviewed, the newer answers replace the older."""
+
+    event_type: ClassVar[str] = "mingdeng.healthcard.filled.v1"
+    subject_field: ClassVar[str] = "member_id"
+    round_id: Id
+    member_id: Id
+    answers: tuple[CardText, ...] = Field(min_length=1, max_length=20)
+
+
+class HealthCardReviewed(EventData):
+    """The member's branch secretary (or the office) has read the card and comments on it; the
+    card is then done. The first review holds."""
+
+    event_type: ClassVar[str] = "mingdeng.healthcard.reviewed.v1"
+    subject_field: ClassVar[str] = "member_id"
+    round_id: Id
+    member_id: Id
+    reviewer_id: Id
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class BranchPaired(EventData):
+    """支部结对共建: an agency branch paired with an outside organisation (a village branch, a
+    community, an enterprise) from `since`."""
+
+    event_type: ClassVar[str] = "mingdeng.branch.paired.v1"
+    subject_field: ClassVar[str] = "pairing_id"
+    pairing_id: Id
+    branch_id: Id
+    partner: Title = Field(description="The partner's name, e.g. 道吾村党支部")
+    partner_kind: PartnerKind
+    since: date
+
+
+class PairingActivityHeld(EventData):
+    """An activity the paired branch and its partner held together, and the agency's members
+    who took part."""
+
+    event_type: ClassVar[str] = "mingdeng.pairing.activity.held.v1"
+    subject_field: ClassVar[str] = "pairing_id"
+    activity_id: Id
+    pairing_id: Id
+    held_on: date
+    title: Title
+    participants: tuple[Id, ...] = Field(min_length=1, max_length=500)
+    notes: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+
+
 class QuarterClosed(EventData):
     event_type: ClassVar[str] = "mingdeng.quarter.closed.v1"
     subject_field: ClassVar[str] = "quarter"
@@ -425,6 +495,11 @@ PAYLOAD_TYPES: tuple[type[EventData], ...] = (
     SuggestionAdopted,
     WorkplanAdopted,
     QuarterClosed,
+    HealthCardRoundOpened,
+    HealthCardFilled,
+    HealthCardReviewed,
+    BranchPaired,
+    PairingActivityHeld,
 )
 
 PAYLOAD_BY_TYPE: dict[str, type[EventData]] = {cls.event_type: cls for cls in PAYLOAD_TYPES}

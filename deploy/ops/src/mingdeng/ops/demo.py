@@ -394,6 +394,7 @@ def build_demo(
 
     _suggestions_and_plans(rng, emit, suggestions[:SUGGESTIONS], today)
     _bureau_kpis(emit, first_month.year, today)
+    _practice(demo, seed, first_month, today)
     demo.events.sort(key=lambda e: e.time)
     demo.todays_violation = _this_morning(bureau, rng, emit, serial, today, now)
     return demo
@@ -619,6 +620,114 @@ def _this_morning(
         next(moments),
     )
     return violation_id
+
+
+# --- the report's practice (issue 24): 党性体检, 支部结对共建, 在职党员进社区 ----------------------
+# Built from a random generator of its own and with ids of its own ("demo-practice-…"), so that
+# adding it left every other value of the demo as it was.
+HEALTH_CARD_ANSWERS = [
+    ("为了实现共产主义远大理想，全心全意为人民服务。", "立足财政岗位，管好用好每一笔财政资金。"),
+    ("入党是为了追求进步，在组织的培养下成长。", "在预算绩效管理中当先锋、作表率。"),
+    ("为人民谋幸福，为民族谋复兴。", "带头落实“十不准”，守住廉洁底线。"),
+    ("不忘初心，跟党走。", "主动认领社区任务，服务群众。"),
+]
+HEALTH_CARD_COMMENTS = ["初心明确，对照检查具体。", "认识到位，望在业务上再作表率。",
+                        "回答实在，继续保持。"]  # fmt: skip
+PARTNERS: list[tuple[str, ev.PartnerKind]] = [
+    ("道吾村党支部", "village"),
+    ("集里街道新安社区党委", "community"),
+    ("浏阳经开区某电子企业党支部", "enterprise"),
+    ("大围山村党支部", "village"),
+    ("荷花街道花园社区党支部", "community"),
+]
+PAIRING_ACTIVITIES = ["联合主题党日", "政策宣讲进村", "结对帮扶走访", "共建党课",
+                      "产业发展座谈", "志愿服务活动"]  # fmt: skip
+MEMBERS_REPORTED_TO_COMMUNITY = 112  # the report: 112名党员前往居住社区报到
+COMMUNITIES = ["淮川街道新安社区", "淮川街道北正社区", "集里街道金沙社区", "荷花街道花园社区",
+               "关口街道白沙社区", "集里街道劳动社区"]  # fmt: skip
+
+
+def community_of(member_id: str) -> str:
+    """The residential community a member reports to (from their id, like `home_address`)."""
+    number = int(hashlib.sha256(member_id.encode()).hexdigest()[:8], 16)
+    return COMMUNITIES[number % len(COMMUNITIES)]
+
+
+def _practice(demo: Demo, seed: int, first_month: date, today: date) -> None:
+    """A closed round of 党性体检 last year and this year's, open; a pairing per branch with its
+    activities; the community visits of 112 party members as their confirmed reports, the
+    first to their community being their 报到."""
+    rng = random.Random(f"{seed}/practice")
+    serial = itertools.count(1)
+    bureau = demo.bureau
+    yesterday = at(today - timedelta(days=1), 17)
+
+    def emit(data: EventData, moment: datetime) -> None:
+        demo.events.append(new_event(data, source=SOURCE, time=min(moment, yesterday),
+                                     event_id=f"demo-practice-{next(serial)}"))  # fmt: skip
+
+    branch_of = {m: branch_of_department(bureau.department_of[m]) for m in bureau.members}
+    secretary_of = {branch_of[s]: s for s in sorted(bureau.secretaries)}
+    for year, filling in ((today.year - 1, 0.97), (today.year, 0.7)):
+        round_id = f"health-card-{year}"
+        opened_on = date(year, 11, 15)
+        closes_on = date(year, 12, 25) if year == today.year else date(year, 12, 31)
+        if opened_on >= today:
+            continue
+        emit(ev.HealthCardRoundOpened(round_id=round_id, title=f"{year}年度党性体检",
+                                      questions=("入党为什么", "为党做什么"),
+                                      closes_on=closes_on), at(opened_on, 9))  # fmt: skip
+        last = min(closes_on, today - timedelta(days=1))
+        for member_id in sorted(bureau.party_members):
+            if rng.random() >= filling:
+                continue
+            filled_on = opened_on + timedelta(days=rng.randrange(max((last - opened_on).days, 1)))
+            emit(ev.HealthCardFilled(round_id=round_id, member_id=member_id,
+                                     answers=rng.choice(HEALTH_CARD_ANSWERS)),
+                 at(filled_on, 20))  # fmt: skip
+            reviewer = secretary_of[branch_of[member_id]]
+            if reviewer == member_id:
+                reviewer = "m001"  # the office reviews a secretary's own card
+            if rng.random() < (0.95 if year < today.year else 0.6):
+                emit(ev.HealthCardReviewed(round_id=round_id, member_id=member_id,
+                                           reviewer_id=reviewer,
+                                           comment=rng.choice(HEALTH_CARD_COMMENTS)),
+                     at(filled_on + timedelta(days=rng.randrange(1, 6)), 16))  # fmt: skip
+
+    for index, (partner, kind) in enumerate(PARTNERS, 1):
+        branch_id, since = f"b{index}", first_month + timedelta(days=10 * index)
+        pairing_id = f"pairing-b{index}"
+        emit(ev.BranchPaired(pairing_id=pairing_id, branch_id=branch_id, partner=partner,
+                             partner_kind=kind, since=since), at(since, 9))  # fmt: skip
+        branch_members = [m for m in bureau.members if branch_of[m] == branch_id]
+        day = since + timedelta(days=rng.randrange(20, 40))
+        while day < today:
+            taking_part = rng.sample(branch_members, min(len(branch_members),
+                                                         rng.randrange(6, 14)))  # fmt: skip
+            emit(ev.PairingActivityHeld(activity_id=f"pa-{next(serial)}", pairing_id=pairing_id,
+                                        held_on=day, title=rng.choice(PAIRING_ACTIVITIES),
+                                        participants=tuple(sorted(taking_part))),
+                 at(day, 15))  # fmt: skip
+            day += timedelta(days=rng.randrange(35, 75))
+
+    community_visits = [e for e in demo.events
+                        if isinstance(e.data, ev.VisitMade) and e.data.kind == "community"]  # fmt: skip
+    visitors = sorted({e.data.member_id for e in community_visits} & bureau.party_members)  # type: ignore[attr-defined]
+    reported = set(rng.sample(visitors, min(len(visitors), MEMBERS_REPORTED_TO_COMMUNITY)))
+    for visit in community_visits:  # the others' visits stay as an upstream system sent them
+        data = visit.data
+        assert isinstance(data, ev.VisitMade)
+        if data.member_id not in reported:
+            continue
+        report_id = f"report-{data.visit_id}"
+        emit(ev.ReportSubmitted(report_id=report_id, member_id=data.member_id, kind="community",
+                                happened_on=visit.time.astimezone(BUSINESS_TZ).date(),
+                                title=community_of(data.member_id),
+                                notes=rng.choice(["到社区报到，认领服务任务", "垃圾分类宣传",
+                                                  "社区疫苗接种引导", "文明创建志愿服务"])),
+             visit.time + timedelta(hours=8))  # fmt: skip
+        emit(ev.ReportConfirmed(report_id=report_id, member_id=data.member_id, kind="community",
+                                counted_as=data.visit_id), visit.time + timedelta(days=1))  # fmt: skip
 
 
 def commendation_visits(

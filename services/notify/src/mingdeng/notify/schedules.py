@@ -31,7 +31,7 @@ class Schedules:
     async def run(self) -> list[str]:
         """The daily maxim (08:00 to 22:00), the previous month's bulletin (from the 1st,
         09:00) and that of every earlier month of the history without one, overdue
-        commendations. Returns the periods this call claimed."""
+        commendations, the 党性体检 reminder of each round about to close. Returns the periods this call claimed."""
         now = self.clock()
         local = now.astimezone(BUSINESS_TZ)
         ran = []
@@ -47,6 +47,9 @@ class Schedules:
             for month in rules.bulletin_months(self.known.state, previous):
                 if await self._claimed("bulletin", month, self._bulletin):
                     ran.append(f"bulletin {month}")
+        for round_id in rules.health_card_rounds_due(self.known.state, local.date()):
+            if await self._claimed("health_card_reminder", round_id, self._health_cards):
+                ran.append(f"health_card_reminder {round_id}")
         async with self.stores.transaction() as store:
             open_tasks = await store.open_commendations()
             for message in rules.overdue_commendations(self.known.state, open_tasks, now):
@@ -83,4 +86,8 @@ class Schedules:
         document = rules.bulletin(self.known.state, month, self.clock())
         await store.keep_bulletin(document)
         for message in rules.bulletin_summaries(self.known.state, document):
+            await self.outbox.enqueue(store, message)
+
+    async def _health_cards(self, store: NotifyStore, round_id: str) -> None:
+        for message in rules.health_card_reminders(self.known.state, round_id):
             await self.outbox.enqueue(store, message)

@@ -21,6 +21,7 @@ from mingdeng.gateway.entrypoints import (
     ingest,
     notifications,
     outreach,
+    practice,
     problems,
     scores,
     work,
@@ -66,6 +67,7 @@ TAGS = [
         "description": "Violations, appeals, members' reports, talks held, a member's messages",
     },
     {"name": "office", "description": "For the party office: refused events, speaker rotation"},
+    {"name": "practice", "description": "党性体检 cards, 支部结对共建, 在职党员进社区"},
     {"name": "operations", "description": "Health, readiness, metrics"},
 ]
 
@@ -143,6 +145,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(activity.router)
     app.include_router(notifications.router)
     app.include_router(work.router)
+    app.include_router(practice.router)
     app.include_router(office_router)
     app.include_router(roster_router)
 

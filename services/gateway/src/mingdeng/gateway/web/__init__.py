@@ -21,6 +21,7 @@ from mingdeng.gateway.web import (
     member_pages,
     office_pages,
     pages,
+    practice_pages,
     screen,
 )
 from mingdeng.gateway.web.login import LoginCodes
@@ -57,6 +58,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.include_router(excel.router)
     app.include_router(office_pages.router)
     app.include_router(member_pages.router)
+    app.include_router(practice_pages.router)
 
     async def page_error(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, PageError)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from mingdeng.contracts.derived import (
     Bulletin,
@@ -28,6 +28,7 @@ COMMENDATION_DUE_AFTER = timedelta(days=14)
 # as suppressed, with the reason, instead of being sent.
 REMINDER_RELEVANT_FOR = timedelta(days=1)
 OVERDUE_REMINDER_RELEVANT_FOR = timedelta(days=30)
+HEALTH_CARD_REMIND_BEFORE = timedelta(days=3)  # 党性体检: the reminder's day before the close
 LOGIN_CODE_VALID_FOR = timedelta(minutes=5)  # the gateway refuses the code after this too
 
 
@@ -45,6 +46,7 @@ RULES: dict[str, frozenset[str]] = {
     "appeal_upheld": frozenset({"name", "date", "rule", "reason"}),
     "appeal_rejected": frozenset({"name", "date", "rule", "reason"}),
     "report_rejected": frozenset({"name", "date", "kind", "reason"}),
+    "health_card_reminder": frozenset({"name", "title", "closes_on"}),
 }
 
 
@@ -374,3 +376,37 @@ def requested_message(request: ReminderRequest) -> Message:
         {"days": str(request.details.get("days_without_visit", ""))},
         stale_after=request.requested_at + REMINDER_RELEVANT_FOR,
     )
+
+
+# --- 党性体检: the political health card (政治“保健卡”) ---------------------------------------
+
+
+def health_card_reminder_due(closes_on: date, today: date) -> bool:
+    """From `HEALTH_CARD_REMIND_BEFORE` days before a round closes to its close date: a closed
+    round (history loaded late) reminds nobody."""
+    return closes_on - HEALTH_CARD_REMIND_BEFORE <= today <= closes_on
+
+
+def health_card_rounds_due(state: NotifyState, today: date) -> list[str]:
+    return sorted(
+        round_id
+        for round_id, opened in state.health_card_rounds.items()
+        if health_card_reminder_due(opened.closes_on, today)
+    )
+
+
+def health_card_reminders(state: NotifyState, round_id: str) -> list[Message]:
+    """A reminder to every active party member who has not filled in their card of the round;
+    not worth sending once the round has closed (held in quiet hours past its last day)."""
+    opened = state.health_card_rounds[round_id]
+    closes = datetime.combine(opened.closes_on + timedelta(days=1), time(), tzinfo=BUSINESS_TZ)
+    params = {
+        "title": opened.title,
+        "closes_on": f"{opened.closes_on.month}月{opened.closes_on.day}日",
+    }
+    return [
+        Message("health_card_reminder", r.member_id, round_id, {**params, "name": r.name},
+                stale_after=closes)
+        for r in state.active()
+        if r.party_member and (round_id, r.member_id) not in state.health_cards_filled
+    ]  # fmt: skip

@@ -102,6 +102,8 @@ class NotifyState:
     first_activity: datetime | None = None  # the earliest moment a bulletin counts
     decisions: dict[str, Decision] = field(default_factory=dict)  # by appeal or report id
     reported_days: dict[str, date] = field(default_factory=dict)  # report id -> day reported
+    health_card_rounds: dict[str, ev.HealthCardRoundOpened] = field(default_factory=dict)
+    health_cards_filled: set[tuple[str, str]] = field(default_factory=set)  # (round, member)
     affected: Affected = field(default_factory=Affected)
 
     # --- indexes: each kept by the handler that changes what it indexes -----------------------
@@ -341,6 +343,14 @@ class NotifyState:
         self.decisions_by_member[decision.member_id].add(decision.cause)
         self.affected.decisions.add(decision.cause)
 
+    def _health_card_round_opened(
+        self, data: ev.HealthCardRoundOpened, at: datetime, ref: EventKey
+    ) -> None:
+        self.health_card_rounds[data.round_id] = data  # the newest word on a round holds
+
+    def _health_card_filled(self, data: ev.HealthCardFilled, at: datetime, ref: EventKey) -> None:
+        self.health_cards_filled.add((data.round_id, data.member_id))
+
     def _quarter_closed(self, data: ev.QuarterClosed, at: datetime, ref: EventKey) -> None:
         self.closes[data.quarter] = min(at, self.closes.get(data.quarter, at))
         self.affected.quarters.add(data.quarter)
@@ -444,6 +454,8 @@ _HANDLERS: dict[type[EventData], Handler] = {
     ev.AppealRejected: NotifyState._appeal_rejected,
     ev.ReportSubmitted: NotifyState._report_submitted,
     ev.ReportRejected: NotifyState._report_rejected,
+    ev.HealthCardRoundOpened: NotifyState._health_card_round_opened,
+    ev.HealthCardFilled: NotifyState._health_card_filled,
 }
 READS: tuple[type[EventData], ...] = tuple(_HANDLERS)
 

@@ -588,4 +588,9 @@ NOT_READ: tuple[type[EventData], ...] = (
     ev.SuggestionSubmitted,
     ev.SuggestionAdopted,
     ev.WorkplanAdopted,
+    ev.HealthCardRoundOpened,  # 党性体检 and 支部结对共建 feed no index (docs/practice.md)
+    ev.HealthCardFilled,
+    ev.HealthCardReviewed,
+    ev.BranchPaired,
+    ev.PairingActivityHeld,
 )
