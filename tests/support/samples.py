@@ -151,6 +151,26 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "department_id": "d01",
         "title": "财政资金拨付流程再造",
     },
+    "mingdeng.meeting.held.v1": {
+        "meeting_id": "mt1",
+        "branch_id": "b01",
+        "kind": "committee",
+        "held_on": "2026-11-30",
+        "topic": "研究第四季度党员发展工作",
+        "attendees": ["m100", "m101"],
+        "leaves": [{"member_id": "m102", "reason": "出差", "granted": True}],
+        "absentees": [],
+        "minutes": "会议研究确定了第四季度党员发展计划。",
+        "recorded_by": "m100",
+    },
+    "mingdeng.secondment.assigned.v1": {
+        "secondment_id": "sd1",
+        "member_id": "m100",
+        "post": "某村驻村第一书记",
+        "campaign": "三大攻坚战·精准脱贫",
+        "from_on": "2026-03-01",
+        "until_on": "2027-02-28",
+    },
     "mingdeng.quarter.closed.v1": {"quarter": "2026Q3"},
 }
 
