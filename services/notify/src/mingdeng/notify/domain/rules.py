@@ -45,6 +45,7 @@ RULES: dict[str, frozenset[str]] = {
     "appeal_upheld": frozenset({"name", "date", "rule", "reason"}),
     "appeal_rejected": frozenset({"name", "date", "rule", "reason"}),
     "report_rejected": frozenset({"name", "date", "kind", "reason"}),
+    "meeting_overdue": frozenset({"secretary", "branch", "period", "kind"}),
 }
 
 

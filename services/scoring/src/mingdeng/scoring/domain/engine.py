@@ -588,4 +588,6 @@ NOT_READ: tuple[type[EventData], ...] = (
     ev.SuggestionSubmitted,
     ev.SuggestionAdopted,
     ev.WorkplanAdopted,
+    ev.MeetingHeld,  # the study component counts the 财政月讲堂 only (docs/scoring.md)
+    ev.SecondmentAssigned,  # an index is computed as usual while away (docs/scoring.md)
 )
