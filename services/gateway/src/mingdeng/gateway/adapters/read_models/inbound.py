@@ -17,7 +17,15 @@ from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.upcasting import UPCASTERS
 from mingdeng.gateway.adapters.read_cache import Kind
-from mingdeng.gateway.adapters.read_models import actions, facts, kpis, lectures, registry, work
+from mingdeng.gateway.adapters.read_models import (
+    actions,
+    facts,
+    kpis,
+    lectures,
+    orglife,
+    registry,
+    work,
+)
 from mingdeng.gateway.adapters.read_models.base import Batch, EventBatch, EventReadModel, ReadModel
 from mingdeng.runtime.projection import Record
 
@@ -28,6 +36,7 @@ EVENT_READ_MODELS: tuple[EventReadModel[Any], ...] = (
     facts.READ_MODEL,
     actions.READ_MODEL,
     work.READ_MODEL,
+    orglife.READ_MODEL,
 )
 Route = tuple[EventReadModel[Any], Callable[[Any, Event[Any]], None]]
 
