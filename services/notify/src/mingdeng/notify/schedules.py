@@ -63,7 +63,9 @@ class Schedules:
             self.known.state, self.rhythm, local.date()
         ):
             if self.known.state.secretaries_of_branch(branch_id) and await self._claimed(
-                "meeting_due", f"{branch_id}/{kind}/{period.name}", self._meeting_due(period)
+                "meeting_due",
+                f"{branch_id}/{kind}/{period.name}",
+                self._meeting_due(branch_id, kind, period),
             ):
                 ran.append(f"meeting_due {branch_id}/{kind}/{period.name}")
         return ran
@@ -94,11 +96,12 @@ class Schedules:
             await self.outbox.enqueue(store, message)
         await store.maxim_sent(maxim_id, day)
 
-    def _meeting_due(self, period: RhythmPeriod) -> Callable[[NotifyStore, str], Awaitable[None]]:
+    def _meeting_due(
+        self, branch_id: str, kind: str, period: RhythmPeriod
+    ) -> Callable[[NotifyStore, str], Awaitable[None]]:
         """The 未按期 task of a missed period and its one SMS to the branch's secretary."""
 
         async def open_task(store: NotifyStore, claimed: str) -> None:
-            branch_id, kind, _ = claimed.split("/")
             task = orglife_rules.meeting_task(self.known.state, branch_id, kind, period)
             if task is not None and task.status == "open":
                 await store.save_task(task)

@@ -37,6 +37,8 @@ TASK_KINDS = {"talk": TALK, "commendation": DELIVERY, "meeting": "三会一课�
 # 三会一课 and 主题党日 (issue 24)
 MEETING_KINDS = {"general_assembly": "支部党员大会", "committee": "支委会", "group": "党小组会",
                  "party_class": "党课", "theme_day": "主题党日"}  # fmt: skip
+PRESENCE = {"attended": "出席", "leave_granted": "请假（准假）", "leave_refused": "请假（未准假）",
+            "absent": "缺席"}  # fmt: skip
 STATUSES = {
     "open": "待办", "done": "已完成", "cancelled": "已取消", "overdue": "已逾期",
     "provisional": "暂定", "final": "已定稿",

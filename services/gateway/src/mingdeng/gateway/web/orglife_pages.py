@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.derived import Task
 from mingdeng.contracts.events import MEETING_KINDS
-from mingdeng.contracts.periods import BUSINESS_TZ, Quarter, month_of
+from mingdeng.contracts.periods import Quarter, month_of
 from mingdeng.gateway.entrypoints.answers import Tasks
 from mingdeng.gateway.entrypoints.orglife import (
     MeetingDetail,
@@ -39,6 +39,7 @@ from mingdeng.gateway.web.member_pages import (
     parse_day,
     published,
     refuse,
+    talk_moment,
     today,
     validated,
 )
@@ -48,12 +49,6 @@ from mingdeng.gateway.web.reads import Api, ViewerApi
 router = APIRouter(include_in_schema=False)
 
 MEETINGS_BACK = timedelta(days=366)  # a meeting may be recorded up to a year after it
-PRESENCE = {  # how a member took part, as the secretary records it
-    "attended": "出席",
-    "leave_granted": "请假（准假）",
-    "leave_refused": "请假（未准假）",
-    "absent": "缺席",
-}
 CAMPAIGNS = ("三大攻坚战·防范化解重大风险", "三大攻坚战·精准脱贫", "三大攻坚战·污染防治")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -110,7 +105,7 @@ async def branch_meetings(
         request, "branch_meetings.html", title="三会一课", year=year, years=_years(),
         branch=status.branches[0] if status.branches else None, meetings=meetings,
         absences=[r for r in absences if r.task.status == "open"], names=names,
-        members=members_of(names, own_branch(names, viewer.subject)), presence=PRESENCE,
+        members=members_of(names, own_branch(names, viewer.subject)), presence=labels.PRESENCE,
         form_token=forms.issue(viewer, "meeting"), today=today(), recorded=recorded,
         kinds=MEETING_KINDS,
     )  # fmt: skip
@@ -123,14 +118,7 @@ async def branch_meeting(
     """One meeting's record (会议记录), as the branch's secretary reads it."""
     meeting = await api.get(MeetingDetail, f"/v1/meetings/{meeting_id}")
     return page(request, "meeting.html", title=labels.meeting_kind(meeting.kind),
-                meeting=meeting, names=await api.directory(), presence=PRESENCE)  # fmt: skip
-
-
-def meeting_moment(day: date, now: datetime) -> datetime:
-    """When a meeting on `day` was recorded as held: now when it is today, else that evening."""
-    if day == now.astimezone(BUSINESS_TZ).date():
-        return now
-    return datetime.combine(day, time(18, 0), tzinfo=BUSINESS_TZ)
+                meeting=meeting, names=await api.directory(), presence=labels.PRESENCE)  # fmt: skip
 
 
 @router.post("/branch/meetings")
@@ -181,7 +169,7 @@ async def record_meeting(
         minutes=minutes.strip() or None, recorded_by=viewer.subject,
     )  # fmt: skip
     now = datetime.now(UTC)
-    event = actions.dashboard_event(meeting, meeting.meeting_id, viewer, meeting_moment(day, now))
+    event = actions.dashboard_event(meeting, meeting.meeting_id, viewer, talk_moment(day, now))
     await published(request, [event], "这份会议记录已经提交过，没有重复登记。")
     return RedirectResponse(
         f"/branch/meetings?year={day.year}&recorded={meeting.meeting_id}#meetings", 303
