@@ -177,7 +177,7 @@ def test_organisational_life_and_secondments(
              60, "the secondment")  # fmt: skip
     page = office.open("/office/secondments")
     assert "刘洋" in page.inner_text("#secondments") and "在岗" in page.inner_text("#secondments")
-    assert "在岗锻炼\n1" in page.inner_text("#figures")
+    assert "选派\n1" in page.inner_text("#figures")
     shot(office, "office-secondments")
     mine = api.get("/v1/secondments", params=year, headers=token("member", "M2")).json()
     assert mine["total"] == 1
