@@ -29,6 +29,7 @@ from mingdeng.contracts.topics import EVENTS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web import labels
+from mingdeng.notify.domain.orglife import RhythmPeriod
 from mingdeng.ops.demo import HISTORY_MONTHS, SOURCE, branch_of_department, build_demo
 from mingdeng.runtime.settings import KafkaSettings
 from mingdeng.runtime.topics_admin import ensure_topics
@@ -112,6 +113,25 @@ def test_the_demo_bureau_is_alive_after_loading(
         at = datetime.fromisoformat(sent()[key]["at"]).astimezone(BUSINESS_TZ)
         assert at.date() == today, key
     assert violation.description in sent()[reminder]["text"]
+
+    # 三会一课: the fourth branch has not held last month's 支委会; its secretary is reminded
+    # (sent, or queued until the quiet hours end) and the office sees 未按期
+    b4_secretary = next(m for m in demo.bureau.secretaries
+                        if branch_of_department(demo.bureau.department_of[m]) == "b4")  # fmt: skip
+    last_month = RhythmPeriod.last_ended(today, 1).name
+    overdue = f"meeting_overdue/{b4_secretary}/b4/committee/{last_month}"
+
+    def told(key: str) -> bool:
+        found = httpx.get(f"{platform.api}/v1/notifications", timeout=10,
+                          params={"recipient_id": b4_secretary, "limit": 500},
+                          headers=token("admin", "m001")).json()["items"]  # fmt: skip
+        return any(n["key"] == key and n["status"] in ("queued", "sent") for n in found)
+
+    wait_for(lambda: told(overdue), 120, "the reminder of b4's 支委会")
+    life = httpx.get(f"{platform.api}/v1/organisation-life", timeout=10,
+                     params={"year": RhythmPeriod.named(last_month).first_day.year},
+                     headers=token("admin", "m001")).json()  # fmt: skip
+    assert [b["branch_id"] for b in life["branches"] if b["overdue"]] == ["b4"]
 
     closed = [e.subject for e in demo.closes]
     last = closed[-1]

@@ -55,6 +55,10 @@ class FakeConnection:
         self.calls.append((sql, args))
         return []
 
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.calls.append((sql, args))
+        return True  # e.g. the newest record of a meeting holds
+
     async def executemany(self, sql: str, rows: list[Any]) -> None:
         self.calls.append((sql, (rows,)))
 

@@ -112,6 +112,14 @@ class FakeStore:
         tasks = sorted(self.t.tasks.items())
         return [t for _, t in tasks if t.kind == "commendation" and t.status == "open"]
 
+    async def open_meeting_tasks(self, branch_id: str, kind: str) -> list[Task]:
+        return [
+            t
+            for _, t in sorted(self.t.tasks.items())
+            if t.kind == "meeting" and t.status == "open"
+            and (t.branch_id, t.cause) == (branch_id, kind)
+        ]  # fmt: skip
+
     async def enqueue(self, message: Queued) -> bool:
         if message.key in self.t.outbox:
             return False

@@ -100,7 +100,7 @@ def record(topic: Topic, value: bytes | None, key: bytes | None = None) -> Recor
 
 def bureau(e: Events) -> list[Event[EventData]]:
     return [
-        e.branch("b1", "2026-06-01 09:00"),  # not read by the notifier: left out
+        e.branch("b1", "2026-06-01 09:00"),
         e.department("d1", "b1", "2026-06-01 09:00", leader="L1"),
         e.department("d2", "b1", "2026-06-01 09:00", leader="L2"),
         e.member("M1", "d1", "2026-06-01 09:00", name="王芳", phone=PHONES["M1"]),

@@ -357,18 +357,23 @@ class ReminderRequest(_Message):
 
 
 class Task(_Message):
-    """Work the platform gives a person: a talk after a violation, a commendation delivery."""
+    """Work the platform gives a person: a talk after a violation, a commendation delivery; a
+    branch's meeting not held within its rhythm (`meeting`: the secretary is to hold it, cause
+    the kind, `period` the one missed), a member absent three times in a row (`absences`:
+    cause the first meeting of the run)."""
 
     task_id: str
-    kind: Literal["talk", "commendation"]
+    kind: Literal["talk", "commendation", "meeting", "absences"]
     assignee_id: str
-    member_id: str  # whom it is about
-    cause: str  # the violation id, or the quarter of the commendation
+    member_id: str  # whom it is about (for a meeting, the secretary)
+    cause: str  # the violation id, the quarter of the commendation, the meeting kind or id
     status: Literal["open", "done", "cancelled"]
     due: datetime
     created_at: datetime
     done_at: datetime | None = None
     done_by_event: EventRef | None = None
+    branch_id: str | None = None  # meeting and absences tasks: the branch
+    period: str | None = None  # meeting tasks: the month (2026-11) or quarter (2026Q4) missed
 
     @property
     def key(self) -> str:

@@ -26,6 +26,16 @@ VisitKind = Literal["household", "commendation", "liaison", "community"]
 TalkCategory = Literal["youth", "leadership", "member"]
 ReportKind = Literal["household", "volunteer", "community"]
 KpiSubjectType = Literal["member", "department", "bureau"]
+# 三会一课 and 主题党日: 支部党员大会, 支委会, 党小组会, 党课, 主题党日
+MeetingKind = Literal["general_assembly", "committee", "group", "party_class", "theme_day"]
+MEETING_KINDS: tuple[MeetingKind, ...] = (
+    "general_assembly",
+    "committee",
+    "group",
+    "party_class",
+    "theme_day",
+)
+MAX_MEETING_PEOPLE = 500
 
 INDEX_KPI_SUBJECT: dict[str, KpiSubjectType] = {"performance": "member", "business": "department"}
 
@@ -455,6 +465,75 @@ class PairingActivityHeld(EventData):
     notes: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
 
 
+# --- organisational life (三会一课, 主题党日) and frontline secondments (一线锻炼) ------------
+
+
+class MeetingLeave(BaseModel):
+    """A member's leave (请假) from a meeting, with the reason, and whether the branch's
+    secretary granted it: leave not granted counts as an absence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    member_id: Id
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    granted: bool
+
+
+class MeetingHeld(EventData):
+    """A meeting of a branch's organisational life as its secretary records it (会议记录):
+    who attended, who was on leave, who was absent; the three lists name everyone expected
+    (应到) and no one twice."""
+
+    event_type: ClassVar[str] = "mingdeng.meeting.held.v1"
+    subject_field: ClassVar[str] = "branch_id"
+    meeting_id: Id
+    branch_id: Id
+    kind: MeetingKind
+    held_on: date
+    topic: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    attendees: tuple[Id, ...] = Field(max_length=MAX_MEETING_PEOPLE)
+    leaves: tuple[MeetingLeave, ...] = Field(default=(), max_length=MAX_MEETING_PEOPLE)
+    absentees: tuple[Id, ...] = Field(
+        default=(), max_length=MAX_MEETING_PEOPLE, description="Expected, neither came nor asked"
+    )
+    minutes: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="The minutes' summary (会议纪要)"
+    )
+    recorded_by: Id = Field(description="The secretary who recorded it")
+
+    @model_validator(mode="after")
+    def _everyone_once(self) -> MeetingHeld:
+        named = [*self.attendees, *(leave.member_id for leave in self.leaves), *self.absentees]
+        if len(named) != len(set(named)):
+            raise ValueError("a member is named once: attended, on leave or absent")
+        if len(named) > MAX_MEETING_PEOPLE:
+            raise ValueError(f"a meeting names at most {MAX_MEETING_PEOPLE} members")
+        return self
+
+
+class SecondmentAssigned(EventData):
+    """A member sent to a frontline post (一线锻炼), e.g. for the 三大攻坚战; the same
+    secondment_id again corrects it (the newest holds), e.g. with the day they came back."""
+
+    event_type: ClassVar[str] = "mingdeng.secondment.assigned.v1"
+    subject_field: ClassVar[str] = "member_id"
+    secondment_id: Id
+    member_id: Id
+    post: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Where: the frontline post, e.g. 某村第一书记"
+    )
+    campaign: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="Which campaign, e.g. 三大攻坚战·精准脱贫"
+    )
+    from_on: date
+    until_on: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SecondmentAssigned:
+        if self.until_on < self.from_on:
+            raise ValueError("until_on is not before from_on")
+        return self
+
+
 class QuarterClosed(EventData):
     event_type: ClassVar[str] = "mingdeng.quarter.closed.v1"
     subject_field: ClassVar[str] = "quarter"
@@ -494,6 +573,8 @@ PAYLOAD_TYPES: tuple[type[EventData], ...] = (
     SuggestionSubmitted,
     SuggestionAdopted,
     WorkplanAdopted,
+    MeetingHeld,
+    SecondmentAssigned,
     QuarterClosed,
     HealthCardRoundOpened,
     HealthCardFilled,

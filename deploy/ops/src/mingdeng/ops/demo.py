@@ -22,6 +22,7 @@ from mingdeng.contracts.codec import new_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
+from mingdeng.ops.demo_orglife import organisational_life
 
 SOURCE = "/systems/demo"
 Emit = Callable[[EventData, datetime], None]
@@ -395,9 +396,26 @@ def build_demo(
     _suggestions_and_plans(rng, emit, suggestions[:SUGGESTIONS], today)
     _bureau_kpis(emit, first_month.year, today)
     _practice(demo, seed, first_month, today)
+    demo.events.extend(_organisational_life(bureau, seed, today, first_month))
     demo.events.sort(key=lambda e: e.time)
     demo.todays_violation = _this_morning(bureau, rng, emit, serial, today, now)
     return demo
+
+
+def _organisational_life(
+    bureau: Bureau, seed: int, today: date, first_month: date
+) -> list[Event[EventData]]:
+    """Each branch's 三会一课 and 主题党日 and the secondments (demo_orglife.py)."""
+    secretary_of = {
+        branch_of_department(bureau.department_of[s]): s for s in sorted(bureau.secretaries)
+    }
+    members: dict[str, list[str]] = {branch: [s] for branch, s in secretary_of.items()}
+    for member_id in bureau.members:
+        branch = branch_of_department(bureau.department_of[member_id])
+        if member_id in bureau.party_members and member_id != secretary_of[branch]:
+            members[branch].append(member_id)
+    young = [m for m in bureau.rank_and_file if m in bureau.party_members]
+    return organisational_life(seed, today, first_month, members, secretary_of, young)
 
 
 def build_bureau(rng: random.Random, staff: int, party: int) -> Bureau:

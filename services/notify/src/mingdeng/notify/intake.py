@@ -20,7 +20,8 @@ from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import EVENTS, REMINDER_REQUESTS, SELECTIONS, Topic
-from mingdeng.notify.domain import rules
+from mingdeng.notify.domain import orglife_rules, rules
+from mingdeng.notify.domain.orglife import RhythmPeriod
 from mingdeng.notify.domain.rules import Message
 from mingdeng.notify.domain.state import READS, Affected
 from mingdeng.notify.known import Known
@@ -123,6 +124,16 @@ class Intake:
             if task is not None:
                 await store.save_task(task)
                 await self.outbox.enqueue(store, rules.commendation_assigned(state, task))
+        for branch_id, kind in sorted(affected.meetings_held):
+            for open_task in await store.open_meeting_tasks(branch_id, kind):
+                assert open_task.period is not None
+                period = RhythmPeriod.named(open_task.period)
+                task = orglife_rules.meeting_task(state, branch_id, kind, period)
+                if task is not None:
+                    await store.save_task(task)
+        for member_id in sorted(affected.attendance):
+            for task in orglife_rules.absence_tasks(state, member_id):
+                await store.save_task(task)
 
 
 # The topics the notifier reads, each with the one taker of its records.

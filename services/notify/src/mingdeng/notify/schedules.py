@@ -1,4 +1,5 @@
-"""Schedules: the daily maxim, the monthly bulletin, reminders of overdue commendations.
+"""Schedules: the daily maxim, the monthly bulletin, reminders of overdue commendations, the
+meetings of organisational life not held within their period (domain/orglife.py).
 
 Each period of a schedule is claimed in the store in the transaction that enqueues its
 messages, so it runs once however many notifiers run."""
@@ -10,7 +11,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
 from mingdeng.contracts.periods import BUSINESS_TZ
-from mingdeng.notify.domain import rules
+from mingdeng.notify.domain import orglife_rules, rules
+from mingdeng.notify.domain.orglife import Rhythm, RhythmPeriod
 from mingdeng.notify.known import Known
 from mingdeng.notify.outbox import Outbox
 from mingdeng.notify.store import NotifyStore, Stores
@@ -23,9 +25,15 @@ BULLETIN_AT = time(9, 0)
 
 class Schedules:
     def __init__(
-        self, known: Known, outbox: Outbox, stores: Stores, clock: Callable[[], datetime]
+        self,
+        known: Known,
+        outbox: Outbox,
+        stores: Stores,
+        clock: Callable[[], datetime],
+        rhythm: Rhythm,
     ) -> None:
         self.known, self.outbox, self.stores, self.clock = known, outbox, stores, clock
+        self.rhythm = rhythm
         self._claimed_periods: set[tuple[str, str]] = set()  # by this notifier or another
 
     async def run(self) -> list[str]:
@@ -54,6 +62,15 @@ class Schedules:
             open_tasks = await store.open_commendations()
             for message in rules.overdue_commendations(self.known.state, open_tasks, now):
                 await self.outbox.enqueue(store, message)
+        for branch_id, kind, period in orglife_rules.due_checks(
+            self.known.state, self.rhythm, local.date()
+        ):
+            if self.known.state.secretaries_of_branch(branch_id) and await self._claimed(
+                "meeting_due",
+                f"{branch_id}/{kind}/{period.name}",
+                self._meeting_due(branch_id, kind, period),
+            ):
+                ran.append(f"meeting_due {branch_id}/{kind}/{period.name}")
         return ran
 
     async def _claimed(
@@ -81,6 +98,21 @@ class Schedules:
         for message in rules.daily_maxims(self.known.state, maxim_id, day):
             await self.outbox.enqueue(store, message)
         await store.maxim_sent(maxim_id, day)
+
+    def _meeting_due(
+        self, branch_id: str, kind: str, period: RhythmPeriod
+    ) -> Callable[[NotifyStore, str], Awaitable[None]]:
+        """The 未按期 task of a missed period and its one SMS to the branch's secretary."""
+
+        async def open_task(store: NotifyStore, claimed: str) -> None:
+            task = orglife_rules.meeting_task(self.known.state, branch_id, kind, period)
+            if task is not None and task.status == "open":
+                await store.save_task(task)
+                await self.outbox.enqueue(
+                    store, orglife_rules.meeting_overdue(self.known.state, task)
+                )
+
+        return open_task
 
     async def _bulletin(self, store: NotifyStore, month: str) -> None:
         document = rules.bulletin(self.known.state, month, self.clock())

@@ -24,6 +24,7 @@ from mingdeng.notify.adapters.providers import ProviderChain
 from mingdeng.notify.adapters.templates import Template
 from mingdeng.notify.dispatch import Dispatcher
 from mingdeng.notify.domain.delivery import QUIET_HOURS, Limit, QuietHours
+from mingdeng.notify.domain.orglife import DEFAULT_RHYTHM_FILE, Rhythm
 from mingdeng.notify.domain.state import READS
 from mingdeng.notify.intake import Intake
 from mingdeng.notify.known import Known
@@ -50,6 +51,7 @@ class NotifyService:
         claim_lease: timedelta = timedelta(seconds=20),
         quiet_hours: QuietHours | None = QUIET_HOURS,
         instance: str | None = None,
+        rhythm: Rhythm | None = None,
     ) -> None:
         self.stores = stores
         self.instance = instance or uuid.uuid4().hex  # this run of the notifier
@@ -62,7 +64,9 @@ class NotifyService:
         self.reconciler = Reconciler(
             stores, templates, providers, clock, self.instance, settle_after, claim_lease
         )
-        self.schedules = Schedules(self.known, self.outbox, stores, clock)
+        self.schedules = Schedules(
+            self.known, self.outbox, stores, clock, rhythm or Rhythm.load(DEFAULT_RHYTHM_FILE)
+        )
 
     async def load(self) -> None:
         """At start: fold what the notifier knows from its store, and say this instance is

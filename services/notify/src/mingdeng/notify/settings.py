@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mingdeng.notify.adapters.templates import DEFAULT_TEMPLATES
+from mingdeng.notify.domain.orglife import DEFAULT_RHYTHM_FILE
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings
 
 ProviderName = Literal["sink", "aliyun", "tencent"]
@@ -44,6 +45,7 @@ class NotifySettings(BaseSettings):
     )
     sink_file: Path = Path(".run/sms.jsonl")
     templates_file: Path = DEFAULT_TEMPLATES
+    organisation_life_file: Path = DEFAULT_RHYTHM_FILE  # the rhythm of 三会一课 and 主题党日
     # per-number limits, below the providers' own
     quiet_hours: str = Field(
         default="22:00-07:00",

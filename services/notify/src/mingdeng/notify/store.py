@@ -86,6 +86,10 @@ class NotifyStore(Protocol):
 
     async def task(self, task_id: str) -> Task | None: ...
 
+    async def open_meeting_tasks(self, branch_id: str, kind: str) -> list[Task]:
+        """The branch's `meeting` tasks of a meeting kind still open, by id."""
+        ...
+
     # --- the outbox -----------------------------------------------------------------------
 
     async def enqueue(self, message: Queued) -> bool:

@@ -467,14 +467,19 @@ async def kpis(
 
 
 async def tasks(
-    connection: asyncpg.Connection, assignee_id: str | None, status: str | None
+    connection: asyncpg.Connection,
+    assignee_id: str | None,
+    status: str | None,
+    kind: str | None = None,
 ) -> list[Task]:
     rows = await connection.fetch(
         """SELECT body FROM gateway.tasks
            WHERE ($1::text IS NULL OR assignee_id = $1) AND ($2::text IS NULL OR status = $2)
+             AND ($3::text IS NULL OR kind = $3)
            ORDER BY due, task_id""",
         assignee_id,
         status,
+        kind,
     )
     return [Task.model_validate_json(row["body"]) for row in rows]
 

@@ -20,6 +20,7 @@ from mingdeng.gateway.entrypoints import (
     activity,
     ingest,
     notifications,
+    orglife,
     outreach,
     practice,
     problems,
@@ -65,6 +66,10 @@ TAGS = [
     {
         "name": "members' work",
         "description": "Violations, appeals, members' reports, talks held, a member's messages",
+    },
+    {
+        "name": "organisational life",
+        "description": "三会一课 and 主题党日 of each branch, attendance, frontline secondments",
     },
     {"name": "office", "description": "For the party office: refused events, speaker rotation"},
     {"name": "practice", "description": "党性体检 cards, 支部结对共建, 在职党员进社区"},
@@ -146,6 +151,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(work.router)
     app.include_router(practice.router)
+    app.include_router(orglife.router)
     app.include_router(office_router)
     app.include_router(roster_router)
 

@@ -39,12 +39,14 @@ async def tasks(
     connection: Connection,
     assignee_id: str | None = None,
     status: Literal["open", "done", "cancelled"] | None = None,
+    kind: Literal["talk", "commendation", "meeting", "absences"] | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Tasks:
-    """Talk tasks after violations and commendation deliveries (喜报到家), soonest due first.
-    Admins see all; others the tasks they are assigned and those about themselves."""
-    found = await repository.tasks(connection, assignee_id, status)
+    """Talk tasks after violations, commendation deliveries (喜报到家), meetings of a branch not
+    held in time (未按期) and members absent three times in a row, soonest due first. Admins
+    see all; others the tasks they are assigned and those about themselves."""
+    found = await repository.tasks(connection, assignee_id, status, kind)
     if viewer.role != "admin":
         found = [t for t in found if viewer.subject in (t.assignee_id, t.member_id)]
     return Tasks(total=len(found), items=found[offset : offset + limit])

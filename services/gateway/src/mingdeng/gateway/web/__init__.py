@@ -20,6 +20,7 @@ from mingdeng.gateway.web import (
     excel,
     member_pages,
     office_pages,
+    orglife_pages,
     pages,
     practice_pages,
     screen,
@@ -59,6 +60,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.include_router(office_pages.router)
     app.include_router(member_pages.router)
     app.include_router(practice_pages.router)
+    app.include_router(orglife_pages.router)
 
     async def page_error(request: Request, error: Exception) -> HTMLResponse:
         assert isinstance(error, PageError)

@@ -14,6 +14,7 @@ from mingdeng.contracts.derived import BulletinCase, Task
 from mingdeng.contracts.periods import Quarter
 from mingdeng.gateway.entrypoints.answers import IssuedBulletin, TalkObligations, Tasks
 from mingdeng.gateway.web import labels
+from mingdeng.gateway.web.orglife_pages import quarter_life
 from mingdeng.gateway.web.pages import Admin, AnyViewer, page, quarter_or_now, recent_quarters
 from mingdeng.gateway.web.people import home_addresses
 from mingdeng.gateway.web.reads import Api, PageError, ViewerApi
@@ -143,6 +144,7 @@ async def review(
         request, "review.html", title=f"{labels.quarter(str(chosen))}季讲评",
         quarter=str(chosen), previous=str(chosen.previous()), this=this, before=before,
         rules=rules, departments=departments, talks=talks_of(obligations, chosen),
+        life=await quarter_life(api, chosen), names=await api.directory(),
         ended=now >= chosen.end, months=months_of(chosen), quarters=recent_quarters(),
         issuer=labels.issuer(request.app.state.settings.bureau_name), dated=labels.day(now),
     )  # fmt: skip

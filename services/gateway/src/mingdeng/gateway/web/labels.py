@@ -32,7 +32,13 @@ COMPONENTS = {
 ROLES = {"admin": "机关党办", "secretary": "支部书记", "leader": "党组成员", "member": "党员"}
 VISIT_KINDS = {"household": "结对户走访", "commendation": DELIVERY, "liaison": "联系点走访",
                "community": "社区服务"}  # fmt: skip
-TASK_KINDS = {"talk": TALK, "commendation": DELIVERY}
+TASK_KINDS = {"talk": TALK, "commendation": DELIVERY, "meeting": "三会一课未按期",
+              "absences": "连续缺席"}  # fmt: skip
+# 三会一课 and 主题党日 (issue 24)
+MEETING_KINDS = {"general_assembly": "支部党员大会", "committee": "支委会", "group": "党小组会",
+                 "party_class": "党课", "theme_day": "主题党日"}  # fmt: skip
+PRESENCE = {"attended": "出席", "leave_granted": "请假（准假）", "leave_refused": "请假（未准假）",
+            "absent": "缺席"}  # fmt: skip
 STATUSES = {
     "open": "待办", "done": "已完成", "cancelled": "已取消", "overdue": "已逾期",
     "provisional": "暂定", "final": "已定稿",
@@ -85,6 +91,7 @@ theme = _in_chinese(THEMES)
 metric = _in_chinese(METRICS)
 event_type = _in_chinese(EVENT_TYPES)
 visit_kind = _in_chinese(VISIT_KINDS)
+meeting_kind = _in_chinese(MEETING_KINDS)
 
 
 def in_order(components: dict[str, float]) -> list[tuple[str, float]]:

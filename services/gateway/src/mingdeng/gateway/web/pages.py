@@ -42,6 +42,7 @@ from mingdeng.gateway.entrypoints.answers import (
 )
 from mingdeng.gateway.entrypoints.deps import Connection, Organisation
 from mingdeng.gateway.entrypoints.office import DeadLetters, RejectedEvents, SpeakerRotation
+from mingdeng.gateway.entrypoints.orglife import Attendance
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, close_check, labels, people
 from mingdeng.gateway.web.evidence import evidence
@@ -641,8 +642,9 @@ async def _explained(
     index = await api.find(MemberIndex, f"/v1/members/{member_id}/vanguard/{quarter}")
     names = await api.directory()
     ranked = await screen.get(VanguardRanking, f"/v1/quarters/{quarter}/vanguard", {"limit": 1})
-    households = tasks = None
+    households = tasks = attendance = None
     if own:
+        attendance = await api.find(Attendance, f"/v1/members/{member_id}/meetings", {"limit": 12})
         households = await api.find(
             HouseholdsAnswer, f"/v1/outreach/members/{member_id}/households"
         )
@@ -659,7 +661,7 @@ async def _explained(
         request, "me.html", title="我的先锋指数" if own else f"{name}的先锋指数", quarter=quarter,
         index=index, explained=explained, ranked_total=ranked.total, own=own, person=name,
         department=names.department_of(member_id), households=households, tasks=tasks,
-        names=names, quarters=recent_quarters(),
+        attendance=attendance, names=names, quarters=recent_quarters(),
     )  # fmt: skip
 
 

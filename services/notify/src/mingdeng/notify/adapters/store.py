@@ -97,6 +97,17 @@ class PostgresStore:
         )
         return [Task.model_validate_json(row["body"]) for row in rows]
 
+    async def open_meeting_tasks(self, branch_id: str, kind: str) -> list[Task]:
+        rows = await self.connection.fetch(
+            """SELECT body FROM notify.tasks
+               WHERE body ->> 'kind' = 'meeting' AND body ->> 'status' = 'open'
+                 AND body ->> 'branch_id' = $1 AND body ->> 'cause' = $2
+               ORDER BY task_id""",
+            branch_id,
+            kind,
+        )
+        return [Task.model_validate_json(row["body"]) for row in rows]
+
     # --- the outbox -----------------------------------------------------------------------
 
     async def enqueue(self, message: Queued) -> bool:

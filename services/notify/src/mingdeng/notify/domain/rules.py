@@ -47,6 +47,7 @@ RULES: dict[str, frozenset[str]] = {
     "appeal_rejected": frozenset({"name", "date", "rule", "reason"}),
     "report_rejected": frozenset({"name", "date", "kind", "reason"}),
     "health_card_reminder": frozenset({"name", "title", "closes_on"}),
+    "meeting_overdue": frozenset({"secretary", "branch", "period", "kind"}),
 }
 
 

@@ -19,6 +19,7 @@ from mingdeng.contracts.envelope import Event, EventKey
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import month_of
 from mingdeng.contracts.registry import Registry, Stamp
+from mingdeng.notify.domain.orglife import OrganisationLife
 
 Recipient = ev.MemberRegistered  # an active member: name, phone, department and roles
 Sighting = tuple[datetime, EventKey]  # when something happened, and the event that said so
@@ -57,9 +58,18 @@ class Affected:
     exemplars: set[str] = field(default_factory=set)  # their commendation tasks, every quarter
     quarters: set[str] = field(default_factory=set)  # every commendation task of the quarter
     decisions: set[str] = field(default_factory=set)  # the message telling each to its member
+    meetings_held: set[tuple[str, str]] = field(default_factory=set)  # (branch, kind): tasks
+    attendance: set[str] = field(default_factory=set)  # members: their absences task
 
     def __bool__(self) -> bool:
-        return bool(self.violations or self.exemplars or self.quarters or self.decisions)
+        return bool(
+            self.violations
+            or self.exemplars
+            or self.quarters
+            or self.decisions
+            or self.meetings_held
+            or self.attendance
+        )
 
 
 class ByMonth(Generic[K]):
@@ -104,6 +114,7 @@ class NotifyState:
     reported_days: dict[str, date] = field(default_factory=dict)  # report id -> day reported
     health_card_rounds: dict[str, ev.HealthCardRoundOpened] = field(default_factory=dict)
     health_cards_filled: set[tuple[str, str]] = field(default_factory=set)  # (round, member)
+    organisation_life: OrganisationLife = field(default_factory=OrganisationLife)
     affected: Affected = field(default_factory=Affected)
 
     # --- indexes: each kept by the handler that changes what it indexes -----------------------
@@ -351,6 +362,16 @@ class NotifyState:
     def _health_card_filled(self, data: ev.HealthCardFilled, at: datetime, ref: EventKey) -> None:
         self.health_cards_filled.add((data.round_id, data.member_id))
 
+    # --- organisational life (domain/orglife.py) ----------------------------------------------
+
+    def _branch_registered(self, data: ev.BranchRegistered, at: datetime, ref: EventKey) -> None:
+        self.registry.apply(Stamp(at, *ref), data)
+        self.organisation_life.branch_registered(data.branch_id, at)
+
+    def _meeting_held(self, data: ev.MeetingHeld, at: datetime, ref: EventKey) -> None:
+        self.affected.attendance |= self.organisation_life.meeting_held(data, at, ref)
+        self.affected.meetings_held.add((data.branch_id, data.kind))
+
     def _quarter_closed(self, data: ev.QuarterClosed, at: datetime, ref: EventKey) -> None:
         self.closes[data.quarter] = min(at, self.closes.get(data.quarter, at))
         self.affected.quarters.add(data.quarter)
@@ -378,11 +399,13 @@ class NotifyState:
     def secretaries_of(self, member_id: str) -> list[Recipient]:
         """The active party secretaries of the member's branch, by member id."""
         branch = self.branch_of(member_id)
-        if branch is None:
-            return []
+        return [] if branch is None else self.secretaries_of_branch(branch)
+
+    def secretaries_of_branch(self, branch_id: str) -> list[Recipient]:
+        """The active party secretaries of a branch, by member id."""
         return self._active(
             secretary
-            for department_id in self.departments_by_branch.get(branch, set())
+            for department_id in self.departments_by_branch.get(branch_id, set())
             for secretary in self.secretaries_by_department.get(department_id, set())
         )
 
@@ -456,6 +479,8 @@ _HANDLERS: dict[type[EventData], Handler] = {
     ev.ReportRejected: NotifyState._report_rejected,
     ev.HealthCardRoundOpened: NotifyState._health_card_round_opened,
     ev.HealthCardFilled: NotifyState._health_card_filled,
+    ev.BranchRegistered: NotifyState._branch_registered,
+    ev.MeetingHeld: NotifyState._meeting_held,
 }
 READS: tuple[type[EventData], ...] = tuple(_HANDLERS)
 

@@ -19,6 +19,7 @@ from mingdeng.notify.adapters.providers import (
 )
 from mingdeng.notify.adapters.templates import load_templates
 from mingdeng.notify.domain.delivery import Limit, parse_quiet_hours
+from mingdeng.notify.domain.orglife import Rhythm
 from mingdeng.notify.domain.rules import template_problems
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
@@ -147,6 +148,7 @@ async def run(settings: NotifySettings) -> None:
             settle_after=timedelta(seconds=settings.settle_after_s),
             claim_lease=timedelta(seconds=settings.claim_lease_s),
             quiet_hours=parse_quiet_hours(settings.quiet_hours),
+            rhythm=Rhythm.load(settings.organisation_life_file),
         )
         await service.load()
 

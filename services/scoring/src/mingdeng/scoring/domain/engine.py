@@ -593,4 +593,6 @@ NOT_READ: tuple[type[EventData], ...] = (
     ev.HealthCardReviewed,
     ev.BranchPaired,
     ev.PairingActivityHeld,
+    ev.MeetingHeld,  # the study component counts the 财政月讲堂 only (docs/scoring.md)
+    ev.SecondmentAssigned,  # an index is computed as usual while away (docs/scoring.md)
 )

@@ -22,6 +22,7 @@ from mingdeng.gateway.adapters.read_models import (
     facts,
     kpis,
     lectures,
+    orglife,
     practice,
     registry,
     work,
@@ -37,6 +38,7 @@ EVENT_READ_MODELS: tuple[EventReadModel[Any], ...] = (
     actions.READ_MODEL,
     work.READ_MODEL,
     practice.READ_MODEL,
+    orglife.READ_MODEL,
 )
 Route = tuple[EventReadModel[Any], Callable[[Any, Event[Any]], None]]
 
