@@ -96,10 +96,14 @@ def test_every_role_reads_names_and_the_report_s_words_on_the_demo_bureau(
         "admin": ("m001", ["/office", "/rankings", "/rankings?page_number=2",
                            f"/office/selections?quarter={last_closed}", "/office/selections",
                            "/office/bulletin", "/office/review", "/office/import", "/me",
-                           f"/members/{member}", "/board", "/screen"]),
-        "secretary": (secretary, ["/branch", "/rankings", f"/members/{in_branch}", "/me"]),
-        "leader": (leader, ["/line", "/rankings"]),
-        "member": (member, ["/me", "/rankings", "/board"]),
+                           f"/members/{member}", "/board", "/screen", "/office/meetings",
+                           "/office/secondments", "/office/health-cards", "/office/pairings",
+                           "/branch/community"]),
+        "secretary": (secretary, ["/branch", "/rankings", f"/members/{in_branch}", "/me",
+                                  "/branch/meetings", "/branch/health-cards", "/branch/pairings",
+                                  "/branch/community"]),
+        "leader": (leader, ["/line", "/rankings", "/me/health-card"]),
+        "member": (member, ["/me", "/rankings", "/board", "/me/health-card", "/me/community"]),
     }  # fmt: skip
     browser = browser_of()
     names = {m: bureau.names[m] for m in bureau.members}

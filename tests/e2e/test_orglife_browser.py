@@ -179,6 +179,11 @@ def test_organisational_life_and_secondments(
     assert "刘洋" in page.inner_text("#secondments") and "在岗" in page.inner_text("#secondments")
     assert "选派\n1" in page.inner_text("#figures")
     shot(office, "office-secondments")
+    exported = office.context.request.get(  # type: ignore[attr-defined]
+        platform.api + f"/office/secondments.xlsx?year={year['year']}"
+    )
+    rows = list(load_workbook(io.BytesIO(exported.body())).active.iter_rows(values_only=True))
+    assert rows[0][:3] == ("党员", "科室", "锻炼岗位") and rows[1][0] == "刘洋"
     mine = api.get("/v1/secondments", params=year, headers=token("member", "M2")).json()
     assert mine["total"] == 1
     assert (
@@ -187,7 +192,12 @@ def test_organisational_life_and_secondments(
 
     # --- refused to everyone else ---------------------------------------------------------
     member_page = signed_in(browser, platform.api, "M1", "member", DESKTOP)
-    for path in ("/branch/meetings", "/office/meetings", "/office/secondments"):
+    for path in (
+        "/branch/meetings",
+        "/office/meetings",
+        "/office/secondments",
+        "/office/secondments.xlsx",
+    ):
         member_page.open(path)
         assert "无权" in refusal(member_page.page) or "权限" in refusal(member_page.page), path
     other = signed_in(browser, platform.api, "S2", "secretary", DESKTOP)

@@ -235,6 +235,25 @@ async def office_secondments(
     )  # fmt: skip
 
 
+@router.get("/office/secondments.xlsx")
+async def office_secondments_xlsx(
+    viewer: Admin, api: ViewerApi, year: int | None = None
+) -> Response:
+    """The year's secondments (一线锻炼) as an Excel sheet."""
+    year = year or today().year
+    found = await api.get(Secondments, "/v1/secondments", {"year": year, "limit": 500})
+    names = await api.directory()
+    rows = [
+        [names.member(s.member_id), names.department_of(s.member_id), s.post, s.campaign,
+         s.from_on, s.until_on]
+        for s in found.items
+    ]  # fmt: skip
+    header = ("党员", "科室", "锻炼岗位", "攻坚任务", "开始日期", "结束日期")
+    content = sheets.xlsx(f"{year}年一线锻炼名单", header, rows)
+    return Response(content, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="secondments-{year}.xlsx"'})  # fmt: skip
+
+
 @router.post("/office/secondments")
 async def record_secondment(
     request: Request,
