@@ -47,7 +47,8 @@ class Topic:
 EVENTS = Topic(
     name="mingdeng.events.v1",
     partitions=4,
-    key="the CloudEvent `subject`",
+    key="the CloudEvent's `agency` (its `partitionkey`); a record of the default agency may "
+    "be keyed by its `subject`, as before agencies",
     carries="accepted CloudEvents of every type in SPEC §2 (the log the platform is sourced from)",
     producers=(
         "upstream systems",
