@@ -244,6 +244,24 @@ def kafka_binary_attributes(
     return attributes, content_type
 
 
+def record_agency(value: bytes | None, headers: Sequence[KafkaHeader] = ()) -> str:
+    """The agency an inbound record says it belongs to, without validating it: its `ce_agency`
+    header in binary mode, else the top-level `agency` of its JSON value; the default agency
+    when neither names one (as `parse_record` would decide for a valid record)."""
+    binary_header = f"{KAFKA_PREFIX}{AGENCY_ATTRIBUTE}"
+    for name, raw in headers:
+        if name.lower() == binary_header:
+            return raw.decode(errors="replace")
+    if not value or f'"{AGENCY_ATTRIBUTE}"'.encode() not in value:
+        return DEFAULT_AGENCY
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return DEFAULT_AGENCY
+    found = document.get(AGENCY_ATTRIBUTE) if isinstance(document, dict) else None
+    return found if isinstance(found, str) else DEFAULT_AGENCY
+
+
 def kafka_content_type(headers: Sequence[KafkaHeader]) -> str | None:
     for name, raw in headers:
         if name.lower() == CONTENT_TYPE:
