@@ -362,8 +362,10 @@ class ScoringService:
         # order: its close needs no barrier unless one was written for it
         in_order = not event.of_default_agency and not record.is_barrier_copy
         barrier = (event.agency, quarter)
-        if quarter in self.engine_of(event.agency).closed or refused or (
-            in_order and barrier not in self._pending
+        if (
+            quarter in self.engine_of(event.agency).closed
+            or refused
+            or (in_order and barrier not in self._pending)
         ):
             self._complete([event], sink)  # nothing to wait for
             self._advance(record.partition, record.offset)
