@@ -7,7 +7,7 @@ down:        ## stop everything `make up` started (data is kept in .run/dev)
 	deploy/down.sh
 
 token:       ## a bearer token for the running platform: make token ROLE=admin SUBJECT=m001
-	@set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng-gateway token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),admin) $(if $(SOURCE),--source $(SOURCE))
+	@set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng-gateway token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),admin) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY))
 
 demo-live:   ## keep the demo bureau moving: make demo-live RATE=2 (events a second; Ctrl-C stops)
 	@set -a && . .run/dev/mingdeng.env && set +a && .venv/bin/mingdeng demo --live --rate $(or $(RATE),2)

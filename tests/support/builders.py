@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import new_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
@@ -18,13 +19,24 @@ def at(text: str) -> datetime:
 
 
 class Events:
-    def __init__(self, source: str = "/systems/test", prefix: str = "e") -> None:
-        self.source = source
+    """`agency`: the events are that agency's (published by its own source by default)."""
+
+    def __init__(
+        self,
+        source: str | None = None,
+        prefix: str = "e",
+        agency: str = DEFAULT_AGENCY,
+    ) -> None:
+        default = "/systems/test" if agency == DEFAULT_AGENCY else f"/agencies/{agency}/test"
+        self.source = source or default
+        self.agency = agency
         self._ids = (f"{prefix}{n}" for n in itertools.count(1))
 
     def __call__(self, data: EventData, when: str | datetime) -> Event[EventData]:
         moment = at(when) if isinstance(when, str) else when
-        return new_event(data, source=self.source, time=moment, event_id=next(self._ids))
+        return new_event(
+            data, source=self.source, time=moment, event_id=next(self._ids), agency=self.agency
+        )
 
     # shorthands for the common ones
     def member(

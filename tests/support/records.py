@@ -29,11 +29,13 @@ class Log:
         barrier: bool = False,
         key: bytes = b"x",
     ) -> InboundRecord:
-        """An event is keyed by its subject; raw bytes by `key`."""
+        """An event of the default agency is keyed by its subject (as before agencies), of
+        another agency by the agency; raw bytes by `key`."""
         if isinstance(event, bytes):
             value, timestamp = event, int(at("2026-11-25 00:00").timestamp() * 1000)
         else:
-            value, key = serialize_event(event), event.subject.encode()
+            subject_or_agency = event.subject if event.of_default_agency else event.agency
+            value, key = serialize_event(event), subject_or_agency.encode()
             timestamp = int(event.time.timestamp() * 1000)
         if partition is None:
             partition = sum(key) % self.partitions

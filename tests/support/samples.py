@@ -9,6 +9,12 @@ from typing import Any
 from mingdeng.contracts.events import PAYLOAD_BY_TYPE
 
 SAMPLE_DATA: dict[str, dict[str, Any]] = {
+    # the default agency's own registration: an event without `agency` belongs to it
+    "mingdeng.agency.registered.v1": {
+        "agency_id": "default",
+        "name": "浏阳市财政局",
+        "committee_id": "liuyang-jggw",
+    },
     "mingdeng.branch.registered.v1": {"branch_id": "b1", "name": "机关第一党支部"},
     "mingdeng.department.registered.v1": {
         "department_id": "d01",

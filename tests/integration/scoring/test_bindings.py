@@ -70,8 +70,10 @@ def test_a_binary_record_is_applied_and_one_keyed_otherwise_is_dead_lettered(
         assert letter.reasons == [
             {
                 "field": "(key)",
-                "message": "the key 'B' is not the subject 'A': a record is keyed by its "
-                "subject, so that the events about one subject stay in order",
+                "message": "the key 'B' is not the subject 'A' nor the agency 'default': a "
+                "record is keyed by its agency (one of the default agency also by its subject, "
+                "as before agencies), so that the events about one agency or subject stay in "
+                "order",
             }
         ]
         assert [(h.key, h.value) for h in letter.headers] == wrong_headers

@@ -101,15 +101,18 @@ def test_what_binary_mode_cannot_carry_is_refused_with_a_reason_naming_the_mode(
     }
 
 
-def test_a_record_whose_key_is_not_its_subject_is_refused_in_either_mode() -> None:
+def test_a_record_whose_key_is_neither_its_agency_nor_its_subject_is_refused_in_either_mode() -> (
+    None
+):
     document = attended()
     value, headers = kafka_binary(document)
     for raw, record_headers in ((json.dumps(document).encode(), []), (value, headers)):
         with pytest.raises(InvalidEvent) as error:
             parse_record(raw, record_headers, b"m021")
         assert reasons(error) == {
-            "(key)": "the key 'm021' is not the subject 'm020': a record is keyed by its "
-            "subject, so that the events about one subject stay in order"
+            "(key)": "the key 'm021' is not the subject 'm020' nor the agency 'default': a "
+            "record is keyed by its agency (one of the default agency also by its subject, as "
+            "before agencies), so that the events about one agency or subject stay in order"
         }
         with pytest.raises(InvalidEvent) as error:
             parse_record(raw, record_headers, None)

@@ -18,9 +18,16 @@ from typing import Any, TypeGuard, TypeVar
 from pydantic import ValidationError
 from pydantic_core import to_json
 
+from mingdeng.contracts.agency import (
+    AGENCY_ATTRIBUTE,
+    DEFAULT_AGENCY,
+    PARTITION_KEY_ATTRIBUTE,
+    agency_id_problem,
+    publishing_refusal,
+)
 from mingdeng.contracts.envelope import MAX_CLOCK_LEAD, Envelope, Event
 from mingdeng.contracts.errors import FieldError, InvalidEvent
-from mingdeng.contracts.events import PAYLOAD_BY_TYPE, EventData
+from mingdeng.contracts.events import PAYLOAD_BY_TYPE, AgencyRegistered, EventData
 from mingdeng.contracts.text import may_hold_unstorable, unstorable
 from mingdeng.contracts.upcasting import upcast
 
@@ -85,7 +92,8 @@ def parse_document(
     payload_type = PAYLOAD_BY_TYPE.get(envelope.type)
     if payload_type is None:
         raise InvalidEvent.single("type", f"unknown event type {envelope.type!r}")
-    errors: list[FieldError] = []
+    extensions = dict(envelope.model_extra or {})
+    agency, errors = _agency_of(envelope.source, envelope.subject, extensions)
     now = now or datetime.now(UTC)
     if envelope.time > now + MAX_CLOCK_LEAD:
         errors.append(FieldError("time", "more than 24 hours ahead of now"))
@@ -100,6 +108,14 @@ def parse_document(
                 f"must equal data.{data.subject_field} ({data.subject!r}) for {envelope.type}",
             )
         )
+    if isinstance(data, AgencyRegistered) and data.agency_id != agency:
+        errors.append(
+            FieldError(
+                AGENCY_ATTRIBUTE,
+                f"must be data.agency_id ({data.agency_id!r}): an agency's registration "
+                "belongs to the agency it registers",
+            )
+        )
     if errors:
         raise InvalidEvent(errors)
 
@@ -112,8 +128,34 @@ def parse_document(
         subject=envelope.subject,
         time=envelope.time,
         data=data,
-        extensions=MappingProxyType(dict(envelope.model_extra or {})),
+        extensions=MappingProxyType(extensions),
+        agency=agency,
     )
+
+
+def _agency_of(
+    source: str, subject: str, extensions: dict[str, Any]
+) -> tuple[str, list[FieldError]]:
+    """The event's agency, taken out of its extensions with its partition key (which must
+    be the agency; for the default agency also its subject, the keying before agencies, then
+    kept as an extension), and the reasons it may not be published so (contracts.agency)."""
+    agency = extensions.pop(AGENCY_ATTRIBUTE, DEFAULT_AGENCY)
+    if (problem := agency_id_problem(agency)) is not None:
+        return DEFAULT_AGENCY, [FieldError(AGENCY_ATTRIBUTE, problem)]
+    partition_key = extensions.get(PARTITION_KEY_ATTRIBUTE, agency)
+    if not (agency == DEFAULT_AGENCY and partition_key == subject):
+        extensions.pop(PARTITION_KEY_ATTRIBUTE, None)
+    errors = []
+    if partition_key not in (agency, subject if agency == DEFAULT_AGENCY else agency):
+        errors.append(
+            FieldError(
+                PARTITION_KEY_ATTRIBUTE,
+                f"must be the agency {agency!r}: an agency's events share one partition key",
+            )
+        )
+    if (refusal := publishing_refusal(source, agency)) is not None:
+        errors.append(FieldError(AGENCY_ATTRIBUTE, refusal))
+    return agency, errors
 
 
 def parse_record(
@@ -124,15 +166,25 @@ def parse_record(
     now: datetime | None = None,
     latest: bool = True,
 ) -> Event[EventData]:
-    """An inbound Kafka record, in either mode, whose key must be its subject: the one parse
-    of every reader of the inbound topic. Raises InvalidEvent, and nothing else."""
+    """An inbound Kafka record, in either mode, whose key must be its agency (or, for the
+    default agency, its subject, as records were keyed before agencies): the one parse of
+    every reader of the inbound topic. Raises InvalidEvent, and nothing else."""
     event = parse_kafka_event(value, headers, now=now, latest=latest)
-    if key != event.subject.encode():
-        shown = "no key" if key is None else f"the key {key.decode(errors='replace')!r}"
+    if key == event.partition_key.encode():
+        return event
+    shown = "no key" if key is None else f"the key {key.decode(errors='replace')!r}"
+    if not event.of_default_agency:
         raise InvalidEvent.single(
             "(key)",
-            f"{shown} is not the subject {event.subject!r}: a record is keyed by its subject, "
-            "so that the events about one subject stay in order",
+            f"{shown} is not the agency {event.agency!r}: a record is keyed by its agency, "
+            "so that an agency's events stay in order in one partition",
+        )
+    if key != event.subject.encode():
+        raise InvalidEvent.single(
+            "(key)",
+            f"{shown} is not the subject {event.subject!r} nor the agency {event.agency!r}: a "
+            "record is keyed by its agency (one of the default agency also by its subject, as "
+            "before agencies), so that the events about one agency or subject stay in order",
         )
     return event
 
@@ -190,6 +242,24 @@ def kafka_binary_attributes(
     if not attributes:
         return None
     return attributes, content_type
+
+
+def record_agency(value: bytes | None, headers: Sequence[KafkaHeader] = ()) -> str:
+    """The agency an inbound record says it belongs to, without validating it: its `ce_agency`
+    header in binary mode, else the top-level `agency` of its JSON value; the default agency
+    when neither names one (as `parse_record` would decide for a valid record)."""
+    binary_header = f"{KAFKA_PREFIX}{AGENCY_ATTRIBUTE}"
+    for name, raw in headers:
+        if name.lower() == binary_header:
+            return raw.decode(errors="replace")
+    if not value or f'"{AGENCY_ATTRIBUTE}"'.encode() not in value:
+        return DEFAULT_AGENCY
+    try:
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        return DEFAULT_AGENCY
+    found = document.get(AGENCY_ATTRIBUTE) if isinstance(document, dict) else None
+    return found if isinstance(found, str) else DEFAULT_AGENCY
 
 
 def kafka_content_type(headers: Sequence[KafkaHeader]) -> str | None:
@@ -271,9 +341,11 @@ def new_event(
     source: str,
     time: datetime | None = None,
     event_id: str | None = None,
+    agency: str = DEFAULT_AGENCY,
 ) -> Event[D]:
     """Build an event as a publisher would; the subject follows from the payload."""
     return Event(
+        agency=agency,
         id=event_id or str(uuid.uuid4()),
         source=source,
         type=data.event_type,

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mingdeng.contracts.agency import AGENCY_ID, DEFAULT_AGENCY
 from mingdeng.contracts.derived import (
     Bulletin,
     DeadLetter,
@@ -67,7 +68,26 @@ def event_schema(payload_type: type[EventData]) -> dict[str, Any]:
     properties["type"] = {"const": payload_type.event_type, "type": "string"}
     properties["subject"] = {
         **properties["subject"],
-        "description": f"must equal data.{payload_type.subject_field}; it is the Kafka key",
+        "description": f"must equal data.{payload_type.subject_field}",
+    }
+    properties["agency"] = {
+        "type": "string",
+        "pattern": AGENCY_ID,
+        "default": DEFAULT_AGENCY,
+        "description": "the agency the event belongs to (extension attribute); without it, "
+        f"the default agency {DEFAULT_AGENCY!r}. A source /agencies/{{agency}}/… publishes "
+        "for that agency only, /mingdeng/… (the platform) for any, any other source for the "
+        "default agency only"
+        + (
+            ", and an agency's registration belongs to the agency it registers"
+            if payload_type.subject_field == "agency_id"
+            else ""
+        ),
+    }
+    properties["partitionkey"] = {
+        "type": "string",
+        "description": "the Kafka key (CloudEvents Partitioning extension): the agency; "
+        "for the default agency also the subject, as before agencies",
     }
     properties["time"] = {
         **properties["time"],
@@ -137,7 +157,14 @@ def asyncapi_document() -> dict[str, Any]:
             "name": t.event_type,
             "contentType": "application/cloudevents+json",
             "payload": {"$ref": COMPONENT_SCHEMAS + t.event_type},
-            "bindings": _message_binding(cloudevent["properties"]["subject"]),
+            "bindings": _message_binding(
+                {
+                    "type": "string",
+                    "description": "the event's agency (its `agency` and `partitionkey` "
+                    "attributes); a record of the default agency may be keyed by its subject, "
+                    f"data.{t.subject_field}, as before agencies",
+                }
+            ),
         }
     inbound = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
     channels: dict[str, Any] = {}
@@ -157,7 +184,7 @@ def asyncapi_document() -> dict[str, Any]:
             operations["publishEvent"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{channel_id}"},
-                "summary": "Upstream systems publish CloudEvents keyed by subject",
+                "summary": "Upstream systems publish CloudEvents keyed by agency",
             }
         else:
             operations[f"receive_{channel_id}"] = {
@@ -187,7 +214,8 @@ def asyncapi_document() -> dict[str, Any]:
                 "CloudEvents 1.0 as the Kafka protocol binding carries them: structured mode "
                 "(the payloads below) or binary mode (the attributes as ce_ headers, the data "
                 "as the value; docs/events.md). (source, id) is the idempotency key; the Kafka "
-                "key must be the event's subject, or the record is dead-lettered. Invalid "
+                "key must be the event's agency (its partitionkey; the default agency's may "
+                "also be its subject), or the record is dead-lettered. Invalid "
                 "records go to the dead-letter topic with a reason per field and the record's "
                 "headers. The operations are an integrator's: it sends "
                 "CloudEvents to mingdeng.events.v1 and may read the derived topics."

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, model_validator
 
+from mingdeng.contracts.agency import AGENCY_ATTRIBUTE, DEFAULT_AGENCY, PARTITION_KEY_ATTRIBUTE
 from mingdeng.contracts.events import EventData
 
 MAX_CLOCK_LEAD = timedelta(hours=24)
@@ -56,11 +57,21 @@ class Event(Generic[D]):
     time: datetime
     data: D
     extensions: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    agency: str = DEFAULT_AGENCY  # the `agency` attribute (contracts.agency)
 
     @property
     def key(self) -> EventKey:
         """The idempotency key: a re-sent event has the same (source, id)."""
         return (self.source, self.id)
+
+    @property
+    def partition_key(self) -> str:
+        """The Kafka key of its record: its agency, so an agency's events share a partition."""
+        return self.agency
+
+    @property
+    def of_default_agency(self) -> bool:
+        return self.agency == DEFAULT_AGENCY
 
     def attributes(self) -> dict[str, Any]:
         """The context attributes, extensions included: the CloudEvent without its `data`."""
@@ -73,6 +84,12 @@ class Event(Generic[D]):
             "time": self.time.isoformat(),
             "datacontenttype": "application/json",
             **self.extensions,
+            # the default agency is written as before agencies: without the attributes
+            **(
+                {}
+                if self.of_default_agency
+                else {AGENCY_ATTRIBUTE: self.agency, PARTITION_KEY_ATTRIBUTE: self.agency}
+            ),
         }
 
     def to_cloudevent(self) -> dict[str, Any]:

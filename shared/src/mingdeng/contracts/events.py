@@ -12,11 +12,13 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from mingdeng.contracts.agency import AGENCY_ID
 from mingdeng.contracts.periods import PERIOD_PATTERN, QUARTER_PATTERN
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+AgencyId = Annotated[str, StringConstraints(pattern=AGENCY_ID)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{6,20}$")]
 
 Role = Literal["member", "secretary", "leader", "admin"]
@@ -52,6 +54,21 @@ class EventData(BaseModel):
 
 
 # --- registry (master data) ---------------------------------------------------------------
+
+
+class AgencyRegistered(EventData):
+    """An agency on the platform (issue 25): the tree of the 机关工委 (working committee of the
+    organs) it belongs to, under its parent agency if it has one. Its `agency` attribute is
+    the agency it registers; the newest registration by stamp holds."""
+
+    event_type: ClassVar[str] = "mingdeng.agency.registered.v1"
+    subject_field: ClassVar[str] = "agency_id"
+    agency_id: AgencyId
+    name: Text
+    committee_id: Id = Field(description="The 机关工委 the agency belongs to")
+    parent_agency_id: AgencyId | None = Field(
+        default=None, description="The agency above it in the tree, if any"
+    )
 
 
 class BranchRegistered(EventData):
@@ -541,6 +558,7 @@ class QuarterClosed(EventData):
 
 
 PAYLOAD_TYPES: tuple[type[EventData], ...] = (
+    AgencyRegistered,
     BranchRegistered,
     DepartmentRegistered,
     MemberRegistered,

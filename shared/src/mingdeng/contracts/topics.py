@@ -17,6 +17,9 @@ MAX_REQUEST_BYTES = 1024 * 1024
 # this record header: the quarter closes once every partition has been read up to its copy, so
 # the final standings hold exactly what was accepted before the close (docs/scoring.md).
 BARRIER_HEADER = "mingdeng-barrier"
+# What scoring publishes for an agency other than the default one carries its agency in this
+# record header (a tombstone too); keys of such records start with `{agency}/`.
+AGENCY_HEADER = "mingdeng-agency"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Topic:
 EVENTS = Topic(
     name="mingdeng.events.v1",
     partitions=4,
-    key="the CloudEvent `subject`",
+    key="the CloudEvent's `agency` (its `partitionkey`); a record of the default agency may "
+    "be keyed by its `subject`, as before agencies",
     carries="accepted CloudEvents of every type in SPEC §2 (the log the platform is sourced from)",
     producers=(
         "upstream systems",

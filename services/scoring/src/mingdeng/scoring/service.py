@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.closing import early_close_reason
 from mingdeng.contracts.codec import new_event, parse_record, record_identity, serialize_event
 from mingdeng.contracts.derived import (
@@ -49,6 +50,7 @@ from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import (
+    AGENCY_HEADER,
     BARRIER_HEADER,
     DEAD_LETTER,
     EVENT_STATUS,
@@ -66,7 +68,7 @@ from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
 log = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = 5  # bump when the engine's state changes shape: old states are replayed
+CHECKPOINT_FORMAT = 6  # bump when the engine's state changes shape: old states are replayed
 Header = tuple[str, bytes]
 
 
@@ -97,11 +99,15 @@ class Publication:
     headers: tuple[Header, ...] = ()
 
 
+BarrierKey = tuple[str, Quarter]  # (agency, quarter): what a barrier closes
+
+
 @dataclass
 class PendingClose:
     """A quarter's close waiting at its barrier. Two closes of one quarter share it: each
     partition's cut is the first copy of either."""
 
+    agency: str
     quarter: Quarter
     events: dict[tuple[str, str], Event[EventData]]  # in the order they were read
     reached: dict[int, int]  # partition -> offset of its copy
@@ -125,9 +131,35 @@ def barrier_copies(event: Event[EventData], partitions: Iterable[int]) -> list[P
     """A close as it is published: one copy on every partition, each marked as a barrier."""
     value = serialize_event(event)
     return [
-        Publication(EVENTS, event.subject.encode(), value, p, ((BARRIER_HEADER, b"1"),))
+        Publication(EVENTS, event.partition_key.encode(), value, p, ((BARRIER_HEADER, b"1"),))
         for p in partitions
     ]
+
+
+class AgencyBook:
+    """One agency's scoring: its engine, and what was last published of its quarters and
+    years. Agencies share nothing: the same member id in two agencies is two people."""
+
+    def __init__(self, agency: str, rules: Rules, keep_closed_years: bool) -> None:
+        self.agency = agency
+        self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
+        self.last_selection: dict[bytes, bytes] = {}  # open quarters and years only
+        self.last_chunks: dict[str, set[str]] = {}  # keys of each open quarter's chunks
+        self.selections_owed: set[Quarter] = set()
+        self.top_tens_owed: set[int] = set()
+        self.close_requested: set[Quarter] = set()
+
+    def publication(self, topic: Topic, key: str, value: bytes | None) -> Publication:
+        """A record of this agency's: the default agency's keyed as before agencies; any
+        other's keyed `{agency}/…` and marked with the AGENCY_HEADER."""
+        if self.agency == DEFAULT_AGENCY:
+            return Publication(topic, key.encode(), value)
+        return Publication(
+            topic,
+            f"{self.agency}/{key}".encode(),
+            value,
+            headers=((AGENCY_HEADER, self.agency.encode()),),
+        )
 
 
 class ScoringService:
@@ -147,45 +179,59 @@ class ScoringService:
         `selection_interval`: scores are published as they change; a quarter's selection and
         ranking order, and a year's provisional top ten, at most this often (each is a
         message about the whole quarter or year)."""
-        self.engine = ScoringEngine(rules, keep_closed_years=keep_closed_years)
+        self._rules = rules
+        self._keep_closed_years = keep_closed_years
+        self.books: dict[str, AgencyBook] = {}
         self._statuses = statuses
         self._inbound_topic = inbound_topic  # as dead letters name it: where a re-drive goes
         self.partitions = partitions
         self.sequencing = Sequencing()
         self._clock = clock
         self._barrier_timeout = barrier_timeout
-        self._pending: dict[Quarter, PendingClose] = {}
-        self._blocked_by: dict[int, Quarter] = {}
+        self._pending: dict[BarrierKey, PendingClose] = {}
+        self._blocked_by: dict[int, BarrierKey] = {}
         self._held: dict[int, deque[InboundRecord]] = {}
         self._silent_below: dict[int, int] = {}
-        self._close_requested: set[Quarter] = set()
-        self._last_selection: dict[bytes, bytes] = {}  # open quarters and years only
-        self._last_chunks: dict[str, set[str]] = {}  # keys of each open quarter's chunks
         self._selection_interval = selection_interval
-        self._selections_owed: set[Quarter] = set()
-        self._top_tens_owed: set[int] = set()
         self._selections_sent_at: datetime | None = None
         self.taken = 0  # records taken so far
         # False after the dead-letter topic refused a letter (a broker whose limit is below
         # the producer's): letters then keep a reference to the record, not the record
         self.whole_dead_letters = True
 
-    # --- the inbound log ------------------------------------------------------------------
+    # --- agencies ---------------------------------------------------------------------------
+
+    def book(self, agency: str) -> AgencyBook:
+        book = self.books.get(agency)
+        if book is None:
+            book = self.books[agency] = AgencyBook(agency, self._rules, self._keep_closed_years)
+        return book
+
+    def engine_of(self, agency: str) -> ScoringEngine:
+        return self.book(agency).engine
+
+    @property
+    def engine(self) -> ScoringEngine:
+        """The default agency's engine (a one-agency installation's only one)."""
+        return self.engine_of(DEFAULT_AGENCY)
 
     # --- checkpoints --------------------------------------------------------------------
 
     def checkpoint(self) -> bytes:
         """The state as of `next_offsets`: take it between two transactions. The finals go
         beside it as plain data (`snapshots`), readable whatever code or rules come next."""
-        engine = copy.copy(self.engine)
-        engine.finals, engine.final_top_ten = {}, {}
-        finals = snapshot_of(self.engine.finals, self.engine.final_top_ten)
+        engines, by_agency = {}, {}
+        for agency, book in self.books.items():
+            engines[agency] = engine = copy.copy(book.engine)
+            engine.finals, engine.final_top_ten = {}, {}
+            by_agency[agency] = snapshot_of(book.engine.finals, book.engine.final_top_ten)
+        finals = _finals_document(by_agency)
         return pickle.dumps(
             {
                 "format": CHECKPOINT_FORMAT,
-                "rules_version": self.engine.rules.version,
+                "rules_version": self._rules.version,
                 "finals": json.dumps(finals).encode(),
-                "state": pickle.dumps((engine, self.sequencing), pickle.HIGHEST_PROTOCOL),
+                "state": pickle.dumps((engines, self.sequencing), pickle.HIGHEST_PROTOCOL),
             },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
@@ -196,14 +242,17 @@ class ScoringService:
         outer = _checkpoint(blob)
         if outer.get("format") != CHECKPOINT_FORMAT:
             return False
-        if outer.get("rules_version") != self.engine.rules.version:
+        if outer.get("rules_version") != self._rules.version:
             return False
-        finals, top_tens = finals_from(json.loads(outer["finals"]))
-        engine, sequencing = pickle.loads(outer["state"])
-        engine.rules = self.engine.rules
-        engine.finals, engine.final_top_ten = finals, top_tens
-        engine.forget_published()
-        self.engine, self.sequencing = engine, sequencing
+        finals = _finals_by_agency(json.loads(outer["finals"]))
+        engines, sequencing = pickle.loads(outer["state"])
+        self.books = {}
+        for agency, engine in engines.items():
+            engine.rules = self._rules
+            engine.finals, engine.final_top_ten = finals_from(finals[agency])
+            engine.forget_published()
+            self.book(agency).engine = engine
+        self.sequencing = sequencing
         return True
 
     def keep_finals_of(self, blob: bytes) -> int:
@@ -213,8 +262,10 @@ class ScoringService:
         finals = _checkpoint(blob).get("finals")
         if finals is None:
             return 0
-        self.engine.frozen, self.engine.frozen_top_ten = finals_from(json.loads(finals))
-        return len(self.engine.frozen)
+        for agency, snapshot in _finals_by_agency(json.loads(finals)).items():
+            engine = self.engine_of(agency)
+            engine.frozen, engine.frozen_top_ten = finals_from(snapshot)
+        return sum(len(book.engine.frozen) for book in self.books.values())
 
     @property
     def replaying(self) -> bool:
@@ -226,15 +277,18 @@ class ScoringService:
     @property
     def has_unpublished_changes(self) -> bool:
         """Whether `publish_changes` would publish anything now."""
-        return self.engine.has_changes or self._selections_due()
+        return any(b.engine.has_changes for b in self.books.values()) or self._selections_due()
 
     @property
     def owes_publications(self) -> bool:
         """Whether `publish_changes(everything=True)` would publish anything."""
-        return self.engine.has_changes or bool(self._selections_owed or self._top_tens_owed)
+        return any(
+            b.engine.has_changes or b.selections_owed or b.top_tens_owed
+            for b in self.books.values()
+        )
 
     def _selections_due(self) -> bool:
-        return bool(self._selections_owed or self._top_tens_owed) and (
+        return any(b.selections_owed or b.top_tens_owed for b in self.books.values()) and (
             self._selections_sent_at is None
             or self._clock() - self._selections_sent_at >= self._selection_interval
         )
@@ -269,18 +323,19 @@ class ScoringService:
         silent = record.offset < self._silent_below.get(partition, -1)
         sink: list[Publication] = [] if silent else out
         at = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
-        if self.engine.running_since is None:
-            self.engine.running_since = at
         try:
             event = parse_record(record.value, record.headers, record.key, now=at)
         except InvalidEvent as error:
             sink.extend(self._rejection(record, error))
             self._advance(partition, record.offset)
             return
+        book = self.book(event.agency)
+        if book.engine.running_since is None:
+            book.engine.running_since = at
         if isinstance(event.data, ev.QuarterClosed):
             self._take_close(record, event, sink, out)
             return
-        outcome = self.engine.apply(event)
+        outcome = book.engine.apply(event)
         if outcome.status != "duplicate" and not silent and self._statuses:
             sink.append(self._status(event, outcome))
         self._advance(partition, record.offset)
@@ -303,16 +358,26 @@ class ScoringService:
             self._advance(record.partition, record.offset)  # another copy of a close taken
             return
         refused = event.time < quarter.end and early_close_reason(event) is None
-        if quarter in self.engine.closed or refused:
-            self._complete([event], sink)  # nothing to wait for: already closed, or refused
+        # another agency than the default one has all its records on one partition, in
+        # order: its close needs no barrier unless one was written for it
+        in_order = not event.of_default_agency and not record.is_barrier_copy
+        barrier = (event.agency, quarter)
+        if (
+            quarter in self.engine_of(event.agency).closed
+            or refused
+            or (in_order and barrier not in self._pending)
+        ):
+            self._complete([event], sink)  # nothing to wait for
             self._advance(record.partition, record.offset)
             return
-        pending = self._pending.get(quarter)
+        pending = self._pending.get(barrier)
         if pending is None:
-            pending = self._pending[quarter] = PendingClose(quarter, {}, {}, self._clock(), False)
+            pending = self._pending[barrier] = PendingClose(
+                event.agency, quarter, {}, {}, self._clock(), False
+            )
         pending.events.setdefault(event.key, event)
         pending.reached[record.partition] = record.offset
-        self._blocked_by[record.partition] = quarter
+        self._blocked_by[record.partition] = barrier
         self.sequencing.next_offsets[record.partition] = record.offset  # the copy is not taken yet
         if not record.is_barrier_copy and not pending.copies_written:
             sink.extend(barrier_copies(event, self._unreached(pending)))
@@ -332,10 +397,10 @@ class ScoringService:
         holds, the other's copy as its cut (what lies between is late for it); decided by the
         log alone, so a replay decides alike."""
         waits_for = {
-            quarter: {
+            barrier: {
                 self._blocked_by[p] for p in self._unreached(pending) if p in self._blocked_by
             }
-            for quarter, pending in self._pending.items()
+            for barrier, pending in self._pending.items()
         }
         cycle = _cycle(waits_for)
         if not cycle:
@@ -351,9 +416,10 @@ class ScoringService:
     def _release(
         self, pending: PendingClose, sink: list[Publication], out: list[Publication]
     ) -> None:
-        del self._pending[pending.quarter]
+        barrier = (pending.agency, pending.quarter)
+        del self._pending[barrier]
         self._complete(list(pending.events.values()), sink)
-        released = [p for p, q in self._blocked_by.items() if q == pending.quarter]
+        released = [p for p, b in self._blocked_by.items() if b == barrier]
         for partition in released:
             del self._blocked_by[partition]
             self._advance(partition, pending.reached[partition])
@@ -367,13 +433,14 @@ class ScoringService:
         it closed. Each gets one status."""
         for event in closes:
             assert isinstance(event.data, ev.QuarterClosed)
-            outcome = self.engine.close(
+            book = self.book(event.agency)
+            outcome = book.engine.close(
                 Quarter.parse(event.data.quarter), event.time, early_close_reason(event)
             )
             self.sequencing.completed_closes.add(event.key)
             out.append(self._status(event, outcome))
             if outcome.closed is not None:
-                out.extend(self._final_publications(outcome.closed))
+                out.extend(self._final_publications(book, outcome.closed))
 
     # --- what is due without input --------------------------------------------------------
 
@@ -381,22 +448,32 @@ class ScoringService:
         """Closes the platform issues itself (10 days after a quarter that ended while it ran),
         and the missing copies of barriers that waited longer than the timeout."""
         out: list[Publication] = []
-        for quarter in self.engine.quarters_due_to_close(now):
-            close = new_event(
-                ev.QuarterClosed(quarter=str(quarter)),
-                source=SCORING_SOURCE,
-                time=now,
-                event_id=f"close-{quarter}",
-            )
-            if quarter in self._close_requested or quarter in self._pending:
-                continue
-            self._close_requested.add(quarter)
-            out.extend(barrier_copies(close, range(self.partitions)))
+        for agency, book in sorted(self.books.items()):
+            for quarter in book.engine.quarters_due_to_close(now):
+                if quarter in book.close_requested or (agency, quarter) in self._pending:
+                    continue
+                book.close_requested.add(quarter)
+                out.extend(self._automatic_close(agency, quarter, now))
         for pending in self._pending.values():
             if not pending.copies_written and now - pending.since >= self._barrier_timeout:
                 out.extend(barrier_copies(pending.event, self._unreached(pending)))
                 pending.copies_written = True
         return out
+
+    def _automatic_close(self, agency: str, quarter: Quarter, now: datetime) -> list[Publication]:
+        """The default agency's as barrier copies; another's as one record, keyed by the
+        agency, in order on its partition."""
+        default = agency == DEFAULT_AGENCY
+        close = new_event(
+            ev.QuarterClosed(quarter=str(quarter)),
+            source=SCORING_SOURCE,
+            time=now,
+            event_id=f"close-{quarter}" if default else f"close-{agency}-{quarter}",
+            agency=agency,
+        )
+        if default:
+            return barrier_copies(close, range(self.partitions))
+        return [Publication(EVENTS, close.partition_key.encode(), serialize_event(close))]
 
     # --- publishing what changed ----------------------------------------------------------
 
@@ -405,93 +482,106 @@ class ScoringService:
         wait for their interval too with `everything` (a worker that stops)."""
         if self.replaying:
             return []  # what changes is gathered until the replay is over, then published
-        changes = self.engine.flush()
+        out: list[Publication] = []
+        for _, book in sorted(self.books.items()):
+            out += self._changes_of(book)
+        if everything or self._selections_due():
+            for _, book in sorted(self.books.items()):
+                out += self._provisional_selections(book)
+            self._selections_sent_at = self._clock()
+        return out
+
+    def _changes_of(self, book: AgencyBook) -> list[Publication]:
+        engine = book.engine
+        changes = engine.flush()
         out: list[Publication] = []
         for quarter, changed in sorted(changes.quarters.items()):
-            board = self.engine.boards[quarter]
+            board = engine.boards[quarter]
             out += [
-                self._score_publication(quarter, "member", m, board.members.get(m))
+                self._score_publication(book, quarter, "member", m, board.members.get(m))
                 for m in sorted(changed.members)
             ]
             out += [
-                self._score_publication(quarter, "department", d, board.departments.get(d))
+                self._score_publication(book, quarter, "department", d, board.departments.get(d))
                 for d in sorted(changed.departments)
             ]
             out += [
-                self._score_publication(quarter, "branch", b, board.branches.get(b))
+                self._score_publication(book, quarter, "branch", b, board.branches.get(b))
                 for b in sorted(changed.branches)
             ]
-            self._selections_owed.add(quarter)
-        self._top_tens_owed |= changes.years
-        final_years = self._top_tens_owed & self.engine.final_top_ten.keys()
+            book.selections_owed.add(quarter)
+        book.top_tens_owed |= changes.years
+        final_years = book.top_tens_owed & engine.final_top_ten.keys()
         for year in sorted(final_years):  # published at once, like the final standings
-            out += self._if_changed(top_ten_message(self.engine.top_ten(year)).to_json(), str(year))
-            self._last_selection.pop(str(year).encode(), None)
-        self._top_tens_owed -= final_years
-        if everything or self._selections_due():
-            out += self._provisional_selections()
+            message = top_ten_message(engine.top_ten(year)).to_json()
+            out += self._if_changed(book, message, str(year))
+            book.last_selection.pop(str(year).encode(), None)
+        book.top_tens_owed -= final_years
         return out
 
-    def _provisional_selections(self) -> list[Publication]:
+    def _provisional_selections(self, book: AgencyBook) -> list[Publication]:
+        engine = book.engine
         out: list[Publication] = []
-        for quarter in sorted(self._selections_owed & self.engine.boards.keys()):
-            standings = self.engine.boards[quarter].standings(self.engine.rules)
-            out += self._standings_publications(standings)
-        for year in sorted(self._top_tens_owed):
-            out += self._if_changed(top_ten_message(self.engine.top_ten(year)).to_json(), str(year))
-        self._selections_owed, self._top_tens_owed = set(), set()
-        self._selections_sent_at = self._clock()
+        for quarter in sorted(book.selections_owed & engine.boards.keys()):
+            standings = engine.boards[quarter].standings(engine.rules)
+            out += self._standings_publications(book, standings)
+        for year in sorted(book.top_tens_owed):
+            message = top_ten_message(engine.top_ten(year)).to_json()
+            out += self._if_changed(book, message, str(year))
+        book.selections_owed, book.top_tens_owed = set(), set()
         return out
 
-    def _standings_publications(self, standings: QuarterStandings) -> list[Publication]:
+    def _standings_publications(
+        self, book: AgencyBook, standings: QuarterStandings
+    ) -> list[Publication]:
         """A quarter's ranking chunks that changed (and tombstones of chunks it no longer
         has), then its selection if it changed."""
         quarter = str(standings.quarter)
         out: list[Publication] = []
         chunks = ranking_messages(standings)
         for chunk in chunks:
-            out += self._if_changed(chunk.to_json(), chunk.key, RANKINGS)
+            out += self._if_changed(book, chunk.to_json(), chunk.key, RANKINGS)
         kept = {chunk.key for chunk in chunks}
-        stale = [k for k in self._last_chunks.get(quarter, set()) if k not in kept]
-        out += [Publication(RANKINGS, key.encode(), None) for key in sorted(stale)]
+        stale = [k for k in book.last_chunks.get(quarter, set()) if k not in kept]
+        out += [book.publication(RANKINGS, key, None) for key in sorted(stale)]
         for key in stale:
-            self._last_selection.pop(key.encode(), None)
-        self._last_chunks[quarter] = kept
-        out += self._if_changed(selection_message(standings).to_json(), quarter)
+            book.last_selection.pop(key.encode(), None)
+        book.last_chunks[quarter] = kept
+        out += self._if_changed(book, selection_message(standings).to_json(), quarter)
         return out
 
-    def _if_changed(self, value: bytes, key: str, topic: Topic = SELECTIONS) -> list[Publication]:
-        if self._last_selection.get(key.encode()) == value:
+    def _if_changed(
+        self, book: AgencyBook, value: bytes, key: str, topic: Topic = SELECTIONS
+    ) -> list[Publication]:
+        if book.last_selection.get(key.encode()) == value:
             return []
-        self._last_selection[key.encode()] = value
-        return [Publication(topic, key.encode(), value)]
+        book.last_selection[key.encode()] = value
+        return [book.publication(topic, key, value)]
 
     def _score_publication(
         self,
+        book: AgencyBook,
         quarter: Quarter,
         level: str,
         subject_id: str,
         score: VanguardScore | FortressScore | None,
     ) -> Publication:
-        key = f"{quarter}/{level}/{subject_id}".encode()
+        key = f"{quarter}/{level}/{subject_id}"
         if score is None:  # left, or no longer registered
-            return Publication(SCORES, key, None)
-        return Publication(
-            SCORES,
-            key,
-            score_message(quarter, "provisional", self.engine.rules.version, score).to_json(),
-        )
+            return book.publication(SCORES, key, None)
+        message = score_message(quarter, "provisional", book.engine.rules.version, score)
+        return book.publication(SCORES, key, message.to_json())
 
-    def _final_publications(self, quarter: Quarter) -> list[Publication]:
-        standings = self.engine.finals[quarter]
+    def _final_publications(self, book: AgencyBook, quarter: Quarter) -> list[Publication]:
+        standings = book.engine.finals[quarter]
         out = [
-            Publication(SCORES, message.key.encode(), message.to_json())
+            book.publication(SCORES, message.key, message.to_json())
             for message in standings_messages(standings)
         ]
-        out += self._standings_publications(standings)
-        for key in [str(quarter), *self._last_chunks.pop(str(quarter), set())]:
-            self._last_selection.pop(key.encode(), None)  # final: never published again
-        self.engine.forget_final(quarter)
+        out += self._standings_publications(book, standings)
+        for key in [str(quarter), *book.last_chunks.pop(str(quarter), set())]:
+            book.last_selection.pop(key.encode(), None)  # final: never published again
+        book.engine.forget_final(quarter)
         return out
 
     # --- statuses and rejections ----------------------------------------------------------
@@ -523,7 +613,7 @@ class ScoringService:
             ],
             at=self._clock(),
         )
-        return Publication(EVENT_STATUS, status.key.encode(), status.to_json())
+        return self.book(event.agency).publication(EVENT_STATUS, status.key, status.to_json())
 
     def _rejection(self, record: InboundRecord, error: InvalidEvent) -> list[Publication]:
         letter = DeadLetter.of_record(
@@ -554,6 +644,19 @@ class ScoringService:
         return out
 
 
+def _finals_document(by_agency: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The finals of a checkpoint as plain JSON: the default agency's at the top, as a
+    checkpoint before agencies held its one agency's, the others' under `agencies`."""
+    default = by_agency.get(DEFAULT_AGENCY) or snapshot_of({}, {})
+    others = {agency: finals for agency, finals in by_agency.items() if agency != DEFAULT_AGENCY}
+    return {**default, "agencies": others}
+
+
+def _finals_by_agency(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    others = document.pop("agencies", {})
+    return {DEFAULT_AGENCY: document, **others}
+
+
 def _checkpoint(blob: bytes) -> dict[str, Any]:
     """The outer dict of a checkpoint: builtins only, readable by any version."""
     try:
@@ -564,10 +667,10 @@ def _checkpoint(blob: bytes) -> dict[str, Any]:
     return outer if isinstance(outer, dict) else {}
 
 
-def _cycle(waits_for: dict[Quarter, set[Quarter]]) -> set[Quarter]:
+def _cycle(waits_for: dict[BarrierKey, set[BarrierKey]]) -> set[BarrierKey]:
     """The members of a cycle in a (small) wait-for graph, if there is one."""
 
-    def visit(node: Quarter, path: list[Quarter]) -> set[Quarter]:
+    def visit(node: BarrierKey, path: list[BarrierKey]) -> set[BarrierKey]:
         if node in path:
             return set(path[path.index(node) :])
         for successor in sorted(waits_for.get(node, ())):

@@ -224,8 +224,10 @@ class EventPublisher:
             builders: dict[int, BatchBuilder] = {}
             sent = []
             for event, payload in batch:
-                key = event.subject.encode()
-                if isinstance(event.data, QuarterClosed):
+                key = event.partition_key.encode()
+                if isinstance(event.data, QuarterClosed) and event.of_default_agency:
+                    # the default agency's records may be keyed by subject on any partition:
+                    # its close is a barrier; another agency's is in order on its partition
                     targets, headers = partitions, [(BARRIER_HEADER, b"1")]
                 else:
                     targets, headers = [_partition_of(key, partitions, partitions)], []

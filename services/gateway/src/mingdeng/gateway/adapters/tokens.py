@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY, agency_id_problem, publishing_refusal
 from mingdeng.gateway.domain.access import ROLES, Principal
 
 ISSUER = "mingdeng"
@@ -19,6 +20,9 @@ class InvalidToken(Exception):
 
 
 def issue_token(secret: str, principal: Principal, ttl: timedelta) -> str:
+    """Refuses (ValueError) a publisher whose source may not publish for its agency."""
+    if principal.source and (refusal := publishing_refusal(principal.source, principal.agency)):
+        raise ValueError(refusal)
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "iss": ISSUER,
@@ -29,6 +33,8 @@ def issue_token(secret: str, principal: Principal, ttl: timedelta) -> str:
     }
     if principal.source:
         claims["source"] = principal.source
+    if principal.agency != DEFAULT_AGENCY:
+        claims["agency"] = principal.agency
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -46,7 +52,11 @@ def _verified(secret: str, token: str) -> tuple[Principal, float]:
     source = claims.get("source")
     if role == "publisher" and not source:
         raise InvalidToken("a publisher token names its source")
-    return Principal(subject=str(claims["sub"]), role=role, source=source), float(claims["exp"])
+    agency = claims.get("agency", DEFAULT_AGENCY)
+    if (problem := agency_id_problem(agency)) is not None:
+        raise InvalidToken(problem)
+    principal = Principal(subject=str(claims["sub"]), role=role, source=source, agency=agency)
+    return principal, float(claims["exp"])
 
 
 class TokenReader:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
+
 Role = Literal["admin", "secretary", "leader", "member", "publisher"]
 ROLES: tuple[Role, ...] = ("admin", "secretary", "leader", "member", "publisher")
 
@@ -14,6 +16,7 @@ class Principal:
     subject: str  # a member id, or a client id for publishers
     role: Role
     source: str | None = None  # publishers only: the one `source` they may publish
+    agency: str = DEFAULT_AGENCY  # publishers: the one agency they publish for
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.health import dependencies
 from mingdeng.runtime.metrics import (
     ConsumerHealthSettings,
+    Family,
     consumer_checks,
     consumer_families,
     parked_families,
@@ -203,17 +204,32 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         """Prometheus metrics."""
         text = generate_latest(metrics).decode()
         text += render(consumer_families(runners()))
+        text += render(other_agency_families(app))
         text += render(await parked_families(app.state.pool))
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     return app
 
 
+def other_agency_families(app: FastAPI) -> list[Family]:
+    """The records the projector skipped as another agency's (the interim rule, docs/events.md)."""
+    skipped = Family(
+        "mingdeng_projection_other_agency_records",
+        "counter",
+        "records of agencies other than MINGDENG_GATEWAY_AGENCY, skipped by the projector",
+    )
+    projector: Projector | None = getattr(app.state, "projector_handler", None)
+    if projector is not None:
+        for topic, count in sorted(projector.other_agency.items()):
+            skipped.add(count, topic=topic, agency=projector.agency)
+    return [skipped]
+
+
 async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asyncio.Event) -> None:
     """Run the projector; if it ends with an error (a bug, not a record or an outage: those it
     handles), log it and start a new one after a pause. Readiness is false meanwhile."""
     backoff = Backoff(first_s=1.0, ceiling_s=60.0)
-    projector = Projector(settings.kafka)
+    projector = app.state.projector_handler = Projector(settings.kafka, settings.agency)
     while not stop.is_set():
         runner = ProjectionRunner(
             consumer=settings.kafka.group(PROJECTOR_GROUP),

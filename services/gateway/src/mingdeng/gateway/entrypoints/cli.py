@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import uvicorn
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY, agency_id_problem, agency_of_source
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, forget_projections
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import ROLES, Principal
@@ -42,6 +43,11 @@ def main() -> None:
     token.add_argument("--role", choices=ROLES, required=True)
     token.add_argument("--subject", required=True, help="member id, or client id for publishers")
     token.add_argument("--source", help="publishers: the one source they publish")
+    token.add_argument(
+        "--agency",
+        help="publishers: the one agency they publish for (by default the source's: "
+        "/agencies/{agency}/… or else the default agency; docs/events.md)",
+    )
     token.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
     configure_logging("gateway")
@@ -51,12 +57,22 @@ def main() -> None:
     elif args.command == "token":
         if args.role == "publisher" and not args.source:
             parser.error("a publisher token needs --source")
-        principal = Principal(subject=args.subject, role=args.role, source=args.source)
-        print(
-            issue_token(
+        agency = args.agency or (args.source and agency_of_source(args.source))
+        if agency and (problem := agency_id_problem(agency)):
+            parser.error(f"--agency: {problem}")
+        principal = Principal(
+            subject=args.subject,
+            role=args.role,
+            source=args.source,
+            agency=agency or DEFAULT_AGENCY,
+        )
+        try:
+            token_text = issue_token(
                 settings.jwt_secret.get_secret_value(), principal, timedelta(days=args.days)
             )
-        )
+        except ValueError as refused:
+            parser.error(str(refused))
+        print(token_text)
     elif args.command == "rebuild":
         asyncio.run(rebuild(settings))
     else:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from mingdeng.contracts import text
+from mingdeng.contracts.agency import AGENCY_ATTRIBUTE
 from mingdeng.contracts.closing import check_close
 from mingdeng.contracts.codec import (
     BATCH,
@@ -143,6 +144,29 @@ async def post_events(
                 403,
                 "Forbidden",
                 f"this token publishes for {publisher.source} only, not {', '.join(foreign)}",
+            )
+        other_agency = [
+            {
+                "index": index,
+                "id": event.id,
+                "reasons": [
+                    {
+                        "field": AGENCY_ATTRIBUTE,
+                        "message": f"this token publishes for the agency {publisher.agency!r} "
+                        f"only, not {event.agency!r}",
+                    }
+                ],
+            }
+            for index, event in enumerate(events)
+            if event.agency != publisher.agency
+        ]
+        if other_agency:
+            raise Problem(
+                422,
+                "Invalid events",
+                f"{len(other_agency)} of {len(batch)} events are of another agency than the "
+                "token's; nothing was published",
+                events=other_agency,
             )
     request.app.state.rate_limiter.take(publisher.subject, len(events))
     try:

@@ -572,6 +572,7 @@ _RECORDS: dict[type[EventData], Callable[[ScoringEngine, Any, Stamp], Stamp | No
 READS: tuple[type[EventData], ...] = (*_RECORDS, ev.QuarterClosed)
 # Read by other services only: scoring records their status (applied), nothing else.
 NOT_READ: tuple[type[EventData], ...] = (
+    ev.AgencyRegistered,  # the tree: each agency is scored on its own (service.py)
     ev.MemberPreferencesSet,
     ev.LiaisonAssigned,
     ev.LectureScheduled,
