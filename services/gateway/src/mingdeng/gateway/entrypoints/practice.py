@@ -27,7 +27,7 @@ from mingdeng.gateway.entrypoints.deps import (
     Organisation,
     Viewer,
 )
-from mingdeng.gateway.entrypoints.problems import Problem
+from mingdeng.gateway.entrypoints.problems import Problem, problems
 from mingdeng.gateway.entrypoints.work import members_seen
 
 router = APIRouter(prefix="/v1", tags=["practice"], responses=VIEWER_PROBLEMS)
@@ -170,7 +170,7 @@ async def health_card_rounds(viewer: Viewer, connection: Connection) -> HealthCa
     return HealthCardRounds(items=[_round(row) for row in await reads.rounds(connection)])
 
 
-@router.get("/health-cards/rounds/{round_id}/cards")
+@router.get("/health-cards/rounds/{round_id}/cards", responses=problems(404))
 async def health_cards(
     round_id: str, viewer: Viewer, org: Organisation, connection: Connection,
     branch_id: str | None = None, member_id: str | None = None,
