@@ -86,7 +86,7 @@ def test_binary_mode_is_accepted_once_and_published_with_its_extensions(
     assert structured.json() == {"accepted": [], "duplicates": ["bin-1"]}  # the same event
 
     published = records(platform.kafka.bootstrap_servers, platform.kafka.topic(EVENTS))
-    assert len(published) == 1 and published[0].key == b"m020"
+    assert len(published) == 1 and published[0].key == b"default"  # keyed by its agency
     event = parse_kafka_event(published[0].value, published[0].headers, latest=False)
     assert (event.id, event.source, event.subject) == ("bin-1", "/systems/attendance", "m020")
     assert dict(event.extensions) == {"batchref": "roll-call-7"}
