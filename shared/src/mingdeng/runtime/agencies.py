@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 
 from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import record_agency
@@ -47,12 +48,20 @@ def agency_key(agency: str, key: str) -> bytes:
 class OtherAgencies:
     """Which records a service serving the one agency `served` skips, and how many it skipped,
     by topic. `inbound`: the inbound topic's name (its records' agency is their attribute);
-    `setting`: the setting that names the served agency, for the log line."""
+    `setting`: the setting that names the served agency, for the log line; `platform_wide`:
+    records read whatever their agency (the agency tree)."""
 
-    def __init__(self, served: str, inbound: str, setting: str) -> None:
+    def __init__(
+        self,
+        served: str,
+        inbound: str,
+        setting: str,
+        platform_wide: Callable[[Record], bool] = lambda record: False,
+    ) -> None:
         self.served = served
         self._inbound = inbound
         self._setting = setting
+        self._platform_wide = platform_wide
         self.skipped: Counter[str] = Counter()  # by topic
         self._seen: set[str] = set()
 
@@ -65,7 +74,7 @@ class OtherAgencies:
         """True (and counted) when `record` is another agency's than the served one; the
         first record of each other agency is logged."""
         agency = self.agency_of(record)
-        if agency == self.served:
+        if agency == self.served or self._platform_wide(record):
             return False
         self.skipped[record.topic] += 1
         if agency not in self._seen:

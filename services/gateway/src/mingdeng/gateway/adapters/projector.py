@@ -45,7 +45,9 @@ from mingdeng.gateway.adapters.read_models import (
     selections,
     tasks,
 )
+from mingdeng.gateway.adapters.read_models.agencies import PLATFORM_WIDE
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
+from mingdeng.gateway.adapters.read_models.inbound import event_type
 from mingdeng.gateway.adapters.read_models.scores import SCORE_CHANNEL
 from mingdeng.runtime.agencies import OtherAgencies
 from mingdeng.runtime.projection import Record
@@ -101,7 +103,17 @@ class Projector:
         self._routes = {kafka.topic(topic): model for topic, model in ROUTES.items()}
         self.topic_names = list(self._routes)
         self.agency = agency
-        self.other_agencies = OtherAgencies(agency, kafka.topic(EVENTS), "MINGDENG_GATEWAY_AGENCY")
+        inbound_topic = kafka.topic(EVENTS)
+        self.other_agencies = OtherAgencies(
+            agency,
+            inbound_topic,
+            "MINGDENG_GATEWAY_AGENCY",
+            platform_wide=lambda record: (
+                record.topic == inbound_topic
+                and record.value is not None
+                and event_type(record.value, record.headers) in PLATFORM_WIDE
+            ),
+        )
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
         await self.write(connection, await self.prepare(records))
