@@ -14,12 +14,13 @@ import pytest
 from kafka import KafkaProducer
 
 from mingdeng.contracts.codec import serialize_event
-from mingdeng.contracts.topics import DEAD_LETTER, EVENTS, SCORES, SELECTIONS
+from mingdeng.contracts.topics import EVENTS, SCORES, SELECTIONS
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import Principal
 from tests.e2e.conftest import SECRET, Platform, token
+from tests.e2e.test_poison_records import dead_letters
 from tests.support.builders import Events
-from tests.support.kafka_log import latest, records
+from tests.support.kafka_log import latest
 from tests.support.processes import wait_for
 from tests.unit.scoring.scenario import EXPECTED_V, quarter_events
 
@@ -39,14 +40,6 @@ def selection_status(platform: Platform, agency: str, quarter: str) -> str | Non
     found = latest(platform.kafka.bootstrap_servers, platform.kafka.topic(SELECTIONS))
     value = found.get(f"{agency}/{quarter}")
     return None if value is None else str(json.loads(value)["status"])
-
-
-def dead_letters(platform: Platform) -> list[dict[str, Any]]:
-    return [
-        json.loads(record.value)
-        for record in records(platform.kafka.bootstrap_servers, platform.kafka.topic(DEAD_LETTER))
-        if record.value is not None
-    ]
 
 
 def test_a_publisher_publishes_for_its_agency_only_and_a_close_is_one_agencys(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -76,7 +77,9 @@ def test_the_upgrade_of_a_one_agency_installation_keeps_its_final_standings(
     before = live_finals(platform.kafka)
     assert len(before) > SMALL.members * len(quarters)  # every member's final score at least
 
+    started = time.monotonic()
     done = mingdeng(platform, "agencies", "upgrade", "--name", "某市财政局", "--committee", "city")
+    print(f"upgrade took {time.monotonic() - started:.1f} s:\n{done.stdout}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(before)} final results before the upgrade" in done.stdout
     assert "0 differ from before" in done.stdout
