@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -23,7 +23,7 @@ from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.periods import BUSINESS_TZ
 from mingdeng.contracts.topics import EVENTS, SELECTIONS
-from mingdeng.ops import dead_letters
+from mingdeng.ops import agencies, dead_letters
 from mingdeng.ops.demo import Bureau, LiveActivity, build_demo, commendation_visits, describe
 from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.logs import configure_logging
@@ -193,6 +193,24 @@ def main() -> None:
     demo.add_argument(
         "--rate", type=float, default=2.0, help="with --live: events a second (default 2)"
     )
+    agency_commands = commands.add_parser(
+        "agencies", help="agencies on one platform: upgrade, a committee's close"
+    ).add_subparsers(dest="action", required=True)
+    upgrade = agency_commands.add_parser(
+        "upgrade",
+        help="register a one-agency installation's agency in the tree and check a replay",
+    )
+    upgrade.add_argument("--name", required=True, help="the agency's name, e.g. 某市财政局")
+    upgrade.add_argument("--committee", required=True, help="the id of its 机关工委")
+    upgrade.add_argument("--parent", help="the id of the agency above it, if any")
+    closing = agency_commands.add_parser(
+        "close-quarter", help="close a quarter for every agency of a 机关工委"
+    )
+    closing.add_argument("--committee", required=True, help="the id of the 机关工委")
+    closing.add_argument("--quarter", required=True, help="e.g. 2026Q3 (it must have ended)")
+    closing.add_argument(
+        "--wait", type=float, default=120, help="seconds to wait until all are final (0: none)"
+    )
     letters = commands.add_parser("dead-letters", help="inspect and re-drive dead letters")
     letter_commands = letters.add_subparsers(dest="action", required=True)
     listing = letter_commands.add_parser("list", help="dead letters not re-driven yet")
@@ -209,6 +227,8 @@ def main() -> None:
     kafka = kafka_settings()
     if args.command == "dead-letters":
         sys.exit(asyncio.run(dead_letter_command(args, kafka)))
+    if args.command == "agencies":
+        sys.exit(agency_command(args, kafka))
 
     if args.command == "topics":
         created = ensure_topics(kafka)
@@ -224,6 +244,21 @@ def main() -> None:
     elif args.command == "demo":
         now = datetime.now(BUSINESS_TZ)
         load_demo(kafka, args.seed, args.today or now.date(), now, args.wait)
+
+
+def agency_command(args: argparse.Namespace, kafka: KafkaSettings) -> int:
+    if args.action == "upgrade":
+        return agencies.upgrade(kafka, args.name, args.committee, args.parent)
+
+    async def tree() -> list[str]:
+        connection = await postgres_connection(PostgresSettings().dsn)
+        try:
+            return await agencies.committee_agencies(connection, args.committee)
+        finally:
+            await connection.close()
+
+    members = asyncio.run(tree())
+    return agencies.close_quarter(kafka, members, args.quarter, datetime.now(UTC), args.wait)
 
 
 async def dead_letter_command(args: argparse.Namespace, kafka: KafkaSettings) -> int:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
 from mingdeng.contracts.envelope import Event
@@ -27,6 +28,7 @@ from mingdeng.notify.domain.state import READS, Affected
 from mingdeng.notify.known import Known
 from mingdeng.notify.outbox import Outbox
 from mingdeng.notify.store import NotifyStore
+from mingdeng.runtime.agencies import OtherAgencies
 from mingdeng.runtime.projection import Record
 
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
@@ -36,15 +38,21 @@ Taker = Callable[["Intake", NotifyStore, Record], Awaitable[None]]
 
 
 class Intake:
+    """`agency`: the one agency the notifier serves. Until the notifier is scoped by agency
+    (issue 25, item 3), the records of any other agency are skipped and counted by topic in
+    `other_agencies` (docs/notify.md, "Agencies")."""
+
     def __init__(
         self,
         known: Known,
         outbox: Outbox,
         clock: Callable[[], datetime],
         topic_name: Callable[[Topic], str] = lambda topic: topic.name,
+        agency: str = DEFAULT_AGENCY,
     ) -> None:
         self.known, self.outbox, self.clock = known, outbox, clock
         self._topics: dict[str, Topic] = {topic_name(t): t for t in TAKERS}
+        self.other_agencies = OtherAgencies(agency, topic_name(EVENTS), "MINGDENG_NOTIFY_AGENCY")
         self._requested: list[Message] = []
         self._read: list[Event[EventData]] = []
 
@@ -56,7 +64,8 @@ class Intake:
         """Take a batch of records in (a ProjectionRunner handler, given the runner's store)."""
         self._requested, self._read = [], []
         for record in records:
-            await TAKERS[self._topics[record.topic]](self, store, record)
+            if not self.other_agencies.skips(record):
+                await TAKERS[self._topics[record.topic]](self, store, record)
         for new in await store.keep_events(self._read):  # none for a redelivery
             self.known.state.apply(new)
         for message in self._requested:

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.topics import Topic
 from mingdeng.notify.adapters.providers import ProviderChain
 from mingdeng.notify.adapters.templates import Template
@@ -52,12 +53,13 @@ class NotifyService:
         quiet_hours: QuietHours | None = QUIET_HOURS,
         instance: str | None = None,
         rhythm: Rhythm | None = None,
+        agency: str = DEFAULT_AGENCY,
     ) -> None:
         self.stores = stores
         self.instance = instance or uuid.uuid4().hex  # this run of the notifier
         self.known = Known()
         self.outbox = Outbox(self.known, templates, clock, quiet_hours)
-        self.intake = Intake(self.known, self.outbox, clock, topic_name)
+        self.intake = Intake(self.known, self.outbox, clock, topic_name, agency)
         self.dispatcher = Dispatcher(
             stores, templates, providers, limits, clock, self.instance, max_attempts
         )

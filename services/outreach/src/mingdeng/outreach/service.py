@@ -16,13 +16,16 @@ from datetime import datetime
 
 import asyncpg
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.topics import EVENTS
 from mingdeng.outreach.adapters import store
 from mingdeng.outreach.domain.state import READS, REMIND_EVERY
 from mingdeng.outreach.domain.views import OutreachViews, Publication
 from mingdeng.runtime import event_store
+from mingdeng.runtime.agencies import OtherAgencies
 from mingdeng.runtime.projection import Record
 
 log = logging.getLogger(__name__)
@@ -36,8 +39,18 @@ LINES_PER_REFRESH = 20_000  # lines published in one refresh; the rest in the ne
 
 
 class OutreachService:
-    def __init__(self, clock: Callable[[], datetime]) -> None:
+    """`agency`: the one agency outreach serves. Until outreach is scoped by agency (issue 25,
+    item 3), the events of any other agency are skipped and counted in `other_agencies`
+    (docs/outreach.md, "Agencies")."""
+
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        agency: str = DEFAULT_AGENCY,
+        inbound: str = EVENTS.name,
+    ) -> None:
         self.clock = clock
+        self.other_agencies = OtherAgencies(agency, inbound, "MINGDENG_OUTREACH_AGENCY")
         self.views = OutreachViews(clock())
         self._published: dict[str, bytes] = {}  # key -> digest of the view published last
 
@@ -65,6 +78,8 @@ class OutreachService:
         """ProjectionRunner handler: keep what outreach reads, in the runner's transaction."""
         taken = []
         for record in records:
+            if self.other_agencies.skips(record):
+                continue
             try:
                 event = parse_record(record.value, record.headers, record.key)
             except InvalidEvent:

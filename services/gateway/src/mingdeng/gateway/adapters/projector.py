@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 
 from mingdeng.contracts.agency import DEFAULT_AGENCY
-from mingdeng.contracts.codec import record_agency
 from mingdeng.contracts.text import shown
 from mingdeng.contracts.topics import (
-    AGENCY_HEADER,
     BULLETINS,
     DEAD_LETTER,
     EVENT_STATUS,
@@ -48,8 +45,11 @@ from mingdeng.gateway.adapters.read_models import (
     selections,
     tasks,
 )
+from mingdeng.gateway.adapters.read_models.agencies import PLATFORM_WIDE
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
+from mingdeng.gateway.adapters.read_models.inbound import event_type
 from mingdeng.gateway.adapters.read_models.scores import SCORE_CHANNEL
+from mingdeng.runtime.agencies import OtherAgencies
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -97,40 +97,23 @@ class Prepared:
 class Projector:
     """`agency`: the one agency whose records the read models hold. Until they are scoped by
     agency (issue 25, item 3), the records of any other agency are skipped and counted in
-    `other_agency` by topic (the metric `mingdeng_projection_other_agency_records`)."""
+    `other_agencies` by topic (the metric `mingdeng_projection_other_agency_records`)."""
 
     def __init__(self, kafka: KafkaSettings, agency: str = DEFAULT_AGENCY) -> None:
         self._routes = {kafka.topic(topic): model for topic, model in ROUTES.items()}
         self.topic_names = list(self._routes)
-        self._inbound = kafka.topic(EVENTS)
         self.agency = agency
-        self.other_agency: Counter[str] = Counter()
-        self._agencies_seen: set[str] = set()
-
-    def _of_other_agency(self, record: Record) -> bool:
-        if record.topic == self._inbound:
-            agency = record_agency(record.value, record.headers)
-        else:
-            agency = next(
-                (
-                    raw.decode(errors="replace")
-                    for name, raw in record.headers
-                    if name == AGENCY_HEADER
-                ),
-                DEFAULT_AGENCY,
-            )
-        if agency == self.agency:
-            return False
-        self.other_agency[record.topic] += 1
-        if agency not in self._agencies_seen:
-            self._agencies_seen.add(agency)
-            log.warning(
-                "records of the agency %r are skipped (counted, not projected): this gateway's "
-                "read models hold the agency %r only (MINGDENG_GATEWAY_AGENCY)",
-                shown(agency, 80),
-                self.agency,
-            )
-        return True
+        inbound_topic = kafka.topic(EVENTS)
+        self.other_agencies = OtherAgencies(
+            agency,
+            inbound_topic,
+            "MINGDENG_GATEWAY_AGENCY",
+            platform_wide=lambda record: (
+                record.topic == inbound_topic
+                and record.value is not None
+                and event_type(record.value, record.headers) in PLATFORM_WIDE
+            ),
+        )
 
     async def handle(self, connection: asyncpg.Connection, records: Sequence[Record]) -> None:
         await self.write(connection, await self.prepare(records))
@@ -141,7 +124,7 @@ class Projector:
         for count, record in enumerate(records, 1):
             if count % READ_BETWEEN_TURNS == 0:
                 await asyncio.sleep(0)
-            if self._of_other_agency(record):
+            if self.other_agencies.skips(record):
                 continue
             model = self._routes[record.topic]
             batch = batches.get(model)

@@ -213,16 +213,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
 def other_agency_families(app: FastAPI) -> list[Family]:
     """The records the projector skipped as another agency's (the interim rule, docs/events.md)."""
-    skipped = Family(
-        "mingdeng_projection_other_agency_records",
-        "counter",
-        "records of agencies other than MINGDENG_GATEWAY_AGENCY, skipped by the projector",
-    )
     projector: Projector | None = getattr(app.state, "projector_handler", None)
-    if projector is not None:
-        for topic, count in sorted(projector.other_agency.items()):
-            skipped.add(count, topic=topic, agency=projector.agency)
-    return [skipped]
+    if projector is None:
+        return []
+    return [
+        projector.other_agencies.family(
+            "mingdeng_projection_other_agency_records",
+            "records of agencies other than MINGDENG_GATEWAY_AGENCY, skipped by the projector",
+        )
+    ]
 
 
 async def _keep_projecting(app: FastAPI, settings: GatewaySettings, stop: asyncio.Event) -> None:

@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import REMINDER_REQUESTS
+from mingdeng.runtime.agencies import agency_headers, agency_key
 from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -53,9 +55,11 @@ class LoginCodes:
         secret: str,
         kafka: KafkaSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        agency: str = DEFAULT_AGENCY,
     ) -> None:
         self._secret = secret.encode()
         self._kafka = kafka
+        self._agency = agency  # the notifier serving it sends the code (docs/notify.md)
         self._clock = clock
         self._producer: AIOKafkaProducer | None = None
 
@@ -124,7 +128,10 @@ class LoginCodes:
             requested_at=now,
         )
         await self._producer.send_and_wait(
-            self._kafka.topic(REMINDER_REQUESTS), key=request.key.encode(), value=request.to_json()
+            self._kafka.topic(REMINDER_REQUESTS),
+            key=agency_key(self._agency, request.key),
+            value=request.to_json(),
+            headers=list(agency_headers(self._agency)),
         )
 
     async def verify(self, pool: asyncpg.Pool, phone: str, code: str) -> Account | None:

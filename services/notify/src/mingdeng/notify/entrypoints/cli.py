@@ -23,6 +23,7 @@ from mingdeng.notify.domain.orglife import Rhythm
 from mingdeng.notify.domain.rules import template_problems
 from mingdeng.notify.service import NotifyService
 from mingdeng.notify.settings import NotifySettings
+from mingdeng.runtime.agencies import agency_headers, agency_key
 from mingdeng.runtime.clients import kafka_producer, postgres_pool
 from mingdeng.runtime.faults import is_transient, riding_out_outages
 from mingdeng.runtime.health import dependencies
@@ -79,13 +80,17 @@ async def publish_changes(
     """Publish notification records, tasks and bulletins whose rows changed (a transactional
     outbox of their own: marked published only after the broker acknowledged)."""
     kafka = settings.kafka
+    headers = list(agency_headers(settings.agency))
     async with pool.acquire() as connection:
         records = await store.unpublished_notifications(connection)
         if records:
             await asyncio.gather(
                 *[
                     await producer.send(
-                        kafka.topic(NOTIFICATIONS), key=n.key.encode(), value=n.to_json()
+                        kafka.topic(NOTIFICATIONS),
+                        key=agency_key(settings.agency, n.key),
+                        value=n.to_json(),
+                        headers=headers,
                     )
                     for n, _ in records
                 ]
@@ -100,7 +105,10 @@ async def publish_changes(
                 await asyncio.gather(
                     *[
                         await producer.send(
-                            kafka.topic(topic), key=key.encode(), value=body.encode()
+                            kafka.topic(topic),
+                            key=agency_key(settings.agency, key),
+                            value=body.encode(),
+                            headers=headers,
                         )
                         for key, body, _ in rows
                     ]
@@ -149,6 +157,7 @@ async def run(settings: NotifySettings) -> None:
             claim_lease=timedelta(seconds=settings.claim_lease_s),
             quiet_hours=parse_quiet_hours(settings.quiet_hours),
             rhythm=Rhythm.load(settings.organisation_life_file),
+            agency=settings.agency,
         )
         await service.load()
 
@@ -207,6 +216,10 @@ async def run(settings: NotifySettings) -> None:
                     *consumer_families([runner]),
                     *await parked_families(pool),
                     *await outbox_family(pool),
+                    service.intake.other_agencies.family(
+                        "mingdeng_notify_other_agency_records",
+                        "records of agencies other than MINGDENG_NOTIFY_AGENCY, skipped",
+                    ),
                 ]
             )
 

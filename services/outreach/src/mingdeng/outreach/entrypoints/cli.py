@@ -12,6 +12,7 @@ from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import EVENTS, OUTREACH, REMINDER_REQUESTS
 from mingdeng.outreach.service import OutreachService
 from mingdeng.outreach.settings import OutreachSettings
+from mingdeng.runtime.agencies import agency_headers, agency_key
 from mingdeng.runtime.clients import kafka_producer, postgres_pool
 from mingdeng.runtime.faults import riding_out_outages
 from mingdeng.runtime.health import dependencies
@@ -40,11 +41,16 @@ async def publish_loop(
     periods' coverage is stamped with the time every `full_refresh_s`); ask for reminders of
     overdue visits."""
     kafka = settings.kafka
+    agency = settings.agency
+    headers = list(agency_headers(agency))
     last_stamped = last_reminders = 0.0
 
     async def send_reminder(request: ReminderRequest) -> None:
         await producer.send_and_wait(
-            kafka.topic(REMINDER_REQUESTS), key=request.key.encode(), value=request.to_json()
+            kafka.topic(REMINDER_REQUESTS),
+            key=agency_key(agency, request.key),
+            value=request.to_json(),
+            headers=headers,
         )
 
     while not stop.is_set():
@@ -53,7 +59,12 @@ async def publish_loop(
         if stamp_running:
             last_stamped = now
         sends = [
-            await producer.send(kafka.topic(OUTREACH), key=view.key.encode(), value=view.message())
+            await producer.send(
+                kafka.topic(OUTREACH),
+                key=agency_key(agency, view.key),
+                value=view.message(),
+                headers=headers,
+            )
             for view in await service.refresh(stamp_running=stamp_running, stop=stop)
         ]
         await asyncio.gather(*sends)
@@ -66,7 +77,9 @@ async def publish_loop(
 
 async def run(settings: OutreachSettings) -> None:
     kafka = settings.kafka
-    service = OutreachService(clock=lambda: datetime.now(UTC))
+    service = OutreachService(
+        clock=lambda: datetime.now(UTC), agency=settings.agency, inbound=kafka.topic(EVENTS)
+    )
     async with postgres_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
         async with pool.acquire() as connection:
             await service.load(connection)
@@ -95,7 +108,16 @@ async def run(settings: OutreachSettings) -> None:
         health = ConsumerHealthSettings()
 
         async def metrics() -> str:
-            return render([*consumer_families([runner]), *await parked_families(pool)])
+            return render(
+                [
+                    *consumer_families([runner]),
+                    *await parked_families(pool),
+                    service.other_agencies.family(
+                        "mingdeng_outreach_other_agency_records",
+                        "events of agencies other than MINGDENG_OUTREACH_AGENCY, skipped",
+                    ),
+                ]
+            )
 
         try:
             await run_until_stopped(

@@ -19,6 +19,7 @@ from mingdeng.contracts.upcasting import UPCASTERS
 from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models import (
     actions,
+    agencies,
     facts,
     kpis,
     lectures,
@@ -32,6 +33,7 @@ from mingdeng.runtime.projection import Record
 
 EVENT_READ_MODELS: tuple[EventReadModel[Any], ...] = (
     registry.READ_MODEL,
+    agencies.READ_MODEL,
     lectures.READ_MODEL,
     kpis.READ_MODEL,
     facts.READ_MODEL,
@@ -70,7 +72,7 @@ class InboundBatch(Batch):
     def add(self, record: Record) -> None:
         if record.value is None:
             return
-        routes = READS.get(_event_type(record.value, record.headers) or "")
+        routes = READS.get(event_type(record.value, record.headers) or "")
         if routes is None:
             return  # most inbound events: nothing here reads them, no need to validate them
         try:
@@ -96,7 +98,7 @@ _TYPE = re.compile(rb'"type"\s*:\s*"([^"\\]*)"')
 _TYPE_HEADER = f"{KAFKA_PREFIX}type"
 
 
-def _event_type(value: bytes, headers: tuple[tuple[str, bytes], ...]) -> str | None:
+def event_type(value: bytes, headers: tuple[tuple[str, bytes], ...]) -> str | None:
     """The record's `type`, or None: its `ce_type` header in binary mode. In structured mode,
     a record without a backslash cannot escape the key or its value, so when no `"type": "…"`
     in it names a type read here, it is let through unparsed."""
