@@ -26,7 +26,7 @@ from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web.forms import FormTokens
 from tests.e2e.conftest import SECRET, Platform, token
 from tests.e2e.test_dashboard_browser import Visits
-from tests.support.builders import Events
+from tests.support.builders import Events, two_branches
 from tests.support.processes import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -91,16 +91,7 @@ def test_members_work_in_a_browser(
     quarter = str(Quarter.of(now))
     e = Events(source="/systems/hr")
     setup = [
-        e.branch("b1", "2026-06-01 09:00"), e.branch("b2", "2026-06-01 09:00"),
-        e.department("d1", "b1", "2026-06-01 09:00"), e.department("d2", "b2", "2026-06-01 09:00"),
-        e.member("O", "d1", "2026-06-01 09:00", name="王主任", roles=("member", "admin"),
-                 phone="13900000001"),
-        e.member("S1", "d1", "2026-06-01 09:00", name="李书记", roles=("member", "secretary"),
-                 phone="13900000002"),
-        e.member("S2", "d2", "2026-06-01 09:00", name="赵书记", roles=("member", "secretary"),
-                 phone="13900000003"),
-        e.member("M1", "d1", "2026-06-01 09:00", name="陈晓", phone="13900000004"),
-        e.member("M2", "d1", "2026-06-01 09:00", name="刘洋", phone="13900000005"),
+        *two_branches(e, "2026-06-01 09:00"),
         *e.household("h1", "M1", "2026-06-01 09:00"),
         e.violation("v1", "M1", now - timedelta(hours=2), rule=2),
         e.violation("v2", "M2", now - timedelta(hours=2), rule=9),

@@ -26,7 +26,7 @@ from mingdeng.contracts.periods import BUSINESS_TZ
 from mingdeng.notify.domain.orglife import RhythmPeriod
 from tests.e2e.conftest import Platform, token
 from tests.e2e.test_member_flows_browser import DESKTOP, PHONE, refusal, shot, signed_in, sms
-from tests.support.builders import Events
+from tests.support.builders import Events, two_branches
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -51,16 +51,8 @@ def test_organisational_life_and_secondments(
     when = registered.strftime("%Y-%m-%d %H:%M")
     e = Events(source="/systems/hr")
     setup = [
-        e.branch("b1", when), e.branch("b2", when),
-        e.department("d1", "b1", when), e.department("d2", "b2", when),
-        e.member("O", "d1", when, name="王主任", roles=("member", "admin"), phone="13900000001"),
-        e.member("S1", "d1", when, name="李书记", roles=("member", "secretary"),
-                 phone="13900000002"),
-        e.member("S2", "d2", when, name="赵书记", roles=("member", "secretary"),
-                 phone="13900000003"),
+        *two_branches(e, when),
         e.member("L1", "d2", when, name="张局", roles=("member", "leader"), phone="13900000006"),
-        e.member("M1", "d1", when, name="陈晓", phone="13900000004"),
-        e.member("M2", "d1", when, name="刘洋", phone="13900000005"),
     ]  # fmt: skip
     s = Events(source="/systems/branch-records")
 

@@ -22,7 +22,7 @@ from mingdeng.gateway.domain.access import Principal
 from mingdeng.gateway.web.forms import FormTokens
 from tests.e2e.conftest import SECRET, Platform, token
 from tests.e2e.test_member_flows_browser import DESKTOP, PHONE, refusal, shot, signed_in, sms
-from tests.support.builders import Events
+from tests.support.builders import Events, two_branches
 from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -41,16 +41,7 @@ def test_health_card_pairing_and_community_in_a_browser(
     today = now.astimezone(BUSINESS_TZ).date()
     e = Events(source="/systems/hr")
     setup = [
-        e.branch("b1", "2026-06-01 09:00"), e.branch("b2", "2026-06-01 09:00"),
-        e.department("d1", "b1", "2026-06-01 09:00"), e.department("d2", "b2", "2026-06-01 09:00"),
-        e.member("O", "d1", "2026-06-01 09:00", name="王主任", roles=("member", "admin"),
-                 phone="13900000001"),
-        e.member("S1", "d1", "2026-06-01 09:00", name="李书记", roles=("member", "secretary"),
-                 phone="13900000002"),
-        e.member("S2", "d2", "2026-06-01 09:00", name="赵书记", roles=("member", "secretary"),
-                 phone="13900000003"),
-        e.member("M1", "d1", "2026-06-01 09:00", name="陈晓", phone="13900000004"),
-        e.member("M2", "d1", "2026-06-01 09:00", name="刘洋", phone="13900000005"),
+        *two_branches(e, "2026-06-01 09:00"),
         e.member("M3", "d2", "2026-06-01 09:00", name="周敏", phone="13900000006"),
         e.member("L1", "d2", "2026-06-01 09:00", name="张局", roles=("member", "leader"),
                  phone="13900000007"),

@@ -158,3 +158,20 @@ class Events:
 
     def close(self, quarter: str, when: str) -> Event[EventData]:
         return self(ev.QuarterClosed(quarter=quarter), when)
+
+
+def two_branches(e: Events, when: str) -> list[Event[EventData]]:
+    """The small bureau of the browser tests: branches b1 and b2 with a department each; the
+    office (O, 王主任), a secretary per branch (S1 李书记, S2 赵书记), members M1 陈晓 and M2
+    刘洋 in d1, each with a phone to log in with."""
+    return [
+        e.branch("b1", when), e.branch("b2", when),
+        e.department("d1", "b1", when), e.department("d2", "b2", when),
+        e.member("O", "d1", when, name="王主任", roles=("member", "admin"), phone="13900000001"),
+        e.member("S1", "d1", when, name="李书记", roles=("member", "secretary"),
+                 phone="13900000002"),
+        e.member("S2", "d2", when, name="赵书记", roles=("member", "secretary"),
+                 phone="13900000003"),
+        e.member("M1", "d1", when, name="陈晓", phone="13900000004"),
+        e.member("M2", "d1", when, name="刘洋", phone="13900000005"),
+    ]  # fmt: skip
