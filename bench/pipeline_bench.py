@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from scoring_bench import bare_consumer, machine, publish  # noqa: E402
 
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter  # noqa: E402
-from mingdeng.contracts.topics import EVENTS  # noqa: E402
+from mingdeng.contracts.topics import EVENTS, SCORES  # noqa: E402
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP  # noqa: E402
 from mingdeng.gateway.adapters.tokens import issue_token  # noqa: E402
 from mingdeng.gateway.domain.access import Principal  # noqa: E402
@@ -240,6 +240,52 @@ class Rig:
         return reached
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def named_processes(rig: Rig) -> dict[str, list[int]]:
+    """The four services, and this run's broker and database server (every process of it)."""
+    found = {name: [s.process.pid] for name, s in rig.services.items() if s.process}
+    port = rig.database.rsplit(":", 1)[1].split("/", 1)[0]
+    kafka_config = f"{os.environ['MINGDENG_RUN_DIR']}/kafka/server.properties".encode()
+    found["kafka"], found["postgres"] = [], []
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+        except OSError:
+            continue
+        if b"kafka.Kafka" in command and kafka_config in command:
+            found["kafka"].append(int(entry.name))
+        if b"bin/postgres " in command and f"-p {port} ".encode() in command:
+            found["postgres"].append(int(entry.name))
+    if found["postgres"]:  # its backends and workers are children of the server
+        server = found["postgres"][0]
+        found["postgres"] += [pid for pid, parent in parents.items() if parent == server]
+    return found
+
+
+def cpu_by_process(processes: dict[str, list[int]]) -> dict[str, float]:
+    taken: dict[str, float] = {}
+    for name, pids in processes.items():
+        total = 0.0
+        for pid in pids:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                continue  # a database backend that ended meanwhile
+        taken[name] = total
+    return taken
+
+
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"p50_ms": None, "p99_ms": None, "samples": 0}
@@ -256,11 +302,12 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
     token = issue_token(SECRET, Principal("bench", "admin", None), timedelta(hours=2))
     stream_sent: dict[str, float] = {}
     stream_seen: dict[str, float] = {}
+    scored_seen: dict[str, float] = {}  # the probe's score record committed by scoring
     visit_sent: dict[tuple[str, str, str], float] = {}  # member, household, time -> sent
     visit_seen: dict[tuple[str, str, str], float] = {}
     sms_sent: dict[str, float] = {}
     sms_seen: dict[str, float] = {}
-    listening = asyncio.Event()
+    listening, listening_scores = asyncio.Event(), asyncio.Event()
     done = asyncio.Event()
 
     async def listen() -> None:
@@ -276,6 +323,31 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
                     member = json.loads(line[6:]).get("id", "")
                     if member in stream_sent and member not in stream_seen:
                         stream_seen[member] = time.monotonic()
+
+    async def watch_scores() -> None:
+        consumer = AIOKafkaConsumer(
+            rig.kafka.topic(SCORES),
+            bootstrap_servers=rig.kafka.bootstrap_servers,
+            isolation_level="read_committed",
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=20,
+        )
+        await consumer.start()
+        try:
+            await consumer.getmany(timeout_ms=200)
+            listening_scores.set()
+            while not done.is_set() or len(scored_seen) < len(stream_sent):
+                batches = await consumer.getmany(timeout_ms=100)
+                now = time.monotonic()
+                for records in batches.values():
+                    for record in records:
+                        member = (record.key or b"").decode(errors="replace").rsplit("/", 1)[-1]
+                        if member in stream_sent and member not in scored_seen:
+                            scored_seen[member] = now
+                if done.is_set() and time.monotonic() - ended > 30:
+                    return
+        finally:
+            await consumer.stop()
 
     async def watch_visits() -> None:
         connection = await asyncpg.connect(rig.database)
@@ -324,12 +396,16 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
     ended = 0.0
     tasks = [asyncio.create_task(listen())]
     await asyncio.wait_for(listening.wait(), 10)
+    tasks += [asyncio.create_task(watch_scores())]
+    await asyncio.wait_for(listening_scores.wait(), 10)
     tasks += [asyncio.create_task(watch_visits()), asyncio.create_task(watch_sms())]
     producer = AIOKafkaProducer(
         bootstrap_servers=rig.kafka.bootstrap_servers, acks="all", linger_ms=0
     )
     await producer.start()
     topic = rig.kafka.topic(EVENTS)
+    processes = named_processes(rig)
+    cpu_before = cpu_by_process(processes)
     started = time.monotonic()
     base = datetime.now(BUSINESS_TZ).replace(microsecond=0) - timedelta(minutes=30)
     try:
@@ -381,6 +457,8 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
     await asyncio.wait(tasks[1:], timeout=40)
     tasks[0].cancel()
     load = os.getloadavg()[0]
+    cpu_after = cpu_by_process(processes)
+    offered = rate * seconds
 
     def lags(sent: dict[Any, float], seen: dict[Any, float]) -> list[float]:
         return [(seen[k] - sent[k]) * 1000 for k in sent if k in seen]
@@ -389,13 +467,22 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
         "offered_per_s": rate,
         "achieved_per_s": round(rate * seconds / (ended - started)),
         "stream": {**percentiles(lags(stream_sent, stream_seen)), "sent": len(stream_sent)},
+        # the stream's first stage alone: publish -> the score record committed by scoring
+        "scored": percentiles(lags(stream_sent, scored_seen)),
         "coverage": {**percentiles(lags(visit_sent, visit_seen)), "sent": len(visit_sent)},
         "violation_sms": {**percentiles(lags(sms_sent, sms_seen)), "sent": len(sms_sent)},
         "load_average_1m": round(load, 1),
+        # CPU each process took per 1,000 events offered (independent of what else runs)
+        "cpu_ms_per_1000_events": {
+            name: round((cpu_after[name] - cpu_before[name]) * 1_000_000 / offered)
+            for name in processes
+        },
     }
 
 
-async def measure(members: int, burst: int, freshness_too: bool) -> dict[str, Any]:
+async def measure(
+    members: int, burst: int, freshness_too: bool, rates: tuple[int, ...] = RATES
+) -> dict[str, Any]:
     work = ROOT / ".run" / "bench-pipeline"
     work.mkdir(parents=True, exist_ok=True)
     rig = Rig(members, work)
@@ -430,7 +517,7 @@ async def measure(members: int, burst: int, freshness_too: bool) -> dict[str, An
         result["load_average_1m_after_burst"] = round(os.getloadavg()[0], 1)
         if freshness_too:
             result["freshness"] = {
-                str(rate): await freshness(rig, activity, rate, SECONDS_PER_RATE) for rate in RATES
+                str(rate): await freshness(rig, activity, rate, SECONDS_PER_RATE) for rate in rates
             }
     finally:
         rig.stop()
@@ -488,11 +575,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[130, 20_000])
     parser.add_argument("--burst", type=int, default=100_000)
+    parser.add_argument("--rates", type=int, nargs="+", default=list(RATES))
     args = parser.parse_args()
     runs = {}
     for members in args.sizes:
         print(f"pipeline: {members} members, a burst of {args.burst:,}", flush=True)
-        runs[str(members)] = await measure(members, args.burst, freshness_too=members < 1000)
+        runs[str(members)] = await measure(
+            members, args.burst, freshness_too=members < 1000, rates=tuple(args.rates)
+        )
         print(json.dumps(runs[str(members)], indent=1), flush=True)
     small, large = runs.get(str(min(args.sizes)), {}), runs.get(str(max(args.sizes)), {})
     fresh = small.get("freshness", {})

@@ -18,7 +18,9 @@ class OutreachSettings(BaseSettings):
         description='the one agency outreach serves (docs/outreach.md, "Agencies"): until it '
         "is scoped by agency, the events of the others are skipped and counted",
     )
-    refresh_interval_s: float = Field(default=1.0, gt=0, description="publish changes this often")
+    refresh_interval_s: float = Field(
+        default=0.25, gt=0, description="publish changes this often (coverage fresh in ≤ 2 s)"
+    )
     full_refresh_s: float = Field(
         default=300, gt=0, description="stamp the running periods' coverage with the time"
     )
