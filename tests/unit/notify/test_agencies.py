@@ -94,12 +94,12 @@ async def test_an_agencys_bulletin_and_schedules_count_its_own_history() -> None
 async def test_the_work_of_a_record_does_not_grow_with_the_number_of_agencies() -> None:
     async def work(agencies: int) -> Counter[str]:
         notifier = Notifier(Clock("2026-11-24 10:10"))
-        for n in range(agencies):
-            await notifier.take(records(Events(agency=f"a{n}")))
+        builders = [Events(agency=f"a{n}") for n in range(agencies)]
+        for e in builders:
+            await notifier.take(records(e))
         CountingStore.calls.clear()
         store = CountingStore(notifier.stores.tables, notifier.clock())
-        e = Events(agency="a0")
-        violation = e.violation("v-new", "M2", "2026-11-24 10:09")
+        violation = builders[0].violation("v-new", "M2", "2026-11-24 10:09")
         await notifier.service.intake.handle(
             store, [Record(EVENTS.name, 0, 0, b"a0", serialize_event(violation), 0)]
         )
