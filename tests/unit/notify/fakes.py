@@ -115,7 +115,9 @@ class Tables:
 
     def rows(self) -> list[Row]:
         """Every agency's messages."""
-        return [row for _, tables in sorted(self.agencies.items()) for row in tables.outbox.values()]
+        return [
+            row for _, tables in sorted(self.agencies.items()) for row in tables.outbox.values()
+        ]
 
 
 class FakeStore:
@@ -181,7 +183,11 @@ class FakeStore:
             return False
         self.t.outbox[message.key] = Row(
             self.agency,
-            message, message.status, message.reason, message.not_before, created_at=self.now
+            message,
+            message.status,
+            message.reason,
+            message.not_before,
+            created_at=self.now,
         )
         return True
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.contracts.envelope import Event

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from mingdeng.notify.adapters.providers import Outgoing, ProviderChain, ProviderError
 from mingdeng.notify.adapters.templates import Profiles
-from mingdeng.runtime.agencies import agency_key
 from mingdeng.notify.domain.delivery import Limit, after_rate_limits, backoff
 from mingdeng.notify.store import Claimed, Stores
+from mingdeng.runtime.agencies import agency_key
 
 log = logging.getLogger(__name__)
 # Messages about a task, keyed by it: not sent once the task is done (history loaded after the

@@ -76,9 +76,7 @@ class PostgresStore:
         rows = await self.connection.fetch(
             "SELECT agency, body FROM notify.selections ORDER BY agency, quarter"
         )
-        return [
-            (row["agency"], QuarterSelection.model_validate_json(row["body"])) for row in rows
-        ]
+        return [(row["agency"], QuarterSelection.model_validate_json(row["body"])) for row in rows]
 
     async def save_task(self, task: Task) -> bool:
         changed = await self.connection.fetchval(
