@@ -123,7 +123,7 @@ async def test_crashes_between_claim_and_send_and_after_send_neither_repeat_nor_
         again = make_service(pool, clock)
         await again.load()
         async with again.stores.transaction() as store:
-            await again.intake.evaluate(store, everything(again.known))
+            await again.intake.evaluate(store, everything(again.known.of(store.agency)))
         assert await pool.fetchval("SELECT count(*) FROM notify.outbox") == len(expected)
 
 

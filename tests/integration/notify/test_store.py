@@ -125,7 +125,31 @@ async def test_open_commendations_are_read_without_the_other_tasks(stores: Store
     async with stores.transaction() as store:
         for each in (task(), commendation, done):
             await store.save_task(each)
-        assert await store.open_commendations() == [commendation]
+        await store.of("czj").save_task(commendation)
+        assert await store.open_commendations() == {
+            "czj": [commendation],
+            "default": [commendation],
+        }
+
+
+async def test_two_agencies_keep_rows_of_the_same_keys_apart(stores: Stores) -> None:
+    async with stores.transaction() as store:
+        czj = store.of("czj")
+        for each in (store, czj):
+            assert await each.enqueue(message("daily_maxim/M1/d"))
+            assert await each.save_task(task())
+            assert await each.claim_period("bulletin", "2026-11")
+        assert not await czj.enqueue(message("daily_maxim/M1/d"))
+        assert not await czj.claim_period("bulletin", "2026-11")
+        await czj.maxim_sent("x1", "2026-11-24")
+        assert await store.maxims_sent() == {} and await czj.maxims_sent() == {"x1": "2026-11-24"}
+        first = await store.claim_next(NOW, ME)
+        second = await store.claim_next(NOW, ME)
+    assert first is not None and second is not None
+    assert {(first.agency, first.key), (second.agency, second.key)} == {
+        ("default", "daily_maxim/M1/d"),
+        ("czj", "daily_maxim/M1/d"),
+    }
 
 
 async def test_tasks_change_only_when_different(stores: Stores) -> None:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.derived import Bulletin, QuarterSelection, Task
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
@@ -22,6 +23,7 @@ from mingdeng.notify.store import Claimed, Queued, Status
 class Row:
     """A row of the outbox, as PostgreSQL keeps it."""
 
+    agency: str
     message: Queued
     status: Status
     reason: str | None
@@ -38,6 +40,7 @@ class Row:
         m = self.message
         assert self.created_at is not None
         return Claimed(
+            self.agency,
             m.key,
             m.rule,
             m.recipient_id,
@@ -52,50 +55,101 @@ class Row:
 
 
 @dataclass
-class Tables:
-    events: dict[tuple[str, str], Event[EventData]] = field(default_factory=dict)
+class AgencyTables:
+    """What an agency keeps: another agency's rows of the same keys are others."""
+
     selections: dict[str, QuarterSelection] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
     outbox: dict[str, Row] = field(default_factory=dict)
     schedule_runs: set[tuple[str, str]] = field(default_factory=set)
     maxim_rotation: dict[str, str] = field(default_factory=dict)
     bulletins: dict[str, Bulletin] = field(default_factory=dict)
-    instances: dict[str, datetime] = field(default_factory=dict)  # when each was last seen
 
-    def copy(self) -> Tables:
-        return Tables(
-            dict(self.events),
+    def copy(self) -> AgencyTables:
+        return AgencyTables(
             dict(self.selections),
             dict(self.tasks),
             {key: replace(row) for key, row in self.outbox.items()},
             set(self.schedule_runs),
             dict(self.maxim_rotation),
             dict(self.bulletins),
-            dict(self.instances),
         )
 
 
+@dataclass
+class Tables:
+    events: dict[tuple[str, str], Event[EventData]] = field(default_factory=dict)
+    instances: dict[str, datetime] = field(default_factory=dict)  # when each was last seen
+    agencies: dict[str, AgencyTables] = field(default_factory=dict)
+
+    def of(self, agency: str) -> AgencyTables:
+        return self.agencies.setdefault(agency, AgencyTables())
+
+    def copy(self) -> Tables:
+        return Tables(
+            dict(self.events),
+            dict(self.instances),
+            {agency: tables.copy() for agency, tables in self.agencies.items()},
+        )
+
+    # the default agency's tables, as the tests of one agency read them
+    @property
+    def selections(self) -> dict[str, QuarterSelection]:
+        return self.of(DEFAULT_AGENCY).selections
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return self.of(DEFAULT_AGENCY).tasks
+
+    @property
+    def outbox(self) -> dict[str, Row]:
+        return self.of(DEFAULT_AGENCY).outbox
+
+    @property
+    def schedule_runs(self) -> set[tuple[str, str]]:
+        return self.of(DEFAULT_AGENCY).schedule_runs
+
+    @property
+    def bulletins(self) -> dict[str, Bulletin]:
+        return self.of(DEFAULT_AGENCY).bulletins
+
+    def rows(self) -> list[Row]:
+        """Every agency's messages."""
+        return [
+            row for _, tables in sorted(self.agencies.items()) for row in tables.outbox.values()
+        ]
+
+
 class FakeStore:
-    def __init__(self, tables: Tables, now: datetime) -> None:
-        self.t = tables
+    def __init__(self, tables: Tables, now: datetime, agency: str = DEFAULT_AGENCY) -> None:
+        self.tables = tables
+        self.t = tables.of(agency)
         self.now = now  # what PostgreSQL's now() would give: rows' created_at
+        self.agency = agency
+
+    def of(self, agency: str) -> FakeStore:
+        return type(self)(self.tables, self.now, agency)
 
     async def keep_events(self, events: Sequence[Event[EventData]]) -> list[Event[EventData]]:
         new = []
         for event in events:
-            if event.key not in self.t.events:
-                self.t.events[event.key] = event
+            if event.key not in self.tables.events:
+                self.tables.events[event.key] = event
                 new.append(event)
         return new
 
     async def events(self) -> list[Event[EventData]]:
-        return sorted(self.t.events.values(), key=lambda e: (e.time, e.source, e.id))
+        return sorted(self.tables.events.values(), key=lambda e: (e.time, e.source, e.id))
 
     async def keep_selection(self, selection: QuarterSelection) -> None:
         self.t.selections[selection.quarter] = selection
 
-    async def selections(self) -> list[QuarterSelection]:
-        return [self.t.selections[q] for q in sorted(self.t.selections)]
+    async def selections(self) -> list[tuple[str, QuarterSelection]]:
+        return [
+            (agency, tables.selections[quarter])
+            for agency, tables in sorted(self.tables.agencies.items())
+            for quarter in sorted(tables.selections)
+        ]
 
     async def save_task(self, task: Task) -> bool:
         changed = self.t.tasks.get(task.task_id) != task
@@ -108,9 +162,13 @@ class FakeStore:
     async def task(self, task_id: str) -> Task | None:
         return self.t.tasks.get(task_id)
 
-    async def open_commendations(self) -> list[Task]:
-        tasks = sorted(self.t.tasks.items())
-        return [t for _, t in tasks if t.kind == "commendation" and t.status == "open"]
+    async def open_commendations(self) -> dict[str, list[Task]]:
+        tasks: dict[str, list[Task]] = {}
+        for agency, tables in sorted(self.tables.agencies.items()):
+            for _, task in sorted(tables.tasks.items()):
+                if task.kind == "commendation" and task.status == "open":
+                    tasks.setdefault(agency, []).append(task)
+        return tasks
 
     async def open_meeting_tasks(self, branch_id: str, kind: str) -> list[Task]:
         return [
@@ -124,15 +182,21 @@ class FakeStore:
         if message.key in self.t.outbox:
             return False
         self.t.outbox[message.key] = Row(
-            message, message.status, message.reason, message.not_before, created_at=self.now
+            self.agency,
+            message,
+            message.status,
+            message.reason,
+            message.not_before,
+            created_at=self.now,
         )
         return True
 
     async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
-        due = [r for r in self.t.outbox.values() if r.status == "queued" and r.not_before <= now]
+        rows = self.tables.rows()
+        due = [r for r in rows if r.status == "queued" and r.not_before <= now]
         if not due:
             return None
-        row = min(due, key=lambda r: (not r.message.urgent, r.not_before, r.message.key))
+        row = min(due, key=lambda r: (not r.message.urgent, r.not_before, r.agency, r.message.key))
         row.status, row.attempts, row.claimed_at = "sending", row.attempts + 1, now
         row.claimed_by = claimant
         return row.claimed()
@@ -164,7 +228,7 @@ class FakeStore:
     async def sent_to(self, phone: str, since: datetime) -> list[datetime]:
         return [
             r.sent_at
-            for r in self.t.outbox.values()
+            for r in self.tables.rows()
             if r.status == "sent" and r.message.phone == phone and r.sent_at and r.sent_at > since
         ]
 
@@ -172,22 +236,22 @@ class FakeStore:
         self, claimed_before: datetime, seen_before: datetime, instance: str
     ) -> list[Claimed]:
         def gone(claimant: str | None) -> bool:
-            seen = self.t.instances.get(claimant) if claimant else None
+            seen = self.tables.instances.get(claimant) if claimant else None
             return claimant != instance and (seen is None or seen < seen_before)
 
         return [
             row.claimed()
-            for _, row in sorted(self.t.outbox.items())
+            for row in sorted(self.tables.rows(), key=lambda r: (r.agency, r.message.key))
             if row.status == "sending"
             and row.claimed_at is not None
             and (row.claimed_at < claimed_before or gone(row.claimed_by))
         ]
 
     async def seen(self, instance: str, now: datetime) -> None:
-        self.t.instances[instance] = now
+        self.tables.instances[instance] = now
 
     async def gone(self, instance: str) -> None:
-        self.t.instances.pop(instance, None)
+        self.tables.instances.pop(instance, None)
 
     async def claim_period(self, schedule: str, period: str) -> bool:
         if (schedule, period) in self.t.schedule_runs:
@@ -221,8 +285,8 @@ class FakeStores:
             self.tables.__dict__.update(before.__dict__)
             raise
 
-    def status(self, key: str) -> tuple[Status, str | None]:
-        row = self.tables.outbox[key]
+    def status(self, key: str, agency: str = DEFAULT_AGENCY) -> tuple[Status, str | None]:
+        row = self.tables.of(agency).outbox[key]
         return row.status, row.reason
 
 
@@ -254,7 +318,8 @@ class FakeProvider:
 
 
 def everything(known: Known) -> Affected:
-    """Every violation and every selected quarter: the rules applied to everything known."""
+    """Every violation and every selected quarter of one agency: the rules applied to everything
+    it knows."""
     return Affected(
         violations=set(known.state.violations),
         quarters=set(known.selections),

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.contracts.envelope import Event
@@ -50,7 +51,7 @@ class Recomputing(Intake):
     """The intake as it was before issue 21: every rule on everything known, every batch."""
 
     async def evaluate(self, store: NotifyStore, affected: Affected) -> None:
-        await super().evaluate(store, everything(self.known))
+        await super().evaluate(store, everything(self.known.of(store.agency)))
 
 
 def selection(exemplars: Sequence[str]) -> QuarterSelection:
@@ -202,7 +203,7 @@ def test_a_months_bulletin_and_who_is_who_equal_counting_the_whole_history(
             await notifier.take(batch)
 
     asyncio.run(take_all())
-    state = notifier.service.known.state
+    state = notifier.service.known.of(DEFAULT_AGENCY).state
     for month in ("2026-10", "2026-11", "2026-12"):
         document = rules.bulletin(state, month, at(START))
         lectures = {lecture for lecture, t in state.deliveries.items() if month_of(t) == month}
@@ -241,7 +242,7 @@ class CountingStore(FakeStore):
     calls: ClassVar[Counter[str]] = Counter()
 
     def __getattribute__(self, name: str) -> Any:
-        if not name.startswith("_") and name not in ("t", "now", "calls"):
+        if not name.startswith("_") and name not in ("t", "tables", "agency", "now", "calls"):
             CountingStore.calls[name] += 1
         return super().__getattribute__(name)
 
@@ -263,7 +264,7 @@ async def work_of_one_more(members: int, violations: int) -> tuple[dict[str, int
     before. (A talk looks again at the violations of its member: those are what it changes.)"""
     e = Events()
     notifier = Notifier(Clock(START))
-    notifier.service.known.state = NotifyState(registry=CountingRegistry())
+    notifier.service.known.of(DEFAULT_AGENCY).state = NotifyState(registry=CountingRegistry())
     history = [
         e.department(f"d{n}", f"b{n // 3}", "2026-06-01 09:00") for n in range(members // 10)
     ]
@@ -292,7 +293,7 @@ class CountingStores(FakeStores):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[FakeStore]:
         async with super().transaction() as store:
-            yield CountingStore(store.t, store.now)
+            yield CountingStore(store.tables, store.now)
 
 
 async def test_the_work_of_an_event_does_not_grow_with_history_or_the_organisation() -> None:

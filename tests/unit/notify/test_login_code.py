@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from mingdeng.contracts.derived import ReminderRequest
-from mingdeng.notify.adapters.templates import load_templates
+from mingdeng.notify.adapters.templates import Profiles, load_templates
 from mingdeng.notify.dispatch import outgoing
 from mingdeng.notify.domain import rules
 from mingdeng.notify.store import Claimed
@@ -41,9 +41,10 @@ def test_the_code_is_sent_but_masked_in_the_records() -> None:
     shown = template.shown(params)
     assert "482913" not in shown and "******" in shown
     row = Claimed(
-        "k", "login_code", "m001", "13900000001", shown, params, True, 1, REQUESTED, REQUESTED
-    )
-    sent = outgoing(row, {"login_code": template})
+        "default", "k", "login_code", "m001", "13900000001", shown, params, True, 1, REQUESTED,
+        REQUESTED,
+    )  # fmt: skip
+    sent = outgoing(row, Profiles({"login_code": template}))
     assert "482913" in sent.text and sent.params == {"code": "482913"}
 
 

@@ -11,6 +11,7 @@ from typing import get_args
 import pytest
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import EventRef, QuarterSelection, RankingSizes, SelectedMember
 from mingdeng.contracts.envelope import Event
@@ -87,11 +88,13 @@ class Notifier:
     def status(self, key: str) -> tuple[Status, str | None]:
         return self.stores.status(key)
 
-    def outbox(self) -> dict[str, Status]:
-        return {key: row.status for key, row in sorted(self.stores.tables.outbox.items())}
+    def outbox(self, agency: str = DEFAULT_AGENCY) -> dict[str, Status]:
+        rows = self.stores.tables.of(agency).outbox
+        return {key: row.status for key, row in sorted(rows.items())}
 
-    def tasks(self) -> dict[str, tuple[str, str]]:
-        return {t.task_id: (t.assignee_id, t.status) for t in self.stores.tables.tasks.values()}
+    def tasks(self, agency: str = DEFAULT_AGENCY) -> dict[str, tuple[str, str]]:
+        tasks = self.stores.tables.of(agency).tasks.values()
+        return {t.task_id: (t.assignee_id, t.status) for t in tasks}
 
 
 def record(topic: Topic, value: bytes | None, key: bytes | None = None) -> Record:

@@ -6,13 +6,14 @@ message for the reconciler, which asks the providers instead of sending again.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from mingdeng.notify.adapters.providers import Outgoing, ProviderChain, ProviderError
-from mingdeng.notify.adapters.templates import Template
+from mingdeng.notify.adapters.templates import Profiles
 from mingdeng.notify.domain.delivery import Limit, after_rate_limits, backoff
 from mingdeng.notify.store import Claimed, Stores
+from mingdeng.runtime.agencies import agency_key
 
 log = logging.getLogger(__name__)
 # Messages about a task, keyed by it: not sent once the task is done (history loaded after the
@@ -24,14 +25,14 @@ class Dispatcher:
     def __init__(
         self,
         stores: Stores,
-        templates: Mapping[str, Template],
+        profiles: Profiles,
         providers: ProviderChain,
         limits: Sequence[Limit],
         clock: Callable[[], datetime],
         instance: str,
         max_attempts: int = 8,
     ) -> None:
-        self.stores, self.templates, self.providers = stores, templates, providers
+        self.stores, self.profiles, self.providers = stores, profiles, providers
         self.limits, self.clock, self.max_attempts = limits, clock, max_attempts
         self.instance = instance
 
@@ -43,7 +44,8 @@ class Dispatcher:
         if row is None:
             return False
         assert row.phone is not None
-        async with self.stores.transaction() as store:
+        async with self.stores.transaction() as platform:
+            store = platform.of(row.agency)
             if row.rule in ABOUT_A_TASK:  # a task done meanwhile is no longer news
                 task = await store.task(row.key.split("/", 2)[2])  # rule/recipient/task id
                 if task is not None and task.status != "open":
@@ -58,12 +60,12 @@ class Dispatcher:
                 await store.postpone(row.key, now, allowed, "per-number limit")
                 return True
         try:
-            provider, message_id = await self.providers.send(outgoing(row, self.templates))
+            provider, message_id = await self.providers.send(outgoing(row, self.profiles))
         except ProviderError as error:
             await self._after_failure(row, error)
             return True
         async with self.stores.transaction() as store:
-            await store.settle(
+            await store.of(row.agency).settle(
                 row.key,
                 self.clock(),
                 status="sent",
@@ -74,7 +76,8 @@ class Dispatcher:
 
     async def _after_failure(self, row: Claimed, error: ProviderError) -> None:
         now = self.clock()
-        async with self.stores.transaction() as store:
+        async with self.stores.transaction() as platform:
+            store = platform.of(row.agency)
             if error.kind == "permanent" or (
                 error.kind == "transient" and row.attempts >= self.max_attempts
             ):
@@ -92,7 +95,17 @@ class Dispatcher:
             )
 
 
-def outgoing(row: Claimed, templates: Mapping[str, Template]) -> Outgoing:
+def outgoing(row: Claimed, profiles: Profiles) -> Outgoing:
+    """The message as its agency sends it: its signature and template; keyed at the provider
+    as its records are on Kafka (`{agency}/…` but for the default agency)."""
     assert row.phone is not None
-    template = templates[row.rule]
-    return Outgoing(row.key, row.phone, template, row.params, template.render(row.params))
+    profile = profiles.of(row.agency)
+    template = profile.templates[row.rule]
+    return Outgoing(
+        agency_key(row.agency, row.key).decode(),
+        row.phone,
+        template,
+        row.params,
+        template.render(row.params),
+        profile.sign_name,
+    )

@@ -5,16 +5,21 @@ evaluating again is safe.
 
 The work of a batch is proportional to what it changed, not to what is known: the state notes
 which violations, exemplars and quarters each event affected (domain/state.py), and only their
-rules run. tests/unit/notify/test_incremental.py holds this beside evaluating everything."""
+rules run. tests/unit/notify/test_incremental.py holds this beside evaluating everything.
+
+Each record belongs to an agency (an inbound event by its `agency` attribute, a derived record
+by its `mingdeng-agency` header): it is folded into that agency's knowledge and its rules run
+on that agency's store, so a batch costs what its own agencies' records change, whatever the
+number of agencies."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
 from mingdeng.contracts.envelope import Event
@@ -25,10 +30,10 @@ from mingdeng.notify.domain import orglife_rules, rules
 from mingdeng.notify.domain.orglife import RhythmPeriod
 from mingdeng.notify.domain.rules import Message
 from mingdeng.notify.domain.state import READS, Affected
-from mingdeng.notify.known import Known
+from mingdeng.notify.known import KnownAgencies
 from mingdeng.notify.outbox import Outbox
 from mingdeng.notify.store import NotifyStore
-from mingdeng.runtime.agencies import OtherAgencies
+from mingdeng.runtime.agencies import header_agency
 from mingdeng.runtime.projection import Record
 
 SELECTION: TypeAdapter[Selection] = TypeAdapter(Selection)
@@ -38,23 +43,18 @@ Taker = Callable[["Intake", NotifyStore, Record], Awaitable[None]]
 
 
 class Intake:
-    """`agency`: the one agency the notifier serves. Until the notifier is scoped by agency
-    (issue 25, item 3), the records of any other agency are skipped and counted by topic in
-    `other_agencies` (docs/notify.md, "Agencies")."""
-
     def __init__(
         self,
-        known: Known,
+        known: KnownAgencies,
         outbox: Outbox,
         clock: Callable[[], datetime],
         topic_name: Callable[[Topic], str] = lambda topic: topic.name,
-        agency: str = DEFAULT_AGENCY,
     ) -> None:
         self.known, self.outbox, self.clock = known, outbox, clock
         self._topics: dict[str, Topic] = {topic_name(t): t for t in TAKERS}
-        self.other_agencies = OtherAgencies(agency, topic_name(EVENTS), "MINGDENG_NOTIFY_AGENCY")
-        self._requested: list[Message] = []
-        self._read: list[Event[EventData]] = []
+        self._requested: defaultdict[str, list[Message]] = defaultdict(list)
+        self._read: defaultdict[str, list[Event[EventData]]] = defaultdict(list)
+        self._touched: set[str] = set()  # the agencies of the batch
 
     @property
     def topic_names(self) -> list[str]:
@@ -62,15 +62,19 @@ class Intake:
 
     async def handle(self, store: NotifyStore, records: Sequence[Record]) -> None:
         """Take a batch of records in (a ProjectionRunner handler, given the runner's store)."""
-        self._requested, self._read = [], []
+        self._requested.clear()
+        self._read.clear()
+        self._touched = set()
         for record in records:
-            if not self.other_agencies.skips(record):
-                await TAKERS[self._topics[record.topic]](self, store, record)
-        for new in await store.keep_events(self._read):  # none for a redelivery
-            self.known.state.apply(new)
-        for message in self._requested:
-            await self.outbox.enqueue(store, message)
-        await self.evaluate(store, self.known.state.take_affected())
+            await TAKERS[self._topics[record.topic]](self, store, record)
+        for agency in sorted(self._touched):
+            state = self.known.of(agency).state
+            for new in await store.keep_events(self._read[agency]):  # none for a redelivery
+                state.apply(new)
+            own = store.of(agency)
+            for message in self._requested[agency]:
+                await self.outbox.enqueue(own, message)
+            await self.evaluate(own, state.take_affected())
 
     async def _take_event(self, store: NotifyStore, record: Record) -> None:
         """An event the notifier reads: kept and folded with the rest of the batch."""
@@ -79,7 +83,8 @@ class Intake:
         except InvalidEvent:
             return  # scoring dead-letters invalid inbound events, with their reasons
         if type(event.data) in READS:
-            self._read.append(event)
+            self._read[event.agency].append(event)
+            self._touched.add(event.agency)
 
     async def _take_selection(self, store: NotifyStore, record: Record) -> None:
         """Keep a final quarter selection (commendation tasks come from it). An unreadable one
@@ -88,19 +93,25 @@ class Intake:
             return  # a tombstone
         selection = SELECTION.validate_json(record.value)
         if isinstance(selection, QuarterSelection) and selection.status == "final":
-            await store.keep_selection(selection)
-            self.known.select(selection)
+            agency = header_agency(record.headers)
+            await store.of(agency).keep_selection(selection)
+            self.known.of(agency).select(selection)
+            self._touched.add(agency)
 
     async def _take_request(self, store: NotifyStore, record: Record) -> None:
         """A reminder another service asks for: sent after the batch is folded (its recipient
         may be registered in the same batch). An unreadable one is raised, and parked."""
         if record.value is not None:
             request = ReminderRequest.model_validate_json(record.value)
-            self._requested.append(rules.requested_message(request))
+            agency = header_agency(record.headers)
+            self._requested[agency].append(rules.requested_message(request))
+            self._touched.add(agency)
 
     async def evaluate(self, store: NotifyStore, affected: Affected) -> None:
-        """Apply the rules to what `affected` names. Safe to repeat: one message per key."""
-        state = self.known.state
+        """Apply the rules of the store's agency to what `affected` names. Safe to repeat: one
+        message per key."""
+        known = self.known.of(store.agency)
+        state = known.state
         for violation_id in sorted(affected.violations):
             for message in rules.violation_reminders(state, violation_id):
                 await self.outbox.enqueue(store, message)
@@ -114,13 +125,13 @@ class Intake:
         exemplars = {
             (quarter, exemplar.member_id)
             for quarter in affected.quarters
-            if (selection := self.known.selections.get(quarter))
+            if (selection := known.selections.get(quarter))
             for exemplar in selection.exemplars
         }
         exemplars |= {
             (quarter, member_id)
             for member_id in affected.exemplars
-            for quarter in self.known.quarters_of_exemplar.get(member_id, ())
+            for quarter in known.quarters_of_exemplar.get(member_id, ())
         }
         for quarter, member_id in sorted(exemplars):
             closed_at = state.closes.get(quarter)

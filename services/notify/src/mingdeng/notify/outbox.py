@@ -4,38 +4,40 @@ no longer worth sending). The store keeps one message per key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
-from mingdeng.notify.adapters.templates import Template
+from mingdeng.notify.adapters.templates import Profiles
 from mingdeng.notify.domain.delivery import QUIET_HOURS, QuietHours, after_quiet_hours
 from mingdeng.notify.domain.rules import Message
 from mingdeng.notify.domain.state import Recipient
-from mingdeng.notify.known import Known
+from mingdeng.notify.known import KnownAgencies
 from mingdeng.notify.store import NotifyStore, Queued
 
 
 class Outbox:
     def __init__(
         self,
-        known: Known,
-        templates: Mapping[str, Template],
+        known: KnownAgencies,
+        profiles: Profiles,
         clock: Callable[[], datetime],
         quiet_hours: QuietHours | None = QUIET_HOURS,
     ) -> None:
-        self.known, self.templates, self.clock, self.quiet_hours = (
+        self.known, self.profiles, self.clock, self.quiet_hours = (
             known,
-            templates,
+            profiles,
             clock,
             quiet_hours,
         )
 
     async def enqueue(self, store: NotifyStore, message: Message) -> bool:
-        """True when the message is new (its key was not in the outbox)."""
-        queued = self.queued(message, self.known.state.recipient(message.recipient_id))
+        """True when the message is new (its key was not in the agency's outbox). The
+        recipient is the store's agency's member of that id."""
+        state = self.known.of(store.agency).state
+        queued = self.queued(store.agency, message, state.recipient(message.recipient_id))
         return await store.enqueue(queued)
 
-    def queued(self, message: Message, recipient: Recipient | None) -> Queued:
+    def queued(self, agency: str, message: Message, recipient: Recipient | None) -> Queued:
         now = self.clock()
         phone = recipient.phone if recipient else None
         reason = None
@@ -51,7 +53,7 @@ class Outbox:
             recipient_id=message.recipient_id,
             cause=message.cause,
             phone=phone,
-            text=self.templates[message.rule].shown(message.params),
+            text=self.profiles.of(agency).templates[message.rule].shown(message.params),
             params=message.params,
             urgent=message.urgent,
             not_before=after_quiet_hours(now, message.urgent, self.quiet_hours),

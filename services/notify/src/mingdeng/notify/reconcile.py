@@ -9,11 +9,11 @@ settled too (the instance's own record of the outcome failed)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from mingdeng.notify.adapters.providers import ProviderChain, ProviderError
-from mingdeng.notify.adapters.templates import Template
+from mingdeng.notify.adapters.templates import Profiles
 from mingdeng.notify.dispatch import outgoing
 from mingdeng.notify.store import Stores
 
@@ -27,14 +27,14 @@ class Reconciler:
     def __init__(
         self,
         stores: Stores,
-        templates: Mapping[str, Template],
+        profiles: Profiles,
         providers: ProviderChain,
         clock: Callable[[], datetime],
         instance: str,
         settle_after: timedelta = timedelta(seconds=60),
         lease: timedelta = timedelta(seconds=20),
     ) -> None:
-        self.stores, self.templates, self.providers = stores, templates, providers
+        self.stores, self.profiles, self.providers = stores, profiles, providers
         self.clock, self.instance = clock, instance
         self.settle_after, self.lease = settle_after, lease
 
@@ -59,12 +59,13 @@ class Reconciler:
             assert row.claimed_at is not None
             try:
                 found = await self.providers.find(
-                    outgoing(row, self.templates), row.claimed_at - LOOK_BACK
+                    outgoing(row, self.profiles), row.claimed_at - LOOK_BACK
                 )
             except ProviderError as error:
                 log.warning("cannot settle %s yet: %s", row.key, error)
                 continue
-            async with self.stores.transaction() as store:
+            async with self.stores.transaction() as platform:
+                store = platform.of(row.agency)
                 if found is not None:
                     await store.settle(
                         row.key,

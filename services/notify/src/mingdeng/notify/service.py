@@ -19,16 +19,15 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.topics import Topic
 from mingdeng.notify.adapters.providers import ProviderChain
-from mingdeng.notify.adapters.templates import Template
+from mingdeng.notify.adapters.templates import Profiles, Template
 from mingdeng.notify.dispatch import Dispatcher
 from mingdeng.notify.domain.delivery import QUIET_HOURS, Limit, QuietHours
 from mingdeng.notify.domain.orglife import DEFAULT_RHYTHM_FILE, Rhythm
 from mingdeng.notify.domain.state import READS
 from mingdeng.notify.intake import Intake
-from mingdeng.notify.known import Known
+from mingdeng.notify.known import KnownAgencies
 from mingdeng.notify.outbox import Outbox
 from mingdeng.notify.reconcile import Reconciler
 from mingdeng.notify.schedules import Schedules
@@ -53,18 +52,20 @@ class NotifyService:
         quiet_hours: QuietHours | None = QUIET_HOURS,
         instance: str | None = None,
         rhythm: Rhythm | None = None,
-        agency: str = DEFAULT_AGENCY,
+        profiles: Profiles | None = None,
     ) -> None:
+        """`profiles`: each agency's signature and templates (default: `templates` for all)."""
         self.stores = stores
         self.instance = instance or uuid.uuid4().hex  # this run of the notifier
-        self.known = Known()
-        self.outbox = Outbox(self.known, templates, clock, quiet_hours)
-        self.intake = Intake(self.known, self.outbox, clock, topic_name, agency)
+        self.known = KnownAgencies()
+        self.profiles = profiles or Profiles(templates)
+        self.outbox = Outbox(self.known, self.profiles, clock, quiet_hours)
+        self.intake = Intake(self.known, self.outbox, clock, topic_name)
         self.dispatcher = Dispatcher(
-            stores, templates, providers, limits, clock, self.instance, max_attempts
+            stores, self.profiles, providers, limits, clock, self.instance, max_attempts
         )
         self.reconciler = Reconciler(
-            stores, templates, providers, clock, self.instance, settle_after, claim_lease
+            stores, self.profiles, providers, clock, self.instance, settle_after, claim_lease
         )
         self.schedules = Schedules(
             self.known, self.outbox, stores, clock, rhythm or Rhythm.load(DEFAULT_RHYTHM_FILE)

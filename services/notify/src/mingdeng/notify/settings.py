@@ -6,8 +6,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mingdeng.contracts.agency import AGENCY_ID, DEFAULT_AGENCY
-from mingdeng.notify.adapters.templates import DEFAULT_TEMPLATES
+from mingdeng.notify.adapters.templates import DEFAULT_AGENCIES, DEFAULT_TEMPLATES
 from mingdeng.notify.domain.orglife import DEFAULT_RHYTHM_FILE
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings
 
@@ -41,17 +40,15 @@ class NotifySettings(BaseSettings):
 
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8102, ge=1, le=65535)
-    agency: str = Field(
-        default=DEFAULT_AGENCY,
-        pattern=AGENCY_ID,
-        description='the one agency the notifier serves (docs/notify.md, "Agencies"): until it '
-        "is scoped by agency, the records of the others are skipped and counted",
-    )
     providers: list[ProviderName] = Field(
         default=["sink"], description="in order of preference; the next is the fallback"
     )
     sink_file: Path = Path(".run/sms.jsonl")
     templates_file: Path = DEFAULT_TEMPLATES
+    agencies_file: Path = Field(
+        default=DEFAULT_AGENCIES,
+        description='each agency\'s SMS signature and templates (docs/notify.md, "Agencies")',
+    )
     organisation_life_file: Path = DEFAULT_RHYTHM_FILE  # the rhythm of 三会一课 and 主题党日
     # per-number limits, below the providers' own
     quiet_hours: str = Field(

@@ -40,6 +40,7 @@ class Queued:
 class Claimed:
     """A message of the outbox as the dispatcher and the reconciler see it."""
 
+    agency: str
     key: str
     rule: str
     recipient_id: str
@@ -53,7 +54,17 @@ class Claimed:
 
 
 class NotifyStore(Protocol):
-    """Reads and writes of one transaction."""
+    """Reads and writes of one transaction, for one agency (`agency`; `of` gives the same
+    transaction for another). What an agency keeps (tasks, messages, bulletins, selections,
+    schedule runs, the maxims' rotation) is its own: the same key in two agencies is two rows.
+    Events, the claims of due messages, the per-number counts and the instances are the
+    platform's (docs/notify.md, "Agencies")."""
+
+    agency: str
+
+    def of(self, agency: str) -> NotifyStore:
+        """The same transaction, for `agency`."""
+        ...
 
     # --- intake ---------------------------------------------------------------------------
 
@@ -63,14 +74,16 @@ class NotifyStore(Protocol):
         ...
 
     async def events(self) -> list[Event[EventData]]:
-        """Every event kept, by (time, source, id)."""
+        """Every event kept, of every agency, by (time, source, id)."""
         ...
 
     async def keep_selection(self, selection: QuarterSelection) -> None:
         """Keep a final selection, replacing the quarter's earlier one."""
         ...
 
-    async def selections(self) -> list[QuarterSelection]: ...
+    async def selections(self) -> list[tuple[str, QuarterSelection]]:
+        """Every agency's final selections, with their agency."""
+        ...
 
     async def save_task(self, task: Task) -> bool:
         """Insert or update a task; True when something changed."""
@@ -80,8 +93,8 @@ class NotifyStore(Protocol):
         """Every task, by id."""
         ...
 
-    async def open_commendations(self) -> list[Task]:
-        """The commendation tasks still open, by id."""
+    async def open_commendations(self) -> dict[str, list[Task]]:
+        """Every agency's commendation tasks still open, by agency and id."""
         ...
 
     async def task(self, task_id: str) -> Task | None: ...
@@ -97,7 +110,7 @@ class NotifyStore(Protocol):
         ...
 
     async def claim_next(self, now: datetime, claimant: str) -> Claimed | None:
-        """Take the next queued message due by `now` (urgent first, then the longest due, then
+        """Take the next queued message of any agency due by `now` (urgent first, then the longest due, then
         by key), marking it 'sending' by `claimant` (a notifier's instance) and counting an
         attempt. Commit before calling a provider."""
         ...
@@ -121,13 +134,14 @@ class NotifyStore(Protocol):
         ...
 
     async def sent_to(self, phone: str, since: datetime) -> list[datetime]:
-        """When messages to this number were sent after `since`."""
+        """When messages to this number were sent after `since`, by any agency (the limits
+        are a phone's)."""
         ...
 
     async def unsettled(
         self, claimed_before: datetime, seen_before: datetime, instance: str
     ) -> list[Claimed]:
-        """Messages left 'sending' (a crash between claim and record), by key: those claimed
+        """Messages of any agency left 'sending' (a crash between claim and record): those claimed
         before `claimed_before`, and those claimed by another instance than `instance` that is
         gone (stopped, or last seen before `seen_before`)."""
         ...

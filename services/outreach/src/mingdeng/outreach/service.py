@@ -1,5 +1,10 @@
 """The outreach service: events into its store and views; read models and reminders out.
 
+Each agency has views of its own (`OutreachViews`), folded from its events only: the same
+member id in two agencies is two people, and an event costs what it changes in its agency's
+views, whatever the number of agencies. A view of an agency other than the default one is
+keyed `{agency}/…` and marked with the `mingdeng-agency` header, as scoring's outputs are.
+
 No Kafka here: `refresh` returns what to publish, and `send_reminders` takes a `send` function.
 Nothing here holds the event loop for long (docs/outreach.md, "Work on the event loop"): rows
 are computed `STEP` at a time and each view is assembled in a step of its own.
@@ -16,16 +21,15 @@ from datetime import datetime
 
 import asyncpg
 
-from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.derived import ReminderRequest
+from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
-from mingdeng.contracts.topics import EVENTS
+from mingdeng.contracts.events import EventData
 from mingdeng.outreach.adapters import store
 from mingdeng.outreach.domain.state import READS, REMIND_EVERY
 from mingdeng.outreach.domain.views import OutreachViews, Publication
 from mingdeng.runtime import event_store
-from mingdeng.runtime.agencies import OtherAgencies
 from mingdeng.runtime.projection import Record
 
 log = logging.getLogger(__name__)
@@ -39,34 +43,34 @@ LINES_PER_REFRESH = 20_000  # lines published in one refresh; the rest in the ne
 
 
 class OutreachService:
-    """`agency`: the one agency outreach serves. Until outreach is scoped by agency (issue 25,
-    item 3), the events of any other agency are skipped and counted in `other_agencies`
-    (docs/outreach.md, "Agencies")."""
-
-    def __init__(
-        self,
-        clock: Callable[[], datetime],
-        agency: str = DEFAULT_AGENCY,
-        inbound: str = EVENTS.name,
-    ) -> None:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
         self.clock = clock
-        self.other_agencies = OtherAgencies(agency, inbound, "MINGDENG_OUTREACH_AGENCY")
-        self.views = OutreachViews(clock())
-        self._published: dict[str, bytes] = {}  # key -> digest of the view published last
+        self.agencies: dict[str, OutreachViews] = {}  # each agency's views, by agency
+        # (agency, key) -> digest of the view published last
+        self._published: dict[tuple[str, str], bytes] = {}
+
+    def views_of(self, agency: str) -> OutreachViews:
+        views = self.agencies.get(agency)
+        if views is None:
+            views = self.agencies[agency] = OutreachViews(self.clock(), agency)
+        return views
+
+    def apply(self, event: Event[EventData]) -> None:
+        self.views_of(event.agency).apply(event)
+
+    @property
+    def lines_left(self) -> int:
+        return sum(views.lines_left for views in self.agencies.values())
 
     async def reload(self, connection: asyncpg.Connection) -> None:
         """Fold the views again from what was committed (after a transaction rolled back)."""
-        fresh = OutreachViews(self.clock())
-        await self._fold_stored(fresh, connection)
-        self.views = fresh
+        self.agencies = {}
+        await self.load(connection)
 
     async def load(self, connection: asyncpg.Connection) -> None:
-        await self._fold_stored(self.views, connection)
-
-    async def _fold_stored(self, views: OutreachViews, connection: asyncpg.Connection) -> None:
         async for events in store.events_in_order(connection, EVENT_TABLE, LOAD_CHUNK):
             for event in events:
-                views.apply(event)
+                self.apply(event)
             await asyncio.sleep(0)
         # The folded history stays for the life of the process: out of the collector's sight,
         # its full collections walk only what came after (otherwise a pause that grows with
@@ -78,8 +82,6 @@ class OutreachService:
         """ProjectionRunner handler: keep what outreach reads, in the runner's transaction."""
         taken = []
         for record in records:
-            if self.other_agencies.skips(record):
-                continue
             try:
                 event = parse_record(record.value, record.headers, record.key)
             except InvalidEvent:
@@ -87,7 +89,7 @@ class OutreachService:
             if type(event.data) in READS:
                 taken.append(event)
         for count, event in enumerate(await event_store.keep(connection, EVENT_TABLE, taken), 1):
-            self.views.apply(event)
+            self.apply(event)
             if count % APPLY_STEP == 0:
                 await asyncio.sleep(0)  # a turn of the event loop between two steps
 
@@ -100,13 +102,21 @@ class OutreachService:
     async def refresh(
         self, *, stamp_running: bool = False, stop: asyncio.Event | None = None
     ) -> list[Publication]:
-        """The views whose content changed since they were published last, and at most
-        `LINES_PER_REFRESH` changed lines (`lines_left` says how many wait for the next call).
-        `stamp_running`: also the running periods' coverage, whose `as_of` is now. Asked to
-        `stop`, it ends between two steps (a new process computes every view again)."""
+        """The views of every agency whose content changed since they were published last, and
+        at most `LINES_PER_REFRESH` changed lines per agency (`lines_left` says how many wait
+        for the next call). `stamp_running`: also the running periods' coverage, whose `as_of`
+        is now. Asked to `stop`, it ends between two steps (a new process computes every view
+        again)."""
         stop = stop or asyncio.Event()
+        changed: list[Publication] = []
+        for _, views in sorted(self.agencies.items()):
+            changed += await self._refresh(views, stamp_running, stop)
+        return changed
+
+    async def _refresh(
+        self, views: OutreachViews, stamp_running: bool, stop: asyncio.Event
+    ) -> list[Publication]:
         now = self.clock()
-        views = self.views
         if stamp_running:
             views.touch_running(now)
         await self._settle(views, now, stop)
@@ -117,8 +127,8 @@ class OutreachService:
                 return changed
             publication = views.publication(ref, now)
             digest = hashlib.blake2b(publication.body, digest_size=16).digest()
-            if self._published.get(publication.key) != digest:
-                self._published[publication.key] = digest
+            if self._published.get((views.agency, publication.key)) != digest:
+                self._published[(views.agency, publication.key)] = digest
                 changed.append(publication)
             await asyncio.sleep(0)
         for _ in range(0, LINES_PER_REFRESH, LINE_STEP):  # lines change only with their row
@@ -129,32 +139,45 @@ class OutreachService:
         return changed
 
     async def send_reminders(
-        self, pool: asyncpg.Pool, send: Callable[[ReminderRequest], Awaitable[None]]
+        self, pool: asyncpg.Pool, send: Callable[[str, ReminderRequest], Awaitable[None]]
     ) -> int:
         """Ask the notifier to remind members of overdue visits, at most once per 14 days per
-        pairing: the claim and the send share a transaction, so a failed send claims nothing."""
+        pairing of an agency: the claim and the send share a transaction, so a failed send
+        claims nothing. `send` takes the agency and the request."""
+        sent = 0
+        for agency, views in sorted(self.agencies.items()):
+            sent += await self._send_reminders(agency, views, pool, send)
+        if sent:
+            log.info("asked for %d overdue-visit reminders", sent)
+        return sent
+
+    async def _send_reminders(
+        self,
+        agency: str,
+        views: OutreachViews,
+        pool: asyncpg.Pool,
+        send: Callable[[str, ReminderRequest], Awaitable[None]],
+    ) -> int:
         now = self.clock()
-        views = self.views
         await self._settle(views, now, asyncio.Event())
         async with pool.acquire() as connection:
-            reminded = await store.last_reminded(connection)
+            reminded = await store.last_reminded(connection, agency)
         sent = 0
         for item in views.reminders_due(reminded, now):
             async with pool.acquire() as connection, connection.transaction():
                 if not await store.claim_reminder(
-                    connection, item.household_id, item.member_id, now, REMIND_EVERY
+                    connection, agency, item.household_id, item.member_id, now, REMIND_EVERY
                 ):
                     continue
                 await send(
+                    agency,
                     ReminderRequest(
                         rule="household_visit_overdue",
                         recipient_id=item.member_id,
                         cause=f"{item.household_id}@{now.date().isoformat()}",
                         details=item.model_dump(mode="json"),
                         requested_at=now,
-                    )
+                    ),
                 )
                 sent += 1
-        if sent:
-            log.info("asked for %d overdue-visit reminders", sent)
         return sent

@@ -3,7 +3,6 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mingdeng.contracts.agency import AGENCY_ID, DEFAULT_AGENCY
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings
 
 
@@ -12,12 +11,6 @@ class OutreachSettings(BaseSettings):
 
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8103, ge=1, le=65535)
-    agency: str = Field(
-        default=DEFAULT_AGENCY,
-        pattern=AGENCY_ID,
-        description='the one agency outreach serves (docs/outreach.md, "Agencies"): until it '
-        "is scoped by agency, the events of the others are skipped and counted",
-    )
     refresh_interval_s: float = Field(
         default=0.25, gt=0, description="publish changes this often (coverage fresh in ≤ 2 s)"
     )

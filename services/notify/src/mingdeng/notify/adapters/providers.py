@@ -33,6 +33,7 @@ class Outgoing:
     template: Template
     params: dict[str, str]
     text: str
+    sign_name: str | None = None  # the agency's signature; None: the provider's own
 
 
 class SmsProvider(Protocol):
@@ -61,6 +62,7 @@ class LocalSink:
             "key": message.key,
             "phone": message.phone,
             "text": message.text,
+            **({"sign": message.sign_name} if message.sign_name else {}),
             "at": datetime.now(UTC).isoformat(),
         }
         with self.path.open("a", encoding="utf-8") as sink:
@@ -118,7 +120,7 @@ class AliyunSms:
 
         request = models.SendSmsRequest(
             phone_numbers=message.phone,
-            sign_name=self._sign_name,
+            sign_name=message.sign_name or self._sign_name,
             template_code=message.template.aliyun,
             template_param=json.dumps(
                 dict(
@@ -226,7 +228,8 @@ class TencentSms:
 
         request = models.SendSmsRequest()
         request.PhoneNumberSet = [_e164(message.phone)]
-        request.SmsSdkAppId, request.SignName = self._app_id, self._sign_name
+        request.SmsSdkAppId = self._app_id
+        request.SignName = message.sign_name or self._sign_name
         request.TemplateId = message.template.tencent
         request.TemplateParamSet = message.template.ordered(message.params)
         request.SessionContext = message.key

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import Bulletin, Notification, QuarterSelection, Task
 from mingdeng.contracts.envelope import Event
@@ -26,8 +28,12 @@ FORGET_INSTANCES_AFTER = timedelta(days=1)
 class PostgresStore:
     """The store on a connection, in the transaction its caller holds."""
 
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: asyncpg.Connection, agency: str = DEFAULT_AGENCY) -> None:
         self.connection = connection
+        self.agency = agency
+
+    def of(self, agency: str) -> PostgresStore:
+        return PostgresStore(self.connection, agency)
 
     # --- intake ---------------------------------------------------------------------------
 
@@ -59,52 +65,62 @@ class PostgresStore:
 
     async def keep_selection(self, selection: QuarterSelection) -> None:
         await self.connection.execute(
-            """INSERT INTO notify.selections VALUES ($1, $2)
-               ON CONFLICT (quarter) DO UPDATE SET body = EXCLUDED.body""",
+            """INSERT INTO notify.selections (quarter, body, agency) VALUES ($1, $2, $3)
+               ON CONFLICT (agency, quarter) DO UPDATE SET body = EXCLUDED.body""",
             selection.quarter,
             selection.model_dump_json(),
+            self.agency,
         )
 
-    async def selections(self) -> list[QuarterSelection]:
-        rows = await self.connection.fetch("SELECT body FROM notify.selections ORDER BY quarter")
-        return [QuarterSelection.model_validate_json(row["body"]) for row in rows]
+    async def selections(self) -> list[tuple[str, QuarterSelection]]:
+        rows = await self.connection.fetch(
+            "SELECT agency, body FROM notify.selections ORDER BY agency, quarter"
+        )
+        return [(row["agency"], QuarterSelection.model_validate_json(row["body"])) for row in rows]
 
     async def save_task(self, task: Task) -> bool:
         changed = await self.connection.fetchval(
-            """INSERT INTO notify.tasks (task_id, body) VALUES ($1, $2)
-               ON CONFLICT (task_id) DO UPDATE SET body = EXCLUDED.body, version = notify.tasks.version + 1
+            """INSERT INTO notify.tasks (task_id, body, agency) VALUES ($1, $2, $3)
+               ON CONFLICT (agency, task_id) DO UPDATE SET body = EXCLUDED.body, version = notify.tasks.version + 1
                WHERE notify.tasks.body <> EXCLUDED.body RETURNING true""",
             task.task_id,
             task.model_dump_json(),
+            self.agency,
         )
         return bool(changed)
 
     async def tasks(self) -> list[Task]:
-        rows = await self.connection.fetch("SELECT body FROM notify.tasks ORDER BY task_id")
+        rows = await self.connection.fetch(
+            "SELECT body FROM notify.tasks WHERE agency = $1 ORDER BY task_id", self.agency
+        )
         return [Task.model_validate_json(row["body"]) for row in rows]
 
     async def task(self, task_id: str) -> Task | None:
         body = await self.connection.fetchval(
-            "SELECT body FROM notify.tasks WHERE task_id = $1", task_id
+            "SELECT body FROM notify.tasks WHERE agency = $1 AND task_id = $2", self.agency, task_id
         )
         return None if body is None else Task.model_validate_json(body)
 
-    async def open_commendations(self) -> list[Task]:
+    async def open_commendations(self) -> dict[str, list[Task]]:
         rows = await self.connection.fetch(
-            """SELECT body FROM notify.tasks
+            """SELECT agency, body FROM notify.tasks
                WHERE body ->> 'kind' = 'commendation' AND body ->> 'status' = 'open'
-               ORDER BY task_id"""
+               ORDER BY agency, task_id"""
         )
-        return [Task.model_validate_json(row["body"]) for row in rows]
+        tasks: dict[str, list[Task]] = {}
+        for row in rows:
+            tasks.setdefault(row["agency"], []).append(Task.model_validate_json(row["body"]))
+        return tasks
 
     async def open_meeting_tasks(self, branch_id: str, kind: str) -> list[Task]:
         rows = await self.connection.fetch(
             """SELECT body FROM notify.tasks
-               WHERE body ->> 'kind' = 'meeting' AND body ->> 'status' = 'open'
+               WHERE agency = $3 AND body ->> 'kind' = 'meeting' AND body ->> 'status' = 'open'
                  AND body ->> 'branch_id' = $1 AND body ->> 'cause' = $2
                ORDER BY task_id""",
             branch_id,
             kind,
+            self.agency,
         )
         return [Task.model_validate_json(row["body"]) for row in rows]
 
@@ -113,9 +129,10 @@ class PostgresStore:
     async def enqueue(self, message: Queued) -> bool:
         created = await self.connection.fetchval(
             """INSERT INTO notify.outbox
-                   (key, rule, recipient_id, cause, phone, text, params, urgent, status, reason, not_before)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               ON CONFLICT (key) DO NOTHING RETURNING true""",
+                   (key, rule, recipient_id, cause, phone, text, params, urgent, status, reason, not_before,
+                    agency)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               ON CONFLICT (agency, key) DO NOTHING RETURNING true""",
             message.key,
             message.rule,
             message.recipient_id,
@@ -127,6 +144,7 @@ class PostgresStore:
             message.status,
             message.reason,
             message.not_before,
+            self.agency,
         )
         return bool(created)
 
@@ -134,8 +152,9 @@ class PostgresStore:
         record = await self.connection.fetchrow(
             """UPDATE notify.outbox SET status = 'sending', attempts = attempts + 1, claimed_at = $1,
                    claimed_by = $2, updated_at = $1, version = version + 1
-               WHERE key = (SELECT key FROM notify.outbox WHERE status = 'queued' AND not_before <= $1
-                            ORDER BY urgent DESC, not_before, key FOR UPDATE SKIP LOCKED LIMIT 1)
+               WHERE (agency, key) = (
+                   SELECT agency, key FROM notify.outbox WHERE status = 'queued' AND not_before <= $1
+                   ORDER BY urgent DESC, not_before, agency, key FOR UPDATE SKIP LOCKED LIMIT 1)
                RETURNING *""",
             now,
             claimant,
@@ -158,7 +177,7 @@ class PostgresStore:
                    provider_message_id = coalesce($5, provider_message_id),
                    sent_at = CASE WHEN $2 = 'sent' THEN $6 ELSE sent_at END,
                    not_before = coalesce($7, not_before), updated_at = $6, version = version + 1
-               WHERE key = $1""",
+               WHERE agency = $8 AND key = $1""",
             key,
             status,
             reason,
@@ -166,11 +185,14 @@ class PostgresStore:
             provider_message_id,
             now,
             not_before,
+            self.agency,
         )
 
     async def postpone(self, key: str, now: datetime, not_before: datetime, reason: str) -> None:
         await self.connection.execute(
-            "UPDATE notify.outbox SET attempts = attempts - 1 WHERE key = $1", key
+            "UPDATE notify.outbox SET attempts = attempts - 1 WHERE agency = $1 AND key = $2",
+            self.agency,
+            key,
         )
         await self.settle(key, now, status="queued", not_before=not_before, reason=reason)
 
@@ -193,7 +215,7 @@ class PostgresStore:
                  AND (o.claimed_at < $1
                       OR (o.claimed_by IS DISTINCT FROM $3
                           AND (i.seen_at IS NULL OR i.seen_at < $2)))
-               ORDER BY o.key""",
+               ORDER BY o.agency, o.key""",
             claimed_before,
             seen_before,
             instance,
@@ -220,33 +242,37 @@ class PostgresStore:
 
     async def claim_period(self, schedule: str, period: str) -> bool:
         claimed = await self.connection.fetchval(
-            """INSERT INTO notify.schedule_runs (schedule, period) VALUES ($1, $2)
+            """INSERT INTO notify.schedule_runs (schedule, period, agency) VALUES ($1, $2, $3)
                ON CONFLICT DO NOTHING RETURNING true""",
             schedule,
             period,
+            self.agency,
         )
         return bool(claimed)
 
     async def maxims_sent(self) -> dict[str, str]:
         rows = await self.connection.fetch(
-            "SELECT maxim_id, last_sent_on FROM notify.maxim_rotation"
+            "SELECT maxim_id, last_sent_on FROM notify.maxim_rotation WHERE agency = $1",
+            self.agency,
         )
         return {row["maxim_id"]: row["last_sent_on"] for row in rows}
 
     async def maxim_sent(self, maxim_id: str, day: str) -> None:
         await self.connection.execute(
-            """INSERT INTO notify.maxim_rotation VALUES ($1, $2)
-               ON CONFLICT (maxim_id) DO UPDATE SET last_sent_on = EXCLUDED.last_sent_on""",
+            """INSERT INTO notify.maxim_rotation (maxim_id, last_sent_on, agency) VALUES ($1, $2, $3)
+               ON CONFLICT (agency, maxim_id) DO UPDATE SET last_sent_on = EXCLUDED.last_sent_on""",
             maxim_id,
             day,
+            self.agency,
         )
 
     async def keep_bulletin(self, document: Bulletin) -> None:
         await self.connection.execute(
-            """INSERT INTO notify.bulletins (month, body) VALUES ($1, $2)
-               ON CONFLICT (month) DO NOTHING""",
+            """INSERT INTO notify.bulletins (month, body, agency) VALUES ($1, $2, $3)
+               ON CONFLICT (agency, month) DO NOTHING""",
             document.month,
             document.model_dump_json(),
+            self.agency,
         )
 
 
@@ -264,6 +290,7 @@ class PostgresStores:
 
 def _claimed(record: asyncpg.Record) -> Claimed:
     return Claimed(
+        record["agency"],
         record["key"],
         record["rule"],
         record["recipient_id"],
@@ -280,14 +307,42 @@ def _claimed(record: asyncpg.Record) -> Claimed:
 # --- what the publisher reads: rows whose version is ahead of what was published -----------
 
 
-async def unpublished_notifications(
-    connection: asyncpg.Connection, limit: int = 500
-) -> list[tuple[Notification, int]]:
+@dataclass(frozen=True)
+class Unpublished:
+    """A row to publish at its version: its agency, its key on the topic, its record."""
+
+    agency: str
+    key: str
+    body: bytes
+    version: int
+
+
+# each table the publisher reads: its key column, and how its row becomes a record
+PUBLISHED_TABLES = {"outbox": "key", "tasks": "task_id", "bulletins": "month"}
+
+
+async def claim_unpublished(
+    connection: asyncpg.Connection, table: str, limit: int = 500
+) -> list[Unpublished]:
+    """Rows of `table` not yet published at their current version, locked until the caller's
+    transaction ends: another notifier skips them (each version is published by one
+    instance; by a second only if the first died between the broker's ack and its commit)."""
+    key_column = PUBLISHED_TABLES[table]
     rows = await connection.fetch(
-        "SELECT * FROM notify.outbox WHERE version > published_version ORDER BY updated_at LIMIT $1",
+        f"""SELECT *, {key_column} AS published_key FROM notify.{table}
+            WHERE version > published_version ORDER BY agency, {key_column}
+            LIMIT $1 FOR UPDATE SKIP LOCKED""",
         limit,
     )
-    return [(_notification(r), r["version"]) for r in rows]
+    return [
+        Unpublished(
+            r["agency"],
+            r["published_key"],
+            _notification(r).to_json() if table == "outbox" else r["body"].encode(),
+            r["version"],
+        )
+        for r in rows
+    ]
 
 
 def _notification(r: asyncpg.Record) -> Notification:
@@ -309,25 +364,14 @@ def _notification(r: asyncpg.Record) -> Notification:
 
 
 async def mark_published(
-    connection: asyncpg.Connection, table: str, key_column: str, versions: dict[str, int]
+    connection: asyncpg.Connection, table: str, rows: Sequence[Unpublished]
 ) -> None:
-    assert table in ("outbox", "tasks", "bulletins") and key_column in ("key", "task_id", "month")
+    key_column = PUBLISHED_TABLES[table]
     await connection.executemany(
-        f"UPDATE notify.{table} SET published_version = $2 WHERE {key_column} = $1 AND published_version < $2",
-        list(versions.items()),
+        f"""UPDATE notify.{table} SET published_version = $3
+            WHERE agency = $1 AND {key_column} = $2 AND published_version < $3""",
+        [(row.agency, row.key, row.version) for row in rows],
     )
-
-
-async def unpublished(
-    connection: asyncpg.Connection, table: str, key_column: str, limit: int = 500
-) -> list[tuple[str, str, int]]:
-    """(key, body, version) of tasks or bulletins not yet published at their current version."""
-    assert table in ("tasks", "bulletins") and key_column in ("task_id", "month")
-    rows = await connection.fetch(
-        f"SELECT {key_column} AS key, body, version FROM notify.{table} WHERE version > published_version LIMIT $1",
-        limit,
-    )
-    return [(r["key"], r["body"], r["version"]) for r in rows]
 
 
 async def outbox_depth(connection: asyncpg.Connection) -> dict[str, int]:

@@ -17,7 +17,7 @@ from mingdeng.notify.adapters.providers import (
     SmsProvider,
     TencentSms,
 )
-from mingdeng.notify.adapters.templates import load_templates
+from mingdeng.notify.adapters.templates import load_profiles, load_templates
 from mingdeng.notify.domain.delivery import Limit, parse_quiet_hours
 from mingdeng.notify.domain.orglife import Rhythm
 from mingdeng.notify.domain.rules import template_problems
@@ -78,44 +78,27 @@ async def publish_changes(
     pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: NotifySettings
 ) -> None:
     """Publish notification records, tasks and bulletins whose rows changed (a transactional
-    outbox of their own: marked published only after the broker acknowledged)."""
+    outbox of their own: marked published only after the broker acknowledged). A record of an
+    agency other than the default one is keyed and marked as scoring's outputs are. The rows
+    are locked while they are published, so two notifiers do not publish the same version."""
     kafka = settings.kafka
-    headers = list(agency_headers(settings.agency))
-    async with pool.acquire() as connection:
-        records = await store.unpublished_notifications(connection)
-        if records:
+    for topic, table in ((NOTIFICATIONS, "outbox"), (TASKS, "tasks"), (BULLETINS, "bulletins")):
+        async with pool.acquire() as connection, connection.transaction():
+            rows = await store.claim_unpublished(connection, table)
+            if not rows:
+                continue
             await asyncio.gather(
                 *[
                     await producer.send(
-                        kafka.topic(NOTIFICATIONS),
-                        key=agency_key(settings.agency, n.key),
-                        value=n.to_json(),
-                        headers=headers,
+                        kafka.topic(topic),
+                        key=agency_key(row.agency, row.key),
+                        value=row.body,
+                        headers=list(agency_headers(row.agency)),
                     )
-                    for n, _ in records
+                    for row in rows
                 ]
             )
-            await store.mark_published(connection, "outbox", "key", {n.key: v for n, v in records})
-        for topic, table, column in (
-            (TASKS, "tasks", "task_id"),
-            (BULLETINS, "bulletins", "month"),
-        ):
-            rows = await store.unpublished(connection, table, column)
-            if rows:
-                await asyncio.gather(
-                    *[
-                        await producer.send(
-                            kafka.topic(topic),
-                            key=agency_key(settings.agency, key),
-                            value=body.encode(),
-                            headers=headers,
-                        )
-                        for key, body, _ in rows
-                    ]
-                )
-                await store.mark_published(
-                    connection, table, column, {key: v for key, _, v in rows}
-                )
+            await store.mark_published(connection, table, rows)
 
 
 async def outbox_family(pool: asyncpg.Pool) -> list[Family]:
@@ -137,9 +120,11 @@ async def outbox_family(pool: asyncpg.Pool) -> list[Family]:
 async def run(settings: NotifySettings) -> None:
     kafka = settings.kafka
     templates = load_templates(settings.templates_file)
-    problems = template_problems({name: t.params for name, t in templates.items()})
-    if problems:  # refused here, not inside a projection transaction later
-        raise SystemExit(f"{settings.templates_file}: " + "; ".join(problems))
+    profiles = load_profiles(templates, settings.agencies_file)
+    for agency, profile in sorted({"default": profiles.default, **profiles.own}.items()):
+        problems = template_problems({name: t.params for name, t in profile.templates.items()})
+        if problems:  # refused here, not inside a projection transaction later
+            raise SystemExit(f"the templates of the agency {agency}: " + "; ".join(problems))
     async with postgres_pool(settings.postgres.dsn, min_size=2, max_size=6) as pool:
         service = NotifyService(
             stores=store.PostgresStores(pool),
@@ -157,7 +142,7 @@ async def run(settings: NotifySettings) -> None:
             claim_lease=timedelta(seconds=settings.claim_lease_s),
             quiet_hours=parse_quiet_hours(settings.quiet_hours),
             rhythm=Rhythm.load(settings.organisation_life_file),
-            agency=settings.agency,
+            profiles=profiles,
         )
         await service.load()
 
@@ -216,10 +201,6 @@ async def run(settings: NotifySettings) -> None:
                     *consumer_families([runner]),
                     *await parked_families(pool),
                     *await outbox_family(pool),
-                    service.intake.other_agencies.family(
-                        "mingdeng_notify_other_agency_records",
-                        "records of agencies other than MINGDENG_NOTIFY_AGENCY, skipped",
-                    ),
                 ]
             )
 

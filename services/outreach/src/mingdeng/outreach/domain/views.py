@@ -28,6 +28,7 @@ from urllib.parse import quote
 import pydantic_core
 from sortedcontainers import SortedDict
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.outreach_views import (
@@ -95,6 +96,7 @@ class Publication:
     period: str | None
     body: bytes
     computed_at: datetime
+    agency: str = DEFAULT_AGENCY  # whose view: its record is keyed and marked by it
 
     def model(self) -> OutreachView:
         return OutreachView.model_validate_json(self.message())
@@ -170,8 +172,10 @@ class OutreachViews:
     """The state and every view of it, kept incrementally. `work` counts the rows, pairings
     and list items visited: the measure of the unit test that work per event stays flat."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, agency: str = DEFAULT_AGENCY) -> None:
+        """`agency`: whose events these views fold (one agency's, never two)."""
         self.state = OutreachState()
+        self.agency = agency
         self.now = now
         self.work = 0
         self.periods: dict[str, Period] = {}
@@ -513,7 +517,13 @@ class OutreachViews:
     def publication(self, ref: ViewRef, now: datetime) -> Publication:
         """A view assembled from its rows (settled at `now`)."""
         return Publication(
-            ref.view, ref.key, ref.member_id or None, ref.period or None, self._body(ref, now), now
+            ref.view,
+            ref.key,
+            ref.member_id or None,
+            ref.period or None,
+            self._body(ref, now),
+            now,
+            self.agency,
         )
 
     def refresh(self, now: datetime) -> list[Publication]:

@@ -41,16 +41,14 @@ async def publish_loop(
     periods' coverage is stamped with the time every `full_refresh_s`); ask for reminders of
     overdue visits."""
     kafka = settings.kafka
-    agency = settings.agency
-    headers = list(agency_headers(agency))
     last_stamped = last_reminders = 0.0
 
-    async def send_reminder(request: ReminderRequest) -> None:
+    async def send_reminder(agency: str, request: ReminderRequest) -> None:
         await producer.send_and_wait(
             kafka.topic(REMINDER_REQUESTS),
             key=agency_key(agency, request.key),
             value=request.to_json(),
-            headers=headers,
+            headers=list(agency_headers(agency)),
         )
 
     while not stop.is_set():
@@ -61,9 +59,9 @@ async def publish_loop(
         sends = [
             await producer.send(
                 kafka.topic(OUTREACH),
-                key=agency_key(agency, view.key),
+                key=agency_key(view.agency, view.key),
                 value=view.message(),
-                headers=headers,
+                headers=list(agency_headers(view.agency)),
             )
             for view in await service.refresh(stamp_running=stamp_running, stop=stop)
         ]
@@ -71,15 +69,13 @@ async def publish_loop(
         if now - last_reminders >= settings.reminder_interval_s:
             last_reminders = now
             await service.send_reminders(pool, send_reminder)
-        if not service.views.lines_left:
+        if not service.lines_left:
             await pause(stop, settings.refresh_interval_s)
 
 
 async def run(settings: OutreachSettings) -> None:
     kafka = settings.kafka
-    service = OutreachService(
-        clock=lambda: datetime.now(UTC), agency=settings.agency, inbound=kafka.topic(EVENTS)
-    )
+    service = OutreachService(clock=lambda: datetime.now(UTC))
     async with postgres_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
         async with pool.acquire() as connection:
             await service.load(connection)
@@ -112,10 +108,6 @@ async def run(settings: OutreachSettings) -> None:
                 [
                     *consumer_families([runner]),
                     *await parked_families(pool),
-                    service.other_agencies.family(
-                        "mingdeng_outreach_other_agency_records",
-                        "events of agencies other than MINGDENG_OUTREACH_AGENCY, skipped",
-                    ),
                 ]
             )
 
