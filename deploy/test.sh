@@ -30,4 +30,4 @@ uv run --frozen mingdeng topics
 # arguments name what to run (`deploy/test.sh tests/unit -x`); by default everything, and the
 # fault trials last: they stop and start this broker and database
 if [ $# -eq 0 ] || [[ "$1" == -* ]]; then set -- tests/unit tests/integration tests/e2e tests/faults "$@"; fi
-uv run --frozen pytest "$@"
+uv run --frozen pytest --durations=30 "$@"
