@@ -18,6 +18,7 @@ from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import TokenReader
 from mingdeng.gateway.entrypoints import (
     activity,
+    committees,
     ingest,
     notifications,
     orglife,
@@ -155,6 +156,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(orglife.router)
     app.include_router(office_router)
     app.include_router(roster_router)
+    app.include_router(committees.router)
 
     web.install(app, settings)
 
