@@ -62,6 +62,7 @@ TAGS = [
     {"name": "events", "description": "Publish CloudEvents; what became of one"},
     {"name": "indices", "description": "Vanguard and Fortress indices, selections, the top ten"},
     {"name": "public", "description": "The public board (张榜公示), without a token"},
+    {"name": "committee", "description": "The 机关工委's view across its agencies"},
     {"name": "outreach", "description": "Pairings, coverage, liaison, talks, suggestions"},
     {"name": "activity", "description": "Lectures, KPIs, the live stream of index changes"},
     {"name": "tasks and notifications", "description": "Tasks, messages, monthly bulletins"},
