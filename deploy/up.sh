@@ -19,6 +19,7 @@ cat <<INFO
   Mingdeng is running.
     Dashboard     $api/login/dev?member_id=m001 (the office, logged in as an admin)
     Public pages  $api/board (公示栏) and $api/screen (数据大屏), no login
+    The city      $api/committee/jggw/board and $api/committee/jggw/screen (机关工委, all agencies)
     API           $api
     API docs      $api/docs
     Admin token   make token ROLE=admin SUBJECT=m001

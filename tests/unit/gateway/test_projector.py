@@ -28,7 +28,7 @@ from mingdeng.gateway.adapters.projector import (
     Projector,
 )
 from mingdeng.gateway.adapters.read_cache import CHANGED_CHANNEL
-from mingdeng.gateway.adapters.read_models import dead_letters, inbound
+from mingdeng.gateway.adapters.read_models import committee, dead_letters, inbound
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
 from tests.support.bindings import kafka_binary
@@ -42,13 +42,18 @@ TABLE = re.compile(r"(?:INSERT INTO|DELETE FROM|UPDATE|TRUNCATE)\s+gateway\.(\w+
 
 
 class FakeConnection:
-    """Records each statement: one call of execute, fetch or executemany is one round trip."""
+    """Records each statement: one call of execute, fetch or executemany is one round trip.
+    The 机关工委's view (schema `committee`, every agency's records) apart, in `committee`."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.committee: list[str] = []
 
     async def execute(self, sql: str, *args: Any) -> str:
-        self.calls.append((sql, args))
+        if "committee." in sql:
+            self.committee.append(sql)
+        else:
+            self.calls.append((sql, args))
         return ""
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
@@ -216,6 +221,8 @@ async def test_other_inbound_types_are_not_parsed_nor_written() -> None:
         log.record(topics.EVENTS, None),
     )
     assert connection.calls == []  # an invalid event is scoring's to dead-letter
+    # the 机关工委's view notes only that the agency sent something (docs/committee.md)
+    assert connection.committee == [committee.RECEIVED]
 
 
 async def test_a_binary_mode_record_is_read_and_one_keyed_otherwise_is_skipped() -> None:

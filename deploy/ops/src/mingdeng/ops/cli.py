@@ -17,6 +17,7 @@ from typing import TextIO
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import TypeAdapter
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import QuarterSelection, Selection
 from mingdeng.contracts.envelope import Event
@@ -25,6 +26,9 @@ from mingdeng.contracts.periods import BUSINESS_TZ
 from mingdeng.contracts.topics import EVENTS, SELECTIONS
 from mingdeng.ops import agencies, dead_letters
 from mingdeng.ops.demo import Bureau, LiveActivity, build_demo, commendation_visits, describe
+from mingdeng.ops.demo_city import AGENCIES as CITY
+from mingdeng.ops.demo_city import COMMITTEE, build_city_agency, registrations
+from mingdeng.runtime.agencies import header_agency
 from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings, kafka_settings
@@ -48,13 +52,16 @@ def producer_for(kafka: KafkaSettings) -> KafkaProducer:
 
 
 def publish(kafka: KafkaSettings, events: Iterable[Event[EventData]]) -> int:
-    """Publish to the inbound topic, keyed by subject."""
+    """Publish to the inbound topic: the default agency's events keyed by subject (as before
+    agencies), any other agency's by its agency (ADR 0002)."""
     producer = producer_for(kafka)
     count = 0
     try:
         for event in events:
             producer.send(
-                kafka.topic(EVENTS), key=event.subject.encode(), value=serialize_event(event)
+                kafka.topic(EVENTS),
+                key=(event.subject if event.of_default_agency else event.partition_key).encode(),
+                value=serialize_event(event),
             )
             count += 1
         producer.flush()
@@ -113,8 +120,8 @@ def final_exemplars(
                 missing = ", ".join(sorted(wanted - set(finals)))
                 raise TimeoutError(f"no final selection of {missing} after {timeout_s:.0f} s")
             for record in consumer:
-                if record.value is None:
-                    continue
+                if record.value is None or header_agency(record.headers) != DEFAULT_AGENCY:
+                    continue  # the bureau's exemplars: the default agency's selections
                 selection = SELECTION.validate_json(record.value)
                 if isinstance(selection, QuarterSelection) and selection.status == "final":
                     finals[selection.quarter] = [e.member_id for e in selection.exemplars]
@@ -124,14 +131,19 @@ def final_exemplars(
 
 
 def load_demo(kafka: KafkaSettings, seed: int, today: date, now: datetime, wait_s: float) -> None:
-    """History and this morning; the past quarters closed once scoring has taken them in; then
-    the leaders' commendation visits to the exemplars it selected."""
+    """History and this morning, of the bureau and of the other agencies of its city
+    (demo_city.py); the past quarters closed once scoring has taken them in; then the leaders'
+    commendation visits to the exemplars it selected in the bureau."""
     data = build_demo(seed, today, now if now.date() == today else None)
     count = publish(kafka, data.events)
     print(f"published {count} demo events (today's violation: {data.todays_violation})")
+    city = [build_city_agency(agency, seed, today) for agency in CITY]
+    count = publish(kafka, [*registrations(now), *(e for d in city for e in d.events)])
+    print(f"published {count} events of the city's {len(CITY)} other agencies under 机关工委 "
+          f"{COMMITTEE} ({', '.join(f'{a.name} {a.staff}人' for a in CITY)})")  # fmt: skip
     # Closing a quarter freezes it: close only once scoring has taken in the history.
     wait_until_consumed(kafka, kafka.group(SCORING_GROUP), wait_s)
-    publish(kafka, data.closes)
+    publish(kafka, [*data.closes, *(e for d in city for e in d.closes)])
     print(f"closed {len(data.closes)} past quarters: {', '.join(e.subject for e in data.closes)}")
     exemplars = final_exemplars(kafka, (e.subject for e in data.closes), wait_s)
     closed = {e.subject: e.time for e in data.closes}

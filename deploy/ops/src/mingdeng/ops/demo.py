@@ -183,10 +183,15 @@ def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
 
 
 def build_demo(
-    seed: int, today: date, now: datetime | None = None, staff: int = 136, party: int = 130
+    seed: int,
+    today: date,
+    now: datetime | None = None,
+    staff: int = 136,
+    party: int = 130,
+    months: int = HISTORY_MONTHS,
 ) -> Demo:
-    """Two years of the bureau's life up to yesterday, then a morning of today (before `now`,
-    when it is given and falls today). `staff` members, `party` of them party members."""
+    """Two years (`months`) of the bureau's life up to yesterday, then a morning of today (before
+    `now`, when it is given and falls today). `staff` members, `party` of them party members."""
     rng = random.Random(seed)
     serial = itertools.count(1)
     bureau = build_bureau(rng, staff, party)
@@ -200,7 +205,7 @@ def build_demo(
     def no_later_than_today(moment: datetime) -> datetime:
         return min(moment, at(today, 9))
 
-    first_month = _add_months(today.replace(day=1), -HISTORY_MONTHS)
+    first_month = _add_months(today.replace(day=1), -months)
     origin = at(first_month - timedelta(days=20), 9)
     _registry(bureau, rng, emit, origin)
     for index, (opening, closing) in enumerate(
@@ -221,7 +226,7 @@ def build_demo(
     speakers = list(bureau.members)
     rng.shuffle(speakers)
     turns = itertools.cycle(speakers)
-    for month_index in range(HISTORY_MONTHS):
+    for month_index in range(months):
         day = _add_months(first_month, month_index) + timedelta(days=14)
         if day >= today:
             break

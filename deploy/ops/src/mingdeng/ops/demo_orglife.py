@@ -94,7 +94,7 @@ def organisational_life(
                 emit(_meeting(rng, f"{branch_id}-{day:%Y%m%d}-{serial}", branch_id, kind, day,
                               expected, secretary, absent_one), at(day, 17))  # fmt: skip
             month = (month + timedelta(days=32)).replace(day=1)
-    for index, member_id in enumerate(rng.sample(sorted(young), SECONDED)):
+    for index, member_id in enumerate(rng.sample(sorted(young), min(SECONDED, len(young)))):
         post, campaign = POSTS[index % len(POSTS)]
         if post.startswith("驻村"):
             post = f"{VILLAGES[index % len(VILLAGES)]}{post}"

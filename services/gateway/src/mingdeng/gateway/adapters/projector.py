@@ -35,6 +35,7 @@ from mingdeng.contracts.topics import (
 from mingdeng.gateway.adapters.read_cache import CHANGED_CHANNEL, KINDS, Kind
 from mingdeng.gateway.adapters.read_models import (
     bulletins,
+    committee,
     dead_letters,
     event_status,
     inbound,
@@ -88,8 +89,10 @@ READ_BETWEEN_TURNS = 50
 
 @dataclass
 class Prepared:
-    """What a batch of records means for each read model, and the records none can read."""
+    """What a batch of records means for each read model, and the records none can read;
+    `committee`: what it means for the 机关工委's view, which reads every agency's records."""
 
+    committee: committee.CommitteeBatch
     batches: dict[ReadModel, Batch] = field(default_factory=dict)
     refused: dead_letters.DeadLetterBatch = field(default_factory=dead_letters.DeadLetterBatch)
 
@@ -102,6 +105,7 @@ class Projector:
     def __init__(self, kafka: KafkaSettings, agency: str = DEFAULT_AGENCY) -> None:
         self._routes = {kafka.topic(topic): model for topic, model in ROUTES.items()}
         self.topic_names = list(self._routes)
+        self._committee_topics = {kafka.topic(topic): topic for topic in committee.TOPICS}
         self.agency = agency
         inbound_topic = kafka.topic(EVENTS)
         self.other_agencies = OtherAgencies(
@@ -119,11 +123,17 @@ class Projector:
         await self.write(connection, await self.prepare(records))
 
     async def prepare(self, records: Sequence[Record]) -> Prepared:
-        prepared = Prepared()
+        prepared = Prepared(committee.CommitteeBatch(self._committee_topics))
         batches = prepared.batches
         for count, record in enumerate(records, 1):
             if count % READ_BETWEEN_TURNS == 0:
                 await asyncio.sleep(0)
+            if record.topic in self._committee_topics:
+                try:
+                    prepared.committee.add(record)
+                except ValueError as error:  # of the served agency, dead-lettered below
+                    log.warning("the committee's view cannot read %s[%d]@%d: %s", record.topic,
+                                record.partition, record.offset, shown(str(error), 500))  # fmt: skip
             if self.other_agencies.skips(record):
                 continue
             model = self._routes[record.topic]
@@ -149,6 +159,7 @@ class Projector:
             if model in prepared.batches:
                 changed |= await prepared.batches[model].write(connection)
         await prepared.refused.write(connection)
+        await prepared.committee.write(connection)
         for kind in KINDS:  # what the API keeps in memory reads these again after the commit
             if kind in changed:
                 await connection.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, kind)
@@ -160,6 +171,7 @@ async def forget_projections(connection: asyncpg.Connection, consumer: str) -> N
     async with connection.transaction():
         tables = ", ".join(f"gateway.{table}" for table in PROJECTION_TABLES)
         await connection.execute(f"TRUNCATE {tables}")
+        await committee.forget(connection)
         await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
         await connection.execute("SELECT pg_notify($1, 'all')", CHANGED_CHANNEL)
         await connection.execute(

@@ -18,6 +18,7 @@ from mingdeng.gateway.adapters.repository import OrgCache
 from mingdeng.gateway.adapters.tokens import TokenReader
 from mingdeng.gateway.entrypoints import (
     activity,
+    committees,
     ingest,
     notifications,
     orglife,
@@ -61,6 +62,7 @@ TAGS = [
     {"name": "events", "description": "Publish CloudEvents; what became of one"},
     {"name": "indices", "description": "Vanguard and Fortress indices, selections, the top ten"},
     {"name": "public", "description": "The public board (张榜公示), without a token"},
+    {"name": "committee", "description": "The 机关工委's view across its agencies"},
     {"name": "outreach", "description": "Pairings, coverage, liaison, talks, suggestions"},
     {"name": "activity", "description": "Lectures, KPIs, the live stream of index changes"},
     {"name": "tasks and notifications", "description": "Tasks, messages, monthly bulletins"},
@@ -155,6 +157,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.include_router(orglife.router)
     app.include_router(office_router)
     app.include_router(roster_router)
+    app.include_router(committees.router)
 
     web.install(app, settings)
 

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import (
     assets,
+    committee_pages,
     documents,
     excel,
     member_pages,
@@ -55,6 +56,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     app.include_router(pages.router)
     app.include_router(documents.router)
     app.include_router(screen.router)
+    app.include_router(committee_pages.router)
     app.add_middleware(PagesCompressed)
     app.include_router(excel.router)
     app.include_router(office_pages.router)

@@ -1,0 +1,76 @@
+"""The 机关工委's public pages across its agencies (issue 25, item 5; docs/committee.md): the
+board `/committee/{id}/board` (公示栏: the agencies ranked and every branch by 堡垒指数) and the
+big screen `/committee/{id}/screen` (1920×1080, redrawn every minute). Both read the public API
+(`/v1/committees/{id}/ranking`, `/branches`): aggregates and the names of agencies and
+branches, never a person, a violation or a task."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from mingdeng.contracts.periods import BUSINESS_TZ
+from mingdeng.gateway.entrypoints.committees import CommitteeBranches, CommitteeRanking
+from mingdeng.gateway.web.pages import page, quarter_or_now, recent_quarters
+from mingdeng.gateway.web.reads import ViewerApi
+from mingdeng.gateway.web.screen import _bars
+
+router = APIRouter(include_in_schema=False)
+BOARD_BRANCHES = 100  # a page of the branch ranking on the board; the rest page by page
+SCREEN_BRANCHES = 10
+SCREEN_REFRESH_S = 60
+
+
+async def _ranking(api: ViewerApi, committee_id: str, quarter: str) -> CommitteeRanking:
+    return await api.get(CommitteeRanking, f"/v1/committees/{committee_id}/ranking",
+                         {"quarter": quarter, "limit": 500})  # fmt: skip
+
+
+@router.get("/committee/{committee_id}/board")
+async def board(
+    request: Request, committee_id: str, api: ViewerApi, quarter: str | None = None,
+    after: str | None = None,
+) -> Response:  # fmt: skip
+    """公示栏 of the whole tree: the agencies in the ranking's order, then the branches."""
+    quarter = quarter_or_now(quarter)
+    ranking = await _ranking(api, committee_id, quarter)
+    branches = await api.get(CommitteeBranches, f"/v1/committees/{committee_id}/branches",
+                             {"quarter": quarter, "limit": BOARD_BRANCHES, "after": after})  # fmt: skip
+    return page(request, "committee_board.html", title=f"{ranking.name} 公示栏",
+                ranking=ranking, branches=branches, quarter=quarter, quarters=recent_quarters(),
+                next_after=branches.next)  # fmt: skip
+
+
+@router.get("/committee/{committee_id}/screen")
+async def screen(request: Request, committee_id: str, api: ViewerApi) -> Response:
+    """数据大屏 of the whole tree (1920×1080)."""
+    now = datetime.now(UTC)
+    quarter = quarter_or_now(None)
+    ranking = await _ranking(api, committee_id, quarter)
+    branches = await api.get(CommitteeBranches, f"/v1/committees/{committee_id}/branches",
+                             {"quarter": quarter, "limit": SCREEN_BRANCHES})  # fmt: skip
+    agencies = ranking.items
+    ranked = [a for a in agencies if a.fortress_mean is not None]
+    covered = [a for a in agencies if a.coverage is not None and a.coverage.rate is not None]
+    charts: dict[str, Any] = {
+        "fortress": _bars([a.name for a in ranked], [a.fortress_mean or 0 for a in ranked],
+                          "#e53935"),
+        "vanguard": _bars([a.name for a in agencies if a.vanguard_mean is not None],
+                          [a.vanguard_mean or 0 for a in agencies if a.vanguard_mean is not None],
+                          "#c79a2c"),
+        "lectures": _bars([a.name for a in agencies], [a.lectures for a in agencies], "#ef6c00"),
+        "coverage": _bars([a.name for a in covered],
+                          [round(100 * (a.coverage.rate or 0), 1) for a in covered if a.coverage],
+                          "#8d6e63"),
+    }  # fmt: skip
+    return page(
+        request, "committee_screen.html", title=f"{ranking.name} 数据大屏", ranking=ranking,
+        branches=branches, quarter=quarter, refresh_s=SCREEN_REFRESH_S,
+        members=sum(a.members for a in agencies), branch_count=branches.total,
+        lectures=sum(a.lectures for a in agencies), agency_rows=max(1, len(agencies)),
+        charts={name: json.dumps(chart, ensure_ascii=False) for name, chart in charts.items()},
+        updated=now.astimezone(BUSINESS_TZ).strftime("%H:%M:%S"),
+    )  # fmt: skip
