@@ -27,6 +27,7 @@ from mingdeng.contracts.topics import EVENT_STATUS, EVENTS, TASKS, Topic
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.projector import PROJECTION_TABLES, Projector, forget_projections
 from mingdeng.runtime.migrations import migrate
+from tests.integration.gateway.conftest import DEFAULT_AGENCY_READS
 from mingdeng.runtime.projection import Record, store_offsets
 from mingdeng.runtime.settings import KafkaSettings
 
@@ -64,7 +65,7 @@ async def dsn(database_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, server_settings=DEFAULT_AGENCY_READS)
     try:
         yield connection
     finally:

@@ -104,11 +104,10 @@ class AgencyPrepared:
 
 @dataclass
 class Prepared:
-    """A batch of records by agency, and the agencies it registers (their schemas are made
-    with the batch, so that the 机关工委's pages find every registered agency)."""
+    """A batch of records by agency (an agency's registration is its own: its schema is made
+    with it)."""
 
     agencies: dict[str, AgencyPrepared] = field(default_factory=dict)
-    registered: set[str] = field(default_factory=set)
 
     def of(self, agency: str) -> AgencyPrepared:
         found = self.agencies.get(agency)
@@ -185,15 +184,9 @@ class Projector:
                     shown(str(error), 500),
                 )
                 into.refused.refuse(record, error)
-        for each in prepared.agencies.values():
-            found = each.batches.get(inbound.READ_MODEL)
-            if isinstance(found, inbound.InboundBatch):
-                prepared.registered |= found.registered_agencies()
         return prepared
 
     async def write(self, connection: asyncpg.Connection, prepared: Prepared) -> None:
-        for agency in sorted(prepared.registered - prepared.agencies.keys()):
-            await self._schema(connection, agency)
         for agency, batches in prepared.agencies.items():
             schema = await self._schema(connection, agency)
             await connection.execute(f"SET LOCAL search_path = {schema}")

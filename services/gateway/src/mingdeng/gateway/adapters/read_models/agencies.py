@@ -40,9 +40,6 @@ class AgencyBatch(EventBatch):
             )
         )
 
-    def agency_ids(self) -> set[str]:
-        return {str(row[0]) for row in self.rows}
-
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         if self.rows:  # the upserts commute: one pipelined statement
             await connection.executemany(AGENCY, self.rows)

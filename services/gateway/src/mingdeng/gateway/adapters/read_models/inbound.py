@@ -85,11 +85,6 @@ class InboundBatch(Batch):
                 batch = self._batches[model] = model.batch()
             take(batch, event)
 
-    def registered_agencies(self) -> set[str]:
-        """The agencies the batch's `agency.registered` events register."""
-        found = self._batches.get(agencies.READ_MODEL)
-        return found.agency_ids() if isinstance(found, agencies.AgencyBatch) else set()
-
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         changed: set[Kind] = set()
         for batch in self._batches.values():
