@@ -27,9 +27,9 @@ from mingdeng.contracts.topics import EVENT_STATUS, EVENTS, TASKS, Topic
 from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.projector import PROJECTION_TABLES, Projector, forget_projections
 from mingdeng.runtime.migrations import migrate
-from tests.integration.gateway.conftest import DEFAULT_AGENCY_READS
 from mingdeng.runtime.projection import Record, store_offsets
 from mingdeng.runtime.settings import KafkaSettings
+from tests.integration.gateway.conftest import DEFAULT_AGENCY_READS
 
 pytestmark = pytest.mark.integration
 
