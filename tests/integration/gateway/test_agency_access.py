@@ -156,7 +156,7 @@ def agency_history(kafka: KafkaSettings, agency: str) -> list[Record]:
             metric="performance",
             period=QUARTER,
             value=80 + AGENCIES.index(agency),
-        ),  # fmt: skip
+        ),
     ]
     records = [_inbound(kafka, data, agency, n) for n, data in enumerate(facts)]
     score = IndexScore(
