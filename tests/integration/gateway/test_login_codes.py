@@ -1,7 +1,8 @@
 """The dashboard's SMS-code login rules (docs/dashboard.md, Login) on the real database, with
 the clock injected and the codes caught instead of sent: one code a minute and five an hour
 per number, twenty an hour per address (registered numbers or not), a code lives 5 minutes,
-works once, and five wrong tries spend it."""
+works once, and five wrong tries spend it. A number registered in two agencies may sign in at
+either (issue 25): the code is the number's, sent once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mingdeng.gateway.adapters.agency_schemas import ensure_schema
 from mingdeng.gateway.web.login import LoginCodes, TooManyRequests
 from mingdeng.runtime.migrations import migrate
 from mingdeng.runtime.settings import KafkaSettings
@@ -34,7 +36,7 @@ class CaughtCodes(LoginCodes):
         super().__init__("login-test-secret", KafkaSettings(bootstrap_servers="unused:9"), clock)
         self.sent: list[tuple[str, str]] = []
 
-    async def _send(self, member_id: str, code: str, now: datetime) -> None:
+    async def _send(self, agency: str, member_id: str, code: str, now: datetime) -> None:
         self.sent.append((member_id, code))
 
 
@@ -48,6 +50,10 @@ async def accounts(database_url: str, pg_pool: object, unique: str) -> dict[str,
             """INSERT INTO gateway.members (member_id, name, department_id, phone, roles,
                                             party_member, registered_at)
                VALUES ($1, '测试', 'd1', $2, ARRAY['member'], true, now())""",
+            list(numbers.items()),
+        )
+        await connection.executemany(
+            "INSERT INTO gateway.member_phones VALUES ($2, 'default', $1) ON CONFLICT DO NOTHING",
             list(numbers.items()),
         )
     return numbers
@@ -109,16 +115,16 @@ async def test_a_code_lives_five_minutes_and_works_once(
     (member, phone), (_, other_phone) = accounts.items()
     await codes.request(pg_pool, phone, f"a-{unique}")  # type: ignore[arg-type]
     (_, code), = codes.sent  # fmt: skip
-    assert await codes.verify(pg_pool, other_phone, code) is None  # another member's number
+    assert await codes.verify(pg_pool, other_phone, code) == []  # another member's number
     clock.advance(minutes=4, seconds=59)
-    account = await codes.verify(pg_pool, phone, code)  # type: ignore[arg-type]
-    assert account is not None and account.member_id == member
-    assert await codes.verify(pg_pool, phone, code) is None  # type: ignore[arg-type]
+    [place] = await codes.verify(pg_pool, phone, code)  # type: ignore[arg-type]
+    assert (place.agency_id, place.member_id) == ("default", member)
+    assert await codes.verify(pg_pool, phone, code) == []  # type: ignore[arg-type]
 
     clock.advance(minutes=1)
     await codes.request(pg_pool, phone, f"a-{unique}")  # type: ignore[arg-type]
     clock.advance(minutes=5, seconds=1)
-    assert await codes.verify(pg_pool, phone, codes.sent[-1][1]) is None  # type: ignore[arg-type]
+    assert await codes.verify(pg_pool, phone, codes.sent[-1][1]) == []  # type: ignore[arg-type]
 
 
 async def test_five_wrong_tries_spend_the_code(
@@ -130,13 +136,41 @@ async def test_five_wrong_tries_spend_the_code(
     await codes.request(pg_pool, phone, f"a-{unique}")  # type: ignore[arg-type]
     code = codes.sent[-1][1]
     for _ in range(4):
-        assert await codes.verify(pg_pool, phone, wrong(code)) is None  # type: ignore[arg-type]
-    account = await codes.verify(pg_pool, phone, f" {code} ")  # type: ignore[arg-type]
-    assert account is not None and account.member_id == member  # the fifth try, right
+        assert await codes.verify(pg_pool, phone, wrong(code)) == []  # type: ignore[arg-type]
+    [place] = await codes.verify(pg_pool, phone, f" {code} ")  # type: ignore[arg-type]
+    assert place.member_id == member  # the fifth try, right
 
     clock.advance(minutes=1)
     await codes.request(pg_pool, phone, f"a-{unique}")  # type: ignore[arg-type]
     code = codes.sent[-1][1]
     for _ in range(5):
-        assert await codes.verify(pg_pool, phone, wrong(code)) is None  # type: ignore[arg-type]
-    assert await codes.verify(pg_pool, phone, code) is None  # type: ignore[arg-type]
+        assert await codes.verify(pg_pool, phone, wrong(code)) == []  # type: ignore[arg-type]
+    assert await codes.verify(pg_pool, phone, code) == []  # type: ignore[arg-type]
+
+
+async def test_a_number_registered_in_two_agencies_chooses_where_to_sign_in(
+    pg_pool: object, accounts: dict[str, str], unique: str
+) -> None:
+    clock = Clock()
+    codes = CaughtCodes(clock)
+    member, phone = next(iter(accounts.items()))
+    agency = f"login-{unique}"
+    async with pg_pool.acquire() as connection, connection.transaction():  # type: ignore[attr-defined]
+        schema, _ = await ensure_schema(connection, agency)
+        await connection.execute(
+            f"""INSERT INTO {schema}.members (member_id, name, department_id, phone, roles,
+                                             party_member, registered_at)
+                VALUES ($1, '另一单位的测试', 'd9', $2, ARRAY['secretary'], true, now())""",
+            member,  # the same member id in another agency: another person's registration
+            phone,
+        )
+        await connection.execute(
+            "INSERT INTO gateway.member_phones VALUES ($1, $2, $3)", phone, agency, member
+        )
+    await codes.request(pg_pool, phone, f"a-{unique}")  # type: ignore[arg-type]
+    [(_, code)] = codes.sent  # one code for the number, wherever it is registered
+    places = await codes.verify(pg_pool, phone, code)  # type: ignore[arg-type]
+    assert [(p.agency_id, p.member_id, p.name) for p in places] == [
+        ("default", member, "测试"),
+        (agency, member, "另一单位的测试"),
+    ]

@@ -29,6 +29,7 @@ from mingdeng.gateway.adapters.projector import PROJECTION_TABLES, Projector, fo
 from mingdeng.runtime.migrations import migrate
 from mingdeng.runtime.projection import Record, store_offsets
 from mingdeng.runtime.settings import KafkaSettings
+from tests.integration.gateway.conftest import DEFAULT_AGENCY_READS
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ async def dsn(database_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def connection(dsn: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, server_settings=DEFAULT_AGENCY_READS)
     try:
         yield connection
     finally:

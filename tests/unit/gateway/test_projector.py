@@ -35,10 +35,18 @@ from tests.support.bindings import kafka_binary
 from tests.support.samples import SAMPLE_DATA, cloudevent
 
 KAFKA = KafkaSettings(bootstrap_servers="unused:9092", topic_prefix="t.")
-NOT_READ_MODELS = {"accepted_events", "registry_version", "login_codes", "login_requests"}
-# the ingestion ledger; a counter; the dashboard's login codes and requests (gateway/web/login.py)
+NOT_READ_MODELS = {
+    "accepted_events",
+    "registry_version",
+    "login_codes",
+    "login_requests",
+    "agency_schemas",
+    "committee_admins",
+}
+# the ingestion ledger; a counter; the dashboard's login codes and requests (gateway/web/login.py);
+# which agencies have a schema, and the 机关工委 admins (`mingdeng-gateway committee-admin`)
 AT = datetime(2026, 11, 25, 10, tzinfo=UTC)
-TABLE = re.compile(r"(?:INSERT INTO|DELETE FROM|UPDATE|TRUNCATE)\s+gateway\.(\w+)")
+TABLE = re.compile(r"(?:INSERT INTO|DELETE FROM|UPDATE|TRUNCATE)\s+(?:gateway\.)?(\w+)")
 
 
 class FakeConnection:
@@ -48,10 +56,13 @@ class FakeConnection:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.committee: list[str] = []
+        self.search_paths: list[str] = []  # the agencies' schemas written into, in order
 
     async def execute(self, sql: str, *args: Any) -> str:
         if "committee." in sql:
             self.committee.append(sql)
+        elif sql.startswith("SET LOCAL search_path"):
+            self.search_paths.append(sql.rsplit(" ", 1)[1])
         else:
             self.calls.append((sql, args))
         return ""
@@ -80,7 +91,7 @@ class FakeConnection:
         ]
 
     def notified(self) -> list[str]:
-        """The kinds of answers told changed (read_cache)."""
+        """The kinds of answers told changed, as `{agency}/{kind}` (read_cache)."""
         return [args[1] for sql, args in self.calls if args[:1] == (CHANGED_CHANNEL,)]
 
 
@@ -263,13 +274,14 @@ async def test_a_batch_writes_each_table_with_one_statement() -> None:
         "kpis": 1,
         "event_facts": 1,  # the attendances' and the KPIs' facts
         "members": 2,  # registrations, departures
+        "member_phones": 1,  # the platform's index of phone numbers, for the login
         "registry_version": 1,
         "tasks": 1,
         "notifications": 1,
         "scores": 1,
     }
     assert len(connection.rows("tasks")) == 40
-    assert connection.notified() == ["rankings", "registry"]
+    assert connection.notified() == ["default/rankings", "default/registry"]
 
 
 async def test_a_score_tombstone_removes_the_subject_and_the_last_value_of_a_key_counts() -> None:
@@ -281,9 +293,9 @@ async def test_a_score_tombstone_removes_the_subject_and_the_last_value_of_a_key
         log.record(topics.TASKS, None),  # a tombstone elsewhere: nothing to show
     )
     [(sql, args)] = [(sql, args) for sql, args in connection.calls if "DELETE" in sql]
-    assert "gateway.scores" in sql and args == (["2026Q4"], ["member"], ["m1"])
-    assert not any("INSERT INTO gateway.scores" in sql for sql, _ in connection.calls)
-    assert connection.notified() == ["rankings"]
+    assert "DELETE FROM scores" in sql and args == (["2026Q4"], ["member"], ["m1"])
+    assert not any("INSERT INTO scores" in sql for sql, _ in connection.calls)
+    assert connection.notified() == ["default/rankings"]
 
 
 async def test_only_what_the_api_keeps_in_memory_is_notified() -> None:

@@ -6,7 +6,6 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mingdeng.contracts.agency import AGENCY_ID, DEFAULT_AGENCY
 from mingdeng.runtime.settings import KafkaSettings, PostgresSettings
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy"
@@ -20,12 +19,6 @@ class GatewaySettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     projector: bool = Field(default=True, description="run the projector in this process")
-    agency: str = Field(
-        default=DEFAULT_AGENCY,
-        pattern=AGENCY_ID,
-        description="the agency whose records the read models hold (docs/events.md): until they "
-        "are scoped by agency, the projector skips and counts the records of the others",
-    )
     ingest_per_minute: int = Field(
         default=120_000, ge=1, description="events per token per minute, on average (429 beyond)"
     )

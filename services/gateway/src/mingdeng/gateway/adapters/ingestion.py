@@ -293,14 +293,16 @@ class EventPublisher:
         async with pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(
                 """INSERT INTO gateway.accepted_events
-                       (source, id, type, content_hash, published, claimed_at)
-                   SELECT s, i, t, h, false, now()
-                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(s, i, t, h)
+                       (source, id, type, content_hash, published, claimed_at, agency_id)
+                   SELECT s, i, t, h, false, now(), a
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                       AS u(s, i, t, h, a)
                    ON CONFLICT DO NOTHING RETURNING source, id""",
                 [s for s, _ in unique],
                 [i for _, i in unique],
                 [e.type for e in unique.values()],
                 list(hashes.values()),
+                [e.agency for e in unique.values()],
             )
             new = {(row["source"], row["id"]) for row in rows}
             known = await connection.fetch(

@@ -1,5 +1,5 @@
 """Reads for the office (admin): what upstream sent that was refused (the dead letters the
-projector keeps in gateway.dead_letters, the events scoring rejected in gateway.event_status),
+projector keeps in dead_letters, the events scoring rejected in event_status),
 newest first; and who speaks at the lectures."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ PREVIEW_CHARS = 2000
 async def dead_letters(
     connection: asyncpg.Connection, limit: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    total = await connection.fetchval("SELECT count(*) FROM gateway.dead_letters")
+    total = await connection.fetchval("SELECT count(*) FROM dead_letters")
     rows = await connection.fetch(
         """SELECT topic, partition, "offset", body, reason, redriven_at
-           FROM gateway.dead_letters
+           FROM dead_letters
            ORDER BY body->>'failed_at' DESC, topic, partition, "offset" DESC
            LIMIT $1 OFFSET $2""",
         limit,
@@ -53,11 +53,9 @@ async def dead_letters(
 async def rejected_events(
     connection: asyncpg.Connection, limit: int, offset: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    total = await connection.fetchval(
-        "SELECT count(*) FROM gateway.event_status WHERE status = 'rejected'"
-    )
+    total = await connection.fetchval("SELECT count(*) FROM event_status WHERE status = 'rejected'")
     rows = await connection.fetch(
-        """SELECT body FROM gateway.event_status WHERE status = 'rejected'
+        """SELECT body FROM event_status WHERE status = 'rejected'
            ORDER BY body->>'at' DESC, source, id LIMIT $1 OFFSET $2""",
         limit,
         offset,
@@ -72,15 +70,15 @@ async def speakers(
     """The roster (active party members), every delivery (in business time) and the lectures
     scheduled from `today` on that are not delivered yet."""
     roster = await connection.fetch(
-        """SELECT member_id, name, department_id FROM gateway.active_members
+        """SELECT member_id, name, department_id FROM active_members
            WHERE party_member ORDER BY member_id"""
     )
     delivered = await connection.fetch(
         """SELECT delivered_by, delivered_at AT TIME ZONE 'Asia/Shanghai' AS delivered_at
-           FROM gateway.lectures WHERE delivered_at IS NOT NULL AND delivered_by IS NOT NULL"""
+           FROM lectures WHERE delivered_at IS NOT NULL AND delivered_by IS NOT NULL"""
     )
     scheduled = await connection.fetch(
-        """SELECT lecture_id, date, title, speaker_id FROM gateway.lectures
+        """SELECT lecture_id, date, title, speaker_id FROM lectures
            WHERE delivered_at IS NULL AND date >= $1 AND speaker_id IS NOT NULL""",
         today,
     )

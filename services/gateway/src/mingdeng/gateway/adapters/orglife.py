@@ -20,7 +20,7 @@ async def meetings(
 ) -> Found:  # fmt: skip
     """Meetings held from `start` until before `end`, newest first."""
     return await _page(
-        connection, MEETING_COLUMNS, "gateway.meetings m",
+        connection, MEETING_COLUMNS, "meetings m",
         f"""{BRANCHES.format(column="m.branch_id")} AND ($2::text IS NULL OR m.branch_id = $2)
             AND ($3::text IS NULL OR m.kind = $3) AND m.held_on >= $4 AND m.held_on < $5""",
         "m.held_on DESC, m.meeting_id",
@@ -30,13 +30,13 @@ async def meetings(
 
 async def meeting(connection: asyncpg.Connection, meeting_id: str) -> asyncpg.Record | None:
     return await connection.fetchrow(
-        f"SELECT {MEETING_COLUMNS} FROM gateway.meetings m WHERE m.meeting_id = $1", meeting_id
+        f"SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.meeting_id = $1", meeting_id
     )
 
 
 async def presence(connection: asyncpg.Connection, meeting_id: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await connection.fetch(
-        """SELECT member_id, presence, reason FROM gateway.meeting_presence
+        """SELECT member_id, presence, reason FROM meeting_presence
            WHERE meeting_id = $1 ORDER BY presence, member_id""",
         meeting_id,
     )
@@ -51,7 +51,7 @@ async def kinds_held(
         f"""SELECT m.branch_id, m.kind,
                    count(*) FILTER (WHERE m.held_on >= $2 AND m.held_on < $3) AS held,
                    max(m.held_on) AS last_held_on
-            FROM gateway.meetings m WHERE {BRANCHES.format(column="m.branch_id")}
+            FROM meetings m WHERE {BRANCHES.format(column="m.branch_id")}
             GROUP BY m.branch_id, m.kind""",
         branches, start, end,
     )  # fmt: skip
@@ -65,7 +65,7 @@ async def overdue(
     rows: list[asyncpg.Record] = await connection.fetch(
         f"""SELECT body->>'branch_id' AS branch_id, body->>'cause' AS kind,
                    body->>'period' AS period
-            FROM gateway.tasks t
+            FROM tasks t
             WHERE t.kind = 'meeting' AND t.status = 'open'
               AND {BRANCHES.format(column="t.body->>'branch_id'")}
             ORDER BY t.due, t.task_id""",
@@ -80,7 +80,7 @@ async def member_presence(
     return await _page(
         connection,
         "p.meeting_id, m.branch_id, m.kind, m.held_on, m.topic, p.presence, p.reason",
-        "gateway.meeting_presence p JOIN gateway.meetings m USING (meeting_id)",
+        "meeting_presence p JOIN meetings m USING (meeting_id)",
         "p.member_id = $1",
         "p.held_on DESC, p.meeting_id",
         (member_id,), limit, offset,
@@ -89,7 +89,7 @@ async def member_presence(
 
 async def member_presence_counts(connection: asyncpg.Connection, member_id: str) -> dict[str, int]:
     rows = await connection.fetch(
-        """SELECT presence, count(*) AS n FROM gateway.meeting_presence
+        """SELECT presence, count(*) AS n FROM meeting_presence
            WHERE member_id = $1 GROUP BY presence""",
         member_id,
     )
@@ -104,7 +104,7 @@ async def secondments(
     return await _page(
         connection,
         "s.secondment_id, s.member_id, s.post, s.campaign, s.from_on, s.until_on",
-        "gateway.secondments s",
+        "secondments s",
         """($1::text[] IS NULL OR s.member_id = ANY($1::text[]))
            AND s.from_on < $3 AND s.until_on >= $2""",
         "s.from_on DESC, s.secondment_id",
@@ -117,7 +117,7 @@ async def seconded_members(
 ) -> int:
     return int(
         await connection.fetchval(
-            """SELECT count(DISTINCT member_id) FROM gateway.secondments
+            """SELECT count(DISTINCT member_id) FROM secondments
                WHERE ($1::text[] IS NULL OR member_id = ANY($1::text[]))
                  AND from_on < $3 AND until_on >= $2""",
             among,

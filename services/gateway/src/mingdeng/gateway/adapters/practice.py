@@ -12,14 +12,14 @@ MEMBERS = "($1::text[] IS NULL OR m.member_id = ANY($1::text[]))"
 
 async def rounds(connection: asyncpg.Connection) -> list[asyncpg.Record]:
     found: list[asyncpg.Record] = await connection.fetch(
-        "SELECT * FROM gateway.health_card_rounds ORDER BY closes_on DESC, round_id"
+        "SELECT * FROM health_card_rounds ORDER BY closes_on DESC, round_id"
     )
     return found
 
 
 async def round_of(connection: asyncpg.Connection, round_id: str) -> asyncpg.Record | None:
     return await connection.fetchrow(
-        "SELECT * FROM gateway.health_card_rounds WHERE round_id = $1", round_id
+        "SELECT * FROM health_card_rounds WHERE round_id = $1", round_id
     )
 
 
@@ -31,9 +31,9 @@ async def cards(
     found: list[asyncpg.Record] = await connection.fetch(
         f"""SELECT m.member_id, d.branch_id, c.answers, c.filled_at, c.reviewer_id, c.comment,
                    c.reviewed_at
-            FROM gateway.active_members m
-            JOIN gateway.departments d USING (department_id)
-            LEFT JOIN gateway.health_cards c ON c.round_id = $2 AND c.member_id = m.member_id
+            FROM active_members m
+            JOIN departments d USING (department_id)
+            LEFT JOIN health_cards c ON c.round_id = $2 AND c.member_id = m.member_id
             WHERE m.party_member AND {MEMBERS}
             ORDER BY d.branch_id, m.member_id""",
         among, round_id,
@@ -43,7 +43,7 @@ async def cards(
 
 async def own_cards(connection: asyncpg.Connection, member_id: str) -> list[asyncpg.Record]:
     found: list[asyncpg.Record] = await connection.fetch(
-        "SELECT * FROM gateway.health_cards WHERE member_id = $1", member_id
+        "SELECT * FROM health_cards WHERE member_id = $1", member_id
     )
     return found
 
@@ -56,8 +56,8 @@ async def pairings(
         """SELECT p.pairing_id, p.branch_id, p.partner, p.partner_kind, p.since,
                   count(a.activity_id) AS activities,
                   coalesce(sum(cardinality(a.participants)), 0) AS person_times
-           FROM gateway.branch_pairings p
-           LEFT JOIN gateway.pairing_activities a ON a.pairing_id = p.pairing_id
+           FROM branch_pairings p
+           LEFT JOIN pairing_activities a ON a.pairing_id = p.pairing_id
                 AND extract(year FROM a.held_on) = $2
            WHERE ($1::text[] IS NULL OR p.branch_id = ANY($1::text[]))
            GROUP BY p.pairing_id ORDER BY p.branch_id, p.since, p.pairing_id""",
@@ -72,8 +72,8 @@ async def pairing_activities(
 ) -> tuple[int, list[asyncpg.Record]]:  # fmt: skip
     where = """extract(year FROM a.held_on) = $2
                AND ($1::text[] IS NULL OR p.branch_id = ANY($1::text[]))"""
-    source = """gateway.pairing_activities a
-                JOIN gateway.branch_pairings p USING (pairing_id)"""
+    source = """pairing_activities a
+                JOIN branch_pairings p USING (pairing_id)"""
     total = await connection.fetchval(f"SELECT count(*) FROM {source} WHERE {where}",
                                       branches, year)  # fmt: skip
     rows = await connection.fetch(
@@ -95,7 +95,7 @@ async def community(
     found: list[asyncpg.Record] = await connection.fetch(
         f"""WITH confirmed AS (
                 SELECT r.member_id, r.title, r.happened_on, r.report_id
-                FROM gateway.reports r JOIN gateway.active_members m USING (member_id)
+                FROM reports r JOIN active_members m USING (member_id)
                 WHERE r.kind = 'community' AND r.status = 'confirmed' AND {MEMBERS}),
             latest AS (
                 SELECT DISTINCT ON (member_id) member_id, title AS community
@@ -105,8 +105,8 @@ async def community(
                     WHERE c.member_id = l.member_id AND c.title = l.community) AS reported_on,
                    (SELECT count(*) FROM confirmed c WHERE c.member_id = l.member_id
                     AND extract(year FROM c.happened_on) = $2) AS activities
-            FROM latest l JOIN gateway.active_members m USING (member_id)
-            JOIN gateway.departments d USING (department_id)
+            FROM latest l JOIN active_members m USING (member_id)
+            JOIN departments d USING (department_id)
             ORDER BY d.branch_id, l.member_id""",
         among, year,
     )  # fmt: skip
@@ -117,8 +117,8 @@ async def party_members_by_branch(
     connection: asyncpg.Connection, among: list[str] | None
 ) -> dict[str, int]:
     rows = await connection.fetch(
-        f"""SELECT d.branch_id, count(*) AS members FROM gateway.active_members m
-            JOIN gateway.departments d USING (department_id)
+        f"""SELECT d.branch_id, count(*) AS members FROM active_members m
+            JOIN departments d USING (department_id)
             WHERE m.party_member AND {MEMBERS} GROUP BY d.branch_id""",
         among,
     )  # fmt: skip

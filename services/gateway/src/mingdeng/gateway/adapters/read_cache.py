@@ -1,10 +1,12 @@
 """Answers of the API kept in memory until the projector says that what they read has changed.
 
-The projector calls `pg_notify(CHANGED_CHANNEL, kind)` in each transaction that changes a kind
-of read model: `rankings` (scores, ranks, selections, statuses) or `registry` (members, departments,
-branches). A notification arrives only after its transaction committed. Each kind has a
-generation, bumped by each of its notifications: an answer is stored with the generation read
-before its query, and served only while the generation is the same.
+The projector calls `pg_notify(CHANGED_CHANNEL, "{agency}/{kind}")` in each transaction that
+changes a kind of an agency's read model: `rankings` (scores, ranks, selections, statuses) or
+`registry` (members, departments, branches). A notification arrives only after its transaction
+committed. Each agency's kind has a generation, bumped by each of its notifications: an answer
+is stored with the generation read before its query, and served only while the generation is
+the same. The agency is the request's (`agency_schemas.current_agency`): an answer is stored
+and found under its agency only, and a lookup with no agency set fails (LookupError).
 
 The cache trusts nothing while it does not listen: before the listening connection is up, and
 from the moment it is lost until it is back, every lookup misses (and what was stored before is
@@ -21,6 +23,7 @@ from typing import Literal, TypeVar, cast
 
 import asyncpg
 
+from mingdeng.gateway.adapters.agency_schemas import current_agency
 from mingdeng.runtime.clients import postgres_connection
 from mingdeng.runtime.faults import Backoff
 from mingdeng.runtime.worker import pause
@@ -33,32 +36,48 @@ KINDS: tuple[Kind, ...] = ("rankings", "registry")
 T = TypeVar("T")
 
 
+def changed_payload(agency: str, kind: Kind) -> str:
+    return f"{agency}/{kind}"
+
+
+def _agency() -> str:
+    agency = current_agency.get()
+    if agency is None:
+        raise LookupError("the read cache is asked for outside of any agency")
+    return agency
+
+
 class ReadCache:
     def __init__(self, dsn: str, max_entries: int = 1024) -> None:
         self._dsn = dsn
         self._max_entries = max_entries
-        self._generations: dict[Kind, int] = dict.fromkeys(KINDS, 0)
-        self._entries: OrderedDict[tuple[Kind, Hashable], tuple[int, object]] = OrderedDict()
+        self._generations: dict[tuple[str, Kind], int] = {}  # by agency and kind
+        self._everything = 0  # bumped by `all`: every agency's every kind
+        self._entries: OrderedDict[tuple[str, Kind, Hashable], tuple[int, object]] = OrderedDict()
         self.listening = False
 
     def generation(self, kind: Kind) -> int | None:
         """The generation to store an answer under, read before its query; None while not
         listening (nothing may be stored then)."""
-        return self._generations[kind] if self.listening else None
+        if not self.listening:
+            return None
+        return self._everything + self._generations.get((_agency(), kind), 0)
 
     def get(self, kind: Kind, key: Hashable) -> object | None:
         generation = self.generation(kind)
-        found = self._entries.get((kind, key))
+        entry = (_agency(), kind, key)
+        found = self._entries.get(entry)
         if generation is None or found is None or found[0] != generation:
             return None
-        self._entries.move_to_end((kind, key))
+        self._entries.move_to_end(entry)
         return found[1]
 
     def put(self, kind: Kind, key: Hashable, generation: int | None, value: object) -> None:
         if generation is None or generation != self.generation(kind):
             return  # changed while it was read: the next request reads it again
-        self._entries[(kind, key)] = (generation, value)
-        self._entries.move_to_end((kind, key))
+        entry = (_agency(), kind, key)
+        self._entries[entry] = (generation, value)
+        self._entries.move_to_end(entry)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
@@ -72,11 +91,14 @@ class ReadCache:
         self.put(kind, key, generation, loaded)
         return loaded
 
-    def changed(self, kind: str) -> None:
-        """A notification: `kind` changed (any other payload, `all` for one: every kind)."""
-        for each in KINDS:
-            if kind == each or kind not in KINDS:
-                self._generations[each] += 1
+    def changed(self, payload: str) -> None:
+        """A notification: `{agency}/{kind}` changed (any other payload, `all` for one: every
+        agency's every kind)."""
+        agency, _, kind = payload.rpartition("/")
+        if agency and kind in KINDS:
+            self._generations[(agency, kind)] = self._generations.get((agency, kind), 0) + 1
+        else:
+            self._everything += 1
 
     async def listen(self, stop: asyncio.Event) -> None:
         """Hold the listening connection until stopped, connecting again when it is lost."""

@@ -18,6 +18,7 @@ from mingdeng.contracts.derived import (
     Task,
     YearTopTen,
 )
+from mingdeng.gateway.adapters.agency_schemas import current_agency
 from mingdeng.gateway.adapters.read_cache import ReadCache
 from mingdeng.gateway.adapters.read_models.selections import SELECTION
 from mingdeng.gateway.domain.access import Org
@@ -27,9 +28,9 @@ T = TypeVar("T")
 
 
 async def org(connection: asyncpg.Connection) -> Org:
-    members = await connection.fetch("SELECT member_id, department_id FROM gateway.active_members")
+    members = await connection.fetch("SELECT member_id, department_id FROM active_members")
     departments = await connection.fetch(
-        "SELECT department_id, branch_id, leader_id FROM gateway.departments"
+        "SELECT department_id, branch_id, leader_id FROM departments"
     )
     return Org(
         member_department={r["member_id"]: r["department_id"] for r in members},
@@ -39,26 +40,31 @@ async def org(connection: asyncpg.Connection) -> Org:
 
 
 class OrgCache:
-    """The registry as of its version (`gateway.registry_version`, bumped by the projector with
+    """The registry as of its version (`registry_version`, bumped by the projector with
     every change of a member, department or branch): read again only when it moved. While the
     read cache listens, its registry generation tells that without a query."""
 
     def __init__(self, changes: ReadCache) -> None:
         self._changes = changes
-        self._version: int | None = None
-        self._generation: int | None = None
-        self._org: Org | None = None
+        # by agency: (the registry version, the read cache's generation, the registry)
+        self._orgs: dict[str, tuple[int, int | None, Org]] = {}
 
     async def get(self, pool: asyncpg.Pool) -> Org:
+        """The registry of the request's agency (`current_agency`)."""
+        agency = current_agency.get()
+        if agency is None:
+            raise LookupError("who may see what is asked for outside of any agency")
         generation = self._changes.generation("registry")
-        if self._org is not None and generation is not None and generation == self._generation:
-            return self._org
+        known = self._orgs.get(agency)
+        if known is not None and generation is not None and generation == known[1]:
+            return known[2]
         async with pool.acquire() as connection:
-            version = await connection.fetchval("SELECT version FROM gateway.registry_version")
-            if self._org is None or version != self._version:
-                self._org, self._version = await org(connection), version
-        self._generation = generation
-        return self._org
+            version = await connection.fetchval("SELECT version FROM registry_version")
+            found = known[2] if known is not None and known[0] == version else None
+            if found is None:
+                found = await org(connection)
+        self._orgs[agency] = (version, generation, found)
+        return found
 
 
 RANKING_ITEM = {
@@ -110,20 +116,20 @@ class RankedPage:
 # to start (see `ranking`), $5 rows wanted, $6/$7 where the unranked scores start, $8/$9 the
 # filters, $10 the total when it is kept, $14 how many ranked scores to skip.
 RANKED_ROWS = """SELECT k.rank, s.id, s.department_id, s.body
-    FROM gateway.score_ranks k
-    JOIN gateway.scores s ON (s.quarter, s.level, s.id) = (k.quarter, k.level, k.id)
+    FROM score_ranks k
+    JOIN scores s ON (s.quarter, s.level, s.id) = (k.quarter, k.level, k.id)
     WHERE $11::boolean AND k.quarter = $1 AND k.level = $2
       AND k.rank >= $3 AND (k.rank > $3 OR $4::text IS NULL OR k.id > $4)
     ORDER BY k.rank, k.id OFFSET $14 LIMIT $5"""
 UNRANKED_ROWS = """SELECT NULL::integer AS rank, s.id, s.department_id, s.body
-    FROM gateway.scores s
+    FROM scores s
     WHERE $12::boolean AND s.quarter = $1 AND s.level = $2 AND s.id > $6
-      AND NOT EXISTS (SELECT FROM gateway.score_ranks k
+      AND NOT EXISTS (SELECT FROM score_ranks k
                       WHERE (k.quarter, k.level, k.id) = (s.quarter, s.level, s.id))
     ORDER BY s.id OFFSET $7 LIMIT $5"""
 FILTERED_ROWS = """SELECT k.rank, s.id, s.department_id, s.body
-    FROM gateway.scores s
-    LEFT JOIN gateway.score_ranks k ON (k.quarter, k.level, k.id) = (s.quarter, s.level, s.id)
+    FROM scores s
+    LEFT JOIN score_ranks k ON (k.quarter, k.level, k.id) = (s.quarter, s.level, s.id)
     WHERE $13::boolean AND s.quarter = $1 AND s.level = $2
       AND ($8::text[] IS NULL OR s.id = ANY($8::text[]))
       AND ($9::text[] IS NULL OR s.department_id = ANY($9::text[]))
@@ -142,7 +148,7 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPa
     walked in order (an index scan too) up to the page; within a filter the rows are read in
     order up to the page."""
     totals = await connection.fetchrow(
-        """SELECT scored, ranked, matched FROM gateway.ranking_totals
+        """SELECT scored, ranked, matched FROM ranking_totals
            WHERE quarter = $1 AND level = $2""",
         page.quarter,
         page.level,
@@ -154,7 +160,7 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPa
     total: int | None = scored if whole else None
     if page.ids is None and page.department_ids is not None:
         total = await connection.fetchval(
-            """SELECT coalesce(sum(scored), 0) FROM gateway.score_totals
+            """SELECT coalesce(sum(scored), 0) FROM score_totals
                WHERE quarter = $1 AND level = $2 AND department_id = ANY($3::text[])""",
             page.quarter,
             page.level,
@@ -182,13 +188,13 @@ async def ranking(connection: asyncpg.Connection, page: RankingPage) -> RankedPa
             shown AS (SELECT * FROM page ORDER BY rank NULLS LAST, id LIMIT $5 - 1),
             quarter AS (
                 SELECT coalesce(
-                    (SELECT status FROM gateway.selections WHERE key = $1), 'provisional')
+                    (SELECT status FROM selections WHERE key = $1), 'provisional')
                 AS status)
             SELECT status, json_build_object(
                        'quarter', $1::text,
                        'status', status,
                        'total', coalesce($10::bigint, (
-                           SELECT count(*) FROM gateway.scores s
+                           SELECT count(*) FROM scores s
                            WHERE s.quarter = $1 AND s.level = $2
                              AND ($8::text[] IS NULL OR s.id = ANY($8::text[]))
                              AND ($9::text[] IS NULL OR s.department_id = ANY($9::text[])))),
@@ -222,8 +228,8 @@ async def score(
 ) -> tuple[IndexScore, int | None] | None:
     """A subject's score, and its rank (None until the quarter's ranking has it)."""
     row = await connection.fetchrow(
-        """SELECT k.rank, s.body FROM gateway.scores s
-           LEFT JOIN gateway.score_ranks k USING (quarter, level, id)
+        """SELECT k.rank, s.body FROM scores s
+           LEFT JOIN score_ranks k USING (quarter, level, id)
            WHERE s.quarter = $1 AND s.level = $2 AND s.id = $3""",
         quarter,
         level,
@@ -232,8 +238,8 @@ async def score(
     return (IndexScore.model_validate_json(row["body"]), row["rank"]) if row else None
 
 
-CONTRIBUTION = """c.source, c.id, c.type, f.time, f.data FROM gateway.contributions AS c
-    LEFT JOIN gateway.event_facts AS f ON f.source = c.source AND f.id = c.id"""
+CONTRIBUTION = """c.source, c.id, c.type, f.time, f.data FROM contributions AS c
+    LEFT JOIN event_facts AS f ON f.source = c.source AND f.id = c.id"""
 
 
 def _contribution(row: asyncpg.Record) -> dict[str, Any]:
@@ -297,7 +303,7 @@ async def contributions_page(
         *(after or (None, None)),
     )
     total = await connection.fetchval(
-        f"SELECT count(*) FROM gateway.contributions WHERE {where}",
+        f"SELECT count(*) FROM contributions WHERE {where}",
         quarter,
         level,
         subject_id,
@@ -309,7 +315,7 @@ async def contributions_page(
 async def late_events(connection: asyncpg.Connection, quarter: str) -> list[dict[str, Any]]:
     """Events read after `quarter` closed: kept, listed, not applied; with why."""
     rows = await connection.fetch(
-        """SELECT body FROM gateway.event_status WHERE late_for = $1
+        """SELECT body FROM event_status WHERE late_for = $1
            ORDER BY body->>'at', source, id""",
         quarter,
     )
@@ -320,20 +326,22 @@ async def selection(
     connection: asyncpg.Connection, key: str
 ) -> QuarterSelection | YearTopTen | None:
     """The selections of a quarter, or the top ten of a year (`key`: 2026Q3, 2026)."""
-    body = await connection.fetchval("SELECT body FROM gateway.selections WHERE key = $1", key)
+    body = await connection.fetchval("SELECT body FROM selections WHERE key = $1", key)
     return SELECTION.validate_json(body) if body else None
 
 
 async def event_status(
-    connection: asyncpg.Connection, source: str, event_id: str
+    connection: asyncpg.Connection, agency: str, source: str, event_id: str
 ) -> dict[str, Any] | None:
+    """What became of an event of `agency` (the ledger is the platform's: filtered by it)."""
     row = await connection.fetchrow(
         """SELECT s.body AS status, a.accepted_at
-           FROM gateway.accepted_events a
-           FULL JOIN gateway.event_status s ON s.source = a.source AND s.id = a.id
+           FROM (SELECT * FROM gateway.accepted_events WHERE agency_id = $3) a
+           FULL JOIN event_status s ON s.source = a.source AND s.id = a.id
            WHERE coalesce(a.source, s.source) = $1 AND coalesce(a.id, s.id) = $2""",
         source,
         event_id,
+        agency,
     )
     if row is None:
         return None
@@ -343,7 +351,7 @@ async def event_status(
 
 
 async def department_names(connection: asyncpg.Connection) -> dict[str, str]:
-    rows = await connection.fetch("SELECT department_id, name FROM gateway.departments")
+    rows = await connection.fetch("SELECT department_id, name FROM departments")
     return {row["department_id"]: row["name"] for row in rows}
 
 
@@ -352,7 +360,7 @@ async def outreach_view(
 ) -> tuple[T, datetime] | None:
     """An outreach view read as `body`, the model of its view, and when outreach computed it."""
     row = await connection.fetchrow(
-        "SELECT body, computed_at FROM gateway.outreach_views WHERE key = $1", key
+        "SELECT body, computed_at FROM outreach_views WHERE key = $1", key
     )
     return (body.validate_json(row["body"]), row["computed_at"]) if row else None
 
@@ -373,13 +381,13 @@ async def outreach_lines(
     None before it published anything)."""
     in_period = "AND period = $2" if period is not None else "AND $2::text IS NULL"
     rows = await connection.fetch(
-        f"""SELECT body, computed_at FROM gateway.outreach_views
+        f"""SELECT body, computed_at FROM outreach_views
             WHERE view = $1 {in_period} AND body <> 'null'::jsonb ORDER BY {LINE_ORDER[view]}""",
         view,
         period,
     )
     computed_at = max((row["computed_at"] for row in rows), default=None) or (
-        await connection.fetchval("SELECT max(computed_at) FROM gateway.outreach_views")
+        await connection.fetchval("SELECT max(computed_at) FROM outreach_views")
     )
     if computed_at is None:
         return None
@@ -391,8 +399,8 @@ async def lecture_stats(connection: asyncpg.Connection, year: int) -> dict[str, 
     rows = await connection.fetch(
         """SELECT l.lecture_id, l.module, l.theme, l.delivered_by, m.name AS speaker_name,
                   to_char(l.delivered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
-                  (SELECT count(*) FROM gateway.attendances a WHERE a.lecture_id = l.lecture_id) AS attendances
-           FROM gateway.lectures l LEFT JOIN gateway.members m ON m.member_id = l.delivered_by
+                  (SELECT count(*) FROM attendances a WHERE a.lecture_id = l.lecture_id) AS attendances
+           FROM lectures l LEFT JOIN members m ON m.member_id = l.delivered_by
            WHERE l.delivered_at IS NOT NULL
              AND extract(year FROM l.delivered_at AT TIME ZONE 'Asia/Shanghai') = $1
            ORDER BY l.lecture_id""",
@@ -434,7 +442,7 @@ async def kpis(
 ) -> list[dict[str, Any]]:
     """Reported KPIs: the latest per (subject, metric, period) by time, with the history."""
     rows = await connection.fetch(
-        """SELECT * FROM gateway.kpis
+        """SELECT * FROM kpis
            WHERE ($1::text IS NULL OR subject_type = $1) AND ($2::text IS NULL OR subject_id = $2)
              AND ($3::text IS NULL OR metric = $3) AND ($4::text IS NULL OR period = $4)
            ORDER BY subject_type, subject_id, metric, period, reported_at DESC, source DESC, id DESC""",
@@ -473,7 +481,7 @@ async def tasks(
     kind: str | None = None,
 ) -> list[Task]:
     rows = await connection.fetch(
-        """SELECT body FROM gateway.tasks
+        """SELECT body FROM tasks
            WHERE ($1::text IS NULL OR assignee_id = $1) AND ($2::text IS NULL OR status = $2)
              AND ($3::text IS NULL OR kind = $3)
            ORDER BY due, task_id""",
@@ -488,7 +496,7 @@ async def talk_tasks(connection: asyncpg.Connection) -> list[Task]:
     """The notifier's talk tasks after violations that were not cancelled (retracted), soonest
     due first: the talks owed."""
     rows = await connection.fetch(
-        """SELECT body FROM gateway.tasks WHERE kind = 'talk' AND status <> 'cancelled'
+        """SELECT body FROM tasks WHERE kind = 'talk' AND status <> 'cancelled'
            ORDER BY due, task_id"""
     )
     return [Task.model_validate_json(row["body"]) for row in rows]
@@ -504,7 +512,7 @@ async def notifications(
     """Newest first, then by key: those after `after` (an index range), or else after the
     first `offset`; and the sort key of the last when there are more."""
     rows = await connection.fetch(
-        """SELECT updated_at, key, body FROM gateway.notifications
+        """SELECT updated_at, key, body FROM notifications
            WHERE ($1::text IS NULL OR recipient_id = $1)
              AND ($4::timestamptz IS NULL OR updated_at < $4 OR (updated_at = $4 AND key > $5))
            ORDER BY updated_at DESC, key LIMIT $2 OFFSET $3""",
@@ -519,5 +527,5 @@ async def notifications(
 
 
 async def bulletin(connection: asyncpg.Connection, month: str) -> Bulletin | None:
-    body = await connection.fetchval("SELECT body FROM gateway.bulletins WHERE month = $1", month)
+    body = await connection.fetchval("SELECT body FROM bulletins WHERE month = $1", month)
     return Bulletin.model_validate_json(body) if body else None

@@ -26,7 +26,7 @@ async def members(
         AND ($3::text IS NULL OR d.branch_id = $3)
         AND ($4::text IS NULL OR $4 = ANY(m.roles))
         AND ($5 = 'all' OR ({ACTIVE}) = ($5 = 'active'))"""
-    source = "gateway.members m LEFT JOIN gateway.departments d USING (department_id)"
+    source = "members m LEFT JOIN departments d USING (department_id)"
     params = (search or None, department_id or None, branch_id or None, role or None, status)
     total = await connection.fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *params)
     rows = await connection.fetch(
@@ -40,8 +40,8 @@ async def members(
 
 async def member(connection: asyncpg.Connection, member_id: str) -> dict[str, Any] | None:
     row = await connection.fetchrow(
-        f"""SELECT {MEMBER_COLUMNS} FROM gateway.members m
-            LEFT JOIN gateway.departments d USING (department_id)
+        f"""SELECT {MEMBER_COLUMNS} FROM members m
+            LEFT JOIN departments d USING (department_id)
             WHERE m.member_id = $1 AND m.registered_at > '-infinity'""",
         member_id,
     )
@@ -49,14 +49,12 @@ async def member(connection: asyncpg.Connection, member_id: str) -> dict[str, An
 
 
 async def organisation(connection: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
-    branches = await connection.fetch(
-        "SELECT branch_id, name FROM gateway.branches ORDER BY branch_id"
-    )
+    branches = await connection.fetch("SELECT branch_id, name FROM branches ORDER BY branch_id")
     departments = await connection.fetch(
         f"""SELECT d.department_id, d.name, d.branch_id, d.leader_id,
-                   (SELECT count(*) FROM gateway.members m
+                   (SELECT count(*) FROM members m
                     WHERE m.department_id = d.department_id AND {ACTIVE}) AS members
-            FROM gateway.departments d ORDER BY d.branch_id, d.department_id"""
+            FROM departments d ORDER BY d.branch_id, d.department_id"""
     )
     return {"branches": [dict(r) for r in branches],
             "departments": [dict(r) for r in departments]}  # fmt: skip
@@ -64,13 +62,13 @@ async def organisation(connection: asyncpg.Connection) -> dict[str, list[dict[st
 
 LECTURE_COLUMNS = """l.lecture_id, l.date, l.module, l.theme, l.title, l.speaker_id,
     l.delivered_at, l.delivered_by,
-    (SELECT count(*) FROM gateway.attendances a WHERE a.lecture_id = l.lecture_id) AS attendances"""
+    (SELECT count(*) FROM attendances a WHERE a.lecture_id = l.lecture_id) AS attendances"""
 
 
 async def lectures(connection: asyncpg.Connection, first: date, last: date) -> list[dict[str, Any]]:
     """Lectures scheduled for a day from `first` to `last`, latest first."""
     rows = await connection.fetch(
-        f"""SELECT {LECTURE_COLUMNS} FROM gateway.lectures l
+        f"""SELECT {LECTURE_COLUMNS} FROM lectures l
             WHERE l.date BETWEEN $1 AND $2 ORDER BY l.date DESC, l.lecture_id""",
         first,
         last,
@@ -80,12 +78,12 @@ async def lectures(connection: asyncpg.Connection, first: date, last: date) -> l
 
 async def lecture(connection: asyncpg.Connection, lecture_id: str) -> dict[str, Any] | None:
     row = await connection.fetchrow(
-        f"SELECT {LECTURE_COLUMNS} FROM gateway.lectures l WHERE l.lecture_id = $1", lecture_id
+        f"SELECT {LECTURE_COLUMNS} FROM lectures l WHERE l.lecture_id = $1", lecture_id
     )
     if row is None:
         return None
     attendees = await connection.fetch(
-        """SELECT member_id, attended_at AS at FROM gateway.attendances
+        """SELECT member_id, attended_at AS at FROM attendances
            WHERE lecture_id = $1 ORDER BY attended_at, member_id""",
         lecture_id,
     )
@@ -97,11 +95,11 @@ async def actions(
 ) -> tuple[int, list[dict[str, Any]]]:
     where = "($1::text[] = '{}' OR type = ANY($1)) AND ($2::text IS NULL OR actor = $2)"
     total = await connection.fetchval(
-        f"SELECT count(*) FROM gateway.dashboard_actions WHERE {where}", types, actor
+        f"SELECT count(*) FROM dashboard_actions WHERE {where}", types, actor
     )
     rows = await connection.fetch(
         f"""SELECT id, type, subject, time, actor, actorrole, data::text AS data
-            FROM gateway.dashboard_actions WHERE {where}
+            FROM dashboard_actions WHERE {where}
             ORDER BY time DESC, id LIMIT $3 OFFSET $4""",
         types, actor, limit, offset,
     )  # fmt: skip

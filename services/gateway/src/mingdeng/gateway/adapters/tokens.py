@@ -35,6 +35,8 @@ def issue_token(secret: str, principal: Principal, ttl: timedelta) -> str:
         claims["source"] = principal.source
     if principal.agency != DEFAULT_AGENCY:
         claims["agency"] = principal.agency
+    if principal.committee is not None:
+        claims["committee"] = principal.committee
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -55,7 +57,12 @@ def _verified(secret: str, token: str) -> tuple[Principal, float]:
     agency = claims.get("agency", DEFAULT_AGENCY)
     if (problem := agency_id_problem(agency)) is not None:
         raise InvalidToken(problem)
-    principal = Principal(subject=str(claims["sub"]), role=role, source=source, agency=agency)
+    committee = claims.get("committee")
+    if committee is not None and (role != "admin" or not isinstance(committee, str)):
+        raise InvalidToken("only an admin token names a committee")
+    principal = Principal(
+        subject=str(claims["sub"]), role=role, source=source, agency=agency, committee=committee
+    )
     return principal, float(claims["exp"])
 
 

@@ -52,9 +52,9 @@ async def violations(
         """v.violation_id, v.member_id, v.rule, v.description, v.inspector_id, v.time,
            r.time AS retracted_at, r.reason AS retraction_reason,
            latest.appeal_id, latest.status AS appeal_status""",
-        """gateway.violations v
-           LEFT JOIN gateway.retractions r USING (violation_id)
-           LEFT JOIN LATERAL (SELECT a.appeal_id, a.status FROM gateway.appeals a
+        """violations v
+           LEFT JOIN retractions r USING (violation_id)
+           LEFT JOIN LATERAL (SELECT a.appeal_id, a.status FROM appeals a
                               WHERE a.violation_id = v.violation_id
                               ORDER BY a.filed_at DESC, a.appeal_id LIMIT 1) latest ON true""",
         f"{MEMBERS.format(column='v.member_id')} AND ($2::text IS NULL OR v.member_id = $2)",
@@ -69,7 +69,7 @@ async def appeals(
 ) -> Found:  # fmt: skip
     return await _page(
         connection, APPEAL_COLUMNS,
-        "gateway.appeals a LEFT JOIN gateway.violations v USING (violation_id)",
+        "appeals a LEFT JOIN violations v USING (violation_id)",
         f"""{MEMBERS.format(column="a.member_id")}
             AND ($2::text IS NULL OR a.member_id = $2) AND ($3::text IS NULL OR a.status = $3)
             AND ($4::text IS NULL OR a.appeal_id = $4)""",
@@ -83,7 +83,7 @@ async def reports(
     status: str | None, limit: int, offset: int, report_id: str | None = None,
 ) -> Found:  # fmt: skip
     return await _page(
-        connection, "*", "gateway.reports",
+        connection, "*", "reports",
         f"""{MEMBERS.format(column="member_id")}
             AND ($2::text IS NULL OR member_id = $2) AND ($3::text IS NULL OR status = $3)
             AND ($4::text IS NULL OR report_id = $4)""",
@@ -97,7 +97,7 @@ async def talks(
     limit: int, offset: int,
 ) -> Found:  # fmt: skip
     return await _page(
-        connection, "talk_id, host_id, member_id, category, reason, note, time", "gateway.talks",
+        connection, "talk_id, host_id, member_id, category, reason, note, time", "talks",
         f"{MEMBERS.format(column='member_id')} AND time >= $2 AND time < $3",
         "time DESC, talk_id",
         (among, start, end), limit, offset,
@@ -109,7 +109,7 @@ async def talks_by_category(
 ) -> dict[str, int]:
     """How many talks of each category (person-times)."""
     rows = await connection.fetch(
-        f"""SELECT category, count(*) AS held FROM gateway.talks
+        f"""SELECT category, count(*) AS held FROM talks
             WHERE {MEMBERS.format(column="member_id")} AND time >= $2 AND time < $3
             GROUP BY category""",
         among, start, end,
@@ -122,7 +122,7 @@ async def retracted(
 ) -> dict[str, datetime]:
     """Which of these violations were retracted, and when."""
     rows = await connection.fetch(
-        "SELECT violation_id, time FROM gateway.retractions WHERE violation_id = ANY($1::text[])",
+        "SELECT violation_id, time FROM retractions WHERE violation_id = ANY($1::text[])",
         violation_ids,
     )
     return {row["violation_id"]: row["time"] for row in rows}
@@ -130,7 +130,7 @@ async def retracted(
 
 async def read_until(connection: asyncpg.Connection, member_id: str) -> datetime | None:
     found: datetime | None = await connection.fetchval(
-        "SELECT read_until FROM gateway.inbox_reads WHERE member_id = $1", member_id
+        "SELECT read_until FROM inbox_reads WHERE member_id = $1", member_id
     )
     return found
 
@@ -140,7 +140,7 @@ async def messages(
 ) -> list[Notification]:
     """The member's messages, login codes aside, newest first."""
     rows = await connection.fetch(
-        f"""SELECT body FROM gateway.notifications WHERE recipient_id = $1 AND {NOT_A_CODE}
+        f"""SELECT body FROM notifications WHERE recipient_id = $1 AND {NOT_A_CODE}
             ORDER BY (body->>'created_at')::timestamptz DESC, key LIMIT $2 OFFSET $3""",
         member_id, limit, offset,
     )  # fmt: skip
@@ -150,7 +150,7 @@ async def messages(
 async def unread(connection: asyncpg.Connection, member_id: str, since: datetime | None) -> int:
     """The member's messages (login codes aside) recorded after `since`."""
     count: int = await connection.fetchval(
-        """SELECT count(*) FROM gateway.notifications
+        """SELECT count(*) FROM notifications
            WHERE recipient_id = $1 AND body->>'rule' <> 'login_code'
              AND ($2::timestamptz IS NULL OR (body->>'created_at')::timestamptz > $2)""",
         member_id, since,

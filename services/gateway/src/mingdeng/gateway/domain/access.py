@@ -16,7 +16,9 @@ class Principal:
     subject: str  # a member id, or a client id for publishers
     role: Role
     source: str | None = None  # publishers only: the one `source` they may publish
-    agency: str = DEFAULT_AGENCY  # publishers: the one agency they publish for
+    agency: str = DEFAULT_AGENCY  # the agency whose data it reads; publishers: publish for
+    # a 机关工委 admin's: the committee whose every agency it may switch to (as an admin)
+    committee: str | None = None
 
 
 @dataclass(frozen=True)

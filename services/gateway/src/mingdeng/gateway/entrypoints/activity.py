@@ -12,7 +12,8 @@ from fastapi.responses import StreamingResponse
 
 from mingdeng.contracts.periods import PERIOD_PATTERN
 from mingdeng.gateway.adapters import repository
-from mingdeng.gateway.adapters.projector import SCORE_CHANNEL
+from mingdeng.gateway.adapters.agency_schemas import schema_of
+from mingdeng.gateway.adapters.read_models.scores import score_channel
 from mingdeng.gateway.domain.access import Scope, scope_of
 from mingdeng.gateway.entrypoints.answers import Kpis, LectureStats
 from mingdeng.gateway.entrypoints.deps import (
@@ -85,7 +86,8 @@ def _visible(scope: Scope, subject_type: str, subject_id: str) -> bool:
 async def stream(
     request: Request, viewer: Viewer, org: Organisation, connection: Connection
 ) -> StreamingResponse:
-    """Server-sent events (`event: score`) as indices change, for the viewer's part of the bureau."""
+    """Server-sent events (`event: score`) as indices change, for the viewer's part of the
+    bureau: its agency's channel only."""
     scope = scope_of(viewer, org)
     dsn = settings_of(request).postgres.dsn
 
@@ -102,7 +104,7 @@ async def stream(
             if not changes.full():
                 changes.put_nowait(payload)
 
-        await listener.add_listener(SCORE_CHANNEL, on_change)
+        await listener.add_listener(score_channel(schema_of(viewer.agency)), on_change)
         try:
             yield ": connected\n\n"
             while True:  # a client gone is noticed at the next write, a keepalive at the latest

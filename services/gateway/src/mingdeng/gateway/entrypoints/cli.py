@@ -7,6 +7,7 @@ from datetime import timedelta
 import uvicorn
 
 from mingdeng.contracts.agency import DEFAULT_AGENCY, agency_id_problem, agency_of_source
+from mingdeng.gateway.adapters.agency_schemas import migrate_agency_schemas
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, forget_projections
 from mingdeng.gateway.adapters.tokens import issue_token
 from mingdeng.gateway.domain.access import ROLES, Principal
@@ -30,6 +31,36 @@ async def rebuild(settings: GatewaySettings) -> None:
     print("read models emptied; the projector rebuilds them from offset 0 when the gateway starts")
 
 
+async def committee_admin(settings: GatewaySettings, args: argparse.Namespace) -> None:
+    """A 机关工委 admin signs in with its phone number (its code is sent to the number as a
+    member of some agency) and sees every agency of its committee's tree as their admin."""
+    connection = await postgres_connection(settings.postgres.dsn)
+    try:
+        if args.action == "add":
+            await connection.execute(
+                """INSERT INTO gateway.committee_admins (committee_id, phone, name)
+                   VALUES ($1, $2, $3) ON CONFLICT (committee_id, phone)
+                   DO UPDATE SET name = EXCLUDED.name""",
+                args.committee,
+                args.phone,
+                args.name,
+            )
+        elif args.action == "remove":
+            await connection.execute(
+                "DELETE FROM gateway.committee_admins WHERE committee_id = $1 AND phone = $2",
+                args.committee,
+                args.phone,
+            )
+        for row in await connection.fetch(
+            """SELECT phone, name, granted_at FROM gateway.committee_admins
+               WHERE committee_id = $1 ORDER BY phone""",
+            args.committee,
+        ):
+            print(f"{args.committee}\t{row['phone']}\t{row['name']}\t{row['granted_at']:%Y-%m-%d}")
+    finally:
+        await connection.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="mingdeng-gateway")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,15 +76,25 @@ def main() -> None:
     token.add_argument("--source", help="publishers: the one source they publish")
     token.add_argument(
         "--agency",
-        help="publishers: the one agency they publish for (by default the source's: "
-        "/agencies/{agency}/… or else the default agency; docs/events.md)",
+        help="the agency whose data the token reads; publishers: the one agency they publish "
+        "for (by default the source's: /agencies/{agency}/… or else the default agency)",
     )
+    admins = commands.add_parser(
+        "committee-admin", help="grant or withdraw a 机关工委 admin (docs/operations.md)"
+    )
+    admins.add_argument("action", choices=("add", "remove", "list"))
+    admins.add_argument("--committee", required=True, help="the 机关工委's id (gateway.agencies)")
+    admins.add_argument("--phone", help="the admin's phone number (add, remove)")
+    admins.add_argument("--name", default="机关工委管理员", help="add: the name the pages show")
     token.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
     configure_logging("gateway")
     settings = GatewaySettings()
     if args.command == "prestart":
         asyncio.run(prestart(settings.postgres.dsn, "gateway", MIGRATIONS))
+        asyncio.run(migrate_agency_schemas(settings.postgres.dsn))
+    elif args.command == "committee-admin":
+        asyncio.run(committee_admin(settings, args))
     elif args.command == "token":
         if args.role == "publisher" and not args.source:
             parser.error("a publisher token needs --source")

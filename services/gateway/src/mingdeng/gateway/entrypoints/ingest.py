@@ -316,7 +316,7 @@ async def event_state(
         raise Problem(422, "Source needed", "name the event's source: ?source=/systems/…")
     if publisher.role == "publisher" and source != publisher.source:
         raise Problem(403, "Forbidden", f"this token reads events of {publisher.source} only")
-    found = await repository.event_status(connection, source, event_id)
+    found = await repository.event_status(connection, publisher.agency, source, event_id)
     if found is None:
         raise Problem(404, "Unknown event", f"no event {event_id!r} from {source}")
     return EventState.model_validate(found)

@@ -79,9 +79,7 @@ def install(app: FastAPI, settings: GatewaySettings) -> None:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as state:
-            codes = LoginCodes(
-                settings.jwt_secret.get_secret_value(), settings.kafka, agency=settings.agency
-            )
+            codes = LoginCodes(settings.jwt_secret.get_secret_value(), settings.kafka)
             await codes.start()
             app.state.login_codes = codes
             try:

@@ -16,7 +16,7 @@ from mingdeng.gateway.entrypoints.answers import (
 )
 from mingdeng.gateway.entrypoints.ingest import EventState
 from mingdeng.gateway.web import labels
-from mingdeng.gateway.web.actions import SOURCE as DASHBOARD
+from mingdeng.gateway.web.actions import source_here
 from mingdeng.gateway.web.reads import Api
 
 SCORING = "/mingdeng/scoring"  # the source of the closes scoring issues itself
@@ -61,7 +61,7 @@ async def check(api: Api, quarter: str, now: datetime, *, details: bool) -> Clos
     final = found is not None and found.status == "final"
     pending = None
     if not final:
-        for source, who in ((DASHBOARD, "机关党办"), (SCORING, "系统自动")):
+        for source, who in ((source_here(), "机关党办"), (SCORING, "系统自动")):
             state = await api.find(
                 EventState, f"/v1/events/{close_id(quarter)}", {"source": source}
             )

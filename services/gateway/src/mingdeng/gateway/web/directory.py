@@ -81,15 +81,11 @@ class Directory:
 
 
 async def read_directory(connection: asyncpg.Connection) -> Directory:
-    members = await connection.fetch("SELECT member_id, name, department_id FROM gateway.members")
-    departments = await connection.fetch(
-        "SELECT department_id, name, branch_id FROM gateway.departments"
-    )
-    branches = await connection.fetch("SELECT branch_id, name FROM gateway.branches")
-    households = await connection.fetch(
-        "SELECT household_id, head_name, village FROM gateway.households"
-    )
-    lectures = await connection.fetch("SELECT lecture_id, date, title FROM gateway.lectures")
+    members = await connection.fetch("SELECT member_id, name, department_id FROM members")
+    departments = await connection.fetch("SELECT department_id, name, branch_id FROM departments")
+    branches = await connection.fetch("SELECT branch_id, name FROM branches")
+    households = await connection.fetch("SELECT household_id, head_name, village FROM households")
+    lectures = await connection.fetch("SELECT lecture_id, date, title FROM lectures")
     return Directory(
         members={r["member_id"]: Person(r["name"], r["department_id"]) for r in members},
         departments={

@@ -52,7 +52,7 @@ async def import_template(
     names = await api.directory()
     async with request.app.state.pool.acquire() as connection:
         active = await connection.fetch(
-            "SELECT member_id FROM gateway.active_members ORDER BY department_id, name"
+            "SELECT member_id FROM active_members ORDER BY department_id, name"
         )
     roster = sheets.Reference(
         "党员名册", ("党员编号", "姓名", "科室"),
@@ -75,8 +75,8 @@ def _most_rows(request: Request) -> int:
 
 async def _known(request: Request) -> sheets.Known:
     async with request.app.state.pool.acquire() as connection:
-        members = await connection.fetch("SELECT member_id FROM gateway.active_members")
-        lectures = await connection.fetch("SELECT lecture_id FROM gateway.lectures")
+        members = await connection.fetch("SELECT member_id FROM active_members")
+        lectures = await connection.fetch("SELECT lecture_id FROM lectures")
     return sheets.Known(
         members=frozenset(r["member_id"] for r in members),
         lectures=frozenset(r["lecture_id"] for r in lectures),

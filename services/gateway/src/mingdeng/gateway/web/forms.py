@@ -20,7 +20,7 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from mingdeng.gateway.domain.access import Principal
-from mingdeng.gateway.web.actions import SOURCE
+from mingdeng.gateway.web.actions import source_here
 from mingdeng.gateway.web.reads import PageError
 from mingdeng.gateway.web.session import csrf_ok
 
@@ -77,7 +77,7 @@ async def refuse_if_submitted(connection: asyncpg.Connection, event_ids: Iterabl
     """A `PageError` when an event of this form was already published (a double submit)."""
     found = await connection.fetchval(
         "SELECT count(*) FROM gateway.accepted_events WHERE source = $1 AND id = ANY($2)",
-        SOURCE,
+        source_here(),
         list(event_ids),
     )
     if found:

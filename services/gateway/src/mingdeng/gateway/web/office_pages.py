@@ -187,7 +187,7 @@ async def new_member(request: Request, viewer: Admin, api: ViewerApi) -> Respons
 
 async def _member_ids(request: Request) -> list[str]:
     async with request.app.state.pool.acquire() as connection:
-        rows = await connection.fetch("SELECT member_id FROM gateway.members")
+        rows = await connection.fetch("SELECT member_id FROM members")
     return [r["member_id"] for r in rows]
 
 
@@ -630,14 +630,14 @@ async def _checked_sign_in(request: Request, lecture_id: str, code: str, viewer:
     event_id = sheets.KINDS["attendance"].event_id(data)
     async with request.app.state.pool.acquire() as connection:
         active = await connection.fetchval(
-            "SELECT true FROM gateway.active_members WHERE member_id = $1", viewer.subject
+            "SELECT true FROM active_members WHERE member_id = $1", viewer.subject
         )
         signed = await connection.fetchval(
-            """SELECT coalesce((SELECT attended_at FROM gateway.attendances
+            """SELECT coalesce((SELECT attended_at FROM attendances
                                 WHERE lecture_id = $1 AND member_id = $2),
                                (SELECT accepted_at FROM gateway.accepted_events
                                 WHERE source = $3 AND id = $4))""",
-            lecture_id, viewer.subject, actions.SOURCE, event_id,
+            lecture_id, viewer.subject, actions.source_of(viewer.agency), event_id,
         )  # fmt: skip
     if not active:
         raise PageError(403, "您不是在册党员，不能签到。")
@@ -728,7 +728,7 @@ async def log_violation(
     if member_id:
         async with request.app.state.pool.acquire() as connection:
             active = await connection.fetchval(
-                "SELECT true FROM gateway.active_members WHERE member_id = $1", member_id
+                "SELECT true FROM active_members WHERE member_id = $1", member_id
             )
         if not active:
             errors["member_id"] = "没有这位在册党员，请从列表中选择"

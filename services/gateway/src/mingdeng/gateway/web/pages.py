@@ -6,22 +6,25 @@ from __future__ import annotations
 import json
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import asyncpg
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from mingdeng.contracts import events as ev
+from mingdeng.contracts.agency import DEFAULT_AGENCY, agency_id_problem
 from mingdeng.contracts.conduct import TEN_RULES
 from mingdeng.contracts.derived import Task, YearTopTen
 from mingdeng.contracts.errors import InvalidEvent
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.gateway.adapters import work
+from mingdeng.gateway.adapters.agency_schemas import current_agency
 from mingdeng.gateway.adapters.ingestion import Accepted, Conflict, Unavailable
 from mingdeng.gateway.domain.access import Principal, Role
 from mingdeng.gateway.entrypoints import activity
@@ -47,14 +50,24 @@ from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, close_check, labels, people
 from mingdeng.gateway.web.evidence import evidence
 from mingdeng.gateway.web.forms import form_checked
-from mingdeng.gateway.web.login import Account, LoginCodes, TooManyRequests
+from mingdeng.gateway.web.login import (
+    COMMITTEE_ADMIN_SUBJECT,
+    Account,
+    Choice,
+    LoginCodes,
+    TooManyRequests,
+    choices,
+    committee_agencies,
+)
 from mingdeng.gateway.web.reads import SCREEN, Api, PageError, ScreenApi, ViewerApi
 from mingdeng.gateway.web.session import (
     PAGE_ROLES,
+    choosing,
     csrf_token,
     end_session,
     keep_csrf,
     signed_in,
+    start_choosing,
     start_session,
 )
 
@@ -91,7 +104,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         request,
         template,
         {"viewer": viewer, "account": account, "roles": roles, "csrf": csrf_token(request),
-         "home": HOME, "unread": getattr(request.state, "unread", 0), **context},
+         "home": HOME, "unread": getattr(request.state, "unread", 0),
+         "agencies": getattr(request.state, "agencies", ()), **context},
         status_code=status,
     )  # fmt: skip
     keep_csrf(request, response)
@@ -116,6 +130,10 @@ def requires(*roles: Role):  # type: ignore[no-untyped-def]
             request.state.account = await LoginCodes.account_of(connection, viewer.subject)
             request.state.unread = await work.unread(
                 connection, viewer.subject, await work.read_until(connection, viewer.subject)
+            )
+        if viewer.committee is not None:  # the top bar's agency switcher
+            request.state.agencies = await committee_agencies(
+                request.app.state.pool, viewer.committee
             )
         return viewer
 
@@ -220,38 +238,108 @@ async def login(
 ) -> Response:
     form_checked(request, csrf)
     phone, after_login = phone.strip().replace(" ", ""), return_to(after)
-    account = await _codes(request).verify(request.app.state.pool, phone, code)
-    if account is None:
+    places = await _codes(request).verify(request.app.state.pool, phone, code)
+    if not places:
         return page(
             request, "login.html", 401, title="登录", step="code", phone=phone,
             sentence="验证码不正确或已过期，请重新输入或重新获取。", after=after_login,
         )  # fmt: skip
-    return _signed_in_as(request, account, after=after_login)
+    if len(places) == 1:
+        return await _signed_in_at(request, places[0], after=after_login)
+    response = page(
+        request, "login_choose.html", title="选择登录单位", choices=places, after=after_login
+    )
+    start_choosing(request, response, phone)
+    return response
+
+
+@router.post("/login/agency")
+async def login_at(
+    request: Request,
+    place: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+    after: Annotated[str, Form()] = "",
+) -> Response:
+    """The place a number registered in several agencies (or a 机关工委 admin) chose."""
+    form_checked(request, csrf)
+    phone = choosing(request)
+    if phone is None:
+        raise PageError(401, "选择单位的时间已过，请重新获取验证码登录。")
+    async with request.app.state.pool.acquire() as connection, connection.transaction():
+        places = await choices(connection, phone)
+    chosen = next((each for each in places if each.value == place), None)
+    if chosen is None:
+        raise PageError(403, "该手机号码没有在这个单位登记。")
+    return await _signed_in_at(request, chosen, after=return_to(after))
+
+
+async def _signed_in_at(request: Request, place: Choice, after: str | None = None) -> Response:
+    if place.committee_id is not None:
+        viewer = Principal(
+            COMMITTEE_ADMIN_SUBJECT, "admin", agency=place.agency_id, committee=place.committee_id
+        )
+        response = RedirectResponse(after or HOME["admin"], status_code=303)
+        start_session(request, response, viewer)
+        return response
+    assert place.member_id is not None
+    token = current_agency.set(place.agency_id)
+    try:
+        async with request.app.state.pool.acquire() as connection:
+            account = await LoginCodes.account_of(connection, place.member_id)
+    finally:
+        current_agency.reset(token)
+    if account is None:
+        raise PageError(403, "该成员已不在册。")
+    return _signed_in_as(request, account, place.agency_id, after=after)
 
 
 def _signed_in_as(
-    request: Request, account: Account, role: str | None = None, after: str | None = None
+    request: Request,
+    account: Account,
+    agency: str,
+    role: str | None = None,
+    after: str | None = None,
 ) -> Response:
     """Signed in, on to the page asked for before (`after`), or else to the role's home."""
     roles = [r for r in PAGE_ROLES if r in account.roles]
     chosen = role if role in roles else roles[0]
     response = RedirectResponse(after or HOME[chosen], status_code=303)
-    start_session(request, response, account.member_id, chosen)
+    start_session(request, response, Principal(account.member_id, chosen, agency=agency))
     return response
 
 
 @router.get("/login/dev")
-async def development_login(request: Request, member_id: str, role: str | None = None) -> Response:
+async def development_login(
+    request: Request,
+    member_id: str | None = None,
+    role: str | None = None,
+    agency: str = DEFAULT_AGENCY,
+    committee: str | None = None,
+) -> Response:
     """Development only (MINGDENG_GATEWAY_ENVIRONMENT=development, as under `make up`): sign in
-    as a registered member without a code."""
+    as a registered member of `agency` without a code, or (`committee`) as that 机关工委's admin."""
     settings: GatewaySettings = request.app.state.settings
     if settings.environment != "development":
         raise PageError(404, "此页面不存在。")
-    async with request.app.state.pool.acquire() as connection:
-        account = await LoginCodes.account_of(connection, member_id)
+    if committee is not None:
+        tree = await committee_agencies(request.app.state.pool, committee)
+        if not tree:
+            raise PageError(404, f"机关工委 {committee} 下没有登记的单位。")
+        place = Choice(tree[0][0], tree[0][1], "机关工委管理员", committee_id=committee)
+        return await _signed_in_at(request, place)
+    if agency_id_problem(agency) is not None or member_id is None:
+        raise PageError(404, "没有这个单位或成员。")
+    token = current_agency.set(agency)
+    try:
+        async with request.app.state.pool.acquire() as connection:
+            account = await LoginCodes.account_of(connection, member_id)
+    except asyncpg.UndefinedTableError:
+        account = None  # an agency without any record yet
+    finally:
+        current_agency.reset(token)
     if account is None:
         raise PageError(404, f"没有在册的成员 {member_id}。")
-    return _signed_in_as(request, account, role)
+    return _signed_in_as(request, account, agency, role)
 
 
 @router.post("/role")
@@ -266,7 +354,26 @@ async def switch_role(
         account = await LoginCodes.account_of(connection, viewer.subject)
     if account is None or role not in account.roles:
         raise PageError(403, "您没有这个身份。")
-    return _signed_in_as(request, account, role)
+    return _signed_in_as(request, account, viewer.agency, role)
+
+
+@router.post("/agency")
+async def switch_agency(
+    request: Request,
+    viewer: AnyViewer,
+    agency: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """A 机关工委 admin goes to another agency of its committee's tree (the top bar's 切换单位)."""
+    form_checked(request, csrf)
+    if viewer.committee is None:
+        raise PageError(403, "只有机关工委管理员可以切换单位。")
+    tree = {each for each, _ in await committee_agencies(request.app.state.pool, viewer.committee)}
+    if agency not in tree:
+        raise PageError(403, "该单位不在本机关工委管辖范围内。")
+    response = RedirectResponse(HOME["admin"], status_code=303)
+    start_session(request, response, replace(viewer, agency=agency))
+    return response
 
 
 @router.post("/logout")

@@ -11,7 +11,7 @@ async def home_addresses(pool: asyncpg.Pool, member_ids: set[str]) -> dict[str, 
     """The registered family address of each of `member_ids` that has one."""
     async with pool.acquire() as connection:
         rows = await connection.fetch(
-            """SELECT member_id, home_address FROM gateway.members
+            """SELECT member_id, home_address FROM members
                 WHERE member_id = ANY($1::text[]) AND home_address IS NOT NULL""",
             sorted(member_ids),
         )

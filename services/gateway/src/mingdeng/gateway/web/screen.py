@@ -52,8 +52,8 @@ async def lectures_by_month(pool: asyncpg.Pool, first: str) -> dict[str, tuple[i
         rows = await connection.fetch(
             """SELECT to_char(l.delivered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
                       count(DISTINCT l.lecture_id) AS lectures, count(a.member_id) AS attendances
-                 FROM gateway.lectures l
-                 LEFT JOIN gateway.attendances a ON a.lecture_id = l.lecture_id
+                 FROM lectures l
+                 LEFT JOIN attendances a ON a.lecture_id = l.lecture_id
                 WHERE l.delivered_at IS NOT NULL
                   AND to_char(l.delivered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') >= $1
                 GROUP BY 1""",
@@ -66,8 +66,8 @@ async def structure(pool: asyncpg.Pool, today: date) -> tuple[dict[str, int], di
     """Active members: party members or not; party members by age (those with a birth date)."""
     async with pool.acquire() as connection:
         rows = await connection.fetch(
-            "SELECT m.party_member, m.born_on FROM gateway.active_members a"
-            " JOIN gateway.members m USING (member_id)"
+            "SELECT m.party_member, m.born_on FROM active_members a"
+            " JOIN members m USING (member_id)"
         )
     kinds = {"中共党员": 0, "其他干部职工": 0}
     ages = {"35岁及以下": 0, "36至45岁": 0, "46至55岁": 0, "56岁及以上": 0}
@@ -87,20 +87,20 @@ async def feed(pool: asyncpg.Pool) -> list[FeedItem]:
     async with pool.acquire() as connection:
         rows = await connection.fetch(
             """(SELECT l.delivered_at AS at, 'lecture' AS kind, m.name, l.title AS what,
-                       (SELECT count(*) FROM gateway.attendances a
+                       (SELECT count(*) FROM attendances a
                          WHERE a.lecture_id = l.lecture_id)::float8 AS value, '' AS unit
-                  FROM gateway.lectures l JOIN gateway.members m ON m.member_id = l.delivered_by
+                  FROM lectures l JOIN members m ON m.member_id = l.delivered_by
                  WHERE l.delivered_at IS NOT NULL ORDER BY l.delivered_at DESC LIMIT $1)
                UNION ALL
                (SELECT (t.body->>'done_at')::timestamptz, 'commendation', m.name,
                        t.body->>'cause', 0, ''
-                  FROM gateway.tasks t JOIN gateway.members m ON m.member_id = t.member_id
+                  FROM tasks t JOIN members m ON m.member_id = t.member_id
                  WHERE t.kind = 'commendation' AND t.status = 'done'
                    AND t.body->>'done_at' IS NOT NULL
                  ORDER BY 1 DESC LIMIT $1)
                UNION ALL
                (SELECT k.reported_at, 'kpi', k.period, k.metric, k.value, coalesce(k.unit, '')
-                  FROM gateway.kpis k WHERE k.subject_type = 'bureau'
+                  FROM kpis k WHERE k.subject_type = 'bureau'
                  ORDER BY k.reported_at DESC LIMIT 4)
                ORDER BY at DESC LIMIT $1""",
             FEED,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 
 from fastapi import Request, Response
@@ -22,6 +23,8 @@ from mingdeng.gateway.settings import GatewaySettings
 SESSION_COOKIE = "mingdeng_session"
 CSRF_COOKIE = "mingdeng_csrf"
 SESSION_TTL = timedelta(hours=8)
+CHOOSER_COOKIE = "mingdeng_choose"
+CHOOSER_TTL = timedelta(minutes=5)
 PAGE_ROLES: tuple[Role, ...] = ("admin", "secretary", "leader", "member")  # most first
 
 
@@ -52,8 +55,10 @@ def signed_in(request: Request) -> Principal | None:
     return principal if principal.role in PAGE_ROLES else None
 
 
-def start_session(request: Request, response: Response, member_id: str, role: Role) -> None:
-    token = issue_token(_secret(request).decode(), Principal(member_id, role), SESSION_TTL)
+def start_session(request: Request, response: Response, principal: Principal) -> None:
+    """Sign in as `principal`: a member of its agency in a role, or a 机关工委 admin acting as
+    the admin of one agency of its tree."""
+    token = issue_token(_secret(request).decode(), principal, SESSION_TTL)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -63,10 +68,38 @@ def start_session(request: Request, response: Response, member_id: str, role: Ro
         secure=_secure(request),
         path="/",
     )
+    response.delete_cookie(CHOOSER_COOKIE, path="/login")
+
+
+def start_choosing(request: Request, response: Response, phone: str) -> None:
+    """A number verified by its code that may sign in at more than one place: the chooser's
+    cookie (signed, five minutes, no token of the API) lets it choose where."""
+    until = int(time.time() + CHOOSER_TTL.total_seconds())
+    value = f"{phone}.{until}.{_signature(request, f'choose:{phone}:{until}')}"
+    response.set_cookie(
+        CHOOSER_COOKIE,
+        value,
+        max_age=int(CHOOSER_TTL.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/login",
+    )
+
+
+def choosing(request: Request) -> str | None:
+    """The verified number choosing where to sign in, or None."""
+    phone, _, rest = request.cookies.get(CHOOSER_COOKIE, "").partition(".")
+    until, _, signature = rest.partition(".")
+    if not phone or not until.isdigit() or int(until) < time.time():
+        return None
+    expected = _signature(request, f"choose:{phone}:{until}")
+    return phone if hmac.compare_digest(signature, expected) else None
 
 
 def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CHOOSER_COOKIE, path="/login")
 
 
 def _signature(request: Request, nonce: str) -> str:

@@ -14,7 +14,7 @@ from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadMode
 
 DASHBOARD = "/dashboard"
 ACTION = """
-    INSERT INTO gateway.dashboard_actions (id, type, subject, time, actor, actorrole, data)
+    INSERT INTO dashboard_actions (id, type, subject, time, actor, actorrole, data)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
                          $6::text[], $7::jsonb[])
     ON CONFLICT DO NOTHING"""

@@ -1,6 +1,6 @@
 """The agency tree (issue 25): every agency's newest registration (the stamp rule of the
-registry), whatever agency the projector serves otherwise (`PLATFORM_WIDE`): the 机关工委's
-commands read the whole tree (docs/operations.md, "Agencies")."""
+registry), in the platform's schema whatever agency the event is of: the 机关工委's commands
+and pages read the whole tree (docs/operations.md, "Agencies")."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from mingdeng.contracts.envelope import Event
 from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadModel
 from mingdeng.gateway.adapters.read_models.registry import later_stamp
-
-# inbound types the projector reads for every agency, not only the one it serves
-PLATFORM_WIDE = frozenset({ev.AgencyRegistered.event_type})
 
 AGENCY = f"""
     INSERT INTO gateway.agencies

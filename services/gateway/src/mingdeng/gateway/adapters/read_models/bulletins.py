@@ -8,7 +8,7 @@ from mingdeng.gateway.adapters.read_models.base import upserted
 READ_MODEL = upserted(
     "bulletins",
     Bulletin,
-    """INSERT INTO gateway.bulletins VALUES ($1, $2)
+    """INSERT INTO bulletins VALUES ($1, $2)
        ON CONFLICT (month) DO UPDATE SET body = EXCLUDED.body""",
     lambda bulletin: (bulletin.month, bulletin.model_dump_json()),
 )

@@ -55,7 +55,7 @@ class DeadLetterBatch(Batch):
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         if self._rows:
             await connection.executemany(
-                """INSERT INTO gateway.dead_letters (topic, partition, "offset", body, raw, reason)
+                """INSERT INTO dead_letters (topic, partition, "offset", body, raw, reason)
                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
                 self._rows,
             )

@@ -26,7 +26,7 @@ class StatusBatch(Batch):
         if not statuses:
             return set()
         await connection.execute(
-            """INSERT INTO gateway.event_status (source, id, status, late_for, body)
+            """INSERT INTO event_status (source, id, status, late_for, body)
                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
                ON CONFLICT (source, id) DO UPDATE SET status = EXCLUDED.status,
                    late_for = EXCLUDED.late_for, body = EXCLUDED.body, updated_at = now()""",
@@ -43,7 +43,7 @@ class StatusBatch(Batch):
         ]
         if fed:
             await connection.execute(
-                """INSERT INTO gateway.contributions
+                """INSERT INTO contributions
                        (quarter, level, subject_id, component, source, id, type)
                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                                         $5::text[], $6::text[], $7::text[])
@@ -53,8 +53,8 @@ class StatusBatch(Batch):
         replaced = [(r.source, r.id, s.source, s.id) for s in statuses for r in s.supersedes]
         if replaced:  # a correction takes the place of what it supersedes, component by component
             await connection.executemany(
-                """DELETE FROM gateway.contributions o
-                   USING gateway.contributions n
+                """DELETE FROM contributions o
+                   USING contributions n
                    WHERE o.source = $1 AND o.id = $2 AND n.source = $3 AND n.id = $4
                      AND (o.quarter, o.level, o.subject_id, o.component)
                        = (n.quarter, n.level, n.subject_id, n.component)""",

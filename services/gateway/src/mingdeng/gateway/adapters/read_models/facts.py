@@ -16,15 +16,15 @@ from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadMode
 from mingdeng.gateway.adapters.read_models.registry import later_stamp
 
 HOUSEHOLD = f"""
-    INSERT INTO gateway.households
+    INSERT INTO households
         (household_id, village, head_name, stamp, stamp_source, stamp_id)
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (household_id) DO UPDATE SET village = EXCLUDED.village,
         head_name = EXCLUDED.head_name, stamp = EXCLUDED.stamp,
         stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
-    WHERE {later_stamp("gateway.households", "stamp", "stamp_source", "stamp_id")}"""
+    WHERE {later_stamp("households", "stamp", "stamp_source", "stamp_id")}"""
 FACT = """
-    INSERT INTO gateway.event_facts (source, id, type, time, data)
+    INSERT INTO event_facts (source, id, type, time, data)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
     ON CONFLICT DO NOTHING"""
 

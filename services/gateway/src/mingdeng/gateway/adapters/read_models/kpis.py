@@ -34,7 +34,7 @@ class KpiBatch(EventBatch):
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         if self.reports:  # one statement for the batch
             await connection.execute(
-                """INSERT INTO gateway.kpis
+                """INSERT INTO kpis
                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
                                         $5::text[], $6::text[], $7::float8[], $8::text[],
                                         $9::timestamptz[])

@@ -42,29 +42,29 @@ class LectureBatch(EventBatch):
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         if self.schedules:
             await connection.executemany(
-                """INSERT INTO gateway.lectures
+                """INSERT INTO lectures
                        (lecture_id, date, module, theme, title, speaker_id, scheduled_at)
                    VALUES ($1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (lecture_id) DO UPDATE SET date = EXCLUDED.date,
                        module = EXCLUDED.module, theme = EXCLUDED.theme, title = EXCLUDED.title,
                        speaker_id = EXCLUDED.speaker_id, scheduled_at = EXCLUDED.scheduled_at
-                   WHERE gateway.lectures.scheduled_at IS NULL
-                      OR gateway.lectures.scheduled_at <= EXCLUDED.scheduled_at""",
+                   WHERE lectures.scheduled_at IS NULL
+                      OR lectures.scheduled_at <= EXCLUDED.scheduled_at""",
                 self.schedules,
             )
         if self.deliveries:
             await connection.executemany(
-                """INSERT INTO gateway.lectures (lecture_id, delivered_at, delivered_by)
+                """INSERT INTO lectures (lecture_id, delivered_at, delivered_by)
                    VALUES ($1, $2, $3)
                    ON CONFLICT (lecture_id) DO UPDATE SET delivered_at = EXCLUDED.delivered_at,
                        delivered_by = EXCLUDED.delivered_by
-                   WHERE gateway.lectures.delivered_at IS NULL
-                      OR gateway.lectures.delivered_at > EXCLUDED.delivered_at""",
+                   WHERE lectures.delivered_at IS NULL
+                      OR lectures.delivered_at > EXCLUDED.delivered_at""",
                 self.deliveries,
             )
         if self.attendances:  # one statement for the batch: there are many
             await connection.execute(
-                """INSERT INTO gateway.attendances
+                """INSERT INTO attendances
                    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
                    ON CONFLICT DO NOTHING""",
                 *map(list, zip(*self.attendances, strict=True)),

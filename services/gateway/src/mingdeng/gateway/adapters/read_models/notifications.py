@@ -8,10 +8,10 @@ from mingdeng.gateway.adapters.read_models.base import upserted
 READ_MODEL = upserted(
     "notifications",
     Notification,
-    """INSERT INTO gateway.notifications VALUES ($1, $2, $3, $4, $5)
+    """INSERT INTO notifications VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
            body = EXCLUDED.body
-       WHERE gateway.notifications.updated_at <= EXCLUDED.updated_at""",
+       WHERE notifications.updated_at <= EXCLUDED.updated_at""",
     lambda message: (
         message.key,
         message.recipient_id,

@@ -16,7 +16,7 @@ from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadMode
 NEWER = """(EXCLUDED.time, EXCLUDED.source COLLATE "C", EXCLUDED.id COLLATE "C")
     > ({table}.time, {table}.source COLLATE "C", {table}.id COLLATE "C")"""
 MEETING = f"""
-    INSERT INTO gateway.meetings (meeting_id, branch_id, kind, held_on, topic, minutes,
+    INSERT INTO meetings (meeting_id, branch_id, kind, held_on, topic, minutes,
         recorded_by, expected, attended, on_leave, absent, time, source, id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ON CONFLICT (meeting_id) DO UPDATE SET branch_id = EXCLUDED.branch_id,
@@ -25,21 +25,21 @@ MEETING = f"""
         expected = EXCLUDED.expected, attended = EXCLUDED.attended,
         on_leave = EXCLUDED.on_leave, absent = EXCLUDED.absent, time = EXCLUDED.time,
         source = EXCLUDED.source, id = EXCLUDED.id
-    WHERE {NEWER.format(table="gateway.meetings")}
+    WHERE {NEWER.format(table="meetings")}
     RETURNING true"""
-FORGET_PRESENCE = "DELETE FROM gateway.meeting_presence WHERE meeting_id = $1"
+FORGET_PRESENCE = "DELETE FROM meeting_presence WHERE meeting_id = $1"
 PRESENCE = """
-    INSERT INTO gateway.meeting_presence (meeting_id, member_id, presence, reason, held_on)
+    INSERT INTO meeting_presence (meeting_id, member_id, presence, reason, held_on)
     VALUES ($1, $2, $3, $4, $5)"""
 SECONDMENT = f"""
-    INSERT INTO gateway.secondments (secondment_id, member_id, post, campaign, from_on,
+    INSERT INTO secondments (secondment_id, member_id, post, campaign, from_on,
         until_on, time, source, id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (secondment_id) DO UPDATE SET member_id = EXCLUDED.member_id,
         post = EXCLUDED.post, campaign = EXCLUDED.campaign, from_on = EXCLUDED.from_on,
         until_on = EXCLUDED.until_on, time = EXCLUDED.time, source = EXCLUDED.source,
         id = EXCLUDED.id
-    WHERE {NEWER.format(table="gateway.secondments")}"""
+    WHERE {NEWER.format(table="secondments")}"""
 
 
 def presence_rows(data: ev.MeetingHeld) -> list[tuple[object, ...]]:

@@ -15,29 +15,29 @@ from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadModel
 
 ROUND = """
-    INSERT INTO gateway.health_card_rounds (round_id, title, questions, closes_on, opened_at)
+    INSERT INTO health_card_rounds (round_id, title, questions, closes_on, opened_at)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (round_id) DO UPDATE SET title = EXCLUDED.title, questions = EXCLUDED.questions,
         closes_on = EXCLUDED.closes_on, opened_at = EXCLUDED.opened_at
-    WHERE EXCLUDED.opened_at >= gateway.health_card_rounds.opened_at"""  # the newest word holds
+    WHERE EXCLUDED.opened_at >= health_card_rounds.opened_at"""  # the newest word holds
 CARD = """
-    INSERT INTO gateway.health_cards (round_id, member_id, answers, filled_at)
+    INSERT INTO health_cards (round_id, member_id, answers, filled_at)
     VALUES ($1, $2, $3, $4)
     ON CONFLICT (round_id, member_id) DO UPDATE SET answers = EXCLUDED.answers,
         filled_at = EXCLUDED.filled_at
-    WHERE gateway.health_cards.reviewed_at IS NULL"""
+    WHERE health_cards.reviewed_at IS NULL"""
 REVIEW = """
-    UPDATE gateway.health_cards SET reviewer_id = $3, comment = $4, reviewed_at = $5
+    UPDATE health_cards SET reviewer_id = $3, comment = $4, reviewed_at = $5
     WHERE round_id = $1 AND member_id = $2 AND reviewed_at IS NULL"""
 PAIRING = """
-    INSERT INTO gateway.branch_pairings (pairing_id, branch_id, partner, partner_kind, since, time)
+    INSERT INTO branch_pairings (pairing_id, branch_id, partner, partner_kind, since, time)
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (pairing_id) DO UPDATE SET branch_id = EXCLUDED.branch_id,
         partner = EXCLUDED.partner, partner_kind = EXCLUDED.partner_kind,
         since = EXCLUDED.since, time = EXCLUDED.time
-    WHERE EXCLUDED.time >= gateway.branch_pairings.time"""
+    WHERE EXCLUDED.time >= branch_pairings.time"""
 ACTIVITY = """
-    INSERT INTO gateway.pairing_activities (activity_id, pairing_id, held_on, title,
+    INSERT INTO pairing_activities (activity_id, pairing_id, held_on, title,
         participants, notes, time)
     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"""
 

@@ -24,49 +24,49 @@ RANK = """
         SELECT g.id, $4::integer + g.n::integer - 1 AS rank
         FROM unnest($5::text[]) WITH ORDINALITY AS g(id, n)),
     before AS (
-        SELECT k.id, k.rank FROM gateway.score_ranks k
+        SELECT k.id, k.rank FROM score_ranks k
         WHERE k.quarter = $1 AND k.level = $2 AND k.id = ANY($5::text[])),
     written AS (
-        INSERT INTO gateway.score_ranks AS k (quarter, level, id, rank, chunk)
+        INSERT INTO score_ranks AS k (quarter, level, id, rank, chunk)
         SELECT $1, $2, g.id, g.rank, $3 FROM given g
         ON CONFLICT (quarter, level, id) DO UPDATE SET rank = EXCLUDED.rank, chunk = EXCLUDED.chunk
         WHERE k.rank <> EXCLUDED.rank OR k.chunk <> EXCLUDED.chunk
         RETURNING k.id, k.rank),
     gone AS (
-        DELETE FROM gateway.score_ranks k
+        DELETE FROM score_ranks k
         WHERE k.quarter = $1 AND k.level = $2 AND k.chunk = $3
           AND NOT EXISTS (SELECT FROM given g WHERE g.id = k.id)
         RETURNING k.id),
     told AS (
-        SELECT pg_notify($6, json_build_object(
+        SELECT pg_notify($6 || current_schema(), json_build_object(
             'quarter', s.quarter, 'level', s.level, 'id', s.id,
             'name', s.body->>'name', 'department_id', s.department_id,
             'branch_id', s.branch_id, 'rank', w.rank,
             'index', (s.body->>'index')::float8, 'status', s.status)::text)
         FROM written w
         LEFT JOIN before b ON b.id = w.id
-        JOIN gateway.scores s ON (s.quarter, s.level, s.id) = ($1, $2, w.id)
+        JOIN scores s ON (s.quarter, s.level, s.id) = ($1, $2, w.id)
         WHERE b.rank IS DISTINCT FROM w.rank)
     SELECT (SELECT count(*) FROM told) AS told,
-           (SELECT count(*) FROM written w JOIN gateway.scores s
+           (SELECT count(*) FROM written w JOIN scores s
                ON (s.quarter, s.level, s.id) = ($1, $2, w.id)
             WHERE NOT EXISTS (SELECT FROM before b WHERE b.id = w.id)) AS entered,
-           (SELECT count(*) FROM gone g JOIN gateway.scores s
+           (SELECT count(*) FROM gone g JOIN scores s
                ON (s.quarter, s.level, s.id) = ($1, $2, g.id)) AS gone"""
 
 # $1 quarter, $2 level, $3 the chunks: the ranks they gave, and how many of those had a score
 FORGET = """
     WITH gone AS (
-        DELETE FROM gateway.score_ranks k
+        DELETE FROM score_ranks k
         WHERE k.quarter = $1 AND k.level = $2 AND k.chunk = ANY($3::integer[])
         RETURNING k.id)
-    SELECT count(*) FROM gone g JOIN gateway.scores s ON (s.quarter, s.level, s.id) = ($1, $2, g.id)"""
+    SELECT count(*) FROM gone g JOIN scores s ON (s.quarter, s.level, s.id) = ($1, $2, g.id)"""
 
 # $1 quarter, $2 level, $3 how many its ranking holds: the chunks that start beyond that
 STALE = """
-    SELECT DISTINCT k.chunk FROM gateway.score_ranks k
+    SELECT DISTINCT k.chunk FROM score_ranks k
     WHERE k.quarter = $1 AND k.level = $2 AND k.rank > $3
-      AND NOT EXISTS (SELECT FROM gateway.score_ranks o
+      AND NOT EXISTS (SELECT FROM score_ranks o
                       WHERE o.quarter = $1 AND o.level = $2 AND o.chunk = k.chunk
                         AND o.rank <= $3)"""
 

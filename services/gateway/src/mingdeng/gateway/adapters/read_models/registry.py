@@ -5,7 +5,7 @@ keeps the stamp (time, source, id) of the event it holds, and an event replaces 
 its stamp is later, compared as rows with the strings in code-point order (COLLATE "C", as
 Python compares them; a database's own collation may order them otherwise). A departure is
 kept beside the registration; a member is active while no departure is later than their
-registration (the view `gateway.active_members`, migration 0009). The upserts commute, so a
+registration (the view `active_members`, migration 0009). The upserts commute, so a
 batch writes each table with one pipelined statement.
 """
 
@@ -27,21 +27,21 @@ def later_stamp(table: str, column: str, source: str, event_id: str) -> str:
 
 
 BRANCH = f"""
-    INSERT INTO gateway.branches (branch_id, name, stamp, stamp_source, stamp_id)
+    INSERT INTO branches (branch_id, name, stamp, stamp_source, stamp_id)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (branch_id) DO UPDATE SET name = EXCLUDED.name, stamp = EXCLUDED.stamp,
         stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
-    WHERE {later_stamp("gateway.branches", "stamp", "stamp_source", "stamp_id")}"""
+    WHERE {later_stamp("branches", "stamp", "stamp_source", "stamp_id")}"""
 DEPARTMENT = f"""
-    INSERT INTO gateway.departments
+    INSERT INTO departments
         (department_id, name, branch_id, leader_id, stamp, stamp_source, stamp_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (department_id) DO UPDATE SET name = EXCLUDED.name,
         branch_id = EXCLUDED.branch_id, leader_id = EXCLUDED.leader_id, stamp = EXCLUDED.stamp,
         stamp_source = EXCLUDED.stamp_source, stamp_id = EXCLUDED.stamp_id
-    WHERE {later_stamp("gateway.departments", "stamp", "stamp_source", "stamp_id")}"""
+    WHERE {later_stamp("departments", "stamp", "stamp_source", "stamp_id")}"""
 MEMBER = f"""
-    INSERT INTO gateway.members (member_id, name, department_id, phone, roles, party_member,
+    INSERT INTO members (member_id, name, department_id, phone, roles, party_member,
                                  home_address, born_on, joined_party_on, position,
                                  registered_at, registered_source, registered_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -51,17 +51,25 @@ MEMBER = f"""
         born_on = EXCLUDED.born_on, joined_party_on = EXCLUDED.joined_party_on,
         position = EXCLUDED.position, registered_at = EXCLUDED.registered_at,
         registered_source = EXCLUDED.registered_source, registered_id = EXCLUDED.registered_id
-    WHERE {later_stamp("gateway.members", "registered_at", "registered_source", "registered_id")}"""
+    WHERE {later_stamp("members", "registered_at", "registered_source", "registered_id")}"""
 # a departure read before any registration keeps a row registered at '-infinity' (not active);
 # a registration fills it in, and the member is active if it is the later of the two
 DEPARTURE = f"""
-    INSERT INTO gateway.members (member_id, name, department_id, roles, party_member,
+    INSERT INTO members (member_id, name, department_id, roles, party_member,
                                  registered_at, left_at, left_source, left_id)
     VALUES ($1, $1, '', '{{}}', false, '-infinity', $2, $3, $4)
     ON CONFLICT (member_id) DO UPDATE SET left_at = EXCLUDED.left_at,
         left_source = EXCLUDED.left_source, left_id = EXCLUDED.left_id
-    WHERE gateway.members.left_at IS NULL
-       OR {later_stamp("gateway.members", "left_at", "left_source", "left_id")}"""
+    WHERE members.left_at IS NULL
+       OR {later_stamp("members", "left_at", "left_source", "left_id")}"""
+
+
+# the platform's index of phone numbers, for the login: which agencies a number is registered
+# in (a row per registration seen; the agency's `active_members` says whether it holds)
+PHONES_TABLE = "member_phones"
+PHONE = f"""
+    INSERT INTO gateway.{PHONES_TABLE} (phone, agency_id, member_id) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING"""
 
 
 class RegistryBatch(EventBatch):
@@ -70,6 +78,7 @@ class RegistryBatch(EventBatch):
         self.departments: list[tuple[object, ...]] = []
         self.members: list[tuple[object, ...]] = []
         self.departures: list[tuple[object, ...]] = []
+        self.phones: list[tuple[str, str, str]] = []
 
     def branch(self, event: Event[ev.BranchRegistered]) -> None:
         self.branches.append((event.data.branch_id, event.data.name, *Stamp.of(event)))
@@ -97,6 +106,8 @@ class RegistryBatch(EventBatch):
                 *Stamp.of(event),
             )
         )
+        if data.phone:
+            self.phones.append((data.phone, event.agency, data.member_id))
 
     def departure(self, event: Event[ev.MemberLeft]) -> None:
         self.departures.append((event.data.member_id, *Stamp.of(event)))
@@ -107,6 +118,7 @@ class RegistryBatch(EventBatch):
             (DEPARTMENT, self.departments),
             (MEMBER, self.members),
             (DEPARTURE, self.departures),
+            (PHONE, self.phones),
         ]
         changed = False
         for sql, rows in written:
@@ -115,12 +127,12 @@ class RegistryBatch(EventBatch):
                 changed = True
         if not changed:
             return set()
-        await connection.execute("UPDATE gateway.registry_version SET version = version + 1")
+        await connection.execute("UPDATE registry_version SET version = version + 1")
         return {"registry"}  # who may see what may have moved
 
 
 READ_MODEL = EventReadModel(
-    tables=("branches", "departments", "members"),
+    tables=("branches", "departments", "members", PHONES_TABLE),
     batch=RegistryBatch,
     reads={
         ev.BranchRegistered: RegistryBatch.branch,

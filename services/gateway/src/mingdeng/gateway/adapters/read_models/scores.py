@@ -21,7 +21,15 @@ from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import Batch, ReadModel
 from mingdeng.runtime.projection import Record
 
-SCORE_CHANNEL = "mingdeng_scores"
+SCORE_CHANNEL = "mingdeng_scores:"  # and the agency's schema: `score_channel`
+
+
+def score_channel(schema: str) -> str:
+    """The live stream's channel of the agency whose read models are in `schema` (the SQL
+    that notifies names it `SCORE_CHANNEL || current_schema()`)."""
+    return SCORE_CHANNEL + schema
+
+
 Ranking = tuple[str, str]  # quarter, level
 
 
@@ -46,12 +54,12 @@ class ScoreBatch(Batch):
         if gone:
             for row in await connection.fetch(
                 """WITH gone AS (
-                       DELETE FROM gateway.scores s
+                       DELETE FROM scores s
                        USING unnest($1::text[], $2::text[], $3::text[]) AS d(quarter, level, id)
                        WHERE (s.quarter, s.level, s.id) = (d.quarter, d.level, d.id)
                        RETURNING s.quarter, s.level, s.id, s.department_id)
                    SELECT g.quarter, g.level, g.department_id, k.rank IS NOT NULL AS ranked
-                   FROM gone g LEFT JOIN gateway.score_ranks k
+                   FROM gone g LEFT JOIN score_ranks k
                        ON (k.quarter, k.level, k.id) = (g.quarter, g.level, g.id)""",
                 *(list(column) for column in zip(*gone, strict=True)),
             ):
@@ -83,7 +91,7 @@ class Totals:
         scored = [(key, delta) for key, delta in self.scored.items() if delta]
         if scored:
             await connection.execute(
-                """INSERT INTO gateway.score_totals AS t (quarter, level, department_id, scored)
+                """INSERT INTO score_totals AS t (quarter, level, department_id, scored)
                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[])
                    ON CONFLICT (quarter, level, department_id)
                    DO UPDATE SET scored = t.scored + EXCLUDED.scored""",
@@ -101,7 +109,7 @@ class Totals:
         if moved:
             ranked = "EXCLUDED.ranked" if lengths else "t.ranked"
             await connection.execute(
-                f"""INSERT INTO gateway.ranking_totals AS t (quarter, level, scored, ranked, matched)
+                f"""INSERT INTO ranking_totals AS t (quarter, level, scored, ranked, matched)
                     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[])
                     ON CONFLICT (quarter, level) DO UPDATE SET
                         scored = t.scored + EXCLUDED.scored, ranked = {ranked},
@@ -135,9 +143,9 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore], totals
                    AS g(quarter, level, id, department_id, branch_id, index_exact, status, body)),
            before AS (
                SELECT s.quarter, s.level, s.id, s.department_id
-               FROM gateway.scores s JOIN given g USING (quarter, level, id)),
+               FROM scores s JOIN given g USING (quarter, level, id)),
            written AS (
-               INSERT INTO gateway.scores AS s
+               INSERT INTO scores AS s
                    (quarter, level, id, department_id, branch_id, index_exact, status, body)
                SELECT * FROM given
                ON CONFLICT (quarter, level, id) DO UPDATE SET
@@ -149,7 +157,7 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore], totals
                   b.department_id AS department_before, k.rank
            FROM given g
            LEFT JOIN before b USING (quarter, level, id)
-           LEFT JOIN gateway.score_ranks k USING (quarter, level, id)""",
+           LEFT JOIN score_ranks k USING (quarter, level, id)""",
         [s.quarter for s in kept],
         [s.level for s in kept],
         [s.id for s in kept],
@@ -189,7 +197,9 @@ async def _upsert(connection: asyncpg.Connection, kept: list[IndexScore], totals
         for s in kept
     ]
     await connection.execute(
-        "SELECT pg_notify($1, change) FROM unnest($2::text[]) AS change", SCORE_CHANNEL, changes
+        "SELECT pg_notify($1 || current_schema(), change) FROM unnest($2::text[]) AS change",
+        SCORE_CHANNEL,
+        changes,
     )
 
 

@@ -27,7 +27,7 @@ class SelectionBatch(Batch):
     async def write(self, connection: asyncpg.Connection) -> set[Kind]:
         for selection in self._selections.values():
             await connection.execute(
-                """INSERT INTO gateway.selections (key, kind, status, body) VALUES ($1, $2, $3, $4)
+                """INSERT INTO selections (key, kind, status, body) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (key) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status,
                        body = EXCLUDED.body, updated_at = now()""",
                 selection.key,

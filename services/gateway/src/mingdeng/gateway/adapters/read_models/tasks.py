@@ -9,7 +9,7 @@ from mingdeng.gateway.adapters.read_models.base import upserted
 READ_MODEL = upserted(
     "tasks",
     Task,
-    """INSERT INTO gateway.tasks VALUES ($1, $2, $3, $4, $5, $6, $7)
+    """INSERT INTO tasks VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (task_id) DO UPDATE SET assignee_id = EXCLUDED.assignee_id,
            status = EXCLUDED.status, due = EXCLUDED.due, body = EXCLUDED.body""",
     lambda task: (

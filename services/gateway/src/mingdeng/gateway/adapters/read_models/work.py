@@ -16,39 +16,39 @@ from mingdeng.gateway.adapters.read_cache import Kind
 from mingdeng.gateway.adapters.read_models.base import EventBatch, EventReadModel
 
 VIOLATION = """
-    INSERT INTO gateway.violations (violation_id, member_id, rule, description, inspector_id, time)
+    INSERT INTO violations (violation_id, member_id, rule, description, inspector_id, time)
     VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (violation_id) DO UPDATE SET member_id = EXCLUDED.member_id,
         rule = EXCLUDED.rule, description = EXCLUDED.description,
         inspector_id = EXCLUDED.inspector_id, time = EXCLUDED.time
-    WHERE EXCLUDED.time < gateway.violations.time"""  # the earliest, as the notifier keeps it
+    WHERE EXCLUDED.time < violations.time"""  # the earliest, as the notifier keeps it
 RETRACTION = """
-    INSERT INTO gateway.retractions (violation_id, reason, time) VALUES ($1, $2, $3)
+    INSERT INTO retractions (violation_id, reason, time) VALUES ($1, $2, $3)
     ON CONFLICT (violation_id) DO UPDATE SET reason = EXCLUDED.reason, time = EXCLUDED.time
-    WHERE EXCLUDED.time < gateway.retractions.time"""
+    WHERE EXCLUDED.time < retractions.time"""
 APPEAL = """
-    INSERT INTO gateway.appeals (appeal_id, violation_id, member_id, reason, filed_at)
+    INSERT INTO appeals (appeal_id, violation_id, member_id, reason, filed_at)
     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"""
 APPEAL_DECIDED = """
-    UPDATE gateway.appeals SET status = $2, decision_reason = $3, decided_at = $4,
+    UPDATE appeals SET status = $2, decision_reason = $3, decided_at = $4,
         decided_by = $5, decided_role = $6
     WHERE appeal_id = $1 AND status = 'pending'"""
 REPORT = """
-    INSERT INTO gateway.reports (report_id, member_id, kind, happened_on, household_id, title,
+    INSERT INTO reports (report_id, member_id, kind, happened_on, household_id, title,
         minutes, notes, submitted_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"""
 REPORT_DECIDED = """
-    UPDATE gateway.reports SET status = $2, decision_reason = $3, decided_at = $4,
+    UPDATE reports SET status = $2, decision_reason = $3, decided_at = $4,
         decided_by = $5, counted_as = $6
     WHERE report_id = $1 AND status = 'pending'"""
 TALK = """
-    INSERT INTO gateway.talks (talk_id, host_id, member_id, category, reason, note, time,
+    INSERT INTO talks (talk_id, host_id, member_id, category, reason, note, time,
         source, id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"""
 INBOX_READ = """
-    INSERT INTO gateway.inbox_reads (member_id, read_until) VALUES ($1, $2)
+    INSERT INTO inbox_reads (member_id, read_until) VALUES ($1, $2)
     ON CONFLICT (member_id) DO UPDATE
-    SET read_until = GREATEST(gateway.inbox_reads.read_until, EXCLUDED.read_until)"""
+    SET read_until = GREATEST(inbox_reads.read_until, EXCLUDED.read_until)"""
 
 
 def actor(event: Event[ev.EventData]) -> str:
