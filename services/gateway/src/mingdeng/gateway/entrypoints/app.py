@@ -11,7 +11,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from mingdeng.gateway import web
-from mingdeng.gateway.adapters.agency_schemas import NO_AGENCY_SCHEMA, point_at_agency
+from mingdeng.gateway.adapters.agency_schemas import (
+    NO_AGENCY_SCHEMA,
+    AgencyConnection,
+    point_at_agency,
+)
 from mingdeng.gateway.adapters.ingestion import EventPublisher
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP, Projector
 from mingdeng.gateway.adapters.read_cache import ReadCache
@@ -106,6 +110,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             max_size=32,
             reset=_no_session_state,
             setup=point_at_agency,
+            connection_class=AgencyConnection,
             server_settings={"search_path": NO_AGENCY_SCHEMA},
         )
         app.state.publisher = EventPublisher(
