@@ -8,8 +8,10 @@
 - HTTP ingest: `POST /v1/events` in batches of 500 from 4 clients, beside the bare producer;
 - rankings at 20,000 members (issue 21): the first, a middle (offset 10,000) and the last page
   of a quarter's Vanguard ranking with the in-memory answers off (each request reads
-  PostgreSQL, as after every change of the rankings), beside `/healthz` of the same app; and
-  the bytes on disk of `gateway.scores` per row after the projector has read the history.
+  PostgreSQL, as after every change of the rankings), beside `/healthz` of the same app; the
+  same pages as the gateway serves them (answers kept in memory until the rankings change)
+  while 200 events/s move the quarter's rankings; and the bytes on disk of `gateway.scores` per
+  row after the projector has read the history.
 
 Writes bench/results/api-<date>.json and .md, and bench/results/api-latest.json.
 Needs the tests' broker and database and `wrk`: `make bench` provides them.
@@ -38,6 +40,7 @@ ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from pipeline_bench import Activity  # noqa: E402
 from scoring_bench import (  # noqa: E402
     SECRET,
     Rig,
@@ -51,7 +54,7 @@ from scoring_bench import (  # noqa: E402
     start_scoring,
 )
 
-from mingdeng.contracts.periods import Quarter  # noqa: E402
+from mingdeng.contracts.periods import BUSINESS_TZ, Quarter  # noqa: E402
 from mingdeng.contracts.topics import EVENTS  # noqa: E402
 from mingdeng.gateway.adapters.tokens import issue_token  # noqa: E402
 from mingdeng.gateway.domain.access import Principal  # noqa: E402
@@ -239,6 +242,32 @@ async def score_table_size(database_url: str) -> dict[str, float]:
     }
 
 
+TRICKLE_PER_S = 200  # events/s that move the ranked quarter while its pages are read
+
+
+async def pages_while_rankings_move(
+    rig: Rig, api: str, pages: dict[str, tuple[str, str | None]]
+) -> dict[str, dict[str, float]]:
+    """wrk on each page while TRICKLE_PER_S events/s of activity of now change the quarter's
+    scores (each projector batch that changes them makes the answers in memory stale)."""
+    activity = Activity(AT_SCALE.members)
+    when = datetime.now(BUSINESS_TZ) - timedelta(hours=1)
+    seconds = 16 * len(pages)
+    records = [
+        activity.next(when + timedelta(milliseconds=n)) for n in range(TRICKLE_PER_S * seconds)
+    ]
+    trickle = asyncio.create_task(publish(rig.kafka, records, rate=TRICKLE_PER_S))
+    try:
+        await asyncio.sleep(3)
+        found = {}
+        for name, (url, bearer) in pages.items():
+            found[name] = await asyncio.to_thread(wrk, url.replace(rig.api, api), bearer)
+        return found
+    finally:
+        trickle.cancel()
+        await asyncio.gather(trickle, return_exceptions=True)
+
+
 async def rankings_at_scale(bootstrap: str, database_url: str) -> dict[str, Any]:
     """The first, a middle and the last page of a 20,000-member ranking, every request read
     from PostgreSQL (no answers in memory), beside hello world; the scores' bytes per row."""
@@ -273,6 +302,19 @@ async def rankings_at_scale(bootstrap: str, database_url: str) -> dict[str, Any]
         }
         print(f"rankings at {AT_SCALE.members:,} members, no answers in memory", flush=True)
         results["api"] = {name: wrk(url, bearer) for name, (url, bearer) in pages.items()}
+        gateway.kill_if_running()
+        gateway = Service(
+            ["mingdeng-gateway", "serve"],
+            {**rig.env, "MINGDENG_GATEWAY_READ_CACHE_ENTRIES": "1024"},
+            rig.work / "gateway-cached.log",
+        )
+        gateway.start(f"{rig.api}/healthz")
+        print(
+            f"the same pages, answers in memory, {TRICKLE_PER_S} events/s moving them", flush=True
+        )
+        del pages["hello"]
+        results["api_while_rankings_move"] = await pages_while_rankings_move(rig, rig.api, pages)
+        results["load_average_1m"] = round(os.getloadavg()[0], 1)
     finally:
         gateway.kill_if_running()
         if worker is not None:
@@ -281,6 +323,8 @@ async def rankings_at_scale(bootstrap: str, database_url: str) -> dict[str, Any]
     shutil.rmtree(rig.work, ignore_errors=True)
     api = results["api"]
     deepest = min((api["middle"], api["last"]), key=lambda page: page["req_per_s"])
+    moving = results["api_while_rankings_move"]
+    slowest_moving = min(moving.values(), key=lambda page: page["req_per_s"])
     return {
         "rankings_at_20k": results,
         "ranking_first_page_req_per_s_at_20k": api["first"]["req_per_s"],
@@ -288,6 +332,11 @@ async def rankings_at_scale(bootstrap: str, database_url: str) -> dict[str, Any]
         "ranking_deep_page_req_per_s_at_20k": deepest["req_per_s"],
         "ranking_deep_page_p99_ms_at_20k": max(api["middle"]["p99_ms"], api["last"]["p99_ms"]),
         "hello_req_per_s_at_20k": api["hello"]["req_per_s"],
+        # any of the three pages as served, while the rankings move
+        "ranking_page_req_per_s_at_20k_while_rankings_move": slowest_moving["req_per_s"],
+        "ranking_page_p99_ms_at_20k_while_rankings_move": max(
+            page["p99_ms"] for page in moving.values()
+        ),
         "scores_bytes_per_row_at_20k": results["scores"]["bytes_per_row"],
     }
 
