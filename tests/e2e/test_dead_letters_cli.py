@@ -79,11 +79,11 @@ def test_a_dead_letter_is_listed_shown_corrected_and_redriven(
     assert "re-driven" in mingdeng(platform, "list", "--all").stdout.decode()
 
 
-def test_a_binary_record_keyed_otherwise_is_redriven_with_its_headers_keyed_by_subject(
+def test_a_binary_record_keyed_otherwise_is_redriven_with_its_headers_keyed_by_agency(
     platform_of: Callable[..., Platform],
 ) -> None:
     """The dead letter keeps the record's headers (a binary-mode event's attributes); the
-    re-drive of the original bytes sends them back, keyed by the subject this time."""
+    re-drive of the original bytes sends them back, keyed by its agency this time (ADR 0002)."""
     platform = platform_of("gateway", "scoring")
     e = Events(source="/systems/inspection", prefix="dlb")
     document = e.violation("v-dl-2", "m1", "2026-11-02 10:00").to_cloudevent()
@@ -106,6 +106,6 @@ def test_a_binary_record_keyed_otherwise_is_redriven_with_its_headers_keyed_by_s
     )
     (redriven,) = [
         r for r in records(platform.kafka.bootstrap_servers, platform.kafka.topic(EVENTS))
-        if r.key == b"m1"
+        if r.key == b"default"
     ]  # fmt: skip
     assert redriven.value == value and list(redriven.headers) == headers

@@ -4,8 +4,10 @@ corrected record back on its topic.
 Two places hold them (docs/operations.md):
 - `public.parked_records`: a record a consumer (notify, outreach, the gateway's projector)
   parked itself, byte for byte, with the reason. Reference `p:<consumer>:<topic>:<partition>:<offset>`.
-- `gateway.dead_letters`: the dead-letter topic as the gateway projected it, and records the
-  projector could not read. Reference `d:<topic>:<partition>:<offset>`.
+- `dead_letters` of each agency's read models (ADR 0003: `gateway` for the default agency,
+  `agency_<id>` for another): the dead-letter topic as the gateway projected it, and records
+  the projector could not read. Reference `d:<topic>:<partition>:<offset>` for the default
+  agency, `d@<agency>:<topic>:<partition>:<offset>` for another.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 
 import asyncpg
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import CONTENT_TYPE, KAFKA_PREFIX, KafkaHeader, parse_kafka_event
 from mingdeng.contracts.derived import RecordHeader
 from mingdeng.contracts.errors import InvalidEvent
@@ -45,6 +48,25 @@ class DeadLetter:
         return "".join(c if c.isprintable() else "?" for c in text)
 
 
+async def agency_schemas(connection: asyncpg.Connection) -> list[tuple[str, str]]:
+    """Each agency whose read models exist, and their schema (the default agency's first)."""
+    found = [(DEFAULT_AGENCY, "gateway")]
+    if await connection.fetchval("SELECT to_regclass('gateway.agency_schemas') IS NOT NULL"):
+        found += [
+            (row["agency_id"], row["schema_name"])
+            for row in await connection.fetch(
+                "SELECT agency_id, schema_name FROM gateway.agency_schemas"
+                " WHERE agency_id <> $1 ORDER BY agency_id",
+                DEFAULT_AGENCY,
+            )
+        ]
+    return found
+
+
+def _schema_ref(agency: str) -> str:
+    return "d" if agency == DEFAULT_AGENCY else f"d@{agency}"
+
+
 async def list_dead_letters(connection: asyncpg.Connection, everything: bool) -> list[DeadLetter]:
     found = []
     pending = "" if everything else "WHERE redriven_at IS NULL"
@@ -65,16 +87,20 @@ async def list_dead_letters(connection: asyncpg.Connection, everything: bool) ->
                 origin_topic=row["topic"],
             )
         )
-    if await connection.fetchval("SELECT to_regclass('gateway.dead_letters') IS NOT NULL"):
+    for agency, schema in await agency_schemas(connection):
+        if not await connection.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", f"{schema}.dead_letters"
+        ):
+            continue
         for row in await connection.fetch(
             f"""SELECT topic, partition, "offset", body, raw, reason, redriven_at
-                FROM gateway.dead_letters {pending} ORDER BY topic, partition, "offset" """
+                FROM {schema}.dead_letters {pending} ORDER BY topic, partition, "offset" """
         ):
-            found.append(_from_gateway(row))
+            found.append(_from_gateway(row, agency))
     return found
 
 
-def _from_gateway(row: asyncpg.Record) -> DeadLetter:
+def _from_gateway(row: asyncpg.Record, agency: str = DEFAULT_AGENCY) -> DeadLetter:
     body = json.loads(row["body"]) if row["body"] else {}
     body = body if isinstance(body, dict) else {}
     reasons = body.get("reasons") or []
@@ -90,7 +116,7 @@ def _from_gateway(row: asyncpg.Record) -> DeadLetter:
         value = inner.encode() if isinstance(inner, str) else row["raw"]
     key = body.get("key") if inner is not None else None
     return DeadLetter(
-        ref=f"d:{row['topic']}:{row['partition']}:{row['offset']}",
+        ref=f"{_schema_ref(agency)}:{row['topic']}:{row['partition']}:{row['offset']}",
         consumer=str(body.get("consumer", "?")),
         topic=row["topic"],
         key=key.encode() if isinstance(key, str) else None,
@@ -120,12 +146,12 @@ def check_record(
     kafka: KafkaSettings, topic: str, value: bytes, headers: tuple[KafkaHeader, ...] = ()
 ) -> bytes | None:
     """Refuse a corrected inbound event that is still invalid (in the mode its headers say);
-    return its key, the subject."""
+    return its key, its agency (ADR 0002)."""
     if topic != kafka.topic(EVENTS):
         json.loads(value)  # derived topics: JSON at least; their consumers check the rest
         return None
     event = parse_kafka_event(value, headers, latest=False)
-    return event.subject.encode()
+    return event.partition_key.encode()
 
 
 def headers_to_send(
@@ -151,11 +177,16 @@ def _is_structured_event(value: bytes) -> bool:
     return isinstance(document, dict) and "specversion" in document
 
 
+def letter_agency(kind: str) -> str:
+    """The agency of a reference's kind: `d` the default agency's, `d@<agency>` another's."""
+    return kind.split("@", 1)[1] if "@" in kind else DEFAULT_AGENCY
+
+
 async def redrive(
     connection: asyncpg.Connection, kafka: KafkaSettings, ref: str, corrected: bytes | None
 ) -> DeadLetter:
     """Publish the corrected record (or the original bytes, when a since-fixed bug refused
-    them) to the record's topic, with the record's headers, keyed by its subject, and mark
+    them) to the record's topic, with the record's headers, keyed by its agency, and mark
     the dead letter re-driven. A corrected value replaces the value: a binary-mode event
     keeps its `ce_` headers, unless the correction is a whole event in structured mode. A barrier mark is not sent back: a close re-driven alone
     is a new close, whose copies scoring writes."""
@@ -191,9 +222,10 @@ async def redrive(
             int(offset),
         )
     else:
+        schema = dict(await agency_schemas(connection))[letter_agency(kind)]
         topic, partition, offset = ":".join(where[:-2]), *where[-2:]
         await connection.execute(
-            """UPDATE gateway.dead_letters SET redriven_at = now()
+            f"""UPDATE {schema}.dead_letters SET redriven_at = now()
                WHERE topic = $1 AND partition = $2 AND "offset" = $3""",
             topic,
             int(partition),
