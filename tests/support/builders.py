@@ -159,6 +159,21 @@ class Events:
     def close(self, quarter: str, when: str) -> Event[EventData]:
         return self(ev.QuarterClosed(quarter=quarter), when)
 
+    def agency_registered(
+        self, when: str, rules_version: str | None = None, committee_id: str = "jggw"
+    ) -> Event[EventData]:
+        """This agency's registration, naming the rules version it adopts (None: the
+        机关工委's)."""
+        data = ev.AgencyRegistered.model_validate(
+            {
+                "agency_id": self.agency,
+                "name": f"{self.agency} 机关",
+                "committee_id": committee_id,
+                "rules_version": rules_version,
+            }
+        )
+        return self(data, when)
+
 
 def two_branches(e: Events, when: str) -> list[Event[EventData]]:
     """The small bureau of the browser tests: branches b1 and b2 with a department each; the

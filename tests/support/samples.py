@@ -14,6 +14,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
         "agency_id": "default",
         "name": "浏阳市财政局",
         "committee_id": "liuyang-jggw",
+        "rules_version": "2026.1",
     },
     "mingdeng.branch.registered.v1": {"branch_id": "b1", "name": "机关第一党支部"},
     "mingdeng.department.registered.v1": {

@@ -12,6 +12,7 @@ import pytest
 from mingdeng.contracts.agency import DEFAULT_AGENCY, agency_of_source, publishing_refusal
 from mingdeng.contracts.codec import binary_document, parse_document, parse_record, serialize_event
 from mingdeng.contracts.errors import InvalidEvent
+from mingdeng.contracts.rules_versions import RULES_VERSIONS
 from tests.support.bindings import kafka_binary
 from tests.support.samples import cloudevent
 
@@ -156,3 +157,38 @@ def test_an_agency_registration_belongs_to_the_agency_it_registers() -> None:
         "agency": "must be data.agency_id ('czj-tax'): an agency's registration belongs to the "
         "agency it registers"
     }
+
+
+def test_an_agency_adopts_a_shipped_rules_version_or_none_in_every_binding() -> None:
+    """`rules_version` (docs/events.md): one of RULES_VERSIONS, or absent (the 机关工委's);
+    any other is refused with its reason, alike in every binding."""
+    data = {"agency_id": "czj", "name": "市财政局", "committee_id": "cs-jggw"}
+
+    def registered(**more: Any) -> dict[str, Any]:
+        return cloudevent(
+            "mingdeng.agency.registered.v1",
+            {**data, **more},
+            time=TIME,
+            source="/mingdeng/ops",
+            agency="czj",
+        )
+
+    assert parse_document(registered()).data.rules_version is None  # type: ignore[attr-defined]
+    for version in RULES_VERSIONS:
+        event = parse_document(registered(rules_version=version))
+        assert event.data.rules_version == version  # type: ignore[attr-defined]
+    unknown = registered(rules_version="2099.1")
+    value, headers = kafka_binary(unknown)
+    attributes = {k: v for k, v in unknown.items() if k not in ("data", "datacontenttype")}
+    body = json.dumps(unknown["data"]).encode()
+    for parse in (
+        lambda: parse_record(json.dumps(unknown).encode(), [], b"czj"),
+        lambda: parse_record(value, headers, b"czj"),
+        lambda: parse_document(
+            binary_document(attributes, "application/json", body, "HTTP binary mode")
+        ),
+        lambda: parse_document(json.loads(json.dumps([unknown]))[0]),
+    ):
+        with pytest.raises(InvalidEvent) as error:
+            parse()
+        assert reasons(error) == {"data.rules_version": "Input should be '2026.1' or '2027.1'"}

@@ -10,9 +10,19 @@ Expected, from SPEC §3–§4 by hand:
   d2: B = 0; T = 0.3×24 = 7.2; A = 15×0.5 = 7.5; C = 10                     → F = 24.7
   b1: (2×84.05 + 1×24.7) / 3 = 64.2666…
   exemplars: A (B has a violation, C is not a party member); excellent: d1, d2
+
+The same quarter under rules 2027.1, where a counted violation costs all 20 discipline points:
+  A: no violation                                                            → V = 98
+  B: D = max(0, 20 − 20×1) = 0                                               → V = 59
+  C: D = max(0, 20 − 20×1) = 0                                               → V = 14
+  d1: T = 0.3×(98+59)/2 = 23.55 → F = 34 + 23.55 + 15 + 10 = 82.55
+  d2: T = 0.3×14 = 4.2          → F = 0 + 4.2 + 7.5 + 10 = 21.7
+  b1: (2×82.55 + 1×21.7) / 3 = 62.2666…; exemplars and excellent departments as above
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
@@ -26,6 +36,23 @@ EXPECTED_COMPONENTS = {
 }
 EXPECTED_F = {"d1": 84.05, "d2": 24.7}
 EXPECTED_BRANCH = (2 * 84.05 + 24.7) / 3
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The quarter's indices under one rules version, computed by hand (above)."""
+
+    vanguard: dict[str, float]
+    fortress: dict[str, float]  # departments
+    branch: float  # b1
+
+
+BY_RULES_VERSION = {
+    "2026.1": Expected(EXPECTED_V, EXPECTED_F, EXPECTED_BRANCH),
+    "2027.1": Expected(
+        {"A": 98.0, "B": 59.0, "C": 14.0}, {"d1": 82.55, "d2": 21.7}, (2 * 82.55 + 21.7) / 3
+    ),
+}
 
 
 def quarter_events(e: Events | None = None) -> list[Event[EventData]]:

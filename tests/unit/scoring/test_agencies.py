@@ -9,14 +9,16 @@ import random
 from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.periods import Quarter
+from mingdeng.contracts.registry import Stamp
+from mingdeng.contracts.rules_versions import RULES_VERSIONS
 from mingdeng.contracts.topics import AGENCY_HEADER, EVENTS, SCORES, SELECTIONS
 from mingdeng.scoring.domain.engine import ScoringEngine
-from mingdeng.scoring.domain.rules import Rules
+from mingdeng.scoring.domain.rules import Rules, shipped_rules
 from mingdeng.scoring.service import Publication, ScoringService
 from tests.support.builders import Events, at
 from tests.support.records import PARTITIONS, Log
 from tests.unit.scoring.scenario import EXPECTED_V, quarter_events
-from tests.unit.scoring.test_properties import RULES, activity, registry
+from tests.unit.scoring.test_properties import DAYS, RULES, activity, registry
 
 Q3 = Quarter(2026, 3)
 
@@ -101,19 +103,34 @@ def test_an_automatic_close_of_an_agency_is_one_record_keyed_by_it(rules: Rules)
 
 
 def test_indices_per_agency_equal_an_independent_calculation() -> None:
-    """Two agencies with the same ids and random activity, interleaved at random over the
-    partitions: each agency's standings equal an engine fed that agency's events alone, and
-    a checkpoint taken on the way resumes to the same."""
+    """Three agencies with the same ids and random activity, each registered under a rules
+    version drawn at random (none, or one or two registrations: the newest by stamp holds),
+    interleaved at random over the partitions: each agency's standings equal an engine of that
+    agency's rules fed its events alone, and a checkpoint taken on the way resumes to the same."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
+
+    versions = st.sampled_from([None, *RULES_VERSIONS])
 
     @settings(max_examples=40, deadline=None)
     @given(st.data())
     def check(data: st.DataObject) -> None:
-        by_agency = {}
+        by_agency, rules_of = {}, {}
         for agency in (DEFAULT_AGENCY, "czj", "sfj"):
             e = Events(agency=agency)
-            by_agency[agency] = registry(e) + data.draw(st.lists(activity(e), max_size=25))
+            events = registry(e) + data.draw(st.lists(activity(e), max_size=25))
+            registrations = [
+                e.agency_registered(f"2026-0{month}-{day:02d} 08:00", version)
+                for version, month, day in data.draw(
+                    st.lists(st.tuples(versions, st.integers(7, 9), DAYS), max_size=2)
+                )
+            ]
+            for registration in registrations:
+                events.insert(data.draw(st.integers(0, len(events))), registration)
+            newest = max(registrations, key=Stamp.of, default=None)
+            chosen = None if newest is None else newest.data.rules_version  # type: ignore[attr-defined]
+            rules_of[agency] = RULES if chosen is None else shipped_rules()[chosen]
+            by_agency[agency] = events
         log = Log()
         for agency in by_agency:
             log.extend(by_agency[agency])
@@ -127,7 +144,7 @@ def test_indices_per_agency_equal_an_independent_calculation() -> None:
         for taking in (service, resumed):
             taking.take(records[cut:])
         for agency, events in by_agency.items():
-            alone = ScoringEngine(RULES)
+            alone = ScoringEngine(rules_of[agency])
             for event in random.Random(7).sample(events, len(events)):
                 alone.apply(event)
             assert service.engine_of(agency).standings(Q3) == alone.standings(Q3)

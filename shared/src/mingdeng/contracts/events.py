@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from mingdeng.contracts.agency import AGENCY_ID
 from mingdeng.contracts.periods import PERIOD_PATTERN, QUARTER_PATTERN
+from mingdeng.contracts.rules_versions import RulesVersion
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -68,6 +69,12 @@ class AgencyRegistered(EventData):
     committee_id: Id = Field(description="The 机关工委 the agency belongs to")
     parent_agency_id: AgencyId | None = Field(
         default=None, description="The agency above it in the tree, if any"
+    )
+    rules_version: RulesVersion | None = Field(
+        default=None,
+        description="The scoring rules version the agency adopts; without it, its 机关工委's"
+        " (the platform's rules). A change applies from the earliest quarter still open when"
+        " it is read; a closed quarter keeps its final standings",
     )
 
 

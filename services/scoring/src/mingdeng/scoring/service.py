@@ -62,13 +62,13 @@ from mingdeng.contracts.topics import (
 )
 from mingdeng.scoring.domain.engine import Outcome, ScoringEngine
 from mingdeng.scoring.domain.indices import FortressScore, VanguardScore
-from mingdeng.scoring.domain.rules import Rules
+from mingdeng.scoring.domain.rules import Rules, shipped_rules
 from mingdeng.scoring.domain.snapshots import finals_from, snapshot_of
 from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 
 SCORING_SOURCE = "/mingdeng/scoring"
 log = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = 6  # bump when the engine's state changes shape: old states are replayed
+CHECKPOINT_FORMAT = 7  # bump when the engine's state changes shape: old states are replayed
 Header = tuple[str, bytes]
 
 
@@ -175,11 +175,15 @@ class ScoringService:
         statuses: bool = True,
         inbound_topic: str = EVENTS.name,
     ) -> None:
-        """`statuses=False`: a replay that needs only the standings builds no status.
+        """`rules`: the 机关工委's, under which an agency is scored unless its registration
+        names another version of the shipped ones (`rules_version`); `rules` also stands for
+        its own version.
+        `statuses=False`: a replay that needs only the standings builds no status.
         `selection_interval`: scores are published as they change; a quarter's selection and
         ranking order, and a year's provisional top ten, at most this often (each is a
         message about the whole quarter or year)."""
         self._rules = rules
+        self._versions = {**shipped_rules(), rules.version: rules}
         self._keep_closed_years = keep_closed_years
         self.books: dict[str, AgencyBook] = {}
         self._statuses = statuses
@@ -206,6 +210,11 @@ class ScoringService:
         if book is None:
             book = self.books[agency] = AgencyBook(agency, self._rules, self._keep_closed_years)
         return book
+
+    def _rules_of(self, engine: ScoringEngine) -> Rules | None:
+        """The rules the agency of `engine` has chosen; None for a version not known here."""
+        version = engine.chosen_rules_version
+        return self._rules if version is None else self._versions.get(version)
 
     def engine_of(self, agency: str) -> ScoringEngine:
         return self.book(agency).engine
@@ -246,9 +255,10 @@ class ScoringService:
             return False
         finals = _finals_by_agency(json.loads(outer["finals"]))
         engines, sequencing = pickle.loads(outer["state"])
+        if any(engine.rules != self._rules_of(engine) for engine in engines.values()):
+            return False  # an agency's rules are not what they were: replay
         self.books = {}
         for agency, engine in engines.items():
-            engine.rules = self._rules
             engine.finals, engine.final_top_ten = finals_from(finals[agency])
             engine.forget_published()
             self.book(agency).engine = engine
@@ -336,6 +346,10 @@ class ScoringService:
             self._take_close(record, event, sink, out)
             return
         outcome = book.engine.apply(event)
+        if isinstance(event.data, ev.AgencyRegistered):
+            chosen = self._rules_of(book.engine)
+            assert chosen is not None, "the contracts admit the shipped versions only"
+            book.engine.adopt(chosen)
         if outcome.status != "duplicate" and not silent and self._statuses:
             sink.append(self._status(event, outcome))
         self._advance(partition, record.offset)

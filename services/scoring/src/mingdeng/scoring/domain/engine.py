@@ -168,6 +168,9 @@ class ScoringEngine:
         # idempotency keys (digests) of the events of open quarters, by the quarter of their time
         self.seen: dict[Quarter, set[int]] = defaultdict(set)
         self.running_since: datetime | None = None  # the time of the first record taken in
+        # the agency's newest registration by stamp, and the rules version it names (None: the
+        # 机关工委's); which Rules that is, the service decides (`adopt`)
+        self.registration: tuple[Stamp, str | None] | None = None
         self._changes = Changes()  # since the last flush
 
     # --- taking events in ---------------------------------------------------------------
@@ -248,6 +251,18 @@ class ScoringEngine:
                 for done in [q for q in self.finals if q.year == quarter.year and q != quarter]:
                     del self.finals[done]
         return Outcome("applied", closed=quarter)
+
+    @property
+    def chosen_rules_version(self) -> str | None:
+        """The rules version the agency's newest registration names; None: the default."""
+        return None if self.registration is None else self.registration[1]
+
+    def adopt(self, rules: Rules) -> None:
+        """Score under `rules` from now on: every open quarter is recomputed whole at the next
+        flush and published again, naming them; a closed quarter keeps its final standings."""
+        if rules != self.rules:
+            self.rules = rules
+            self.forget_published()
 
     def forget_final(self, quarter: Quarter) -> None:
         """Drop a fourth quarter's final standings once published (see keep_closed_years)."""
@@ -517,6 +532,10 @@ class ScoringEngine:
     def _registered(self, data: EventData, stamp: Stamp) -> None:
         self.facts.registry.apply(stamp, data)
 
+    def _agency_registered(self, data: ev.AgencyRegistered, stamp: Stamp) -> None:
+        if self.registration is None or self.registration[0] < stamp:
+            self.registration = (stamp, data.rules_version)
+
     def _lecture_delivered(self, data: ev.LectureDelivered, stamp: Stamp) -> None:
         earlier = self.facts.deliver_lecture(Delivery(data.lecture_id, data.speaker_id, stamp))
         if earlier is not None and earlier.quarter in self.boards:
@@ -561,6 +580,7 @@ class ScoringEngine:
 # The event types scoring reads, each with the one method that takes its fact in.
 _RECORDS: dict[type[EventData], Callable[[ScoringEngine, Any, Stamp], Stamp | None]] = {
     **{kind: ScoringEngine._registered for kind in REGISTRY_EVENTS},
+    ev.AgencyRegistered: ScoringEngine._agency_registered,  # its rules version
     ev.LectureDelivered: ScoringEngine._lecture_delivered,
     ev.LectureAttended: ScoringEngine._lecture_attended,
     ev.ViolationLogged: ScoringEngine._violation_logged,
@@ -572,7 +592,6 @@ _RECORDS: dict[type[EventData], Callable[[ScoringEngine, Any, Stamp], Stamp | No
 READS: tuple[type[EventData], ...] = (*_RECORDS, ev.QuarterClosed)
 # Read by other services only: scoring records their status (applied), nothing else.
 NOT_READ: tuple[type[EventData], ...] = (
-    ev.AgencyRegistered,  # the tree: each agency is scored on its own (service.py)
     ev.MemberPreferencesSet,
     ev.LiaisonAssigned,
     ev.LectureScheduled,

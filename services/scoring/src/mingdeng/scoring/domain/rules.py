@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from typing import Any, Self
+
+from mingdeng.contracts.rules_versions import RULES_VERSIONS
+
+RULES_DIR = Path(__file__).parents[1] / "rules"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,23 @@ class Rules:
     @classmethod
     def load(cls, path: Path) -> Self:
         return cls.from_toml(path.read_text(encoding="utf-8"))
+
+
+@cache
+def shipped_rules(directory: Path = RULES_DIR) -> dict[str, Rules]:
+    """Every rules version an agency may adopt, by version: one file `rules-{version}.toml`
+    per version of the contracts' `RULES_VERSIONS`, no more and no fewer."""
+    names = {f"rules-{version}.toml": version for version in RULES_VERSIONS}
+    unlisted = sorted({path.name for path in directory.glob("rules-*.toml")} - set(names))
+    if unlisted:
+        raise ValueError(f"rules files whose version the contracts do not list: {unlisted}")
+    found = {}
+    for name, version in names.items():
+        rules = Rules.load(directory / name)
+        if rules.version != version:
+            raise ValueError(f"{name} says version {rules.version!r}")
+        found[version] = rules
+    return found
 
 
 def _section(kind: type[Any], values: dict[str, Any]) -> Any:
