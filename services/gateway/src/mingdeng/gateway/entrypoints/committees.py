@@ -127,7 +127,9 @@ async def agencies(
     after: After = None,
 ) -> CommitteeAgencies:
     """Each agency of the committee in the ranking's order: members, mean 先锋指数 and 堡垒指数,
-    讲堂 期 of the year, coverage, violations, open and overdue tasks, last event received."""
+    讲堂 期 of the year, coverage, violations, open and overdue tasks, last event received.
+    For the committee's 机关工委 admins only (a token whose `committee` is this one): an
+    agency's admin, or another committee's, is refused with 403."""
     quarter = _quarter(quarter)
     name, page = await _agencies(connection, committee_id, quarter, after, limit)
     link_next(request, response, page.next_key)

@@ -74,7 +74,7 @@ async def committee_home(
     now = datetime.now(UTC)
     return page(
         request, "committee.html", title=f"{first.name} · 各单位总览", committee=first,
-        agencies=agencies, branches=branches, quarter=quarter, quarters=recent_quarters(),
+        figures=agencies, branches=branches, quarter=quarter, quarters=recent_quarters(),
         received={a.agency_id: labels.ago(a.last_event_at, now) for a in agencies},
         members=sum(a.members for a in agencies), next_after=branches.next,
         lectures=sum(a.lectures for a in agencies),
