@@ -105,8 +105,6 @@ def main() -> None:
             parser.error("a publisher token needs --source")
         if args.committee and args.role != "admin":
             parser.error("--committee: a 机关工委 admin's token has the admin role")
-        if args.committee and (problem := agency_id_problem(args.committee)):
-            parser.error(f"--committee: {problem}")
         agency = args.agency or (args.source and agency_of_source(args.source)) or args.committee
         if agency and (problem := agency_id_problem(agency)):
             parser.error(f"--agency: {problem}")

@@ -68,9 +68,7 @@ async def committee_home(
     committee_id = committee_of(viewer)
     quarter = quarter_or_now(quarter)
     first, agencies = await committee_figures(api, committee_id, quarter)
-    branches = await api.get(CommitteeBranches, f"/v1/committees/{committee_id}/branches",
-                             {"quarter": quarter, "limit": COMMITTEE_BRANCHES,
-                              "after": after})  # fmt: skip
+    branches = await _branches(api, committee_id, quarter, COMMITTEE_BRANCHES, after)
     now = datetime.now(UTC)
     return page(
         request, "committee.html", title=f"{first.name} · 各单位总览", committee=first,
@@ -81,6 +79,14 @@ async def committee_home(
         open_tasks=sum(a.open_tasks for a in agencies),
         overdue_tasks=sum(a.overdue_tasks for a in agencies),
     )  # fmt: skip
+
+
+async def _branches(
+    api: Api, committee_id: str, quarter: str, limit: int, after: str | None = None
+) -> CommitteeBranches:
+    """A page of the branches of the committee's tree by 堡垒指数 (public)."""
+    return await api.get(CommitteeBranches, f"/v1/committees/{committee_id}/branches",
+                         {"quarter": quarter, "limit": limit, "after": after})  # fmt: skip
 
 
 async def _ranking(api: ViewerApi, committee_id: str, quarter: str) -> CommitteeRanking:
@@ -96,8 +102,7 @@ async def board(
     """公示栏 of the whole tree: the agencies in the ranking's order, then the branches."""
     quarter = quarter_or_now(quarter)
     ranking = await _ranking(api, committee_id, quarter)
-    branches = await api.get(CommitteeBranches, f"/v1/committees/{committee_id}/branches",
-                             {"quarter": quarter, "limit": BOARD_BRANCHES, "after": after})  # fmt: skip
+    branches = await _branches(api, committee_id, quarter, BOARD_BRANCHES, after)
     return page(request, "committee_board.html", title=f"{ranking.name} 公示栏",
                 ranking=ranking, branches=branches, quarter=quarter, quarters=recent_quarters(),
                 next_after=branches.next)  # fmt: skip
@@ -109,8 +114,7 @@ async def screen(request: Request, committee_id: str, api: ViewerApi) -> Respons
     now = datetime.now(UTC)
     quarter = quarter_or_now(None)
     ranking = await _ranking(api, committee_id, quarter)
-    branches = await api.get(CommitteeBranches, f"/v1/committees/{committee_id}/branches",
-                             {"quarter": quarter, "limit": SCREEN_BRANCHES})  # fmt: skip
+    branches = await _branches(api, committee_id, quarter, SCREEN_BRANCHES)
     agencies = ranking.items
     ranked = [a for a in agencies if a.fortress_mean is not None]
     covered = [a for a in agencies if a.coverage is not None and a.coverage.rate is not None]
