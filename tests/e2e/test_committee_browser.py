@@ -5,7 +5,7 @@ beside the 外市税务局 `far` of another committee.
 
 - The 机关工委管理员 signs in by SMS, chooses 机关工委管理员, reads /committee (every agency of
   its tree with its figures, Excel), 进入 the 审计局 (its people's names, not the 统计局's for
-  the same ids), comes back to the 统计局 with 切换单位, and is refused the外市 agency (403 page).
+  the same ids), comes back to the 统计局 with 切换单位, and is refused the 外市 agency (403 page).
 - A number registered in both agencies chooses where to sign in (选择登录单位) and reads that
   agency's own name for itself, each time it chooses.
 - An agency's admin, a member and another committee's admin cannot open /committee nor
