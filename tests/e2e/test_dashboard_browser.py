@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ from tests.unit.scoring.scenario import quarter_events
 pytestmark = pytest.mark.e2e
 
 SHOTS = ROOT / ".run" / "test" / "screenshots"
+LOGIN_CODE_KEY = re.compile(r"([^/]+/)?login_code/")
 ADMIN_PHONE = "13900000001"
 LEADER_PHONE = "13900000011"
 
@@ -73,7 +75,8 @@ def sent_code(sink: Path, phone: str, before: int) -> str:
             return False
         for line in sink.read_text(encoding="utf-8").splitlines()[before:]:
             record = json.loads(line)
-            if record["phone"] == phone and record["key"].startswith("login_code/"):
+            # keyed login_code/…, or {agency}/login_code/… for an agency other than the default
+            if record["phone"] == phone and LOGIN_CODE_KEY.match(record["key"]):
                 found.append("".join(c for c in record["text"] if c.isdigit())[:6])
         return bool(found)
 

@@ -1,7 +1,8 @@
 """Pages people can work from (issue 22), on the demo bureau in a real browser: logged in as
 the office (m001), a branch secretary, a leader and a member through /login/dev, every page
 they open shows names, not ids (the office's detail views aside), and the bureau's own words,
-as the source report writes them. Screenshots of each page go to .run/test/screenshots/."""
+as the source report writes them; the 机关工委管理员's page of the demo city names every
+agency and branch. Screenshots of each page go to .run/test/screenshots/."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter
 from mingdeng.ops.demo import build_demo
+from mingdeng.ops.demo_city import AGENCIES, COMMITTEE
 from tests.e2e.conftest import Platform, token
 from tests.e2e.test_dashboard_browser import Visits
 from tests.e2e.test_demo import SEED, mingdeng
@@ -28,6 +31,7 @@ IDS = re.compile(
     r"(?<![A-Za-z0-9])(m\d{3}|d\d{2}|b\d{1,2}|h\d{3}|x\d{3}|p\d{2}|viol\d{3}|demo-\d+|"
     r"L\d{6}-\d+|attendance-[0-9a-f-]{8,}|\d{4}Q[1-4])(?![A-Za-z0-9])"
 )
+CITY_IDS = (DEFAULT_AGENCY, *(a.agency_id for a in AGENCIES))  # the demo city's agencies
 WRONG_WORDS = ("担当", "廉洁", "业务提升", "年度十佳", "季度先锋标兵", "死信与拒收")
 
 
@@ -132,6 +136,17 @@ def test_every_role_reads_names_and_the_report_s_words_on_the_demo_bureau(
     text = words_of(office.open(f"/office/selections?quarter={last_closed}"))
     for term in ("季度标兵", "优秀科室", "十佳标兵"):
         assert term in text, term
+    # the 机关工委管理员's page of the demo city (issue 25): agencies and branches by name
+    city = Visits(browser, platform.api, viewport={"width": 1440, "height": 900})
+    opened(city, f"/login/dev?committee={COMMITTEE}")
+    page = opened(city, "/committee")
+    text = words_of(page)
+    no_ids(text, "/committee")
+    agency_ids = re.compile(rf"(?<![A-Za-z0-9])({'|'.join(CITY_IDS)})(?![A-Za-z0-9])")
+    assert not agency_ids.findall(text), agency_ids.findall(text)
+    assert page.locator("#committee-agencies tbody tr").count() == len(CITY_IDS)
+    city.shot("words-committee")
+    city.only_own_host()
     # a ranking people can read: 50 a page of all, searched by name, names link to the index
     page = office.open(f"/rankings?quarter={quarter}")
     total = api.get(f"/v1/quarters/{quarter}/vanguard", params={"limit": 1}).json()["total"]

@@ -41,6 +41,12 @@ from tests.support.processes import ROOT, wait_for
 pytestmark = pytest.mark.e2e
 ADMIN = token("admin", "m001")
 SEED = 2026
+COMMITTEE_ADMIN = {
+    "Authorization": "Bearer " + issue_token(
+        SECRET, Principal("committee-admin", "admin", agency=COMMITTEE, committee=COMMITTEE),
+        timedelta(hours=1),
+    )
+}  # fmt: skip
 SHOTS = ROOT / "docs" / "screenshots"
 
 
@@ -205,7 +211,8 @@ def check_city(api: str, browser: Any, quarter: str) -> None:
     committee = f"{api}/v1/committees/{COMMITTEE}"
 
     def agencies() -> dict[str, dict[str, Any]]:
-        answer = httpx.get(f"{committee}/agencies", params={"quarter": quarter}, headers=ADMIN)
+        answer = httpx.get(f"{committee}/agencies", params={"quarter": quarter},
+                           headers=COMMITTEE_ADMIN)  # fmt: skip
         return {a["agency_id"]: a for a in answer.json()["items"]} if answer.is_success else {}
 
     sizes = {"default": 136, **{a.agency_id: a.staff for a in CITY}}

@@ -3,7 +3,7 @@ has is written as the report writes it; quarters and dates read in Chinese."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,6 +49,16 @@ def test_quarters_months_and_dates_read_in_chinese() -> None:
     assert labels.period("2026") == "2026年"
     assert labels.day(date(2026, 12, 7)) == "2026年12月7日"
     assert labels.day(datetime.fromisoformat("2026-12-06T17:00:00+00:00")) == "2026年12月7日"
+
+
+def test_how_long_ago_reads_in_chinese() -> None:
+    now = datetime.fromisoformat("2026-12-08T09:00:00+08:00")
+    before = [timedelta(seconds=59), timedelta(minutes=5), timedelta(hours=3, minutes=59),
+              timedelta(days=2, hours=23), timedelta(seconds=-30)]  # fmt: skip
+    assert [labels.ago(now - gap, now) for gap in before] == [
+        "刚刚", "5 分钟前", "3 小时前", "2 天前", "刚刚"  # a clock a little ahead: just now
+    ]  # fmt: skip
+    assert labels.ago(None, now) == "尚未收到"
 
 
 def test_the_documents_issue_numbers_and_issuer() -> None:

@@ -67,6 +67,18 @@ def test_the_stream_and_the_source_say_what_they_are() -> None:
     assert "A publisher token may leave it out" in source["description"]
 
 
+def test_the_committee_s_figures_take_its_admin_s_token_its_rankings_none() -> None:
+    paths = openapi_document()["paths"]
+    figures = paths["/v1/committees/{committee_id}/agencies"]["get"]
+    assert figures["security"] == [{"HTTPBearer": []}]
+    assert {"401", "403"} <= set(figures["responses"])
+    assert "机关工委 admins only" in figures["description"]
+    for public in ("ranking", "branches"):
+        operation = paths[f"/v1/committees/{{committee_id}}/{public}"]["get"]
+        assert "security" not in operation and "public" in operation["tags"]
+        assert not {"401", "403"} & set(operation["responses"])
+
+
 def test_the_request_example_is_valid_and_plainly_not_real() -> None:
     event = parse_document(EXAMPLE, latest=False)
     assert (event.source, event.id) == ("/systems/example", "example-0001")

@@ -79,6 +79,11 @@ def main() -> None:
         help="the agency whose data the token reads; publishers: the one agency they publish "
         "for (by default the source's: /agencies/{agency}/… or else the default agency)",
     )
+    token.add_argument(
+        "--committee",
+        help="admin only: a 机关工委 admin's token, that reads /v1/committees/{committee}/agencies"
+        " (the agency it reads otherwise: --agency, by default the committee's own office)",
+    )
     admins = commands.add_parser(
         "committee-admin", help="grant or withdraw a 机关工委 admin (docs/operations.md)"
     )
@@ -98,7 +103,9 @@ def main() -> None:
     elif args.command == "token":
         if args.role == "publisher" and not args.source:
             parser.error("a publisher token needs --source")
-        agency = args.agency or (args.source and agency_of_source(args.source))
+        if args.committee and args.role != "admin":
+            parser.error("--committee: a 机关工委 admin's token has the admin role")
+        agency = args.agency or (args.source and agency_of_source(args.source)) or args.committee
         if agency and (problem := agency_id_problem(agency)):
             parser.error(f"--agency: {problem}")
         principal = Principal(
@@ -106,6 +113,7 @@ def main() -> None:
             role=args.role,
             source=args.source,
             agency=agency or DEFAULT_AGENCY,
+            committee=args.committee,
         )
         try:
             token_text = issue_token(

@@ -1,6 +1,6 @@
 """The 机关工委's view across its agencies (issue 25, item 5; docs/committee.md): each agency's
-figures (a token that sees the whole tree), and the public rankings of agencies and of branches
-across agencies (aggregates and names only, no token)."""
+figures (the 机关工委's admins of that committee only), and the public rankings of agencies and
+of branches across agencies (aggregates and names only, no token)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mingdeng.contracts.periods import QUARTER_PATTERN, Quarter
 from mingdeng.gateway.adapters import committee
 from mingdeng.gateway.adapters.committee import AgencyFigures, AgencyStanding, BranchStanding
 from mingdeng.gateway.domain.access import Principal
-from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, requires
+from mingdeng.gateway.entrypoints.deps import VIEWER_PROBLEMS, Connection, Limit, principal
 from mingdeng.gateway.entrypoints.paging import (
     NEXT_LINK,
     After,
@@ -34,9 +34,19 @@ QuarterQuery = Annotated[
     str | None,
     Query(pattern=QUARTER_PATTERN, examples=["2026Q3"], description="default: the current one"),
 ]
-# Who sees every agency's figures: today the admin role; the 机关工委's admins once roles know
-# the tree (issue 25, item 4).
-TreeViewer = Annotated[Principal, Depends(requires("admin"))]
+
+
+async def committee_admin(
+    committee_id: CommitteeParam, viewer: Annotated[Principal, Depends(principal)]
+) -> Principal:
+    """The 机关工委 admin of `committee_id` (a token or session naming that committee): an
+    agency's admin, or another committee's, is refused before anything is read."""
+    if viewer.committee != committee_id:
+        raise Problem(403, "Forbidden", "only the committee's own admins see its agencies' figures")
+    return viewer
+
+
+TreeViewer = Annotated[Principal, Depends(committee_admin)]
 
 
 class CommitteeAnswer(BaseModel):
@@ -117,7 +127,9 @@ async def agencies(
     after: After = None,
 ) -> CommitteeAgencies:
     """Each agency of the committee in the ranking's order: members, mean 先锋指数 and 堡垒指数,
-    讲堂 期 of the year, coverage, violations, open and overdue tasks, last event received."""
+    讲堂 期 of the year, coverage, violations, open and overdue tasks, last event received.
+    For the committee's 机关工委 admins only (a token whose `committee` is this one): an
+    agency's admin, or another committee's, is refused with 403."""
     quarter = _quarter(quarter)
     name, page = await _agencies(connection, committee_id, quarter, after, limit)
     link_next(request, response, page.next_key)

@@ -20,11 +20,13 @@ from mingdeng.gateway.entrypoints.answers import (
 )
 from mingdeng.gateway.settings import GatewaySettings
 from mingdeng.gateway.web import actions, labels, sheets
+from mingdeng.gateway.web.committee_pages import committee_figures, committee_of
 from mingdeng.gateway.web.forms import form_checked
 from mingdeng.gateway.web.pages import (
     Admin,
     AnyViewer,
     all_items,
+    local_time,
     page,
     publish_actions,
     quarter_or_now,
@@ -216,3 +218,20 @@ async def export_coverage(viewer: Admin, api: ViewerApi, quarter: str, fmt: Form
              m.visited, m.rate] for m in coverage.by_member]  # fmt: skip
     return _table(f"{labels.quarter(quarter)} 结对走访覆盖", header, rows, f"coverage-{quarter}",
                   fmt)  # fmt: skip
+
+
+@router.get("/export/committee-{quarter}.xlsx")
+async def export_committee(viewer: Admin, api: ViewerApi, quarter: str) -> Response:
+    """Every agency of the 机关工委管理员's tree with its figures, as /committee shows them."""
+    quarter = quarter_or_now(quarter)
+    first, agencies = await committee_figures(api, committee_of(viewer), quarter)
+    header = ["名次", "单位", "党员干部", "先锋指数（党员平均）", "堡垒指数（支部平均）",
+              "有堡垒指数的党支部", f"讲堂（期，{quarter[:4]}年）", "结对户数", "已走访户数",
+              "走访覆盖率", "违反“十不准”", "待办任务", "逾期任务", "最近收到数据"]  # fmt: skip
+    rows = [[a.rank, a.name, a.members, a.vanguard_mean, a.fortress_mean, a.branches,
+             a.lectures, a.coverage.pairings if a.coverage else None,
+             a.coverage.visited if a.coverage else None, a.coverage.rate if a.coverage else None,
+             a.violations, a.open_tasks, a.overdue_tasks, local_time(a.last_event_at)]
+            for a in agencies]  # fmt: skip
+    return _table(f"{first.name} {labels.quarter(quarter)} 各单位情况", header, rows,
+                  f"committee-{quarter}", "xlsx")  # fmt: skip

@@ -194,3 +194,17 @@ def task_state(state: str, days_overdue: int = 0) -> str:
     if state == "overdue":
         return f"逾期 {days_overdue} 天" if days_overdue else "逾期"
     return status(state)
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """How long before `now`: 刚刚, 5 分钟前, 3 小时前, 2 天前 ("尚未收到" when never)."""
+    if moment is None:
+        return "尚未收到"
+    seconds = max(0, int((now - moment).total_seconds()))
+    if seconds < 60:
+        return "刚刚"
+    if seconds < 3600:
+        return f"{seconds // 60} 分钟前"
+    if seconds < 86400:
+        return f"{seconds // 3600} 小时前"
+    return f"{seconds // 86400} 天前"

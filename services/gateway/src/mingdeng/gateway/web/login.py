@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 
 from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.topics import REMINDER_REQUESTS
+from mingdeng.gateway.adapters.committee import committee_name
 from mingdeng.runtime.agencies import agency_headers, agency_key
 from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.settings import KafkaSettings
@@ -226,11 +227,9 @@ async def choices(connection: asyncpg.Connection, phone: str) -> list[Choice]:
         phone,
     )
     for row in committees:
-        if row["first"] is not None:
-            found.append(
-                Choice(row["first"], f"机关工委 {row['committee_id']}", row["name"],
-                       committee_id=row["committee_id"])
-            )  # fmt: skip
+        name = await committee_name(connection, row["committee_id"])
+        if row["first"] is not None and name is not None:
+            found.append(Choice(row["first"], name, row["name"], committee_id=row["committee_id"]))
     return found
 
 

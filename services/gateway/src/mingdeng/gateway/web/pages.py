@@ -94,6 +94,7 @@ HOME: dict[str, str] = {
     "leader": "/line",
     "member": "/me",
 }
+COMMITTEE_HOME = "/committee"  # a 机关工委 admin's own page; 进入 an agency goes to its HOME
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -178,7 +179,8 @@ Reviewer = Annotated[Principal, Depends(requires("secretary", "admin"))]
 async def home(request: Request) -> Response:
     viewer = signed_in(request)
     if viewer is not None:
-        return RedirectResponse(HOME[viewer.role], status_code=303)
+        home = COMMITTEE_HOME if viewer.committee is not None else HOME[viewer.role]
+        return RedirectResponse(home, status_code=303)
     return page(request, "home.html", title="明灯")
 
 
@@ -278,7 +280,7 @@ async def _signed_in_at(request: Request, place: Choice, after: str | None = Non
         viewer = Principal(
             COMMITTEE_ADMIN_SUBJECT, "admin", agency=place.agency_id, committee=place.committee_id
         )
-        response = RedirectResponse(after or HOME["admin"], status_code=303)
+        response = RedirectResponse(after or COMMITTEE_HOME, status_code=303)
         start_session(request, response, viewer)
         return response
     assert place.member_id is not None
