@@ -84,6 +84,11 @@ def history() -> list[Record]:
                            next(n), AT - timedelta(days=1)))  # the earliest delivery holds  # fmt: skip
     records.append(inbound("default", ev.LectureDelivered(lecture_id="L1", speaker_id="m001"),
                            next(n)))  # fmt: skip
+    # a second 微课堂 of the same 期 (month), and one of the next month: two 期, three 微课堂
+    records.append(inbound("shuiwu", ev.LectureDelivered(lecture_id="L2", speaker_id="m002"),
+                           next(n), AT - timedelta(days=1, hours=2)))  # fmt: skip
+    records.append(inbound("shuiwu", ev.LectureDelivered(lecture_id="L3", speaker_id="m002"),
+                           next(n), AT + timedelta(days=35)))  # fmt: skip
     for v in ("v1", "v2"):
         records.append(inbound("shuiwu", ev.ViolationLogged(
             violation_id=v, member_id="m001", rule=1, description="x", inspector_id="m002"),
@@ -133,7 +138,8 @@ async def test_two_agencies_with_the_same_ids_stay_apart_in_any_batches(
     assert (bureau.members, tax.members) == (2, 2)
     assert (bureau.vanguard_mean, tax.vanguard_mean) == (75.0, 95.5)
     assert (bureau.fortress_mean, tax.fortress_mean) == (80.0, 80.0)
-    assert (bureau.lectures, tax.lectures) == (1, 1)
+    assert (bureau.lectures, tax.lectures) == (1, 2)  # 期: months with a 微课堂
+    assert (bureau.micro_lectures, tax.micro_lectures) == (1, 3)
     assert (bureau.violations, tax.violations) == (0, 1)
     assert (bureau.open_tasks, bureau.overdue_tasks) == (0, 0)
     assert (tax.open_tasks, tax.overdue_tasks) == (2, 1)

@@ -17,6 +17,8 @@ from decimal import Decimal
 import asyncpg
 from pydantic import BaseModel, Field
 
+from mingdeng.contracts.periods import BUSINESS_TZ
+
 RANKING_RULE = (
     "各单位按本季度所属党支部堡垒指数的平均值由高到低排名；平均值相同的，按本季度联系困难群众"
     "走访覆盖率由高到低；仍相同的并列。本季度没有党支部堡垒指数的单位不参与排名。"
@@ -42,7 +44,10 @@ class AgencyStanding(BaseModel):
     vanguard_mean: float | None = Field(description="mean 先锋指数 of its members")
     fortress_mean: float | None = Field(description="mean 堡垒指数 of its branches")
     branches: int = Field(description="branches with a 堡垒指数 in the quarter")
-    lectures: int = Field(description="讲堂 期 delivered in the quarter's year")
+    lectures: int = Field(
+        description="财政月讲堂 期 held in the quarter's year: months with a 微课堂 delivered"
+    )
+    micro_lectures: int = Field(description="微课堂 delivered in the quarter's year")
     coverage: Coverage | None
 
 
@@ -83,7 +88,10 @@ AGENCIES = """
                q.vanguard_sum / nullif(q.vanguard_count, 0) AS vanguard_mean,
                q.fortress_sum / nullif(q.fortress_count, 0) AS fortress_mean,
                coalesce(q.fortress_count, 0) AS branches, coalesce(q.violations, 0) AS violations,
-               coalesce(y.lectures, 0) AS lectures, c.pairings, c.visited, c.rate,
+               (SELECT count(DISTINCT date_trunc('month', l.delivered_at AT TIME ZONE $9))
+                  FROM committee.lectures l WHERE (l.agency, l.year) = (a.agency_id, $3))
+                   AS lectures,
+               coalesce(y.lectures, 0) AS micro_lectures, c.pairings, c.visited, c.rate,
                coalesce(q.fortress_sum / nullif(q.fortress_count, 0), -1) AS fortress_key,
                coalesce(c.rate::numeric, -1) AS coverage_key
           FROM gateway.agencies a
@@ -158,6 +166,7 @@ async def agencies(
         None if coverage is None else Decimal(coverage),
         agency,
         limit + 1,
+        BUSINESS_TZ.key,
     )
     total = await connection.fetchval(
         "SELECT count(*) FROM gateway.agencies WHERE committee_id = $1", committee_id
@@ -184,6 +193,7 @@ def _figures(row: asyncpg.Record) -> AgencyFigures:
         fortress_mean=_mean(row["fortress_mean"]),
         branches=row["branches"],
         lectures=row["lectures"],
+        micro_lectures=row["micro_lectures"],
         coverage=None
         if row["pairings"] is None
         else Coverage(pairings=row["pairings"], visited=row["visited"], rate=row["rate"]),
