@@ -28,7 +28,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.keying_bench import as_agency  # noqa: E402
+from tests.support.history import as_agency  # noqa: E402
 from mingdeng.contracts.topics import EVENTS  # noqa: E402
 from mingdeng.runtime.settings import KafkaSettings  # noqa: E402
 from mingdeng.runtime.topics_admin import ensure_topics  # noqa: E402
@@ -64,12 +64,12 @@ async def publish(kafka: KafkaSettings, records: list[tuple[bytes, bytes]]) -> N
         await producer.stop()
 
 
-def caught_up(kafka: KafkaSettings, admin: KafkaAdminClient, ends: dict[TopicPartition, int]) -> bool:
+def caught_up(
+    kafka: KafkaSettings, admin: KafkaAdminClient, ends: dict[TopicPartition, int]
+) -> bool:
     group = kafka.group(GROUP)
     committed = admin.list_group_offsets({group: None}).get(group, {})
-    return all(
-        (committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items()
-    )
+    return all((committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items())
 
 
 def main() -> None:

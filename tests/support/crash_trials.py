@@ -153,7 +153,7 @@ class CrashRig:
         process = self.worker.process
         assert process is not None
         while time.monotonic() < deadline:
-            if any(self.state.glob("engine.checkpoint.*.tmp")):
+            if any(self.state.glob("*.checkpoint.*.tmp")):
                 os.killpg(process.pid, signal.SIGKILL)
                 return
             time.sleep(0.0005)

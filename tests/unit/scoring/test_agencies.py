@@ -10,9 +10,10 @@ from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import AGENCY_HEADER, EVENTS, SCORES, SELECTIONS
+from mingdeng.runtime.stream import Publication
 from mingdeng.scoring.domain.engine import ScoringEngine
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import Publication, ScoringService
+from mingdeng.scoring.service import ScoringService
 from tests.support.builders import Events, at
 from tests.support.records import PARTITIONS, Log
 from tests.unit.scoring.scenario import EXPECTED_V, quarter_events
