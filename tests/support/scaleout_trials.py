@@ -150,7 +150,8 @@ class ScaleOutRig:
         topic = self.kafka.topic(EVENTS)
         for key, value, is_close in self.pending[:count]:
             document = json.loads(value)
-            self.keys.add(f"{document['source']} {document['id']}")
+            # an agency's statuses are keyed `{agency}/{source} {id}`
+            self.keys.add(f"{document['agency']}/{document['source']} {document['id']}")
             self.producer.send(topic, key=key, value=value)
             if is_close:
                 self.producer.flush()

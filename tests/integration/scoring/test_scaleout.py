@@ -29,6 +29,7 @@ BUREAU = Bureau(
 )
 
 
+@pytest.mark.timeout(300)
 def test_a_paused_worker_is_fenced_and_nothing_is_doubled(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -65,6 +66,7 @@ def test_a_paused_worker_is_fenced_and_nothing_is_doubled(
         rig.close()
 
 
+@pytest.mark.timeout(600)
 def test_partitioned_workers_lose_and_double_nothing_across_crashes(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:

@@ -205,7 +205,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner, self._consumer = runner, consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._runner.transacting:  # no transaction of ours is left half-way
+        async with self._runner.stepping:  # no step of ours is left half-way
             return None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -226,7 +226,7 @@ class StreamRunner:
         self.changelog = ChangelogStore(settings.bootstrap_servers, settings.changelog_topic)
         self.slots: dict[str, _Slot] = {}
         self.slot_of: dict[int, _Slot] = {}
-        self.transacting = asyncio.Lock()
+        self.stepping = asyncio.Lock()  # a task's step, or a change of the tasks owned
         self.live = False
         self.lag: dict[int, int] = {}
         self._checkpoint_producer: AIOKafkaProducer | None = None
@@ -318,7 +318,8 @@ class StreamRunner:
                 failed = False
             finally:
                 self.live = False
-                await self._close_slots(list(self.slots), flush=not failed)
+                async with self.stepping:
+                    await self._close_slots(list(self.slots), flush=not failed)
         finally:
             await self._checkpoint_producer.stop()
             await consumer.stop()
@@ -341,8 +342,17 @@ class StreamRunner:
             if self.settings.partitioned
             else {"all": tuple(sorted(partitions))}
         )
-        async with self.transacting:
-            await self._close_slots([key for key in self.slots if key not in wanted], flush=False)
+        async with self.stepping:
+            stale = [key for key in self.slots if key not in wanted]
+            for key, slot in self.slots.items():
+                # kept, but another worker committed for it meanwhile (this one was paused
+                # through a generation of the group): its state is behind, open it again
+                for p in slot.partitions:
+                    tp = TopicPartition(self.settings.topic, p)
+                    if key in wanted and await consumer.committed(tp) != slot.committed.get(p):
+                        stale.append(key)
+                        break
+            await self._close_slots(stale, flush=False)
             for key, parts in sorted(wanted.items()):
                 if key not in self.slots:
                     await self._open_slot(consumer, key, parts)
@@ -427,7 +437,9 @@ class StreamRunner:
                 taken.setdefault(slot.key, []).extend(inbound(m) for m in messages)
             for slot in list(self.slots.values()):
                 records = sorted(taken.get(slot.key, []), key=lambda r: (r.partition, r.offset))
-                await self._step(consumer, slot, records)
+                async with self.stepping:
+                    if self.slots.get(slot.key) is slot:  # not moved to another worker meanwhile
+                        await self._step(consumer, slot, records)
 
     async def _step(
         self, consumer: AIOKafkaConsumer, slot: _Slot, records: list[InboundRecord]
@@ -440,10 +452,7 @@ class StreamRunner:
         catching_up = task.replaying
         settled = not catching_up and task.has_unpublished_changes
         if records or due or settled:
-            async with self.transacting:
-                if self.slots.get(slot.key) is not slot:
-                    return  # moved to another worker meanwhile
-                await self._transaction(slot, records, due)
+            await self._transaction(slot, records, due)
             if catching_up and not task.replaying:
                 log.info("task %s replayed up to %s; live from here", slot.key, slot.committed)
             self.metrics.records.inc(len(records))
