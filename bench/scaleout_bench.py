@@ -28,11 +28,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.history import as_agency  # noqa: E402
 from mingdeng.contracts.topics import EVENTS  # noqa: E402
 from mingdeng.runtime.settings import KafkaSettings  # noqa: E402
 from mingdeng.runtime.topics_admin import ensure_topics  # noqa: E402
-from tests.support.history import Bureau, history  # noqa: E402
+from tests.support.history import Bureau, as_agency, history  # noqa: E402
 from tests.support.processes import Service, free_port  # noqa: E402
 
 GROUP = "mingdeng-scoring"

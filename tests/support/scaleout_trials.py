@@ -139,6 +139,7 @@ class ScaleOutRig:
             "MINGDENG_SCORING_READY_MAX_LAG": "0",
         }
         self.workers = [Worker(self, n) for n in range(workers)]
+        self.started_workers = workers
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=5
         )
@@ -180,6 +181,10 @@ class ScaleOutRig:
         else:
             time.sleep(rng.uniform(0.1, 0.8) * per_trial / self.rate)
         victim = rng.choice(self.workers)
+        with (self.work / "trials.log").open("a") as log:
+            log.write(
+                f"{time.strftime('%H:%M:%S')} trial {number}: {action} {moment} {victim.service.log.name}\n"
+            )
         if action == "SIGKILL":
             os.killpg(victim.service.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
         elif action == "SIGTERM":
@@ -189,7 +194,8 @@ class ScaleOutRig:
             time.sleep(SESSION_S + 2)  # its partitions go to the others meanwhile
             victim.signal(signal.SIGCONT)
         else:
-            joining = Worker(self, len(self.workers))
+            joining = Worker(self, self.started_workers)
+            self.started_workers += 1
             joining.start()
             self.workers.append(joining)
         load.join()
@@ -221,10 +227,33 @@ class ScaleOutRig:
         def ready() -> bool:
             owned = [w.tasks() for w in self.workers]
             return sum(owned) == EVENTS.partitions and all(
-                answers(f"http://127.0.0.1:{w.port}/readyz") for w, n in zip(self.workers, owned, strict=True) if n
+                answers(f"http://127.0.0.1:{w.port}/readyz")
+                for w, n in zip(self.workers, owned, strict=True)
+                if n
             )
 
-        wait_for(ready, 90, "every partition owned, and its owner caught up")
+        try:
+            wait_for(ready, 90, "every partition owned, and its owner caught up")
+        except AssertionError as error:
+            states = [
+                (w.service.log.name, w.running, w.tasks(), self._readiness(w)) for w in self.workers
+            ]
+            raise AssertionError(f"{error}: {states}") from None
+
+    def _readiness(self, worker: Worker) -> str:
+        import httpx
+
+        try:
+            ready = httpx.get(f"http://127.0.0.1:{worker.port}/readyz", timeout=2).text
+            metrics = httpx.get(f"http://127.0.0.1:{worker.port}/metrics", timeout=2).text
+            lags = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith("mingdeng_scoring_consumer_lag{")
+            ]
+            return f"{ready} {lags}"
+        except httpx.HTTPError as error:
+            return str(error)
 
     def _wait_for_statuses(self, timeout_s: float = 120) -> Counter[str]:
         counts: Counter[str] = Counter()

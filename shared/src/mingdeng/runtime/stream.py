@@ -200,6 +200,11 @@ class _Slot:
         return self.partitions[0] if len(self.partitions) == 1 else 0
 
 
+def _retrieved(delivery: asyncio.Future[Any]) -> None:
+    if not delivery.cancelled():
+        delivery.exception()
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: StreamRunner, consumer: AIOKafkaConsumer) -> None:
         self._runner, self._consumer = runner, consumer
@@ -302,6 +307,7 @@ class StreamRunner:
             acks="all",
             max_batch_size=1024 * 1024,
         )
+        self.slots, self.slot_of, self.lag = {}, {}, {}  # a session starts owning nothing
         await consumer.start()
         try:
             await self._checkpoint_producer.start()
@@ -408,20 +414,29 @@ class StreamRunner:
 
     async def _close_slots(self, keys: list[str], *, flush: bool) -> None:
         """Stop running these tasks; with `flush` (a worker that stops), publish what they owe
-        first."""
-        for key in keys:
-            slot = self.slots.pop(key)
+        first. Every one is closed even when one fails; the first failure is raised after."""
+        closing = [self.slots.pop(key) for key in keys if key in self.slots]
+        for slot in closing:
             for p in slot.partitions:
                 self.slot_of.pop(p, None)
                 self.lag.pop(p, None)
                 self.metrics.lag.labels(str(p)).set(0)
+        failure: BaseException | None = None
+        for slot in closing:
             try:
                 if flush and not slot.task.replaying and slot.task.owes_publications:
                     await self._transaction(slot, [], [], everything=True)
                 if slot.checkpointing is not None:
                     await slot.checkpointing  # a child writing: seconds at most
+            except Exception as error:
+                failure = failure or error
             finally:
-                await slot.producer.stop()
+                try:
+                    await slot.producer.stop()
+                except Exception as error:
+                    log.warning("task %s: its producer did not stop cleanly: %s", slot.key, error)
+        if failure is not None:
+            raise failure
 
     # --- consuming ------------------------------------------------------------------------
 
@@ -487,16 +502,19 @@ class StreamRunner:
         producer, task = slot.producer, slot.task
         async with producer.transaction():
             publications = task.take(records) + due + task.publish_changes(everything=everything)
-            sent = [
-                await producer.send(
+            sent = []
+            for p in publications:
+                delivery = await producer.send(
                     self.settings.outputs(p.topic),
                     key=p.key,
                     value=p.value,
                     partition=p.partition,
                     headers=list(p.headers) or None,
                 )
-                for p in publications
-            ]
+                # a failed transaction fails as a whole (raised below): its deliveries' own
+                # errors are the same failure, not to be reported again as never retrieved
+                delivery.add_done_callback(_retrieved)
+                sent.append(delivery)
             advanced = {
                 TopicPartition(self.settings.topic, p): offset
                 for p, offset in task.next_offsets().items()
