@@ -26,14 +26,13 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from mingdeng.contracts.topics import EVENT_STATUS, EVENTS
+from mingdeng.contracts.topics import EVENTS
 from mingdeng.runtime.settings import KafkaSettings
 from mingdeng.runtime.topics_admin import ensure_topics
 from mingdeng.scoring.service import home_partition
-from tests.support.crash_trials import SELECTIONS_SETTLE_S
+from tests.support.crash_trials import SELECTIONS_SETTLE_S, replay_matches, wait_for_statuses
 from tests.support.history import Bureau, as_agency, history
-from tests.support.kafka_log import records
-from tests.support.processes import ROOT, Service, answers, free_port, wait_for
+from tests.support.processes import Service, answers, free_port, wait_for
 
 ACTIONS = ("SIGKILL", "SIGTERM", "pause", "join")
 SESSION_S = 6  # the group's session timeout (runtime.stream): a pause longer moves partitions
@@ -255,35 +254,11 @@ class ScaleOutRig:
         except httpx.HTTPError as error:
             return str(error)
 
-    def _wait_for_statuses(self, timeout_s: float = 120) -> Counter[str]:
-        counts: Counter[str] = Counter()
-
-        def caught_up() -> bool:
-            nonlocal counts
-            found = records(self.kafka.bootstrap_servers, self.kafka.topic(EVENT_STATUS))
-            counts = Counter(r.key.decode() for r in found)
-            return self.keys <= counts.keys()
-
-        try:
-            wait_for(caught_up, timeout_s, "a status for every published event")
-        except AssertionError as error:
-            missing = sorted(self.keys - counts.keys())
-            raise AssertionError(f"{error}: {len(missing)} without, e.g. {missing[:5]}") from None
-        return counts
+    def _wait_for_statuses(self) -> Counter[str]:
+        return wait_for_statuses(self.kafka, self.keys)
 
     def replay_matches(self) -> bool:
-        import subprocess
-
-        replay = subprocess.run(
-            [str(ROOT / ".venv/bin/mingdeng-scoring"), "replay", "--verify"],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if replay.returncode != 0:
-            (self.work / "replay.log").write_text(replay.stdout + replay.stderr)
-        return replay.returncode == 0
+        return replay_matches(self.env, self.work)
 
     def close(self) -> None:
         for worker in self.workers:
