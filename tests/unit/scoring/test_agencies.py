@@ -140,7 +140,7 @@ def test_indices_per_agency_equal_an_independent_calculation() -> None:
 
 
 def test_a_task_of_one_partition_holds_the_agencies_keyed_to_it(rules: Rules) -> None:
-    """Partitioned scoring (ADR 0003): czj's task scores czj alone and closes its quarter on
+    """Partitioned scoring (ADR 0004): czj's task scores czj alone and closes its quarter on
     the one record; a copy of a close on a partition that is not its agency's is passed over
     (that partition's task would close it); a record of an agency off its partition stops it."""
     home = home_partition("czj", PARTITIONS)

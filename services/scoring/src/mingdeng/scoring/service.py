@@ -86,7 +86,7 @@ def home_partition(agency: str, partitions: int) -> int:
 
 class MisplacedRecord(RuntimeError):
     """A record of an agency on a partition whose task does not hold that agency: the default
-    agency keyed by subject, read by a task of one partition (docs/decisions/0003)."""
+    agency keyed by subject, read by a task of one partition (docs/decisions/0004)."""
 
 
 BarrierKey = tuple[str, Quarter]  # (agency, quarter): what a barrier closes

@@ -22,7 +22,7 @@ class ScoringSettings(BaseSettings):
     partitioned: bool = Field(
         default=False,
         description="a task per partition, shared by every worker of the group; needs the"
-        " default agency keyed `default` (docs/decisions/0003-scoring-tasks-per-partition.md)",
+        " default agency keyed `default` (docs/decisions/0004-scoring-tasks-per-partition.md)",
     )
     rules_file: Path = DEFAULT_RULES
     max_batch: int = Field(

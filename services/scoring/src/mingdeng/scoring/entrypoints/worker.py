@@ -5,7 +5,7 @@ by the stream runtime (`mingdeng.runtime.stream`).
 Unpartitioned (the default), one worker runs one task over every partition: the default
 agency's history keyed by subject needs them all (ADR 0002). Partitioned
 (`MINGDENG_SCORING_PARTITIONED=true`), the workers of the group share a task per partition,
-each holding the agencies keyed to it (docs/decisions/0003-scoring-tasks-per-partition.md).
+each holding the agencies keyed to it (docs/decisions/0004-scoring-tasks-per-partition.md).
 """
 
 from __future__ import annotations
