@@ -71,6 +71,13 @@ def caught_up(
     return all((committed[tp].offset if tp in committed else 0) >= end for tp, end in ends.items())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process and its reaped children (the checkpoint writers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=1)
@@ -109,6 +116,7 @@ def main() -> None:
         while not caught_up(kafka, admin, ends):
             time.sleep(0.05)
         elapsed = time.monotonic() - started
+        cpu_s = sum(cpu_seconds(w.process.pid) for w in workers if w.process is not None)
     finally:
         for worker in workers:
             worker.kill_if_running()
@@ -121,6 +129,8 @@ def main() -> None:
                 "events": total,
                 "seconds": round(elapsed, 2),
                 "events_per_s": round(total / elapsed),
+                "worker_cpu_s": round(cpu_s, 1),
+                "events_per_cpu_s": round(total / cpu_s),
                 "load_before": [round(x, 2) for x in load_before],
                 "load_after": [round(x, 2) for x in os.getloadavg()],
             }
