@@ -38,30 +38,31 @@ def main() -> None:
         activity_per_member_quarter=6,
     )
     rng = random.Random(int(os.environ.get("MINGDENG_TRIAL_SEED", "1")))
-    with tempfile.TemporaryDirectory(prefix="mingdeng-scaleout-") as work:
-        rig = ScaleOutRig(
-            os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"], Path(work), bureau, workers=workers
-        )
-        results = []
-        try:
-            rig.start_all()
-            rig.publish(200)
-            for number in range(trials):
-                result = rig.trial(number, rng, per_trial=PER_TRIAL)
-                results.append(result)
-                print(
-                    f"trial {number}: {result.action} at {result.moment} ({result.workers} workers):"
-                    f" {'ok' if result.passed else 'FAILED'} ({result.seconds} s)",
-                    flush=True,
-                )
-                if not result.passed:
-                    break
-        finally:
-            rig.close()
+    work = tempfile.mkdtemp(prefix="mingdeng-scaleout-")  # kept: a failed trial's logs stay
+    rig = ScaleOutRig(
+        os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"], Path(work), bureau, workers=workers
+    )
+    results = []
+    try:
+        rig.start_all()
+        rig.publish(200)
+        for number in range(trials):
+            result = rig.trial(number, rng, per_trial=PER_TRIAL)
+            results.append(result)
+            print(
+                f"trial {number}: {result.action} at {result.moment} ({result.workers} workers):"
+                f" {'ok' if result.passed else 'FAILED'} ({result.seconds} s)",
+                flush=True,
+            )
+            if not result.passed:
+                break
+    finally:
+        rig.close()
     summary = tally(results)
     out = ROOT / "bench" / "results" / "scaleout-trials.json"
     out.write_text(json.dumps({"workers": workers, **summary}, indent=1))
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=1))
+    print(f"worker logs and any replay.log: {work}")
     sys.exit(0 if summary["passed"] == summary["trials"] == trials else 1)
 
 
