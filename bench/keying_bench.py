@@ -11,7 +11,6 @@ first copy and its completion (what a close waits for), and how many were held m
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import defaultdict
@@ -20,21 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mingdeng.contracts.topics import BARRIER_HEADER
+from mingdeng.runtime.stream import InboundRecord
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import InboundRecord, ScoringService
+from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
-from tests.support.history import Bureau, history
+from tests.support.history import Bureau, as_agency, history
 
 PARTITIONS = 4
-
-
-def as_agency(value: bytes, agency: str) -> bytes:
-    document = json.loads(value)
-    document["source"] = f"/agencies/{agency}/history"
-    document["agency"] = document["partitionkey"] = agency
-    if document["type"] == "mingdeng.quarter.closed.v1":
-        document["id"] = f"close-{agency}-{document['data']['quarter']}"
-    return json.dumps(document, ensure_ascii=False).encode()
 
 
 def partition_of(key: bytes) -> int:

@@ -528,8 +528,9 @@ def selection_bytes_at_100k_members() -> int:
     """The largest message scoring publishes for a quarter of 100,000 members."""
     from mingdeng.contracts import events as ev
     from mingdeng.contracts.codec import new_event, serialize_event
+    from mingdeng.runtime.stream import InboundRecord
     from mingdeng.scoring.domain.rules import Rules
-    from mingdeng.scoring.service import InboundRecord, ScoringService
+    from mingdeng.scoring.service import ScoringService
     from mingdeng.scoring.settings import DEFAULT_RULES
 
     now = datetime(2026, 10, 20, tzinfo=UTC)

@@ -19,6 +19,9 @@ uv run --frozen python bench/scoring_bench.py
 uv run --frozen python bench/outreach_bench.py
 uv run --frozen python bench/api_bench.py
 uv run --frozen python bench/crash_trials.py "${CRASH_TRIALS:-100}"
+uv run --frozen python bench/scaleout_trials.py "${SCALEOUT_TRIALS:-100}" 2  # partitioned workers (issue 26)
+uv run --frozen python bench/scaleout_bench.py --workers 1 && uv run --frozen python bench/scaleout_bench.py --workers 2
+uv run --frozen python bench/failover_bench.py 20  # kill -9 of one of two partitioned workers
 uv run --frozen python bench/pipeline_bench.py  # every consumer on one burst, every service running
 uv run --frozen python bench/notify_bench.py
 uv run --frozen python bench/outage_trials.py

@@ -153,43 +153,54 @@ class CrashRig:
         process = self.worker.process
         assert process is not None
         while time.monotonic() < deadline:
-            if any(self.state.glob("engine.checkpoint.*.tmp")):
+            if any(self.state.glob("*.checkpoint.*.tmp")):
                 os.killpg(process.pid, signal.SIGKILL)
                 return
             time.sleep(0.0005)
         self._signal(signal.SIGKILL)  # no checkpoint seen in time: a random moment after all
 
-    def _wait_for_statuses(self, timeout_s: float = 90) -> Counter[str]:
-        counts: Counter[str] = Counter()
-
-        def caught_up() -> bool:
-            nonlocal counts
-            found = records(self.kafka.bootstrap_servers, self.kafka.topic(EVENT_STATUS))
-            counts = Counter(r.key.decode() for r in found)
-            return self.keys <= counts.keys()
-
-        try:
-            wait_for(caught_up, timeout_s, "a status for every published event")
-        except AssertionError as error:
-            missing = sorted(self.keys - counts.keys())
-            raise AssertionError(f"{error}: {len(missing)} without, e.g. {missing[:5]}") from None
-        return counts
+    def _wait_for_statuses(self) -> Counter[str]:
+        return wait_for_statuses(self.kafka, self.keys)
 
     def replay_matches(self) -> bool:
-        replay = subprocess.run(
-            [str(ROOT / ".venv/bin/mingdeng-scoring"), "replay", "--verify"],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if replay.returncode != 0:
-            (self.work / "replay.log").write_text(replay.stdout + replay.stderr)
-        return replay.returncode == 0
+        return replay_matches(self.env, self.work)
 
     def close(self) -> None:
         self.worker.kill_if_running()
         self.producer.close()
+
+
+def wait_for_statuses(kafka: KafkaSettings, keys: set[str], timeout_s: float = 120) -> Counter[str]:
+    """How many status records each event key has, once every one of `keys` has one."""
+    counts: Counter[str] = Counter()
+
+    def caught_up() -> bool:
+        nonlocal counts
+        found = records(kafka.bootstrap_servers, kafka.topic(EVENT_STATUS))
+        counts = Counter(r.key.decode() for r in found)
+        return keys <= counts.keys()
+
+    try:
+        wait_for(caught_up, timeout_s, "a status for every published event")
+    except AssertionError as error:
+        missing = sorted(keys - counts.keys())
+        raise AssertionError(f"{error}: {len(missing)} without, e.g. {missing[:5]}") from None
+    return counts
+
+
+def replay_matches(env: dict[str, str], work: Path) -> bool:
+    """`mingdeng-scoring replay --verify`: a clean replay equals what was published (if not,
+    its output goes to `work`/replay.log)."""
+    replay = subprocess.run(
+        [str(ROOT / ".venv/bin/mingdeng-scoring"), "replay", "--verify"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if replay.returncode != 0:
+        (work / "replay.log").write_text(replay.stdout + replay.stderr)
+    return replay.returncode == 0
 
 
 def tally(results: list[TrialResult]) -> dict[str, object]:

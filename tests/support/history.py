@@ -272,3 +272,12 @@ def events_per_quarter(bureau: Bureau) -> int:
         + bureau.departments
         + 1
     )
+
+
+def as_agency(value: bytes, agency: str) -> bytes:
+    document = json.loads(value)
+    document["source"] = f"/agencies/{agency}/history"
+    document["agency"] = document["partitionkey"] = agency
+    if document["type"] == "mingdeng.quarter.closed.v1":
+        document["id"] = f"close-{agency}-{document['data']['quarter']}"
+    return json.dumps(document, ensure_ascii=False).encode()

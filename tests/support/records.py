@@ -9,7 +9,7 @@ from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.topics import BARRIER_HEADER
-from mingdeng.scoring.service import InboundRecord
+from mingdeng.runtime.stream import InboundRecord
 from tests.support.builders import at
 
 PARTITIONS = 4

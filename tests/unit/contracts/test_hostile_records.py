@@ -22,8 +22,9 @@ from mingdeng.contracts.topics import DEAD_LETTER, EVENT_STATUS, EVENTS
 from mingdeng.gateway.adapters.projector import Projector
 from mingdeng.runtime.projection import Record
 from mingdeng.runtime.settings import KafkaSettings
+from mingdeng.runtime.stream import InboundRecord
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import InboundRecord, ScoringService
+from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
 from tests.support.builders import Events
 

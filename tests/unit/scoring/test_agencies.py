@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.codec import parse_record
 from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.registry import Stamp
 from mingdeng.contracts.rules_versions import RULES_VERSIONS
 from mingdeng.contracts.topics import AGENCY_HEADER, EVENTS, SCORES, SELECTIONS
+from mingdeng.runtime.stream import Publication
 from mingdeng.scoring.domain.engine import ScoringEngine
 from mingdeng.scoring.domain.rules import Rules, shipped_rules
-from mingdeng.scoring.service import Publication, ScoringService
+from mingdeng.scoring.service import MisplacedRecord, ScoringService, home_partition
 from tests.support.builders import Events, at
 from tests.support.records import PARTITIONS, Log
 from tests.unit.scoring.scenario import EXPECTED_V, quarter_events
@@ -151,3 +154,25 @@ def test_indices_per_agency_equal_an_independent_calculation() -> None:
             assert resumed.engine_of(agency).standings(Q3) == alone.standings(Q3)
 
     check()
+
+
+def test_a_task_of_one_partition_holds_the_agencies_keyed_to_it(rules: Rules) -> None:
+    """Partitioned scoring (ADR 0004): czj's task scores czj alone and closes its quarter on
+    the one record; a copy of a close on a partition that is not its agency's is passed over
+    (that partition's task would close it); a record of an agency off its partition stops it."""
+    home = home_partition("czj", PARTITIONS)
+    task = ScoringService(rules, PARTITIONS, clock=lambda: at("2026-10-20 10:00"), reads=(home,))
+    log, czj = Log(), Events(agency="czj")
+    for event in quarter_events(czj):
+        log.append(event, home)
+    log.append(czj.close("2026Q3", "2026-10-11 00:00"), home)
+    copy = log.append(Events().close("2026Q3", "2026-10-11 00:00"), home, barrier=True)
+    out = task.take(log.interleaved([])) + task.publish_changes()
+    final = values(out, SELECTIONS.name)["czj/2026Q3"]
+    assert final["status"] == "final"
+    assert set(task.books) == {"czj"}  # the default agency's copy was passed over
+    assert task.next_offsets() == {home: copy.offset + 1}
+    elsewhere = next(a for a in ("sfj", "jyj", "wjw") if home_partition(a, PARTITIONS) != home)
+    stray = log.append(Events(agency=elsewhere).volunteer("A", "2026-08-01 10:00"), home)
+    with pytest.raises(MisplacedRecord):
+        task.take([stray])

@@ -9,8 +9,8 @@ import json
 from mingdeng.contracts.codec import serialize_event
 from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.topics import DEAD_LETTER, EVENTS
+from mingdeng.runtime.stream import InboundRecord
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import InboundRecord
 from tests.support.bindings import kafka_binary
 from tests.support.builders import Events
 from tests.unit.scoring.test_service import service_for, statuses

@@ -27,8 +27,9 @@ from mingdeng.contracts.topics import (
     SCORES,
     SELECTIONS,
 )
+from mingdeng.runtime.stream import Publication
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.service import Publication, ScoringService
+from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import DEFAULT_RULES
 from tests.support.builders import Events, at
 from tests.support.records import PARTITIONS, Log

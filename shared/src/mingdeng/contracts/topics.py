@@ -37,14 +37,19 @@ class Topic:
     consumers: tuple[str, ...]
     compacted: bool = False
     retention_ms: int = FOREVER
+    segment_bytes: int | None = None  # a compacted topic read whole on restore: small segments
 
     @property
     def config(self) -> dict[str, str]:
-        return {
+        config = {
             "cleanup.policy": "compact" if self.compacted else "delete",
             "retention.ms": str(self.retention_ms),
             "max.message.bytes": str(MAX_RECORD_BATCH_BYTES),
         }
+        if self.segment_bytes is not None:
+            config["segment.bytes"] = str(self.segment_bytes)
+            config["min.cleanable.dirty.ratio"] = "0.1"
+        return config
 
 
 EVENTS = Topic(
@@ -149,6 +154,17 @@ OUTREACH = Topic(
     consumers=("gateway projector",),
     compacted=True,
 )
+SCORING_CHECKPOINTS = Topic(
+    name="mingdeng.scoring-checkpoints.v1",
+    partitions=EVENTS.partitions,  # a task's checkpoint on the partition of its input's number
+    key="`{task}` (a manifest) or `{task}/{checkpoint id}/{n}` (a chunk of its state)",
+    carries="scoring's state per input partition, in chunks of 512 KiB, with the input offsets"
+    " it covers (runtime.changelog): restored by whichever worker owns the partition next",
+    producers=("scoring (checkpoints)",),
+    consumers=("scoring (restore)",),
+    compacted=True,
+    segment_bytes=16 * 1024 * 1024,
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     EVENTS,
@@ -162,6 +178,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     NOTIFICATIONS,
     BULLETINS,
     OUTREACH,
+    SCORING_CHECKPOINTS,
 )
 
 

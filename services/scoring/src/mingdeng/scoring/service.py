@@ -21,10 +21,12 @@ import json
 import logging
 import pickle
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from aiokafka.partitioner import murmur2
 
 from mingdeng.contracts import events as ev
 from mingdeng.contracts.agency import DEFAULT_AGENCY
@@ -60,6 +62,7 @@ from mingdeng.contracts.topics import (
     SELECTIONS,
     Topic,
 )
+from mingdeng.runtime.stream import InboundRecord, Publication
 from mingdeng.scoring.domain.engine import Outcome, ScoringEngine
 from mingdeng.scoring.domain.indices import FortressScore, VanguardScore
 from mingdeng.scoring.domain.rules import Rules, shipped_rules
@@ -69,34 +72,21 @@ from mingdeng.scoring.domain.standings import QuarterStandings, Status, TopTen
 SCORING_SOURCE = "/mingdeng/scoring"
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 7  # bump when the engine's state changes shape: old states are replayed
-Header = tuple[str, bytes]
 
 
-@dataclass(frozen=True)
-class InboundRecord:
-    """One record of the inbound log, as Kafka gave it."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-    headers: tuple[Header, ...] = ()
-
-    @property
-    def is_barrier_copy(self) -> bool:
-        return any(name == BARRIER_HEADER for name, _ in self.headers)
+def is_barrier_copy(record: InboundRecord) -> bool:
+    return any(name == BARRIER_HEADER for name, _ in record.headers)
 
 
-@dataclass(frozen=True)
-class Publication:
-    """A record to publish. `value` None is a tombstone; `partition` None means by key."""
+def home_partition(agency: str, partitions: int) -> int:
+    """Where a record keyed by the agency goes (Kafka's default partitioner, murmur2)."""
+    hashed: int = murmur2(agency.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
-    topic: Topic
-    key: bytes
-    value: bytes | None
-    partition: int | None = None
-    headers: tuple[Header, ...] = ()
+
+class MisplacedRecord(RuntimeError):
+    """A record of an agency on a partition whose task does not hold that agency: the default
+    agency keyed by subject, read by a task of one partition (docs/decisions/0004)."""
 
 
 BarrierKey = tuple[str, Quarter]  # (agency, quarter): what a barrier closes
@@ -174,6 +164,7 @@ class ScoringService:
         keep_closed_years: bool = False,
         statuses: bool = True,
         inbound_topic: str = EVENTS.name,
+        reads: Sequence[int] | None = None,
     ) -> None:
         """`rules`: the 机关工委's, under which an agency is scored unless its registration
         names another version of the shipped ones (`rules_version`); `rules` also stands for
@@ -181,7 +172,9 @@ class ScoringService:
         `statuses=False`: a replay that needs only the standings builds no status.
         `selection_interval`: scores are published as they change; a quarter's selection and
         ranking order, and a year's provisional top ten, at most this often (each is a
-        message about the whole quarter or year)."""
+        message about the whole quarter or year). `reads`: the partitions of the inbound log
+        this service is fed (all by default): a task of one partition holds the agencies whose
+        key goes there, and a barrier spans only what it reads."""
         self._rules = rules
         self._versions = {**shipped_rules(), rules.version: rules}
         self._keep_closed_years = keep_closed_years
@@ -189,6 +182,7 @@ class ScoringService:
         self._statuses = statuses
         self._inbound_topic = inbound_topic  # as dead letters name it: where a re-drive goes
         self.partitions = partitions
+        self.reads = tuple(range(partitions)) if reads is None else tuple(reads)
         self.sequencing = Sequencing()
         self._clock = clock
         self._barrier_timeout = barrier_timeout
@@ -339,6 +333,16 @@ class ScoringService:
             sink.extend(self._rejection(record, error))
             self._advance(partition, record.offset)
             return
+        if len(self.reads) < self.partitions and (
+            home_partition(event.agency, self.partitions) != partition
+        ):
+            if not is_barrier_copy(record):
+                raise MisplacedRecord(
+                    f"{partition}:{record.offset} of agency {event.agency!r}, keyed"
+                    f" {record.key!r}, is not on its agency's partition: run scoring unpartitioned"
+                )
+            self._advance(partition, record.offset)  # the copy of its home partition counts
+            return
         book = self.book(event.agency)
         if book.engine.running_since is None:
             book.engine.running_since = at
@@ -374,7 +378,7 @@ class ScoringService:
         refused = event.time < quarter.end and early_close_reason(event) is None
         # another agency than the default one has all its records on one partition, in
         # order: its close needs no barrier unless one was written for it
-        in_order = not event.of_default_agency and not record.is_barrier_copy
+        in_order = not event.of_default_agency and not is_barrier_copy(record)
         barrier = (event.agency, quarter)
         if (
             quarter in self.engine_of(event.agency).closed
@@ -393,16 +397,16 @@ class ScoringService:
         pending.reached[record.partition] = record.offset
         self._blocked_by[record.partition] = barrier
         self.sequencing.next_offsets[record.partition] = record.offset  # the copy is not taken yet
-        if not record.is_barrier_copy and not pending.copies_written:
+        if not is_barrier_copy(record) and not pending.copies_written:
             sink.extend(barrier_copies(event, self._unreached(pending)))
             pending.copies_written = True
-        if len(pending.reached) == self.partitions:
+        if len(pending.reached) == len(self.reads):
             self._release(pending, sink, out)
         else:
             self._break_deadlock(sink, out)
 
     def _unreached(self, pending: PendingClose) -> list[int]:
-        return [p for p in range(self.partitions) if p not in pending.reached]
+        return [p for p in self.reads if p not in pending.reached]
 
     def _break_deadlock(self, sink: list[Publication], out: list[Publication]) -> None:
         """Copies of closes of two quarters written by two writers at once can cross: close X
@@ -424,7 +428,7 @@ class ScoringService:
             if partition in self._blocked_by:
                 held_at = self._pending[self._blocked_by[partition]].reached[partition]
                 pending.reached.setdefault(partition, held_at)
-        if len(pending.reached) == self.partitions:
+        if len(pending.reached) == len(self.reads):
             self._release(pending, sink, out)
 
     def _release(
@@ -486,7 +490,7 @@ class ScoringService:
             agency=agency,
         )
         if default:
-            return barrier_copies(close, range(self.partitions))
+            return barrier_copies(close, self.reads)
         return [Publication(EVENTS, close.partition_key.encode(), serialize_event(close))]
 
     # --- publishing what changed ----------------------------------------------------------

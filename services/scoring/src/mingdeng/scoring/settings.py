@@ -16,7 +16,13 @@ class ScoringSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8101, ge=1, le=65535)
     data_dir: Path = Field(
-        default=Path(".run/scoring"), description="where the engine's checkpoint is kept"
+        default=Path(".run/scoring"),
+        description="where a checkpoint is spooled before it goes to the changelog topic",
+    )
+    partitioned: bool = Field(
+        default=False,
+        description="a task per partition, shared by every worker of the group; needs the"
+        " default agency keyed `default` (docs/decisions/0004-scoring-tasks-per-partition.md)",
     )
     rules_file: Path = DEFAULT_RULES
     max_batch: int = Field(

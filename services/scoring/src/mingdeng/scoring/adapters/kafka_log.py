@@ -7,19 +7,7 @@ from collections.abc import AsyncIterator
 from aiokafka import TopicPartition
 
 from mingdeng.runtime.clients import kafka_admin, kafka_consumer, kafka_producer
-from mingdeng.scoring.service import InboundRecord
-
-
-def inbound(message: object) -> InboundRecord:
-    """An aiokafka ConsumerRecord as the service takes it."""
-    return InboundRecord(
-        partition=message.partition,  # type: ignore[attr-defined]
-        offset=message.offset,  # type: ignore[attr-defined]
-        key=message.key,  # type: ignore[attr-defined]
-        value=message.value,  # type: ignore[attr-defined]
-        timestamp_ms=message.timestamp,  # type: ignore[attr-defined]
-        headers=tuple(message.headers or ()),  # type: ignore[attr-defined]
-    )
+from mingdeng.runtime.stream import InboundRecord, inbound
 
 
 async def read_log(

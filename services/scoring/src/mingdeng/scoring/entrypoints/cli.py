@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -20,10 +19,14 @@ from mingdeng.contracts.topics import (
     EVENTS,
     RANKINGS,
     SCORES,
+    SCORING_CHECKPOINTS,
     SELECTIONS,
 )
+from mingdeng.runtime.changelog import ChangelogStore
+from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.logs import configure_logging
-from mingdeng.scoring.adapters.checkpoints import CheckpointFile
+from mingdeng.runtime.stream import Publication
+from mingdeng.runtime.worker import run_until_stopped
 from mingdeng.scoring.adapters.kafka_log import (
     latest_by_key,
     partition_count,
@@ -31,8 +34,8 @@ from mingdeng.scoring.adapters.kafka_log import (
     reset_group,
 )
 from mingdeng.scoring.domain.rules import Rules
-from mingdeng.scoring.entrypoints.worker import GROUP, ScoringWorker
-from mingdeng.scoring.service import Publication, ScoringService
+from mingdeng.scoring.entrypoints.worker import GROUP, scoring_runner
+from mingdeng.scoring.service import ScoringService
 from mingdeng.scoring.settings import ScoringSettings
 
 log = logging.getLogger(__name__)
@@ -53,9 +56,9 @@ async def fold_log(
     topic = kafka.topic(EVENTS)
     partitions = await partition_count(kafka.bootstrap_servers, topic)
     service = ScoringService(rules, partitions, keep_closed_years=keep_closed_years, statuses=False)
-    checkpoint = CheckpointFile(settings.data_dir / "engine.checkpoint").load()
-    if frozen_finals and checkpoint is not None:  # the finals the worker holds
-        service.keep_finals_of(checkpoint)
+    if frozen_finals:  # the finals the worker's tasks hold
+        for checkpoint, _ in (await changelog(settings).read(list(range(partitions)))).values():
+            service.keep_finals_of(checkpoint)
     published: dict[tuple[str, bytes], bytes] = {}
     started, shown = time.monotonic(), 0.0
 
@@ -75,6 +78,11 @@ async def fold_log(
             print(f"replayed {service.taken:,} records ({rate:,.0f}/s)", file=sys.stderr)
     keep(service.publish_changes())  # the rest as it stands at the end
     return service, published
+
+
+def changelog(settings: ScoringSettings) -> ChangelogStore:
+    kafka = settings.kafka
+    return ChangelogStore(kafka.bootstrap_servers, kafka.topic(SCORING_CHECKPOINTS))
 
 
 async def replay(settings: ScoringSettings, verify: bool) -> int:
@@ -175,29 +183,36 @@ async def simulate(
 
 
 async def rebuild(settings: ScoringSettings) -> int:
-    """Forget the worker's checkpoint and committed offsets: its next start replays the inbound
-    log from offset 0. Stop the worker first."""
-    CheckpointFile(settings.data_dir / "engine.checkpoint").discard()
+    """Forget the tasks' checkpoints and the committed offsets: the next start replays the
+    inbound log from offset 0. Stop the workers first."""
+    kafka = settings.kafka
+    partitions = await partition_count(kafka.bootstrap_servers, kafka.topic(EVENTS))
+    store = changelog(settings)
+    found = await store.read(list(range(partitions)))
+    producer = kafka_producer(kafka.bootstrap_servers, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for task, (_, manifest) in found.items():
+            await store.forget(producer, task, manifest)
+    finally:
+        await producer.stop()
     await reset_group(settings.kafka.bootstrap_servers, settings.kafka.group(GROUP))
     print("checkpoint and offsets dropped; the next start replays the inbound log")
     return 0
 
 
 async def run(settings: ScoringSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    worker = ScoringWorker(settings)
-    health = await worker.serve_health()
-    log.info(
-        "scoring running; health on http://%s:%d/healthz", settings.web_host, settings.web_port
+    """`/healthz`, `/readyz` (the broker answers; consuming and caught up) and `/metrics`
+    (lag per partition, partitions held at a barrier, tasks, checkpoint age, …)."""
+    runner = scoring_runner(settings)
+    await run_until_stopped(
+        name="scoring",
+        health_host=settings.web_host,
+        health_port=settings.web_port,
+        readiness=runner.readiness,
+        loops=[runner.run],
+        metrics=runner.metrics_text,
     )
-    try:
-        await worker.run(stop)
-    finally:
-        await health.cleanup()
-        log.info("scoring stopped")
 
 
 def main() -> None:

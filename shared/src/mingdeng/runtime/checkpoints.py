@@ -1,4 +1,4 @@
-"""The engine's checkpoint on local disk: written whole to a temporary file, made durable, then
+"""A checkpoint spooled to local disk: written whole to a temporary file, made durable, then
 renamed over the previous one, so a crash at any moment leaves the old or the new one.
 
 `save_forked` writes it from a forked child: the child holds a copy-on-write image of the worker

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mingdeng.scoring.adapters.checkpoints import CheckpointFile
+from mingdeng.runtime.checkpoints import CheckpointFile
 
 
 def reap(pid: int) -> int:

@@ -1,0 +1,102 @@
+"""Failover of partitioned scoring (issue 26): two workers share the partitions under a steady
+load; one is killed (-9, with its process group); measured is the time from the kill until the
+group's committed offsets reach, on every partition, the end each partition had at the kill:
+the killed worker's partitions applied by the other. Then it is started again and the next
+trial waits for the two to share the partitions. Every inbound event must have one status.
+
+    uv run --frozen python bench/failover_bench.py [TRIALS]     (10 by default)
+
+Writes bench/results/failover.json. Needs the tests' broker (`make bench` starts it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mingdeng.contracts.periods import Quarter  # noqa: E402
+from mingdeng.contracts.topics import EVENTS  # noqa: E402
+from tests.support.history import Bureau  # noqa: E402
+from tests.support.processes import wait_for  # noqa: E402
+from tests.support.scaleout_trials import ScaleOutRig  # noqa: E402
+
+RATE = 300  # events/s offered during a trial
+
+
+def main() -> None:
+    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    bureau = Bureau(
+        members=8, departments=4, branches=2, first_quarter=Quarter(2000, 1), quarters=60
+    )
+    rng = random.Random(1)
+    seconds: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="mingdeng-failover-") as work:
+        rig = ScaleOutRig(
+            os.environ["MINGDENG_KAFKA_BOOTSTRAP_SERVERS"], Path(work), bureau, rate_per_s=RATE
+        )
+        bootstrap = rig.kafka.bootstrap_servers
+        group = rig.kafka.group("mingdeng-scoring")
+        tps = [TopicPartition(rig.kafka.topic(EVENTS), p) for p in range(EVENTS.partitions)]
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        reader = KafkaConsumer(bootstrap_servers=bootstrap)
+        try:
+            rig.start_all()
+            rig.publish(200)
+            for number in range(trials):
+                rig.start_all()
+                wait_for(lambda: all(w.tasks() == 2 for w in rig.workers), 90, "two tasks each")
+                load = threading.Thread(target=rig.publish, args=(RATE * 10,))
+                load.start()
+                time.sleep(rng.uniform(1, 3))
+                victim = rng.choice(rig.workers)
+                ends = reader.end_offsets(tps)
+                killed = time.monotonic()
+                os.killpg(victim.service.process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+
+                def applied(ends: dict[TopicPartition, int] = ends) -> bool:
+                    committed = admin.list_group_offsets({group: None}).get(group, {})
+                    return all(tp in committed and committed[tp].offset >= ends[tp] for tp in tps)
+
+                wait_for(applied, 120, "the killed worker's partitions applied by the other")
+                seconds.append(time.monotonic() - killed)
+                print(f"trial {number}: applied {seconds[-1]:.2f} s after the kill", flush=True)
+                load.join()
+                victim.service.process.wait(10)  # type: ignore[union-attr]
+            counts = rig._wait_for_statuses()
+            doubled = sum(1 for n in counts.values() if n > 1)
+            missing = len(rig.keys - counts.keys())
+        finally:
+            rig.close()
+            admin.close()
+            reader.close()
+    ordered = sorted(seconds)
+    result = {
+        "failover_trials": len(seconds),
+        "failover_p50_s": round(statistics.median(ordered), 2),
+        "failover_p99_s": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+        "failover_max_s": round(ordered[-1], 2),
+        "failover_seconds": [round(s, 2) for s in seconds],
+        "offered_events_per_s": RATE,
+        "missing": missing,
+        "doubled": doubled,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+    (ROOT / "bench" / "results" / "failover.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
