@@ -31,6 +31,7 @@ from mingdeng.contracts.text import shown
 from mingdeng.runtime.clients import kafka_consumer
 from mingdeng.runtime.faults import Backoff, is_transient
 from mingdeng.runtime.statistics import FreshStatistics
+from mingdeng.runtime.worker import GATHER_S
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +159,6 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 PROGRESS_FROM = 10_000  # records behind: a rebuild or a long outage, worth telling
-# Under steady traffic a batch is taken at most this often: what arrives meanwhile is fetched in
-# the background and applied in one transaction. Taking each record as it comes made a
-# transaction (and an offsets row, a fetch, a NOTIFY) per few records: at 1,000 events/s the
-# database and the broker spent more CPU than the four services (bench/pipeline_bench.py,
-# `cpu_ms_per_1000_events`). The first record after a quiet spell is not held back.
-GATHER_S = 0.05
 
 
 class ProjectionRunner:
@@ -332,7 +327,7 @@ class ProjectionRunner:
     async def _take(self) -> list[Record]:
         taken_at, size = self._last_take
         gathering = taken_at + self._gather_s - time.monotonic()
-        if size and size < self._max_batch and gathering > 0:
+        if size and size < self._max_batch and self.total_lag == 0 and gathering > 0:
             await asyncio.sleep(gathering)
         batches = await self._kafka.getmany(timeout_ms=500, max_records=self._max_batch)
         self._last_take = (time.monotonic(), sum(len(m) for m in batches.values()))

@@ -42,7 +42,7 @@ from mingdeng.runtime.checkpoints import CheckpointFile
 from mingdeng.runtime.clients import kafka_consumer, kafka_producer
 from mingdeng.runtime.faults import is_refused_record
 from mingdeng.runtime.health import kafka_answers
-from mingdeng.runtime.worker import pause
+from mingdeng.runtime.worker import GATHER_S, pause
 
 log = logging.getLogger(__name__)
 Header = tuple[str, bytes]
@@ -442,8 +442,14 @@ class StreamRunner:
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         settings = self.settings
+        taken_at, size = 0.0, 0  # the last batch: when, and how many records
         while not stop.is_set():
+            gathering = taken_at + GATHER_S - time.monotonic()
+            caught_up = not any(self.lag.values())
+            if size and size < settings.max_batch and caught_up and gathering > 0:
+                await asyncio.sleep(gathering)  # a transaction per batch: see GATHER_S
             batches = await consumer.getmany(timeout_ms=100, max_records=settings.max_batch)
+            taken_at, size = time.monotonic(), sum(len(m) for m in batches.values())
             taken: dict[str, list[InboundRecord]] = {}
             for tp, messages in batches.items():
                 slot = self.slot_of.get(tp.partition)

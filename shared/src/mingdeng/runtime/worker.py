@@ -15,6 +15,14 @@ from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.migrations import prestart
 from mingdeng.runtime.settings import PostgresSettings
 
+# Under steady traffic a batch is taken at most this often: what arrives meanwhile is fetched in
+# the background and applied in one transaction. Taking each record as it comes made a
+# transaction (and an offsets row, a fetch, a NOTIFY) per few records: at 1,000 events/s the
+# database and the broker spent more CPU than the four services (bench/pipeline_bench.py,
+# `cpu_ms_per_1000_events`). The first record after a quiet spell is not held back, nor is a
+# consumer behind the log (it takes full batches as fast as it can).
+GATHER_S = 0.05
+
 log = logging.getLogger(__name__)
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
