@@ -23,6 +23,7 @@ from mingdeng.gateway.adapters import repository
 from mingdeng.gateway.adapters.agency_schemas import (
     AGENCY_MIGRATIONS,
     NO_AGENCY_SCHEMA,
+    migrate_agency_schemas,
     schema_of,
 )
 from mingdeng.gateway.adapters.projector import (
@@ -57,6 +58,7 @@ async def dsn(database_url: str) -> AsyncIterator[str]:
     try:
         await migrate(url, "runtime", "mingdeng.runtime.sql")
         await migrate(url, "gateway", GATEWAY)
+        await migrate_agency_schemas(url)
         yield url
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
@@ -224,7 +226,11 @@ STRUCTURE = """
     UNION ALL
     SELECT 'constraint', conrelid::regclass::text || ' ' || pg_get_constraintdef(oid)
     FROM pg_constraint WHERE connamespace = $1::regnamespace
-      AND conrelid::regclass::text = ANY(SELECT $1 || '.' || unnest($2::text[]))"""
+      AND conrelid::regclass::text = ANY(SELECT $1 || '.' || unnest($2::text[]))
+    UNION ALL
+    SELECT 'statistics', attrelid::regclass::text || '.' || attname || ' ' || attstattarget
+    FROM pg_attribute WHERE attnum > 0 AND NOT attisdropped AND attstattarget >= 0
+      AND attrelid::regclass::text = ANY(SELECT $1 || '.' || unnest($2::text[]))"""
 
 
 async def _structure(connection: asyncpg.Connection, schema: str) -> list[str]:
@@ -241,6 +247,27 @@ async def test_an_agency_s_schema_has_the_structure_of_the_default_agency_s_tabl
     try:
         assert await _structure(connection, "agency_czj") == await _structure(connection, "gateway")
         assert len(await _structure(connection, "gateway")) > 200
+    finally:
+        await connection.close()
+
+
+async def test_the_logs_of_events_are_analyzed_from_a_sample_without_their_json(
+    dsn: str,
+) -> None:
+    """An ANALYZE of a log of 65,000 events took 300-750 ms with the default statistics
+    (issue 21: most of PostgreSQL's time at 1,000 events/s), 12-16 ms so."""
+    await project(dsn, same_ids_in("czj", "李四", "13800000002", 0))
+    connection = await asyncpg.connect(dsn)
+    try:
+        for schema in ("gateway", "agency_czj"):
+            targets = dict(
+                await connection.fetch(
+                    """SELECT attname, attstattarget FROM pg_attribute
+                       WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped""",
+                    f"{schema}.event_facts",
+                )
+            )
+            assert targets == {"source": 10, "id": 10, "type": 10, "time": 10, "data": 0}
     finally:
         await connection.close()
 
@@ -269,8 +296,8 @@ async def test_a_database_of_the_migrations_before_agencies_keeps_its_history(
                 == "default"
             )
             done = await default.fetch(
-                """SELECT component, version FROM public.schema_migrations
-                   WHERE component LIKE 'gateway/agency:%' ORDER BY component"""
+                """SELECT component, max(version) FROM public.schema_migrations
+                   WHERE component LIKE 'gateway/agency:%' GROUP BY component ORDER BY component"""
             )
             latest = max(m.version for m in load_migrations(AGENCY_MIGRATIONS))
             assert [tuple(row) for row in done] == [

@@ -7,8 +7,10 @@ held a row or two: PostgreSQL joined the ranks to the scores by walking every sc
 rank, so a ranking page ran for over 30 s and a chunk of ranks for 10 s (measured in
 tests/e2e/test_large_quarter.py; each takes well under a second once analyzed). A projection
 runner therefore analyzes the tables of its own schemas that changed that much, looking at most
-every few seconds, beside its batches (an ANALYZE of a large table takes a few hundred
-milliseconds: the batches do not wait for it).
+every few seconds, beside its batches (the batches do not wait for it). The logs of events,
+which no plan reads by their statistics, are analyzed from a sample of 3,000 rows and without
+their JSON (their migrations): with the default statistics their ANALYZEs were most of
+PostgreSQL's time at 1,000 events/s on a young installation (300-750 ms each, 12-16 ms so).
 """
 
 from __future__ import annotations
