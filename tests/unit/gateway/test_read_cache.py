@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -85,3 +86,89 @@ def test_outside_of_any_agency_the_cache_refuses() -> None:
             cache.get("rankings", "page-1")
     finally:
         current_agency.reset(outside)
+
+
+async def test_requests_missing_the_same_answer_share_one_query() -> None:
+    cache = listening_cache()
+    queries = 0
+    answered = asyncio.Event()
+
+    async def load() -> bytes:
+        nonlocal queries
+        queries += 1
+        await answered.wait()
+        return b"page"
+
+    waiting = [asyncio.create_task(cache.through("rankings", "page-1", load)) for _ in range(50)]
+    await asyncio.sleep(0)
+    answered.set()
+    assert await asyncio.gather(*waiting) == [b"page"] * 50
+    assert queries == 1
+    assert await cache.through("rankings", "page-1", load) == b"page" and queries == 1
+
+
+async def test_a_request_after_a_change_does_not_take_the_answer_read_before_it() -> None:
+    cache = listening_cache()
+    releases = [asyncio.Event(), asyncio.Event()]
+    read: list[int] = []
+
+    async def load() -> str:
+        n = len(read)
+        read.append(n)
+        await releases[n].wait()
+        return f"read {n}"
+
+    before = asyncio.create_task(cache.through("rankings", "page-1", load))
+    await asyncio.sleep(0)
+    cache.changed("default/rankings")  # committed while the first read is under way
+    after = asyncio.create_task(cache.through("rankings", "page-1", load))
+    await asyncio.sleep(0)
+    for release in releases:
+        release.set()
+    assert (await before, await after) == ("read 0", "read 1")
+    assert cache.get("rankings", "page-1") == "read 1"
+
+
+async def test_the_request_that_started_a_read_going_away_leaves_it_to_the_others() -> None:
+    cache = listening_cache()
+    answered = asyncio.Event()
+
+    async def load() -> bytes:
+        await answered.wait()
+        return b"page"
+
+    first = asyncio.create_task(cache.through("rankings", "page-1", load))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(cache.through("rankings", "page-1", load))
+    await asyncio.sleep(0)
+    first.cancel()
+    answered.set()
+    assert await second == b"page"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_a_failed_read_fails_every_request_waiting_for_it_and_is_not_kept() -> None:
+    cache = listening_cache()
+    answered = asyncio.Event()
+    reads = 0
+
+    async def load() -> bytes:
+        nonlocal reads
+        reads += 1
+        await answered.wait()
+        raise ConnectionResetError("the database went away")
+
+    waiting = [asyncio.create_task(cache.through("rankings", "page-1", load)) for _ in range(3)]
+    await asyncio.sleep(0)
+    answered.set()
+    failed = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(error, ConnectionResetError) for error in failed) and reads == 1
+    answered.clear()
+    again = asyncio.create_task(cache.through("rankings", "page-1", load))
+    for _ in range(2):  # the request, then its read
+        await asyncio.sleep(0)
+    assert reads == 2  # tried again, not the failure kept
+    answered.set()
+    with pytest.raises(ConnectionResetError):
+        await again

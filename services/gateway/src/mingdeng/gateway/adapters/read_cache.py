@@ -8,6 +8,11 @@ is stored with the generation read before its query, and served only while the g
 the same. The agency is the request's (`agency_schemas.current_agency`): an answer is stored
 and found under its agency only, and a lookup with no agency set fails (LookupError).
 
+Requests that miss the same answer under the same generation share one query (`through`): when
+a change makes a page stale while hundreds of requests a second ask for it, one of them reads it
+again and the others wait for that answer, where each used to run the same query (a ranking
+page at 20,000 members under 200 events/s: every request a query, 158-301 requests/s).
+
 The cache trusts nothing while it does not listen: before the listening connection is up, and
 from the moment it is lost until it is back, every lookup misses (and what was stored before is
 never served again).
@@ -54,6 +59,8 @@ class ReadCache:
         self._generations: dict[tuple[str, Kind], int] = {}  # by agency and kind
         self._everything = 0  # bumped by `all`: every agency's every kind
         self._entries: OrderedDict[tuple[str, Kind, Hashable], tuple[int, object]] = OrderedDict()
+        # the queries under way, by agency, kind, key and the generation they were started at
+        self._loading: dict[tuple[str, Kind, Hashable, int], asyncio.Future[object]] = {}
         self.listening = False
 
     def generation(self, kind: Kind) -> int | None:
@@ -82,14 +89,33 @@ class ReadCache:
             self._entries.popitem(last=False)
 
     async def through(self, kind: Kind, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        """The stored answer, or `load()`'s, stored under the generation read before it."""
+        """The stored answer, or `load()`'s, stored under the generation read before it. A
+        `load()` of the same answer under the same generation already under way is awaited
+        rather than started again: its answer is as new as one started now would be (no
+        change was told since it began). A caller that goes away does not cancel it for the
+        others."""
         found = self.get(kind, key)
         if found is not None:
             return cast(T, found)
         generation = self.generation(kind)
-        loaded = await load()
+        if generation is None:
+            return await load()
+        loading_key = (_agency(), kind, key, generation)
+        loading = self._loading.get(loading_key)
+        if loading is None:
+            started: asyncio.Future[object] = asyncio.ensure_future(load())
+            self._loading[loading_key] = loading = started
+            started.add_done_callback(lambda done: self._loaded(loading_key, done))
+        loaded = cast(T, await asyncio.shield(loading))
         self.put(kind, key, generation, loaded)
         return loaded
+
+    def _loaded(
+        self, loading_key: tuple[str, Kind, Hashable, int], done: asyncio.Future[object]
+    ) -> None:
+        self._loading.pop(loading_key, None)
+        if not done.cancelled() and done.exception() is not None:  # also if no caller is left
+            log.warning("read cache: reading %r failed: %r", loading_key[:3], done.exception())
 
     def changed(self, payload: str) -> None:
         """A notification: `{agency}/{kind}` changed (any other payload, `all` for one: every
