@@ -78,7 +78,7 @@ from tests.support.crash_trials import (  # noqa: E402
     wait_for_statuses,
 )
 from tests.support.history import Bureau  # noqa: E402
-from tests.support.processes import Service, free_port, wait_for  # noqa: E402
+from tests.support.processes import free_port, wait_for  # noqa: E402
 from tests.support.scaleout_trials import (  # noqa: E402
     agencies_history,
     agencies_on_every_partition,
@@ -220,9 +220,11 @@ def end_offsets(kafka: KafkaSettings) -> dict[int, int]:
 def quix_process(kafka: KafkaSettings, work: Path, state: str, commit_interval: float) -> Any:
     log = (work / "quix.log").open("ab")
     return subprocess.Popen(
-        [str(BENCH_PYTHON), __file__, "app", "--bootstrap", kafka.bootstrap_servers]
-        + ["--prefix", kafka.topic_prefix, "--state", state, "--state-dir", str(work / "state")]
-        + ["--commit-interval", str(commit_interval)],
+        [
+            *(str(BENCH_PYTHON), __file__, "app", "--bootstrap", kafka.bootstrap_servers),
+            *("--prefix", kafka.topic_prefix, "--state", state, "--state-dir", str(work / "state")),
+            *("--commit-interval", str(commit_interval)),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
