@@ -47,6 +47,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,16 @@ class AgencySteps:
     """Scoring's service driven one message at a time, with each agency's book in the state of
     its key (or, `in_state=False`, in this process only)."""
 
-    def __init__(self, rules: Rules, partitions: int, inbound_topic: str, in_state: bool) -> None:
+    def __init__(
+        self,
+        rules: Rules,
+        partitions: int,
+        inbound_topic: str,
+        in_state: bool,
+        selection_interval: timedelta,
+    ) -> None:
         self.rules, self.partitions, self.inbound_topic = rules, partitions, inbound_topic
-        self.in_state = in_state
+        self.in_state, self.selection_interval = in_state, selection_interval
         self.shells: dict[int, ScoringService] = {}  # a service per partition, books swapped in
         self.cache: dict[str, tuple[int, AgencyBook, set[tuple[str, str]]]] = {}
 
@@ -108,7 +116,11 @@ class AgencySteps:
         shell = self.shells.get(partition)
         if shell is None:
             shell = self.shells[partition] = ScoringService(
-                self.rules, self.partitions, inbound_topic=self.inbound_topic, reads=(partition,)
+                self.rules,
+                self.partitions,
+                inbound_topic=self.inbound_topic,
+                reads=(partition,),
+                selection_interval=self.selection_interval,
             )
         return shell
 
@@ -172,7 +184,11 @@ def run_app(args: argparse.Namespace) -> None:
         for topic in OUTPUTS
     }
     steps = AgencySteps(
-        Rules.load(DEFAULT_RULES), EVENTS.partitions, kafka.topic(EVENTS), args.state == "book"
+        Rules.load(DEFAULT_RULES),
+        EVENTS.partitions,
+        kafka.topic(EVENTS),
+        args.state == "book",
+        timedelta(seconds=args.selection_interval),
     )
 
     def step(value: bytes, key: bytes, timestamp: int, headers: Any, state: Any = None) -> list:
@@ -217,13 +233,15 @@ def end_offsets(kafka: KafkaSettings) -> dict[int, int]:
         consumer.close()
 
 
-def quix_process(kafka: KafkaSettings, work: Path, state: str, commit_interval: float) -> Any:
+def quix_process(
+    kafka: KafkaSettings, work: Path, state: str, commit_interval: float, selection_s: float = 0
+) -> Any:
     log = (work / "quix.log").open("ab")
     return subprocess.Popen(
         [
             *(str(BENCH_PYTHON), __file__, "app", "--bootstrap", kafka.bootstrap_servers),
             *("--prefix", kafka.topic_prefix, "--state", state, "--state-dir", str(work / "state")),
-            *("--commit-interval", str(commit_interval)),
+            *("--commit-interval", str(commit_interval), "--selection-interval", str(selection_s)),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -307,12 +325,15 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 
                 result = timed_run(kafka, kafka.group(WORKER_GROUP), start, None)
             else:
-                state = side.removeprefix("quix-")
+                # "-held": selections at most once a second, as the worker's (the last ones
+                # would never be published: for throughput only)
+                state = side.removeprefix("quix-").removesuffix("-held")
+                selection_s = 1.0 if side.endswith("-held") else 0.0
                 result = timed_run(
                     kafka,
                     kafka.group(QUIX_GROUP),
-                    lambda kafka=kafka, work=work, state=state: quix_process(
-                        kafka, work, state, args.commit_interval
+                    lambda kafka=kafka, work=work, state=state, s=selection_s: quix_process(
+                        kafka, work, state, args.commit_interval, s
                     ),
                     args.quix_seconds,
                 )
@@ -440,6 +461,7 @@ def main() -> None:
     app.add_argument("--state", choices=["book", "memory"], default="book")
     app.add_argument("--state-dir", required=True)
     app.add_argument("--commit-interval", type=float, default=5.0)
+    app.add_argument("--selection-interval", type=float, default=0.0)
     bench = commands.add_parser("throughput", help="our worker and the app on one burst each")
     bench.add_argument("--agencies", type=int, default=8)
     bench.add_argument("--members", type=int, default=150)
