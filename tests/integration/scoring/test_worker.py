@@ -93,8 +93,12 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
         event_id="bad-1",
     )
     records.insert(5, ("A", json.dumps(invalid).encode()))
+    czj = Events(agency="czj")  # another agency's: its statuses are keyed `czj/…`
+    of_czj = [czj.agency_registered("2026-07-01 08:00"), czj.branch("b1", "2026-07-01 08:00")]
+    records += [("czj", serialize_event(x)) for x in of_czj]
     half = len(records) // 2
     expected_keys = {f"{x.source} {x.id}" for x in events} | {"/systems/inspection bad-1"}
+    expected_keys |= {f"czj/{x.source} {x.id}" for x in of_czj}
 
     worker.start(f"http://127.0.0.1:{port}/healthz")
     publish(records[:half])

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from mingdeng.contracts.codec import record_identity
+from mingdeng.contracts.codec import record_agency, record_identity
 from mingdeng.contracts.derived import DeadLetter
 from mingdeng.contracts.periods import Quarter
 from mingdeng.contracts.topics import (
@@ -22,6 +22,7 @@ from mingdeng.contracts.topics import (
     SCORING_CHECKPOINTS,
     SELECTIONS,
 )
+from mingdeng.runtime.agencies import agency_key
 from mingdeng.runtime.changelog import ChangelogStore
 from mingdeng.runtime.clients import kafka_producer
 from mingdeng.runtime.logs import configure_logging
@@ -119,8 +120,8 @@ async def replay(settings: ScoringSettings, verify: bool) -> int:
 
 
 async def reconcile(settings: ScoringSettings, metrics_file: Path | None) -> int:
-    """Every inbound record must have a status (by source and id) or a dead letter (by
-    partition and offset). Names each one that has neither."""
+    """Every inbound record must have a status (by its agency, source and id) or a dead letter
+    (by partition and offset). Names each one that has neither."""
     kafka = settings.kafka
     statuses = await latest_by_key(kafka.bootstrap_servers, kafka.topic(EVENT_STATUS))
     dead: set[tuple[int, int]] = set()
@@ -140,7 +141,8 @@ async def reconcile(settings: ScoringSettings, metrics_file: Path | None) -> int
             if (record.partition, record.offset) in dead:
                 continue
             identity = record_identity(record.value, record.headers)
-            key = None if identity is None else f"{identity[0]} {identity[1]}".encode()
+            agency = record_agency(record.value, record.headers)
+            key = None if identity is None else agency_key(agency, f"{identity[0]} {identity[1]}")
             if key is None or key not in statuses:
                 where = f"{record.partition}:{record.offset}"
                 missing.append(f"{where} {key.decode() if key else '(unreadable, no dead letter)'}")
