@@ -29,8 +29,13 @@ QUARTER = "2026Q3"
 DEPARTMENTS = ["d1", "d2", "d3"]
 
 
-@pytest.fixture
-def connection(gateway_connection: asyncpg.Connection) -> asyncpg.Connection:
+@pytest.fixture(params=["auto", "force_generic_plan"])
+async def connection(
+    gateway_connection: asyncpg.Connection, request: pytest.FixtureRequest
+) -> asyncpg.Connection:
+    """Planned as PostgreSQL chooses, and once for all parameters (as the gateway's pool of
+    ranking pages plans them)."""
+    await gateway_connection.execute(f"SET plan_cache_mode = {request.param}")
     return gateway_connection
 
 

@@ -56,7 +56,7 @@ async def ranked_page(request: Request, page: RankingPage) -> Response:
     the rankings change: a page served from memory takes no database connection), and the
     link to the next page."""
     cache: ReadCache = request.app.state.read_cache
-    pool: asyncpg.Pool = request.app.state.pool
+    pool: asyncpg.Pool = request.app.state.ranking_pool  # its statements planned generically
 
     async def load() -> RankedPage:
         async with pool.acquire() as connection:
