@@ -10,6 +10,7 @@ import random
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from kafka import KafkaProducer
 
@@ -20,6 +21,7 @@ from mingdeng.contracts.topics import (
     EVENTS,
     RANKINGS,
     SCORES,
+    SCORING_CHECKPOINTS,
     SELECTIONS,
 )
 from mingdeng.runtime.settings import KafkaSettings
@@ -189,3 +191,24 @@ def run_scenario(kafka: KafkaSettings, env: dict[str, str], worker: Service) -> 
     assert (
         latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORES))["2026Q3/member/A"] == scores_a
     )
+
+    # rebuild (the worker stopped): the next start replays from offset 0, to the same results
+    rebuilt = scoring_cli(env, "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    checkpoints = latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORING_CHECKPOINTS))
+    assert checkpoints == {}, "every checkpoint tombstoned"
+    worker.start(f"http://127.0.0.1:{port}/healthz")
+    wait_for(lambda: ready(port), 60, "the worker replayed the log")
+    worker.stop()
+    again = scoring_cli(env, "replay", "--verify")
+    assert again.returncode == 0 and "0 differ" in again.stdout, again.stdout + again.stderr
+    assert (
+        latest_by_key(kafka.bootstrap_servers, kafka.topic(SCORES))["2026Q3/member/A"] == scores_a
+    )
+
+
+def ready(port: str) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiokafka import TopicPartition
+from aiokafka.errors import GroupIdNotFound, NoError, NonEmptyGroup, for_code
+from aiokafka.protocol.admin import DeleteGroupsRequest
 
 from mingdeng.runtime.clients import kafka_admin, kafka_consumer, kafka_producer
 from mingdeng.runtime.stream import InboundRecord, inbound
@@ -76,11 +78,23 @@ async def latest_by_key(bootstrap_servers: str, topic: str) -> dict[bytes, bytes
     return latest
 
 
+class GroupNotEmpty(RuntimeError):
+    """The group to forget still has a live member."""
+
+
 async def reset_group(bootstrap_servers: str, group: str) -> None:
-    """Forget the group's committed offsets (the group must have no live member)."""
+    """Forget the group and its committed offsets (DeleteGroups, which aiokafka's admin client
+    does not offer: sent to the group's coordinator). A group that does not exist is already
+    forgotten; one with a live member is refused (GroupNotEmpty)."""
     admin = kafka_admin(bootstrap_servers)
     await admin.start()
     try:
-        await admin.delete_consumer_groups([group])
+        coordinator = await admin.find_coordinator(group)
+        response = await admin._client.send(coordinator, DeleteGroupsRequest([group]))
     finally:
         await admin.close()
+    for _, code in response.results:
+        if code == NonEmptyGroup.errno:
+            raise GroupNotEmpty(f"the group {group} has live members: stop the workers first")
+        if code not in (NoError.errno, GroupIdNotFound.errno):
+            raise for_code(code)(f"forgetting the group {group}")

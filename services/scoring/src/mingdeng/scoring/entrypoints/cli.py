@@ -29,6 +29,7 @@ from mingdeng.runtime.logs import configure_logging
 from mingdeng.runtime.stream import Publication
 from mingdeng.runtime.worker import run_until_stopped
 from mingdeng.scoring.adapters.kafka_log import (
+    GroupNotEmpty,
     latest_by_key,
     partition_count,
     read_log,
@@ -188,6 +189,11 @@ async def rebuild(settings: ScoringSettings) -> int:
     """Forget the tasks' checkpoints and the committed offsets: the next start replays the
     inbound log from offset 0. Stop the workers first."""
     kafka = settings.kafka
+    try:  # first: with a partitioned worker still in the group, nothing is dropped
+        await reset_group(settings.kafka.bootstrap_servers, settings.kafka.group(GROUP))
+    except GroupNotEmpty as error:
+        print(f"nothing dropped: {error}", file=sys.stderr)
+        return 1
     partitions = await partition_count(kafka.bootstrap_servers, kafka.topic(EVENTS))
     store = changelog(settings)
     found = await store.read(list(range(partitions)))
@@ -198,7 +204,6 @@ async def rebuild(settings: ScoringSettings) -> int:
             await store.forget(producer, task, manifest)
     finally:
         await producer.stop()
-    await reset_group(settings.kafka.bootstrap_servers, settings.kafka.group(GROUP))
     print("checkpoint and offsets dropped; the next start replays the inbound log")
     return 0
 
