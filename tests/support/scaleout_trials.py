@@ -167,11 +167,24 @@ class ScaleOutRig:
 
     # --- trials ----------------------------------------------------------------------------
 
-    def trial(self, number: int, rng: random.Random, per_trial: int = 400) -> TrialResult:
+    def trial(
+        self,
+        number: int,
+        rng: random.Random,
+        per_trial: int = 400,
+        action: str | None = None,
+        moment: str | None = None,
+    ) -> TrialResult:
+        """One trial; `action` (one of ACTIONS) and `moment` ("load" or "close") chosen by the
+        trial's number and `rng` unless given."""
         started = time.monotonic()
         self.start_all()
-        action = ACTIONS[number % len(ACTIONS)] if number < len(ACTIONS) else rng.choice(ACTIONS)
-        moment = "close" if number % 3 == 1 else "load"
+        if action is None:
+            action = (
+                ACTIONS[number % len(ACTIONS)] if number < len(ACTIONS) else rng.choice(ACTIONS)
+            )
+        if moment is None:
+            moment = "close" if number % 3 == 1 else "load"
         self.close_published.clear()
         load = threading.Thread(target=self.publish, args=(per_trial,))
         load.start()
