@@ -189,6 +189,10 @@ class _Slot:
     producer: AIOKafkaProducer
     task: Task
     committed: dict[int, int]
+    # per partition, the offset after the last record given to the task: where it is read from
+    # (a rebalance starts every assigned partition at its committed offset, which is further
+    # on while the task replays; see `own`)
+    fed: dict[int, int]
     last_checkpoint: float = field(default_factory=time.monotonic)
     since_checkpoint: int = 0
     checkpointing: asyncio.Task[None] | None = None
@@ -210,8 +214,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner, self._consumer = runner, consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._runner.stepping:  # no step of ours is left half-way
-            return None
+        async with self._runner.stepping:  # no step of ours is left half-way,
+            self._runner.rebalancing = True  # and none is taken until `own` has run
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         await self._runner.own(self._consumer, {tp.partition for tp in assigned})
@@ -232,6 +236,9 @@ class StreamRunner:
         self.slots: dict[str, _Slot] = {}
         self.slot_of: dict[int, _Slot] = {}
         self.stepping = asyncio.Lock()  # a task's step, or a change of the tasks owned
+        # between a revocation and the next assignment: no partition is owned for sure, and
+        # the consumer's positions are about to be reset
+        self.rebalancing = False
         self.live = False
         self.lag: dict[int, int] = {}
         self._checkpoint_producer: AIOKafkaProducer | None = None
@@ -308,6 +315,7 @@ class StreamRunner:
             max_batch_size=1024 * 1024,
         )
         self.slots, self.slot_of, self.lag = {}, {}, {}  # a session starts owning nothing
+        self.rebalancing = False
         await consumer.start()
         try:
             await self._checkpoint_producer.start()
@@ -325,7 +333,10 @@ class StreamRunner:
             finally:
                 self.live = False
                 async with self.stepping:
-                    await self._close_slots(list(self.slots), flush=not failed)
+                    # in a rebalance the partitions may be another worker's already: their
+                    # next owner publishes what the tasks owe (from their checkpoints)
+                    flush = not failed and not self.rebalancing
+                    await self._close_slots(list(self.slots), flush=flush)
         finally:
             await self._checkpoint_producer.stop()
             await consumer.stop()
@@ -342,7 +353,8 @@ class StreamRunner:
 
     async def own(self, consumer: AIOKafkaConsumer, partitions: set[int]) -> None:
         """The tasks of these partitions from now on: the others closed, the new ones opened
-        (their producer fences the previous owner, then the committed offsets are read)."""
+        (their producer fences the previous owner, then the committed offsets are read), the
+        kept ones read on from where they stand."""
         wanted = (
             {f"p{p}": (p,) for p in partitions}
             if self.settings.partitioned
@@ -360,8 +372,11 @@ class StreamRunner:
                         break
             await self._close_slots(stale, flush=False)
             for key, parts in sorted(wanted.items()):
-                if key not in self.slots:
+                if key in self.slots:
+                    self._read_on(consumer, self.slots[key])
+                else:
                     await self._open_slot(consumer, key, parts)
+            self.rebalancing = False
         self.metrics.tasks.set(len(self.slots))
         log.info("%s runs the tasks %s", self.settings.name, sorted(self.slots))
 
@@ -398,12 +413,11 @@ class StreamRunner:
         except BaseException:
             await producer.stop()
             raise
-        for tp in tps:
-            consumer.seek(tp, max(start.get(tp.partition, 0), beginnings[tp]))
-            consumer.resume(tp)
+        fed = {tp.partition: max(start.get(tp.partition, 0), beginnings[tp]) for tp in tps}
         task.replaying_until(committed)
         task.whole_dead_letters = not self._refused
-        slot = _Slot(key, parts, producer, task, committed)
+        slot = _Slot(key, parts, producer, task, committed, fed)
+        self._read_on(consumer, slot)
         self.slots[key] = slot
         for p in parts:
             self.slot_of[p] = slot
@@ -411,6 +425,17 @@ class StreamRunner:
         log.info(
             "task %s from %s (committed %s)", key, start or "the beginning", committed or "nothing"
         )
+
+    def _read_on(self, consumer: AIOKafkaConsumer, slot: _Slot) -> None:
+        """Read the slot's partitions from where its task stands. A kept task needs it too:
+        aiokafka starts every partition of a new assignment at its committed offset, which
+        for a task still replaying lies past records it has not taken yet (they would be
+        skipped), and which the partitions it holds paused are no longer."""
+        for p in slot.partitions:
+            tp = TopicPartition(self.settings.topic, p)
+            consumer.seek(tp, slot.fed[p])
+            consumer.resume(tp)
+        slot.paused = set()
 
     async def _close_slots(self, keys: list[str], *, flush: bool) -> None:
         """Stop running these tasks; with `flush` (a worker that stops), publish what they owe
@@ -459,13 +484,19 @@ class StreamRunner:
             for slot in list(self.slots.values()):
                 records = sorted(taken.get(slot.key, []), key=lambda r: (r.partition, r.offset))
                 async with self.stepping:
-                    if self.slots.get(slot.key) is slot:  # not moved to another worker meanwhile
+                    # not in a rebalance, nor moved to another worker meanwhile (what was
+                    # fetched before a rebalance is fetched again: see `_read_on`)
+                    if not self.rebalancing and self.slots.get(slot.key) is slot:
                         await self._step(consumer, slot, records)
 
     async def _step(
         self, consumer: AIOKafkaConsumer, slot: _Slot, records: list[InboundRecord]
     ) -> None:
         task = slot.task
+        # taken already: fetched before a rebalance, stepped after it, then read again
+        records = [r for r in records if r.offset >= slot.fed[r.partition]]
+        for record in records:
+            slot.fed[record.partition] = record.offset + 1
         due: list[Publication] = []
         if not task.replaying and time.monotonic() >= slot.next_due:
             due = task.due(self.clock())
