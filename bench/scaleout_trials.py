@@ -1,7 +1,7 @@
 """Crash trials of partitioned scoring workers at length (issue 26):
 `python bench/scaleout_trials.py [TRIALS] [WORKERS] [--action A] [--moment M]` (100 and 2 by
-default) against the tests' broker (`make bench` starts it). Each trial is one of tests/integration/scoring/test_scaleout.py:
-KILL, TERM or a pause past the group's session (a zombie) of a random worker, or a worker
+default) against the tests' broker (`make bench` starts it). Each trial is one of
+tests/integration/scoring/test_scaleout.py: KILL, TERM or a pause past the group's session (a zombie) of a random worker, or a worker
 joining, at a random moment under load or right after a close; then every inbound event must
 have exactly one status and a clean replay must equal what was published. The tally goes to
 bench/results/scaleout-trials.json; a run aimed at one fault (`--action SIGTERM --moment close`)
