@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -78,6 +79,15 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def longest_busy_s(port: str) -> float:
+    """The longest a batch kept the worker's event loop (and its heartbeats) busy."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("mingdeng_scoring_longest_busy_seconds "):
+                return float(line.split()[1])
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=1)
@@ -97,7 +107,7 @@ def main() -> None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     work = ROOT / ".run" / "bench" / kafka.topic_prefix.rstrip(".")
     work.mkdir(parents=True, exist_ok=True)
-    workers = []
+    workers, ports = [], []
     load_before = os.getloadavg()
     started = time.monotonic()
     for n in range(args.workers):
@@ -112,11 +122,19 @@ def main() -> None:
         worker = Service(["mingdeng-scoring", "run"], env, work / f"scoring-{n}.log")
         worker.start(f"http://127.0.0.1:{env['MINGDENG_SCORING_WEB_PORT']}/healthz")
         workers.append(worker)
+        ports.append(env["MINGDENG_SCORING_WEB_PORT"])
     try:
         while not caught_up(kafka, admin, ends):
             time.sleep(0.05)
         elapsed = time.monotonic() - started
         cpu_s = sum(cpu_seconds(w.process.pid) for w in workers if w.process is not None)
+        busy_s = max(longest_busy_s(port) for port in ports)
+        # a worker expelled from the group (its heartbeats late past the session) says so
+        expelled = sum(
+            w.log.read_text(errors="replace").count("Heartbeat session expired")
+            + w.log.read_text(errors="replace").count("UnknownMemberId")
+            for w in workers
+        )
     finally:
         for worker in workers:
             worker.kill_if_running()
@@ -131,6 +149,8 @@ def main() -> None:
                 "events_per_s": round(total / elapsed),
                 "worker_cpu_s": round(cpu_s, 1),
                 "events_per_cpu_s": round(total / cpu_s),
+                "longest_busy_s": round(busy_s, 2),
+                "expelled_from_group": expelled,
                 "load_before": [round(x, 2) for x in load_before],
                 "load_after": [round(x, 2) for x in os.getloadavg()],
             }

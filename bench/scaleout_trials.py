@@ -1,13 +1,15 @@
 """Crash trials of partitioned scoring workers at length (issue 26):
-`python bench/scaleout_trials.py [TRIALS] [WORKERS]` (100 and 2 by default) against the tests'
-broker (`make bench` starts it). Each trial is one of tests/integration/scoring/test_scaleout.py:
-KILL, TERM or a pause past the group's session (a zombie) of a random worker, or a worker
+`python bench/scaleout_trials.py [TRIALS] [WORKERS] [--action A] [--moment M]` (100 and 2 by
+default) against the tests' broker (`make bench` starts it). Each trial is one of
+tests/integration/scoring/test_scaleout.py: KILL, TERM or a pause past the group's session (a zombie) of a random worker, or a worker
 joining, at a random moment under load or right after a close; then every inbound event must
 have exactly one status and a clean replay must equal what was published. The tally goes to
-bench/results/scaleout-trials.json."""
+bench/results/scaleout-trials.json; a run aimed at one fault (`--action SIGTERM --moment close`)
+writes its tally beside the workers' logs only."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -20,14 +22,19 @@ sys.path.insert(0, str(ROOT))
 
 from mingdeng.contracts.periods import Quarter  # noqa: E402
 from tests.support.history import Bureau  # noqa: E402
-from tests.support.scaleout_trials import ScaleOutRig, tally  # noqa: E402
+from tests.support.scaleout_trials import ACTIONS, ScaleOutRig, tally  # noqa: E402
 
 PER_TRIAL = 160
 
 
 def main() -> None:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trials", type=int, nargs="?", default=100)
+    parser.add_argument("workers", type=int, nargs="?", default=2)
+    parser.add_argument("--action", choices=ACTIONS, help="every trial's fault (random by default)")
+    parser.add_argument("--moment", choices=("load", "close"), help="when it hits")
+    args = parser.parse_args()
+    trials, workers = args.trials, args.workers
     # 8 agencies of 8 members, about 100 events an agency-quarter: enough for every trial
     bureau = Bureau(
         members=8,
@@ -47,7 +54,7 @@ def main() -> None:
         rig.start_all()
         rig.publish(200)
         for number in range(trials):
-            result = rig.trial(number, rng, per_trial=PER_TRIAL)
+            result = rig.trial(number, rng, PER_TRIAL, args.action, args.moment)
             results.append(result)
             print(
                 f"trial {number}: {result.action} at {result.moment} ({result.workers} workers):"
@@ -59,8 +66,15 @@ def main() -> None:
     finally:
         rig.close()
     summary = tally(results)
-    out = ROOT / "bench" / "results" / "scaleout-trials.json"
-    out.write_text(json.dumps({"workers": workers, **summary}, indent=1))
+    aimed = args.action is not None or args.moment is not None
+    out = (
+        Path(work) / "tally.json" if aimed else ROOT / "bench" / "results" / "scaleout-trials.json"
+    )
+    out.write_text(
+        json.dumps(
+            {"workers": workers, "action": args.action, "moment": args.moment, **summary}, indent=1
+        )
+    )
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=1))
     print(f"worker logs and any replay.log: {work}")
     sys.exit(0 if summary["passed"] == summary["trials"] == trials else 1)

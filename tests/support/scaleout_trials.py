@@ -167,16 +167,32 @@ class ScaleOutRig:
 
     # --- trials ----------------------------------------------------------------------------
 
-    def trial(self, number: int, rng: random.Random, per_trial: int = 400) -> TrialResult:
+    def trial(
+        self,
+        number: int,
+        rng: random.Random,
+        per_trial: int = 400,
+        action: str | None = None,
+        moment: str | None = None,
+    ) -> TrialResult:
+        """One trial; `action` (one of ACTIONS) and `moment` ("load" or "close") chosen by the
+        trial's number and `rng` unless given."""
         started = time.monotonic()
         self.start_all()
-        action = ACTIONS[number % len(ACTIONS)] if number < len(ACTIONS) else rng.choice(ACTIONS)
-        moment = "close" if number % 3 == 1 else "load"
+        if action is None:
+            action = (
+                ACTIONS[number % len(ACTIONS)] if number < len(ACTIONS) else rng.choice(ACTIONS)
+            )
+        if moment is None:
+            moment = "close" if number % 3 == 1 else "load"
         self.close_published.clear()
+        if moment == "close":  # the load reaches the next close, and a little past it
+            until_close = next((n for n, r in enumerate(self.pending) if r[2]), per_trial)
+            per_trial = max(per_trial, until_close + 20)
         load = threading.Thread(target=self.publish, args=(per_trial,))
         load.start()
         if moment == "close":
-            self.close_published.wait(per_trial / self.rate)
+            self.close_published.wait(3 * per_trial / self.rate + 10)
         else:
             time.sleep(rng.uniform(0.1, 0.8) * per_trial / self.rate)
         victim = rng.choice(self.workers)

@@ -86,3 +86,26 @@ def test_partitioned_workers_lose_and_double_nothing_across_crashes(
         assert summary["missing"] == summary["doubled"] == summary["replay_mismatches"] == 0
     finally:
         rig.close()
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    ("action", "moment"),
+    [("join", "close"), ("SIGTERM", "close"), ("SIGKILL", "close"), ("join", "load")],
+)
+def test_a_rebalance_right_after_a_close_or_under_load_loses_and_doubles_nothing(
+    kafka_bootstrap: str, tmp_path: Path, action: str, moment: str
+) -> None:
+    """Issue 26's named cases, each on purpose rather than at random: a rebalance (a worker
+    joining, one stopped or killed) while the workers apply a close they have just been sent,
+    and a worker joining under load."""
+    rig = ScaleOutRig(kafka_bootstrap, tmp_path, BUREAU, workers=2, rate_per_s=400)
+    try:
+        rig.start_all()
+        rig.publish(200)
+        wait_for(lambda: sum(w.tasks() for w in rig.workers) == 4, 60, "the partitions owned")
+        for number in range(2):
+            result = rig.trial(number, random.Random(number), 120, action, moment)
+            assert result.passed, f"{result} (see {tmp_path})"
+    finally:
+        rig.close()

@@ -125,7 +125,11 @@ class ChangelogStore:
             tps = [TopicPartition(self.topic, p) for p in partitions]
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
-            await consumer.seek_to_beginning(*tps)
+            # a position set now, not `seek_to_beginning`: that one only marks the partitions
+            # for a reset, and the reset to the end that assign() has already asked for can
+            # land after it (aiokafka 0.14): the read then starts at the end and finds nothing
+            for tp, offset in (await consumer.beginning_offsets(tps)).items():
+                consumer.seek(tp, offset)
             remaining = {tp for tp in tps if ends[tp] > 0}
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=1000)

@@ -178,6 +178,12 @@ class StreamMetrics:
             registry=self.registry,
         )
         self.ready = Gauge(f"{prefix}_ready", "1 when live and caught up", registry=self.registry)
+        self.longest_busy = Gauge(
+            f"{prefix}_longest_busy_seconds",
+            "the longest a batch kept the event loop busy (no heartbeat meanwhile): keep it"
+            " well below the group's session",
+            registry=self.registry,
+        )
 
 
 @dataclass
@@ -189,6 +195,11 @@ class _Slot:
     producer: AIOKafkaProducer
     task: Task
     committed: dict[int, int]
+    # per partition, the offset after the last record given to the task: where it is read from
+    # (a rebalance starts every assigned partition at its committed offset, which is further
+    # on while the task replays; see `own`)
+    fed: dict[int, int]
+    opened_at: float = field(default_factory=time.monotonic)
     last_checkpoint: float = field(default_factory=time.monotonic)
     since_checkpoint: int = 0
     checkpointing: asyncio.Task[None] | None = None
@@ -210,11 +221,14 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner, self._consumer = runner, consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self._runner.stepping:  # no step of ours is left half-way
-            return None
+        async with self._runner.stepping:  # no step of ours is left half-way,
+            self._runner.rebalancing = True  # and none is taken until `own` has run
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self._runner.own(self._consumer, {tp.partition for tp in assigned})
+        try:
+            await self._runner.own(self._consumer, {tp.partition for tp in assigned})
+        except Exception as error:  # aiokafka would only log it: the session ends with it
+            self._runner.assignment_failure = error
 
 
 class StreamRunner:
@@ -232,6 +246,11 @@ class StreamRunner:
         self.slots: dict[str, _Slot] = {}
         self.slot_of: dict[int, _Slot] = {}
         self.stepping = asyncio.Lock()  # a task's step, or a change of the tasks owned
+        # between a revocation and the next assignment: no partition is owned for sure, and
+        # the consumer's positions are about to be reset
+        self.rebalancing = False
+        self.assignment_failure: Exception | None = None  # raised by the session's loop
+        self.longest_busy_s = 0.0
         self.live = False
         self.lag: dict[int, int] = {}
         self._checkpoint_producer: AIOKafkaProducer | None = None
@@ -298,7 +317,8 @@ class StreamRunner:
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=max(500, settings.session_timeout_ms // 3),
+            # a heartbeat a second: a member learns of a rebalance (a failover) within one
+            heartbeat_interval_ms=max(500, min(1000, settings.session_timeout_ms // 3)),
         )
         self._checkpoint_producer = kafka_producer(
             settings.bootstrap_servers,
@@ -308,6 +328,7 @@ class StreamRunner:
             max_batch_size=1024 * 1024,
         )
         self.slots, self.slot_of, self.lag = {}, {}, {}  # a session starts owning nothing
+        self.rebalancing, self.assignment_failure = False, None
         await consumer.start()
         try:
             await self._checkpoint_producer.start()
@@ -325,7 +346,10 @@ class StreamRunner:
             finally:
                 self.live = False
                 async with self.stepping:
-                    await self._close_slots(list(self.slots), flush=not failed)
+                    # in a rebalance the partitions may be another worker's already: their
+                    # next owner publishes what the tasks owe (from their checkpoints)
+                    flush = not failed and not self.rebalancing
+                    await self._close_slots(list(self.slots), flush=flush)
         finally:
             await self._checkpoint_producer.stop()
             await consumer.stop()
@@ -342,7 +366,9 @@ class StreamRunner:
 
     async def own(self, consumer: AIOKafkaConsumer, partitions: set[int]) -> None:
         """The tasks of these partitions from now on: the others closed, the new ones opened
-        (their producer fences the previous owner, then the committed offsets are read)."""
+        (their producer fences the previous owner, then the committed offsets are read; all at
+        once, as a failover waits for them), the kept ones read on from where they stand."""
+        started = time.monotonic()
         wanted = (
             {f"p{p}": (p,) for p in partitions}
             if self.settings.partitioned
@@ -359,11 +385,20 @@ class StreamRunner:
                         stale.append(key)
                         break
             await self._close_slots(stale, flush=False)
-            for key, parts in sorted(wanted.items()):
-                if key not in self.slots:
-                    await self._open_slot(consumer, key, parts)
+            async with asyncio.TaskGroup() as opening:
+                for key, parts in sorted(wanted.items()):
+                    if key in self.slots:
+                        self._read_on(consumer, self.slots[key])
+                    else:
+                        opening.create_task(self._open_slot(consumer, key, parts))
+            self.rebalancing = False
         self.metrics.tasks.set(len(self.slots))
-        log.info("%s runs the tasks %s", self.settings.name, sorted(self.slots))
+        log.info(
+            "%s runs the tasks %s (taken on in %.2f s)",
+            self.settings.name,
+            sorted(self.slots),
+            time.monotonic() - started,
+        )
 
     async def _open_slot(
         self, consumer: AIOKafkaConsumer, key: str, parts: tuple[int, ...]
@@ -398,12 +433,11 @@ class StreamRunner:
         except BaseException:
             await producer.stop()
             raise
-        for tp in tps:
-            consumer.seek(tp, max(start.get(tp.partition, 0), beginnings[tp]))
-            consumer.resume(tp)
+        fed = {tp.partition: max(start.get(tp.partition, 0), beginnings[tp]) for tp in tps}
         task.replaying_until(committed)
         task.whole_dead_letters = not self._refused
-        slot = _Slot(key, parts, producer, task, committed)
+        slot = _Slot(key, parts, producer, task, committed, fed)
+        self._read_on(consumer, slot)
         self.slots[key] = slot
         for p in parts:
             self.slot_of[p] = slot
@@ -411,6 +445,17 @@ class StreamRunner:
         log.info(
             "task %s from %s (committed %s)", key, start or "the beginning", committed or "nothing"
         )
+
+    def _read_on(self, consumer: AIOKafkaConsumer, slot: _Slot) -> None:
+        """Read the slot's partitions from where its task stands. A kept task needs it too:
+        aiokafka starts every partition of a new assignment at its committed offset, which
+        for a task still replaying lies past records it has not taken yet (they would be
+        skipped), and which the partitions it holds paused are no longer."""
+        for p in slot.partitions:
+            tp = TopicPartition(self.settings.topic, p)
+            consumer.seek(tp, slot.fed[p])
+            consumer.resume(tp)
+        slot.paused = set()
 
     async def _close_slots(self, keys: list[str], *, flush: bool) -> None:
         """Stop running these tasks; with `flush` (a worker that stops), publish what they owe
@@ -444,6 +489,8 @@ class StreamRunner:
         settings = self.settings
         taken_at, size = 0.0, 0  # the last batch: when, and how many records
         while not stop.is_set():
+            if self.assignment_failure is not None:
+                raise self.assignment_failure
             gathering = taken_at + GATHER_S - time.monotonic()
             caught_up = not any(self.lag.values())
             if size and size < settings.max_batch and caught_up and gathering > 0:
@@ -459,13 +506,19 @@ class StreamRunner:
             for slot in list(self.slots.values()):
                 records = sorted(taken.get(slot.key, []), key=lambda r: (r.partition, r.offset))
                 async with self.stepping:
-                    if self.slots.get(slot.key) is slot:  # not moved to another worker meanwhile
+                    # not in a rebalance, nor moved to another worker meanwhile (what was
+                    # fetched before a rebalance is fetched again: see `_read_on`)
+                    if not self.rebalancing and self.slots.get(slot.key) is slot:
                         await self._step(consumer, slot, records)
 
     async def _step(
         self, consumer: AIOKafkaConsumer, slot: _Slot, records: list[InboundRecord]
     ) -> None:
         task = slot.task
+        # taken already: fetched before a rebalance, stepped after it, then read again
+        records = [r for r in records if r.offset >= slot.fed[r.partition]]
+        for record in records:
+            slot.fed[record.partition] = record.offset + 1
         due: list[Publication] = []
         if not task.replaying and time.monotonic() >= slot.next_due:
             due = task.due(self.clock())
@@ -475,7 +528,12 @@ class StreamRunner:
         if records or due or settled:
             await self._transaction(slot, records, due)
             if catching_up and not task.replaying:
-                log.info("task %s replayed up to %s; live from here", slot.key, slot.committed)
+                log.info(
+                    "task %s replayed up to %s in %.2f s; live from here",
+                    slot.key,
+                    slot.committed,
+                    time.monotonic() - slot.opened_at,
+                )
             self.metrics.records.inc(len(records))
             slot.since_checkpoint += len(records)
         tps = {p: TopicPartition(self.settings.topic, p) for p in slot.partitions}
@@ -507,7 +565,9 @@ class StreamRunner:
     ) -> None:
         producer, task = slot.producer, slot.task
         async with producer.transaction():
+            busy_since = time.monotonic()
             publications = task.take(records) + due + task.publish_changes(everything=everything)
+            self._busy(time.monotonic() - busy_since)
             sent = []
             for p in publications:
                 delivery = await producer.send(
@@ -539,6 +599,18 @@ class StreamRunner:
         for publication in publications:
             self.metrics.publications.labels(publication.topic.name).inc()
         self.metrics.transactions.inc()
+
+    def _busy(self, seconds: float) -> None:
+        """How long a batch kept the event loop, where the group's heartbeats are sent too."""
+        if seconds > self.longest_busy_s:
+            self.longest_busy_s = seconds
+            self.metrics.longest_busy.set(seconds)
+            if seconds > self.settings.session_timeout_ms / 3000:
+                log.warning(
+                    "a batch kept the worker busy %.1f s, a third of the group's session or"
+                    " more: smaller batches, or a longer session",
+                    seconds,
+                )
 
     # --- checkpoints ----------------------------------------------------------------------
 

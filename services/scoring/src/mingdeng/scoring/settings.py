@@ -44,4 +44,12 @@ class ScoringSettings(BaseSettings):
         default=10_000, ge=0, description="/readyz says not ready when further behind"
     )
     retry_backoff_max_s: float = Field(default=30, gt=0)
+    session_timeout_ms: int = Field(
+        default=6000,
+        ge=1000,
+        description="the consumer group's session: a worker silent this long (killed, or its"
+        " machine gone) loses its partitions to the others; at least the broker's"
+        " group.min.session.timeout.ms, and well above the longest batch"
+        " (mingdeng_scoring_longest_busy_seconds)",
+    )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

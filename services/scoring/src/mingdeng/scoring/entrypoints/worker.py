@@ -101,6 +101,7 @@ def scoring_runner(
             checkpoint_every_records=settings.checkpoint_every_records,
             ready_max_lag=settings.ready_max_lag,
             retry_backoff_max_s=settings.retry_backoff_max_s,
+            session_timeout_ms=settings.session_timeout_ms,
         ),
         ScoringTasks(settings, rules or Rules.load(settings.rules_file), clock),
         clock,
