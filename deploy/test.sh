@@ -30,13 +30,27 @@ uv run --frozen mingdeng topics
 # arguments name what to run (`deploy/test.sh tests/unit -x`); by default everything: the unit
 # and integration tests (on the shared test database: one at a time), the end-to-end tests two
 # at a time (each has its own database, topics and ports, and mostly waits for its services:
-# 50 of them took 10.6 minutes so on 2 cores, about 14 one at a time), and the fault trials
-# last and alone (they stop and start this broker and database)
+# 50 of them took 10.6 minutes so on 2 cores, about 14 one at a time) beside scoring's crash
+# trials (topics of their own, no database; they mostly wait out kills and sessions: 9 minutes
+# of the 25 the suite took one phase after the other), and the fault trials last and alone
+# (they stop and start this broker and database)
 if [ $# -gt 0 ] && [[ "$1" != -* ]]; then
   exec uv run --frozen pytest --durations=30 "$@"
 fi
+trials=(tests/integration/scoring/test_scaleout.py tests/integration/scoring/test_crash_trials.py)
 failed=0
-uv run --frozen pytest --durations=20 tests/unit tests/integration "$@" || failed=1
+uv run --frozen pytest --durations=20 tests/unit tests/integration "${trials[@]/#/--ignore=}" "$@" \
+  || failed=1
+uv run --frozen pytest --durations=10 -p no:cacheprovider "${trials[@]}" "$@" \
+  > "$RUN_DIR/logs/crash-trials.log" 2>&1 &
+trials_pid=$!
 uv run --frozen pytest --durations=20 -n 2 --dist loadfile tests/e2e "$@" || failed=1
+echo "--- scoring's crash trials, run beside the end-to-end tests"
+if wait "$trials_pid"; then
+  tail -n 15 "$RUN_DIR/logs/crash-trials.log"
+else
+  failed=1
+  cat "$RUN_DIR/logs/crash-trials.log"
+fi
 uv run --frozen pytest --durations=10 tests/faults "$@" || failed=1
 exit $failed
