@@ -116,7 +116,14 @@ async def test_instances_joining_and_crashing_under_load_apply_every_record_once
                 f"test-{unique}",
             ):
                 await asyncio.sleep(0.2)
+            while not all(  # noqa: ASYNC110 - the group settled: each agency held
+                any(runner.holds(agency) for runner, _, _ in running.values())
+                for agency in [*AGENCIES, "default"]
+            ):
+                await asyncio.sleep(0.2)
         await asyncio.sleep(1)  # anything applied twice would be parked by now
+        held = {agency: name for name, (runner, _, _) in running.items()
+                for agency in [*AGENCIES, "default"] if runner.holds(agency)}  # fmt: skip
     finally:
         for stop in stops:
             stop.set()
@@ -130,8 +137,6 @@ async def test_instances_joining_and_crashing_under_load_apply_every_record_once
     )
     assert all(not runner.parked for runner, _, _ in running.values())
     # each agency held by one instance, whose state equals what was committed
-    held = {agency: name for name, (runner, _, _) in running.items()
-            for agency in [*AGENCIES, "default"] if runner.holds(agency)}  # fmt: skip
     assert set(held) == {*AGENCIES, "default"}
     assert set(held.values()) == {"b", "c"}
     for agency, name in held.items():

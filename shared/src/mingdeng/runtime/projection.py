@@ -483,6 +483,7 @@ class ProjectionRunner:
                     self._kafka = self._new_consumer()  # a consumer that failed is not reused
         finally:
             self.state = "stopped"
+            self._epochs.clear()  # a stopped instance holds nothing
             await self.statistics.stop()
 
     async def _consume(self, stop: asyncio.Event) -> None:
