@@ -192,3 +192,62 @@ async def test_an_instance_that_lost_its_partitions_while_applying_commits_nothi
         await task
     assert await pg_pool.fetchval(f"SELECT count(*) FROM {table}") == 60
     assert sum(healthy.counts.values()) == 60 and not runner.parked
+
+
+class SlowKeeper(CountingKeeper):
+    """Folds only once `gate` is open: a history longer to fold than the group's session."""
+
+    def __init__(self, table: str, gate: asyncio.Event) -> None:
+        super().__init__(table)
+        self.gate = gate
+
+    async def load(self, connection: asyncpg.Connection, agencies: AgencyFilter) -> None:
+        await self.gate.wait()
+        await super().load(connection, agencies)
+
+
+async def test_agencies_being_taken_over_are_held_once_folded_and_hold_up_no_rebalance(
+    kafka_bootstrap: str, database_url: str, pg_pool: asyncpg.Pool, unique: str
+) -> None:
+    """The fold of the agencies an instance takes over runs outside the rebalance (the group
+    does not wait for it, a revocation abandons it), and the instance holds them, so publishes
+    and schedules for them, only once they are folded in full."""
+    topic, table = await _setup(database_url, pg_pool, kafka_bootstrap, unique)
+    await asyncio.to_thread(produce, kafka_bootstrap, topic, 0, 300)
+    agencies = [*AGENCIES, "default"]
+    gate = asyncio.Event()
+    first, slow, third = CountingKeeper(table), SlowKeeper(table, gate), CountingKeeper(table)
+    runners = [_runner(unique, topic, kafka_bootstrap, pg_pool, k) for k in (first, slow, third)]
+    stops = [asyncio.Event() for _ in runners]
+    tasks = [asyncio.create_task(runners[0].run(stops[0]))]
+    try:
+        async with asyncio.timeout(30):
+            while not all(runners[0].holds(a) for a in agencies):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            while await pg_pool.fetchval(f"SELECT count(*) FROM {table}") < 300:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            tasks.append(asyncio.create_task(runners[1].run(stops[1])))
+            while runners[0].holds("default") + sum(map(runners[0].holds, AGENCIES)) == 7:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)  # the rebalance gave the slow one partitions
+        await asyncio.sleep(2)
+        assert runners[1]._epochs, "the slow instance claimed its partitions"
+        assert not any(runners[1].holds(a) for a in agencies)  # none folded yet
+        tasks.append(asyncio.create_task(runners[2].run(stops[2])))  # its fold is abandoned
+        async with asyncio.timeout(8):  # well within a session: the group waits for no fold
+            while not any(runners[2].holds(a) for a in agencies):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        gate.set()
+        async with asyncio.timeout(15):
+            while not all(sum(r.holds(a) for r in runners) == 1 for a in agencies):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        committed = dict(await pg_pool.fetch(f"SELECT agency, count(*) FROM {table} GROUP BY 1"))
+        for agency in agencies:
+            holder = next(
+                k for r, k in zip(runners, (first, slow, third), strict=True) if r.holds(agency)
+            )
+            assert holder.counts[agency] == committed[agency], agency
+        assert await pg_pool.fetchval(f"SELECT count(*) FROM {table}") == 300
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -353,6 +353,9 @@ class ProjectionRunner:
         self._home_topic = home_topic
         self._home_count = 0  # partitions of the home topic, known at the first assignment
         self._homes: set[int] = set()  # the home partitions whose agencies the keeper holds
+        self._to_load: set[int] = set()  # claimed homes whose agencies are not folded yet
+        self._loading: asyncio.Task[None] | None = None  # folding `_to_load`
+        self._revoking = False  # a revocation waits: no fold is started
         self._epochs: dict[tuple[str, int], int] = {}  # each held partition's claim
         self._released: dict[tuple[str, int], int] = {}  # the claims of the last revocation
         self._instance = instance
@@ -399,15 +402,22 @@ class ProjectionRunner:
 
     def holds(self, agency: str) -> bool:
         """Whether this instance holds the agency: it alone publishes its views and runs its
-        schedules. False during a rebalance, until the assignment is claimed."""
+        schedules. False during a rebalance, and until the agency's state is folded (a
+        partial fold would publish a departed member's pairings, schedule for no one)."""
         if self._home_topic is None or not self._home_count:
             return False
-        return (self._home_topic, home_partition(agency, self._home_count)) in self._epochs
+        home = home_partition(agency, self._home_count)
+        return home in self._homes and (self._home_topic, home) in self._epochs
 
     async def release(self, partitions: list[TopicPartition]) -> None:
         """On a revocation: the batch being applied commits first; nothing more is applied for
-        `partitions` (records fetched for them are dropped) until they are claimed again."""
+        `partitions` (records fetched for them are dropped) until they are claimed again. A
+        fold of agencies taken over is abandoned: the group waits for no fold."""
+        self._revoking = True
+        if self._loading is not None:
+            self._loading.cancel()
         async with self._applying:
+            self._revoking = False
             for partition in partitions:
                 where = (partition.topic, partition.partition)
                 if where in self._epochs:
@@ -417,8 +427,8 @@ class ProjectionRunner:
         """On an assignment: claim the partitions and go on from the offsets stored with the
         rows. A rebalance can come while a batch is being applied; it waits for that batch to
         commit, and records fetched before it that are stored already are not applied twice
-        (see `_unapplied`). A keeper loads the agencies of the homes it gained, and of those
-        it kept but another instance claimed in between."""
+        (see `_unapplied`). A keeper folds the agencies of the homes it gained, and of those
+        it kept but another instance claimed in between, before its next batch."""
         async with self._applying, self._pool.acquire() as connection:
             async with connection.transaction():
                 claims = await claim(connection, self.consumer_name, partitions)
@@ -435,24 +445,67 @@ class ProjectionRunner:
                     await self._kafka.seek_to_beginning(partition)
             self._released.clear()
             if self._keeper is not None:
-                await self._rehome(connection, continuous)
+                self._rehome(continuous)
 
-    async def _rehome(
-        self, connection: asyncpg.Connection, continuous: set[tuple[str, int]]
-    ) -> None:
+    def _rehome(self, continuous: set[tuple[str, int]]) -> None:
+        """The agencies of the homes kept without a claim of another instance in between keep
+        their state; the others are forgotten, and those of the homes held now are folded
+        before the next batch (`_taken_over`), not here: a fold of a long history inside the
+        rebalance, without heartbeats, would make the group drop this member."""
         assert self._keeper is not None and self._home_topic is not None
         self._home_count = len(self._kafka.partitions_for_topic(self._home_topic) or ())
         held = {p for topic, p in self._epochs if topic == self._home_topic}
         kept = {p for p in self._homes & held if (self._home_topic, p) in continuous}
-        lost, gained = self._homes - kept, held - kept
+        lost = (self._homes | self._to_load) - kept
         if lost:
             self._keeper.drop(self._homed(lost))
-        if gained:
+        self._homes, self._to_load = kept, held - kept
+
+    async def _taken_over(self, stop: asyncio.Event) -> bool:
+        """Fold the agencies of the homes held but not folded yet (taken over, or forgotten
+        after a transaction rolled back), from what was committed: their previous holder's
+        commits came before the claim. False when a revocation stopped it."""
+        assert self._keeper is not None
+        while homes := {p for p in self._to_load if (self._home_topic, p) in self._epochs}:
+            if self._revoking:
+                return False
             started = time.monotonic()
-            await self._keeper.load(connection, self._homed(gained))
-            log.info("%s: took over the agencies of partitions %s in %.1f s",
-                     self.consumer_name, sorted(gained), time.monotonic() - started)  # fmt: skip
-        self._homes = held
+            self._loading = loading = asyncio.create_task(self._load(homes))
+            try:
+                await asyncio.wait([loading])
+            except BaseException:
+                loading.cancel()
+                raise
+            finally:
+                self._loading = None
+            if not loading.cancelled() and loading.exception() is None:
+                self._homes |= homes
+                self._to_load -= homes
+                log.info("%s: took over the agencies of partitions %s in %.1f s",
+                         self.consumer_name, sorted(homes), time.monotonic() - started)  # fmt: skip
+                continue
+            self._keeper.drop(self._homed(homes))  # what was folded in part
+            if loading.cancelled():
+                return False
+            error = loading.exception()
+            assert error is not None
+            if not is_transient(error):
+                raise error
+            await self._wait_out(error, stop, "the database")
+        return True
+
+    async def _load(self, homes: Collection[int]) -> None:
+        assert self._keeper is not None
+        async with self._pool.acquire() as connection:
+            await self._keeper.load(connection, self._homed(homes))
+
+    def _forget_held(self) -> None:
+        """After a transaction rolled back: the keeper's memory may hold what it applied, not
+        the rows; its agencies are folded again before anything more is applied."""
+        assert self._keeper is not None
+        self._keeper.drop(self._homed(self._homes))
+        self._to_load |= self._homes
+        self._homes = set()
 
     def _homed(self, homes: Collection[int]) -> AgencyFilter:
         count = self._home_count
@@ -571,7 +624,7 @@ class ProjectionRunner:
         """Apply what other instances forwarded to the agencies this one holds."""
         async with self._applying:
             homes = [p for _, p in self._held_homes()]
-            if not homes:
+            if not homes or not await self._taken_over(stop):
                 return
             async with self._pool.acquire() as connection:
                 records = await forwarded(connection, self.consumer_name, homes, self._max_batch)
@@ -658,12 +711,14 @@ class ProjectionRunner:
         waiting out outages; a permanent failure is raised. Partitions another instance
         claimed meanwhile are given up: their records are not applied here."""
         while True:
+            if self._keeper is not None and not await self._taken_over(stop):
+                return  # revoked meanwhile: fetched again from the stored offsets
             try:
                 if prepared is NOT_PREPARED and self._keeper is None:
                     prepared = await self._handler.prepare(records)
                 async with self._pool.acquire() as connection, connection.transaction():
-                    if self._must_reload:
-                        await self._reload_state(connection)
+                    if self._must_reload and self._reload is not None:
+                        await self._reload(connection)
                     self._must_reload = False
                     if self._keeper is None:
                         await self._handler.write(connection, prepared)
@@ -685,14 +740,14 @@ class ProjectionRunner:
                     self.state = "running"
                 break
             except Fenced as fenced:
-                self._must_reload = True
+                self._failed()
                 prepared = NOT_PREPARED
                 self._give_up(fenced.partitions)
                 records = [] if from_forwarded else self._unapplied(list(records))
                 if not records:
                     return
             except Exception as error:
-                self._must_reload = True  # the handler may have changed memory, not rows
+                self._failed()  # the handler may have changed memory, not rows
                 prepared = NOT_PREPARED  # nor trust what it prepared
                 if not is_transient(error):
                     raise
@@ -719,14 +774,11 @@ class ProjectionRunner:
         if held:
             await self._handler.write(connection, await self._handler.prepare(held))
 
-    async def _reload_state(self, connection: asyncpg.Connection) -> None:
-        """After a transaction rolled back: what the handler keeps in memory is folded again."""
+    def _failed(self) -> None:
         if self._keeper is not None:
-            everything = self._homed(self._homes)
-            self._keeper.drop(everything)
-            await self._keeper.load(connection, everything)
-        elif self._reload is not None:
-            await self._reload(connection)
+            self._forget_held()
+        else:
+            self._must_reload = True
 
     def _give_up(self, partitions: Collection[tuple[str, int]]) -> None:
         log.warning("%s: %s claimed by another instance; given up", self.consumer_name,
@@ -734,10 +786,11 @@ class ProjectionRunner:
         for where in partitions:
             self._epochs.pop(where, None)
         if self._keeper is not None:
-            lost = {p for topic, p in partitions if topic == self._home_topic} & self._homes
-            if lost:
-                self._keeper.drop(self._homed(lost))
-                self._homes -= lost
+            lost = {p for topic, p in partitions if topic == self._home_topic}
+            if lost & self._homes:
+                self._keeper.drop(self._homed(lost & self._homes))
+            self._homes -= lost
+            self._to_load -= lost
 
     def _stored(self, records: Sequence[Record]) -> None:
         for record in records:

@@ -127,11 +127,12 @@ class OutreachService:
         at most `LINES_PER_REFRESH` changed lines per agency (`lines_left` says how many wait
         for the next call). `stamp_running`: also the running periods' coverage, whose `as_of`
         is now. Asked to `stop`, it ends between two steps (a new process computes every view
-        again)."""
+        again). Of the agencies `holds` accepts only: held here and folded in full."""
         stop = stop or asyncio.Event()
         changed: list[Publication] = []
-        for _, views in sorted(self.agencies.items()):
-            changed += await self._refresh(views, stamp_running, stop)
+        for agency, views in sorted(self.agencies.items()):
+            if holds(agency):  # not one folded in part, being taken over
+                changed += await self._refresh(views, stamp_running, stop)
         return changed
 
     async def _refresh(
