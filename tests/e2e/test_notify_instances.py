@@ -30,14 +30,18 @@ def test_notifiers_joining_and_killed_under_load_send_every_reminder_once(
 ) -> None:
     sink = tmp_path / "sms.jsonl"
     limits = {f"MINGDENG_NOTIFY_PER_{w}": "1000" for w in ("MINUTE", "HOUR", "DAY")}
-    platform = platform_of("notify", MINGDENG_NOTIFY_SINK_FILE=str(sink),
+    platform = platform_of("notify", MINGDENG_KAFKA_INSTANCE="n1", MINGDENG_NOTIFY_SINK_FILE=str(sink),
                            MINGDENG_NOTIFY_SETTLE_AFTER_S="1",
                            MINGDENG_NOTIFY_SCHEDULE_EVERY_S="0.5", **limits)  # fmt: skip
     notifiers = {"n1": platform.services["notify"]}
 
     def launch(name: str) -> None:
         port = str(free_port())
-        env = {**platform.env, "MINGDENG_NOTIFY_HEALTH_PORT": port}
+        env = {
+            **platform.env,
+            "MINGDENG_NOTIFY_HEALTH_PORT": port,
+            "MINGDENG_KAFKA_INSTANCE": name,
+        }  # static members of their own names
         notifiers[name] = Service(["mingdeng-notify", "run"], env, tmp_path / f"{name}.log")
         notifiers[name].start(f"http://127.0.0.1:{port}/healthz")
 
