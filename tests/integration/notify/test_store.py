@@ -61,7 +61,7 @@ async def test_events_are_kept_once_and_read_in_order(stores: Stores) -> None:
         assert await store.keep_events([later, earlier]) == [later, earlier]
         assert await store.keep_events([earlier]) == []
     async with stores.transaction() as store:
-        assert [x.id for x in await store.events()] == [earlier.id, later.id]  # fmt: skip
+        assert [x.id for x in await store.events(["default"])] == [earlier.id, later.id]  # fmt: skip
 
 
 async def test_the_outbox_keeps_one_message_per_key_and_claims_the_most_pressing(

@@ -138,16 +138,26 @@ class FakeStore:
                 new.append(event)
         return new
 
-    async def events(self) -> list[Event[EventData]]:
-        return sorted(self.tables.events.values(), key=lambda e: (e.time, e.source, e.id))
+    async def agencies(self) -> list[str]:
+        return sorted(
+            {e.agency for e in self.tables.events.values()}
+            | {a for a, tables in self.tables.agencies.items() if tables.selections}
+        )
+
+    async def events(self, agencies: Sequence[str]) -> list[Event[EventData]]:
+        return sorted(
+            (e for e in self.tables.events.values() if e.agency in agencies),
+            key=lambda e: (e.time, e.source, e.id),
+        )
 
     async def keep_selection(self, selection: QuarterSelection) -> None:
         self.t.selections[selection.quarter] = selection
 
-    async def selections(self) -> list[tuple[str, QuarterSelection]]:
+    async def selections(self, agencies: Sequence[str]) -> list[tuple[str, QuarterSelection]]:
         return [
             (agency, tables.selections[quarter])
             for agency, tables in sorted(self.tables.agencies.items())
+            if agency in agencies
             for quarter in sorted(tables.selections)
         ]
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from mingdeng.contracts.codec import parse_record
+from mingdeng.contracts.codec import parse_record, record_agency
 from mingdeng.contracts.derived import QuarterSelection, ReminderRequest, Selection
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
@@ -59,6 +59,12 @@ class Intake:
     @property
     def topic_names(self) -> list[str]:
         return list(self._topics)
+
+    def agency_of(self, record: Record) -> str:
+        """The agency a record belongs to, without reading it whole."""
+        if self._topics[record.topic] is EVENTS:
+            return record_agency(record.value, record.headers)
+        return header_agency(record.headers)
 
     async def handle(self, store: NotifyStore, records: Sequence[Record]) -> None:
         """Take a batch of records in (a ProjectionRunner handler, given the runner's store)."""

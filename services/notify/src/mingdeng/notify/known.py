@@ -6,7 +6,7 @@ id in two agencies is two people, each in the state of their own agency."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from mingdeng.contracts.derived import QuarterSelection
@@ -36,8 +36,14 @@ class Known:
         self.state.affected.quarters.add(selection.quarter)
 
 
+def every_agency(agency: str) -> bool:
+    return True
+
+
 class KnownAgencies:
-    """Each agency's knowledge, made when its first record is read."""
+    """Each agency's knowledge, made when its first record is read. With several notifiers,
+    of the agencies this one holds (docs/decisions/0005): `drop` and `load` follow the
+    partitions assigned to it."""
 
     def __init__(self) -> None:
         self._agencies: dict[str, Known] = {}
@@ -52,13 +58,22 @@ class KnownAgencies:
         """Every agency known, by id."""
         return iter(sorted(self._agencies.items()))
 
-    async def load(self, store: NotifyStore) -> None:
-        """Fold everything again from what the store has. What the rules made of it was
+    def drop(self, agencies: Callable[[str], bool]) -> None:
+        """Forget `agencies`: another notifier holds them now."""
+        self._agencies = {a: known for a, known in self._agencies.items() if not agencies(a)}
+
+    async def load(
+        self, store: NotifyStore, agencies: Callable[[str], bool] = every_agency
+    ) -> None:
+        """Fold `agencies` again from what the store has. What the rules made of it was
         committed with it: nothing is left for them to look at again."""
-        self._agencies.clear()
-        for event in await store.events():
+        self.drop(agencies)
+        wanted = [agency for agency in await store.agencies() if agencies(agency)]
+        if not wanted:
+            return
+        for event in await store.events(wanted):
             self.of(event.agency).state.apply(event)
-        for agency, selection in await store.selections():
+        for agency, selection in await store.selections(wanted):
             self.of(agency).select(selection)
-        for _, known in self:
-            known.state.take_affected()
+        for agency in wanted:
+            self.of(agency).state.take_affected()

@@ -16,7 +16,7 @@ from mingdeng.contracts.agency import DEFAULT_AGENCY
 from mingdeng.contracts.periods import BUSINESS_TZ
 from mingdeng.notify.domain import orglife_rules, rules
 from mingdeng.notify.domain.orglife import Rhythm, RhythmPeriod
-from mingdeng.notify.known import Known, KnownAgencies
+from mingdeng.notify.known import Known, KnownAgencies, every_agency
 from mingdeng.notify.outbox import Outbox
 from mingdeng.notify.store import NotifyStore, Stores
 
@@ -40,12 +40,15 @@ class Schedules:
         # (agency, schedule, period) claimed by this notifier or another
         self._claimed_periods: set[tuple[str, str, str]] = set()
 
-    async def run(self) -> list[str]:
-        """Every agency's schedules (`run_agency`), and the reminders of every agency's overdue
-        commendations (one query for all). Returns the periods this call claimed."""
+    async def run(self, holds: Callable[[str], bool] = every_agency) -> list[str]:
+        """The schedules of every agency this notifier `holds` (`run_agency`), and the
+        reminders of their overdue commendations (one query for all). Returns the periods
+        this call claimed."""
         now = self.clock()
         ran = []
         for agency, known in self.known:
+            if not holds(agency):
+                continue  # another notifier's, or a rebalance is under way
             ran += [
                 period if agency == DEFAULT_AGENCY else f"{agency}: {period}"
                 for period in await self.run_agency(agency, known, now)
@@ -53,6 +56,8 @@ class Schedules:
         async with self.stores.transaction() as platform:
             open_tasks = await platform.open_commendations()
             for agency, tasks in sorted(open_tasks.items()):
+                if not holds(agency):
+                    continue
                 store = platform.of(agency)
                 state = self.known.of(agency).state
                 for message in rules.overdue_commendations(state, tasks, now):

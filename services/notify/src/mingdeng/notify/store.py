@@ -73,16 +73,20 @@ class NotifyStore(Protocol):
         returns none)."""
         ...
 
-    async def events(self) -> list[Event[EventData]]:
-        """Every event kept, of every agency, by (time, source, id)."""
+    async def agencies(self) -> list[str]:
+        """The agencies with events or selections kept."""
+        ...
+
+    async def events(self, agencies: Sequence[str]) -> list[Event[EventData]]:
+        """Every event kept of `agencies`, by (time, source, id)."""
         ...
 
     async def keep_selection(self, selection: QuarterSelection) -> None:
         """Keep a final selection, replacing the quarter's earlier one."""
         ...
 
-    async def selections(self) -> list[tuple[str, QuarterSelection]]:
-        """Every agency's final selections, with their agency."""
+    async def selections(self, agencies: Sequence[str]) -> list[tuple[str, QuarterSelection]]:
+        """The final selections of `agencies`, with their agency."""
         ...
 
     async def save_task(self, task: Task) -> bool:

@@ -5,7 +5,9 @@ member id in two agencies is two people, and an event costs what it changes in i
 views, whatever the number of agencies. A view of an agency other than the default one is
 keyed `{agency}/…` and marked with the `mingdeng-agency` header, as scoring's outputs are.
 
-No Kafka here: `refresh` returns what to publish, and `send_reminders` takes a `send` function.
+Several instances share the agencies (docs/decisions/0005): an instance keeps the views of the
+agencies its runner holds (`agency_of`, `drop`, `load`: an `AgencyKeeper`), and publishes and
+reminds for those only. No Kafka here: `refresh` returns what to publish, and `send_reminders` takes a `send` function.
 Nothing here holds the event loop for long (docs/outreach.md, "Work on the event loop"): rows
 are computed `STEP` at a time and each view is assembled in a step of its own.
 """
@@ -21,7 +23,7 @@ from datetime import datetime
 
 import asyncpg
 
-from mingdeng.contracts.codec import parse_record
+from mingdeng.contracts.codec import parse_record, record_agency
 from mingdeng.contracts.derived import ReminderRequest
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.errors import InvalidEvent
@@ -30,7 +32,7 @@ from mingdeng.outreach.adapters import store
 from mingdeng.outreach.domain.state import READS, REMIND_EVERY
 from mingdeng.outreach.domain.views import OutreachViews, Publication
 from mingdeng.runtime import event_store
-from mingdeng.runtime.projection import Record
+from mingdeng.runtime.projection import AgencyFilter, Record
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ APPLY_STEP = 100  # events of a batch folded in one step (a few ms)
 LOAD_CHUNK = 2000  # stored events folded in one step (about 40 ms at start)
 LINE_STEP = 1000  # lines assembled in one step
 LINES_PER_REFRESH = 20_000  # lines published in one refresh; the rest in the next ones
+
+
+def every_agency(agency: str) -> bool:
+    return True
 
 
 class OutreachService:
@@ -62,13 +68,24 @@ class OutreachService:
     def lines_left(self) -> int:
         return sum(views.lines_left for views in self.agencies.values())
 
-    async def reload(self, connection: asyncpg.Connection) -> None:
-        """Fold the views again from what was committed (after a transaction rolled back)."""
-        self.agencies = {}
-        await self.load(connection)
+    def agency_of(self, record: Record) -> str:
+        return record_agency(record.value, record.headers)
 
-    async def load(self, connection: asyncpg.Connection) -> None:
-        async for events in store.events_in_order(connection, EVENT_TABLE, LOAD_CHUNK):
+    def drop(self, agencies: AgencyFilter) -> None:
+        """Forget the views of `agencies` (another instance holds them now); if they come
+        back, they are folded again and published as by a new process."""
+        self.agencies = {a: views for a, views in self.agencies.items() if not agencies(a)}
+        self._published = {k: d for k, d in self._published.items() if not agencies(k[0])}
+
+    async def load(
+        self, connection: asyncpg.Connection, agencies: AgencyFilter = every_agency
+    ) -> None:
+        """Fold the views of `agencies` from the events kept (at start, when their partition
+        comes to this instance, after a transaction rolled back)."""
+        wanted = [a for a in await store.agencies(connection, EVENT_TABLE) if agencies(a)]
+        if not wanted:
+            return
+        async for events in store.events_in_order(connection, EVENT_TABLE, LOAD_CHUNK, wanted):
             for event in events:
                 self.apply(event)
             await asyncio.sleep(0)
@@ -100,17 +117,22 @@ class OutreachService:
             await asyncio.sleep(0)  # a turn of the event loop between two steps
 
     async def refresh(
-        self, *, stamp_running: bool = False, stop: asyncio.Event | None = None
+        self,
+        *,
+        stamp_running: bool = False,
+        stop: asyncio.Event | None = None,
+        holds: AgencyFilter = every_agency,
     ) -> list[Publication]:
         """The views of every agency whose content changed since they were published last, and
         at most `LINES_PER_REFRESH` changed lines per agency (`lines_left` says how many wait
         for the next call). `stamp_running`: also the running periods' coverage, whose `as_of`
         is now. Asked to `stop`, it ends between two steps (a new process computes every view
-        again)."""
+        again). Of the agencies `holds` accepts only: held here and folded in full."""
         stop = stop or asyncio.Event()
         changed: list[Publication] = []
-        for _, views in sorted(self.agencies.items()):
-            changed += await self._refresh(views, stamp_running, stop)
+        for agency, views in sorted(self.agencies.items()):
+            if holds(agency):  # not one folded in part, being taken over
+                changed += await self._refresh(views, stamp_running, stop)
         return changed
 
     async def _refresh(
@@ -139,14 +161,18 @@ class OutreachService:
         return changed
 
     async def send_reminders(
-        self, pool: asyncpg.Pool, send: Callable[[str, ReminderRequest], Awaitable[None]]
+        self,
+        pool: asyncpg.Pool,
+        send: Callable[[str, ReminderRequest], Awaitable[None]],
+        holds: AgencyFilter = every_agency,
     ) -> int:
         """Ask the notifier to remind members of overdue visits, at most once per 14 days per
         pairing of an agency: the claim and the send share a transaction, so a failed send
         claims nothing. `send` takes the agency and the request."""
         sent = 0
         for agency, views in sorted(self.agencies.items()):
-            sent += await self._send_reminders(agency, views, pool, send)
+            if holds(agency):
+                sent += await self._send_reminders(agency, views, pool, send)
         if sent:
             log.info("asked for %d overdue-visit reminders", sent)
         return sent

@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from mingdeng.contracts.agency import DEFAULT_AGENCY
-from mingdeng.contracts.codec import serialize_event
+from mingdeng.contracts.codec import parse_event, serialize_event
 from mingdeng.contracts.derived import Bulletin, Notification, QuarterSelection, Task
 from mingdeng.contracts.envelope import Event
 from mingdeng.contracts.events import EventData
 from mingdeng.contracts.privacy import mask_phone
 from mingdeng.notify.store import Claimed, Queued, Status
-from mingdeng.runtime import event_store
 
 EVENT_TABLE = "notify.events"
 FORGET_INSTANCES_AFTER = timedelta(days=1)
@@ -60,8 +59,26 @@ class PostgresStore:
                 first.setdefault(event.key, event)
         return list(first.values())
 
-    async def events(self) -> list[Event[EventData]]:
-        return await event_store.load(self.connection, EVENT_TABLE)
+    async def agencies(self) -> list[str]:
+        rows = await self.connection.fetch(
+            """WITH RECURSIVE found AS (
+                   (SELECT agency FROM notify.events ORDER BY agency LIMIT 1)
+                   UNION ALL
+                   SELECT (SELECT agency FROM notify.events WHERE agency > found.agency
+                           ORDER BY agency LIMIT 1)
+                   FROM found WHERE found.agency IS NOT NULL)
+               SELECT agency FROM found WHERE agency IS NOT NULL
+               UNION SELECT DISTINCT agency FROM notify.selections"""
+        )  # a walk of the events' index by agency: a lookup per agency, not a read of all
+        return sorted(row["agency"] for row in rows)
+
+    async def events(self, agencies: Sequence[str]) -> list[Event[EventData]]:
+        rows = await self.connection.fetch(
+            """SELECT body FROM notify.events WHERE agency = ANY($1::text[])
+               ORDER BY time, source, id""",
+            list(agencies),
+        )
+        return [parse_event(json.loads(row["body"])) for row in rows]
 
     async def keep_selection(self, selection: QuarterSelection) -> None:
         await self.connection.execute(
@@ -72,9 +89,11 @@ class PostgresStore:
             self.agency,
         )
 
-    async def selections(self) -> list[tuple[str, QuarterSelection]]:
+    async def selections(self, agencies: Sequence[str]) -> list[tuple[str, QuarterSelection]]:
         rows = await self.connection.fetch(
-            "SELECT agency, body FROM notify.selections ORDER BY agency, quarter"
+            """SELECT agency, body FROM notify.selections WHERE agency = ANY($1::text[])
+               ORDER BY agency, quarter""",
+            list(agencies),
         )
         return [(row["agency"], QuarterSelection.model_validate_json(row["body"])) for row in rows]
 

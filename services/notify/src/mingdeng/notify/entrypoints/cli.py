@@ -3,12 +3,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from mingdeng.contracts.topics import BULLETINS, NOTIFICATIONS, TASKS
+from mingdeng.contracts.topics import BULLETINS, EVENTS, NOTIFICATIONS, TASKS
 from mingdeng.notify.adapters import store
 from mingdeng.notify.adapters.providers import (
     AliyunSms,
@@ -35,7 +36,7 @@ from mingdeng.runtime.metrics import (
     parked_families,
     render,
 )
-from mingdeng.runtime.projection import ProjectionRunner, Record
+from mingdeng.runtime.projection import AgencyFilter, ProjectionRunner, Record
 from mingdeng.runtime.worker import every, pause, run_until_stopped, until_either, worker_main
 
 MIGRATIONS = "mingdeng.notify.adapters.sql"
@@ -117,6 +118,23 @@ async def outbox_family(pool: asyncpg.Pool) -> list[Family]:
     return [depth]
 
 
+@dataclass(frozen=True)
+class HeldAgencies:
+    """What the notifier knows, as its runner's `AgencyKeeper`: the agencies whose partition of
+    the inbound log this notifier holds (docs/decisions/0005)."""
+
+    service: NotifyService
+
+    def agency_of(self, record: Record) -> str:
+        return self.service.intake.agency_of(record)
+
+    def drop(self, agencies: AgencyFilter) -> None:
+        self.service.known.drop(agencies)
+
+    async def load(self, connection: asyncpg.Connection, agencies: AgencyFilter) -> None:
+        await self.service.known.load(store.PostgresStore(connection), agencies)
+
+
 async def run(settings: NotifySettings) -> None:
     kafka = settings.kafka
     templates = load_templates(settings.templates_file)
@@ -144,21 +162,20 @@ async def run(settings: NotifySettings) -> None:
             rhythm=Rhythm.load(settings.organisation_life_file),
             profiles=profiles,
         )
-        await service.load()
+        await service.reconciler.alive()  # before it claims anything
 
         async def handle(connection: asyncpg.Connection, records: Sequence[Record]) -> None:
             await service.intake.handle(store.PostgresStore(connection), records)
 
-        async def reload(connection: asyncpg.Connection) -> None:
-            await service.known.load(store.PostgresStore(connection))
-
+        # what the notifier knows is folded for the agencies of each partition as it is assigned
         runner = ProjectionRunner(
             consumer=kafka.group("mingdeng-notify"),
             topics=service.intake.topic_names,
             bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
             handler=handle,
-            reload=reload,
+            keeper=HeldAgencies(service),
+            home_topic=kafka.topic(EVENTS),
             schemas=["notify"],
             instance=kafka.instance,
         )
@@ -179,7 +196,7 @@ async def run(settings: NotifySettings) -> None:
 
         async def scheduling(stop: asyncio.Event) -> None:
             async def step() -> None:
-                ran = await service.schedules.run()
+                ran = await service.schedules.run(runner.holds)
                 if ran:
                     log.info("ran %s", ", ".join(ran))
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -44,12 +44,37 @@ async def claim_reminder(
     return bool(claimed)
 
 
+async def agencies(connection: asyncpg.Connection, table: str) -> list[str]:
+    """The agencies with events in `table` (a walk of its index by agency: a lookup per
+    agency, not a read of every event)."""
+    rows = await connection.fetch(
+        f"""WITH RECURSIVE found AS (
+                (SELECT agency FROM {table} ORDER BY agency LIMIT 1)
+                UNION ALL
+                SELECT (SELECT agency FROM {table} WHERE agency > found.agency
+                        ORDER BY agency LIMIT 1)
+                FROM found WHERE found.agency IS NOT NULL)
+            SELECT agency FROM found WHERE agency IS NOT NULL"""
+    )
+    return [row["agency"] for row in rows]
+
+
 async def events_in_order(
-    connection: asyncpg.Connection, table: str, chunk: int = 5000
+    connection: asyncpg.Connection,
+    table: str,
+    chunk: int = 5000,
+    of_agencies: Sequence[str] | None = None,
 ) -> AsyncIterator[list[Event[EventData]]]:
-    """The events kept in `table`, oldest first, `chunk` at a time: a history of any length
-    is folded without holding it all in memory."""
+    """The events kept in `table` (of `of_agencies` only, if given), oldest first, `chunk` at
+    a time: a history of any length is folded without holding it all in memory."""
     async with connection.transaction():
-        cursor = await connection.cursor(f"SELECT body FROM {table} ORDER BY time, source, id")
+        if of_agencies is None:
+            query, arguments = f"SELECT body FROM {table} ORDER BY time, source, id", []
+        else:
+            query = (
+                f"SELECT body FROM {table} WHERE agency = ANY($1::text[]) ORDER BY time, source, id"
+            )
+            arguments = [list(of_agencies)]
+        cursor = await connection.cursor(query, *arguments)
         while rows := await cursor.fetch(chunk):
             yield [parse_event(row["body"]) for row in rows]

@@ -23,7 +23,7 @@ from mingdeng.runtime.metrics import (
     parked_families,
     render,
 )
-from mingdeng.runtime.projection import ProjectionRunner
+from mingdeng.runtime.projection import AgencyFilter, ProjectionRunner
 from mingdeng.runtime.worker import pause, run_until_stopped, worker_main
 
 MIGRATIONS = "mingdeng.outreach.adapters.sql"
@@ -36,10 +36,11 @@ async def publish_loop(
     pool: asyncpg.Pool,
     producer: AIOKafkaProducer,
     stop: asyncio.Event,
+    holds: AgencyFilter,
 ) -> None:
     """Publish the read models that changed (events and the clock move them; the running
     periods' coverage is stamped with the time every `full_refresh_s`); ask for reminders of
-    overdue visits."""
+    overdue visits. Of the agencies this instance `holds` only (ADR 0005)."""
     kafka = settings.kafka
     last_stamped = last_reminders = 0.0
 
@@ -63,12 +64,12 @@ async def publish_loop(
                 value=view.message(),
                 headers=list(agency_headers(view.agency)),
             )
-            for view in await service.refresh(stamp_running=stamp_running, stop=stop)
+            for view in await service.refresh(stamp_running=stamp_running, stop=stop, holds=holds)
         ]
         await asyncio.gather(*sends)
         if now - last_reminders >= settings.reminder_interval_s:
             last_reminders = now
-            await service.send_reminders(pool, send_reminder)
+            await service.send_reminders(pool, send_reminder, holds)
         if not service.lines_left:
             await pause(stop, settings.refresh_interval_s)
 
@@ -77,15 +78,14 @@ async def run(settings: OutreachSettings) -> None:
     kafka = settings.kafka
     service = OutreachService(clock=lambda: datetime.now(UTC))
     async with postgres_pool(settings.postgres.dsn, min_size=1, max_size=4) as pool:
-        async with pool.acquire() as connection:
-            await service.load(connection)
-        runner = ProjectionRunner(
+        runner = ProjectionRunner(  # folds the agencies of each partition as it is assigned
             consumer=kafka.group("mingdeng-outreach"),
             topics=[kafka.topic(EVENTS)],
             bootstrap_servers=kafka.bootstrap_servers,
             pool=pool,
             handler=service.handle,
-            reload=service.reload,
+            keeper=service,
+            home_topic=kafka.topic(EVENTS),
             schemas=["outreach"],
             instance=kafka.instance,
         )
@@ -99,7 +99,7 @@ async def run(settings: OutreachSettings) -> None:
         await producer.start()
 
         async def publishing(stop: asyncio.Event) -> None:
-            await publish_loop(settings, service, pool, producer, stop)
+            await publish_loop(settings, service, pool, producer, stop, runner.holds)
 
         health = ConsumerHealthSettings()
 
