@@ -155,7 +155,8 @@ async def stored_offsets(database_url: str, group: str) -> dict[TopicPartition, 
     connection = await asyncpg.connect(database_url)
     try:
         rows = await connection.fetch(
-            "SELECT topic, partition, next_offset FROM public.consumer_offsets WHERE consumer = $1",
+            "SELECT topic, partition, coalesce(next_offset, 0) AS next_offset"
+            " FROM public.consumer_offsets WHERE consumer = $1",
             group,
         )
     finally:

@@ -192,7 +192,7 @@ class Rig:
         connection = await asyncpg.connect(self.database)
         try:
             rows = await connection.fetch(
-                """SELECT consumer, sum(next_offset) AS taken FROM public.consumer_offsets
+                """SELECT consumer, coalesce(sum(next_offset), 0) AS taken FROM public.consumer_offsets
                    WHERE topic = $1 GROUP BY consumer""",
                 topic,
             )
@@ -240,14 +240,19 @@ class Rig:
         return reached
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of a process so far (Linux /proc)."""
+def cpu_seconds(pid: int, *, with_ended_children: bool = False) -> float:
+    """User and system CPU seconds of a process so far (Linux /proc); `with_ended_children`:
+    also those of its children that ended (and were waited for)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if with_ended_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def named_processes(rig: Rig) -> dict[str, list[int]]:
-    """The four services, and this run's broker and database server (every process of it)."""
+    """The four services, and this run's broker and database server (the server first, then
+    every process of it now)."""
     found = {name: [s.process.pid] for name, s in rig.services.items() if s.process}
     port = rig.database.rsplit(":", 1)[1].split("/", 1)[0]
     kafka_config = f"{os.environ['MINGDENG_RUN_DIR']}/kafka/server.properties".encode()
@@ -273,15 +278,17 @@ def named_processes(rig: Rig) -> dict[str, list[int]]:
     return found
 
 
-def cpu_by_process(processes: dict[str, list[int]]) -> dict[str, float]:
+def cpu_by_process(rig: Rig) -> dict[str, float]:
+    """CPU seconds so far by process; the database's counts its backends now running and those
+    that ended (a backend that ended between two readings is not lost from the difference)."""
     taken: dict[str, float] = {}
-    for name, pids in processes.items():
+    for name, pids in named_processes(rig).items():
         total = 0.0
-        for pid in pids:
+        for n, pid in enumerate(pids):
             try:
-                total += cpu_seconds(pid)
+                total += cpu_seconds(pid, with_ended_children=name == "postgres" and n == 0)
             except OSError:
-                continue  # a database backend that ended meanwhile
+                continue  # ended meanwhile: a backend's seconds are then the server's
         taken[name] = total
     return taken
 
@@ -404,8 +411,7 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
     )
     await producer.start()
     topic = rig.kafka.topic(EVENTS)
-    processes = named_processes(rig)
-    cpu_before = cpu_by_process(processes)
+    cpu_before = cpu_by_process(rig)
     started = time.monotonic()
     base = datetime.now(BUSINESS_TZ).replace(microsecond=0) - timedelta(minutes=30)
     try:
@@ -457,7 +463,7 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
     await asyncio.wait(tasks[1:], timeout=40)
     tasks[0].cancel()
     load = os.getloadavg()[0]
-    cpu_after = cpu_by_process(processes)
+    cpu_after = cpu_by_process(rig)
     offered = rate * seconds
 
     def lags(sent: dict[Any, float], seen: dict[Any, float]) -> list[float]:
@@ -475,7 +481,7 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
         # CPU each process took per 1,000 events offered (independent of what else runs)
         "cpu_ms_per_1000_events": {
             name: round((cpu_after[name] - cpu_before[name]) * 1_000_000 / offered)
-            for name in processes
+            for name in cpu_after
         },
     }
 

@@ -216,7 +216,8 @@ async def projector_position(
         ]
         ends = await consumer.end_offsets(tps)
         rows = await connection.fetch(
-            "SELECT topic, partition, next_offset FROM public.consumer_offsets WHERE consumer = $1",
+            "SELECT topic, partition, coalesce(next_offset, 0) AS next_offset"
+            " FROM public.consumer_offsets WHERE consumer = $1",
             rig.kafka.group(PROJECTOR_GROUP),
         )
     finally:

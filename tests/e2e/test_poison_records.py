@@ -69,7 +69,7 @@ async def offsets_taken(platform: Platform, partition: int) -> dict[str, int]:
     connection = await asyncpg.connect(platform.env["MINGDENG_DATABASE_URL"])
     try:
         rows = await connection.fetch(
-            "SELECT consumer, next_offset FROM public.consumer_offsets "
+            "SELECT consumer, coalesce(next_offset, 0) AS next_offset FROM public.consumer_offsets "
             "WHERE topic = $1 AND partition = $2",
             platform.kafka.topic(EVENTS),
             partition,

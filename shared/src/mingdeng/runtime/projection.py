@@ -188,7 +188,7 @@ async def claim(
            SELECT $1, topic, partition, NULL, 1 FROM unnest($2::text[], $3::int[])
                AS claimed(topic, partition)
            ON CONFLICT (consumer, topic, partition)
-           DO UPDATE SET epoch = o.epoch + 1, updated_at = now()
+           DO UPDATE SET epoch = o.epoch + 1
            RETURNING topic, partition, epoch, next_offset""",
         consumer,
         [p.topic for p in partitions],
