@@ -240,19 +240,14 @@ class Rig:
         return reached
 
 
-def cpu_seconds(pid: int, *, with_ended_children: bool = False) -> float:
-    """User and system CPU seconds of a process so far (Linux /proc); `with_ended_children`:
-    also those of its children that ended (and were waited for)."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    if with_ended_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def named_processes(rig: Rig) -> dict[str, list[int]]:
-    """The four services, and this run's broker and database server (the server first, then
-    every process of it now)."""
+    """The four services, and this run's broker and database server (every process of it)."""
     found = {name: [s.process.pid] for name, s in rig.services.items() if s.process}
     port = rig.database.rsplit(":", 1)[1].split("/", 1)[0]
     kafka_config = f"{os.environ['MINGDENG_RUN_DIR']}/kafka/server.properties".encode()
@@ -278,19 +273,29 @@ def named_processes(rig: Rig) -> dict[str, list[int]]:
     return found
 
 
-def cpu_by_process(rig: Rig) -> dict[str, float]:
-    """CPU seconds so far by process; the database's counts its backends now running and those
-    that ended (a backend that ended between two readings is not lost from the difference)."""
-    taken: dict[str, float] = {}
+def cpu_by_process(rig: Rig) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of each process by name and pid (the database's: its processes now)."""
+    taken: dict[str, dict[int, float]] = {}
     for name, pids in named_processes(rig).items():
-        total = 0.0
-        for n, pid in enumerate(pids):
+        taken[name] = {}
+        for pid in pids:
             try:
-                total += cpu_seconds(pid, with_ended_children=name == "postgres" and n == 0)
+                taken[name][pid] = cpu_seconds(pid)
             except OSError:
-                continue  # ended meanwhile: a backend's seconds are then the server's
-        taken[name] = total
+                continue  # a database backend that ended meanwhile
     return taken
+
+
+def cpu_between(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds by name between two readings: each process's difference, all of one that
+    started in between; a database backend that ended in between is left out (the services'
+    pools keep theirs), never counted against the others."""
+    return {
+        name: sum(seconds - before.get(name, {}).get(pid, 0.0) for pid, seconds in pids.items())
+        for name, pids in after.items()
+    }
 
 
 def percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -480,8 +485,8 @@ async def freshness(rig: Rig, activity: Activity, rate: int, seconds: int) -> di
         "load_average_1m": round(load, 1),
         # CPU each process took per 1,000 events offered (independent of what else runs)
         "cpu_ms_per_1000_events": {
-            name: round((cpu_after[name] - cpu_before[name]) * 1_000_000 / offered)
-            for name in cpu_after
+            name: round(seconds * 1_000_000 / offered)
+            for name, seconds in cpu_between(cpu_before, cpu_after).items()
         },
     }
 
