@@ -50,6 +50,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -162,6 +163,7 @@ class Live:
         agency = self.city.agencies[n % len(self.city.agencies)]
         number = (n * 7919) % self.city.members_each
         member = f"m{number:05d}"
+        data: dict[str, Any]
         if n % 4 == 0:
             data = {"visit_id": f"lv-{n}", "member_id": member, "kind": "household",
                     "household_id": f"h{number:05d}a"}  # fmt: skip
@@ -339,7 +341,7 @@ async def checkpoint_bytes(rig: Rig) -> dict[str, int]:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 newest.update((r.key or b"", r.value) for r in records)
     finally:
@@ -596,7 +598,7 @@ async def failover(rig: Rig, workers: Workers, live: Live, trials: int) -> dict[
 
 async def run(args: argparse.Namespace, out: dict[str, Any], save: Any) -> None:
     city = City(args.agencies, args.members, args.events)
-    work = ROOT / ".run" / "bench-city"
+    work = ROOT / ".run" / "bench-city" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     work.mkdir(parents=True, exist_ok=True)
     rig = Rig(args.members, work)
     await rig.create()
@@ -665,55 +667,65 @@ async def run(args: argparse.Namespace, out: dict[str, Any], save: Any) -> None:
         wait_for(lambda: workers.tasks(0) == workers.tasks(1) == 2, 120, "two tasks each")
         save()
 
-        held = sorted(closes)
-        alone = {a: closes[a] for a in held[: args.closes // 2]}
-        with_all = {a: closes[a] for a in held[args.closes // 2 : args.closes]}
-        out["closes_scoring_alone_at_1000"] = await freshness_and_closes(
-            rig, city, live, alone, args.freshness_seconds, with_stream=False
-        )
-        log(f"closes, scoring alone: {out['closes_scoring_alone_at_1000']}")
+        out["city_worker_rss_mib"] = max([*one["peak_rss_mib"], *two["peak_rss_mib"]])
         save()
 
-        if args.failover_trials:
+        async def closes_alone() -> None:
+            result = await freshness_and_closes(rig, city, live, alone, args.freshness_seconds,
+                                                with_stream=False)  # fmt: skip
+            out["closes_scoring_alone_at_1000"] = result
+            log(f"closes, scoring alone: {result}")
+
+        async def failover_trials() -> None:
             out["failover"] = await failover(rig, workers, live, args.failover_trials)
             out["city_failover_p99_s"] = out["failover"]["p99_s"]
             out["city_failover_trials"] = out["failover"]["trials"]
+
+        async def every_consumer() -> None:
+            consumers_started = time.monotonic()
+            start_consumers(rig)
+            end = sum((await ends_of(rig, EVENTS)).values())
+            reached = await consumers_at(rig, end, ("notify", "outreach", "projector"), 7200,
+                                         consumers_started)  # fmt: skip
+            out["history_catch_up_s"] = {n: round(s, 1) for n, s in reached.items()}
+            out["history_catch_up_events_per_s"] = {n: round(end / s) for n, s in reached.items()}
+            log(f"history read by the others: {out['history_catch_up_s']}")
             save()
+            out["burst"] = await burst(rig, live, args.burst)
+            log(f"burst: {out['burst']}")
+            for name in ("outreach", "notify"):
+                if f"{name}_events_per_s" in out["burst"]:
+                    out[f"{name}_events_per_s"] = out["burst"][f"{name}_events_per_s"]
+            if "projector_events_per_s" in out["burst"]:
+                out["projector_events_per_s_city"] = out["burst"]["projector_events_per_s"]
+            out["city_end_to_end_events_per_s"] = out["burst"]["end_to_end_events_per_s"]
+            save()
+            fresh = await freshness_and_closes(rig, city, live, with_all, args.freshness_seconds,
+                                               with_stream=True)  # fmt: skip
+            out["freshness_at_1000"] = fresh
+            log(f"freshness: {fresh}")
+            if fresh["stream"]["p99_ms"] is not None:
+                out["city_freshness_p99_ms_at_1000"] = fresh["stream"]["p99_ms"]
 
-        consumers_started = time.monotonic()
-        start_consumers(rig)
-        end = sum((await ends_of(rig, EVENTS)).values())
-        reached = await consumers_at(rig, end, ("notify", "outreach", "projector"), 7200,
-                                     consumers_started)  # fmt: skip
-        out["history_catch_up_s"] = {n: round(s, 1) for n, s in reached.items()}
-        out["history_catch_up_events_per_s"] = {n: round(end / s) for n, s in reached.items()}
-        log(f"history read by the others: {out['history_catch_up_s']}")
-        save()
-
-        out["burst"] = await burst(rig, live, args.burst)
-        log(f"burst: {out['burst']}")
-        for name in ("outreach", "notify"):
-            if f"{name}_events_per_s" in out["burst"]:
-                out[f"{name}_events_per_s"] = out["burst"][f"{name}_events_per_s"]
-        if "projector_events_per_s" in out["burst"]:
-            out["projector_events_per_s_city"] = out["burst"]["projector_events_per_s"]
-        out["city_end_to_end_events_per_s"] = out["burst"]["end_to_end_events_per_s"]
-        save()
-
-        fresh = await freshness_and_closes(rig, city, live, with_all, args.freshness_seconds,
-                                           with_stream=True)  # fmt: skip
-        out["freshness_at_1000"] = fresh
-        log(f"freshness: {fresh}")
-        if fresh["stream"]["p99_ms"] is not None:
-            out["city_freshness_p99_ms_at_1000"] = fresh["stream"]["p99_ms"]
-        close_s = [*out["closes_scoring_alone_at_1000"]["closes"].values(),
-                   *fresh["closes"].values()]  # fmt: skip
+        held = sorted(closes)
+        alone = {a: closes[a] for a in held[: args.closes // 2]}
+        with_all = {a: closes[a] for a in held[args.closes // 2 : args.closes]}
+        stages = [closes_alone, every_consumer]
+        if args.failover_trials:
+            stages.insert(1, failover_trials)
+        for stage in stages:
+            try:
+                await stage()
+            except Exception as error:  # the next stages are still measured; the error is kept
+                log(f"stage {stage.__name__} failed: {error!r}")
+                traceback.print_exc()
+                out.setdefault("errors", {})[stage.__name__] = repr(error)
+            save()
+        close_s = [*out.get("closes_scoring_alone_at_1000", {}).get("closes", {}).values(),
+                   *out.get("freshness_at_1000", {}).get("closes", {}).values()]  # fmt: skip
         if close_s:
             out["city_close_to_final_s"] = max(close_s)
-        save()
-
-        peaks = [*one["peak_rss_mib"], *two["peak_rss_mib"],
-                 *(round(v) for v in workers.peak_rss.values())]  # fmt: skip
+        peaks = [out["city_worker_rss_mib"], *(round(v) for v in workers.peak_rss.values())]
         out["city_worker_rss_mib"] = max(peaks)
         out["worker_rss_mib_now"] = workers.rss()
         save()
