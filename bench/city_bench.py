@@ -615,9 +615,9 @@ async def failover(rig: Rig, workers: Workers, live: Live, trials: int) -> dict[
 
 async def run(args: argparse.Namespace, out: dict[str, Any], save: Any) -> None:
     city = City(args.agencies, args.members, args.events)
-    work = ROOT / ".run" / "bench-city" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    work.mkdir(parents=True, exist_ok=True)
-    rig = Rig(args.members, work)
+    rig = Rig(args.members, ROOT / ".run" / "bench-city")
+    rig.work = rig.work / rig.kafka.topic_prefix.rstrip(".")  # the logs and state of this run
+    rig.work.mkdir(parents=True, exist_ok=True)
     await rig.create()
     homes = Counter(home_partition(a, EVENTS.partitions) for a in city.agencies)
     out["city"] = {"agencies": len(city.agencies), "members_per_agency": city.members_each,
