@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from pipeline_bench import SECRET, Rig, percentiles  # noqa: E402
-from scoring_bench import bare_consumer, machine, rss_mib  # noqa: E402
+from scoring_bench import bare_consumer, machine  # noqa: E402
 
 from mingdeng.contracts.periods import BUSINESS_TZ, Quarter  # noqa: E402
 from mingdeng.contracts.topics import EVENTS, SCORES, SCORING_CHECKPOINTS, SELECTIONS, Topic  # noqa: E402
@@ -200,6 +200,15 @@ async def produce(bootstrap: str, topic: str, records: Iterator[Record]) -> int:
 # --- scoring workers -----------------------------------------------------------------------
 
 
+def rss_mib(pid: int) -> float | None:
+    """The resident set of a process; None once it has ended (a zombie has none)."""
+    try:
+        found = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    except OSError:
+        return None
+    return int(found.group(1)) / 1024 if found else None
+
+
 class Workers:
     def __init__(self, rig: Rig) -> None:
         self.rig = rig
@@ -214,11 +223,9 @@ class Workers:
             for number, (service, _) in enumerate(list(self.running)):
                 process = service.process
                 if process is not None and process.poll() is None:
-                    try:
-                        rss = rss_mib(process.pid)
-                    except OSError:
-                        continue
-                    self.peak_rss[number] = max(self.peak_rss.get(number, 0.0), rss)
+                    rss = rss_mib(process.pid)
+                    if rss is not None:
+                        self.peak_rss[number] = max(self.peak_rss.get(number, 0.0), rss)
             time.sleep(0.5)
 
     def start(self, number: int) -> tuple[Service, int]:
@@ -257,7 +264,7 @@ class Workers:
         return 0
 
     def rss(self) -> list[float]:
-        return [round(rss_mib(s.process.pid)) for s, _ in self.running if s.process]
+        return [round(rss_mib(s.process.pid) or 0) for s, _ in self.running if s.process]
 
     def stop_all(self) -> None:
         for service, _ in self.running:
@@ -322,7 +329,9 @@ async def catch_up(rig: Rig, workers: Workers, count: int, ends: dict[int, int])
         "seconds": round(elapsed, 1),
         "events_per_s": round(total / elapsed),
         "rss_mib_at_end": workers.rss(),
-        "peak_rss_mib": [round(workers.peak_rss.get(n, 0)) for n in range(count)],
+        "peak_rss_mib": [
+            round(max(workers.peak_rss.get(n, 0), now)) for n, now in enumerate(workers.rss())
+        ],
         "tasks": [workers.tasks(n) for n in range(count)],
         "load_average_1m": [load_before, load_average()],
     }
