@@ -651,7 +651,7 @@ async def run(args: argparse.Namespace, out: dict[str, Any], save: Any) -> None:
     def records() -> Iterator[Record]:
         for agency in city.agencies:
             yield registration(agency, when)
-        with multiprocessing.get_context("fork").Pool(args.generators) as pool:
+        with multiprocessing.get_context("spawn").Pool(args.generators) as pool:
             jobs = ((city, a) for a in city.agencies)
             for agency, (kept, held) in zip(city.agencies, pool.imap(_agency_history, jobs),
                                             strict=True):  # fmt: skip
