@@ -1,4 +1,4 @@
-.PHONY: up down token demo-live test test-unit lint schemas bench clean
+.PHONY: up down token demo-live test test-unit lint schemas bench bench-city clean
 
 up:          ## run the platform: Kafka, PostgreSQL, the four services, demo data
 	deploy/up.sh
@@ -24,8 +24,11 @@ lint:        ## ruff and mypy
 schemas:     ## regenerate the JSON Schemas and the AsyncAPI document from the contracts
 	uv run --frozen python shared/export_contracts.py
 
-bench:       ## benchmarks; results are written to bench/results/
+bench:       ## benchmarks; results are written to bench/results/ (the city's last: 1-2 h)
 	deploy/bench.sh
+
+bench-city:  ## the city-sized bench alone (issue 26): make bench-city CITY_ARGS="--agencies 20 --members 3000 --events 300000"
+	deploy/bench.sh city
 
 clean:       ## stop and delete all local data (.run/dev, .run/test, their databases)
 	deploy/clean.sh

@@ -36,33 +36,43 @@ class Bureau:
     activity_per_member_quarter: int = 20  # visits and volunteering, on top of lectures
     seed: int = 7
     close_quarters: bool = True
+    # an agency of its own (issue 25): its events carry it, are keyed by it and published from
+    # its source, as `as_agency` would make them, without a second pass over each record
+    agency: str | None = None
 
 
-def _cloudevent(event_type: str, event_id: str, subject: str, time: datetime, data: dict) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": SOURCE,
-            "type": event_type,
-            "subject": subject,
-            "time": time.isoformat(),
-            "datacontenttype": "application/json",
-            "data": data,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+def _cloudevent(
+    event_type: str, event_id: str, subject: str, time: datetime, data: dict, agency: str | None
+) -> bytes:
+    document = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": SOURCE if agency is None else f"/agencies/{agency}/history",
+        "type": event_type,
+        "subject": subject,
+        "time": time.isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if agency is not None:
+        document["agency"] = document["partitionkey"] = agency
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def history(bureau: Bureau) -> Iterator[HistoryRecord]:
     rng = random.Random(bureau.seed)
     counter = iter(range(10**12))
 
+    agency = bureau.agency
+
     def event(event_type: str, subject: str, time: datetime, data: dict) -> HistoryRecord:
         kind = event_type.split(".")[1]
-        value = _cloudevent(event_type, f"{kind}-{next(counter)}", subject, time, data)
-        return HistoryRecord(subject.encode(), value, event_type == "mingdeng.quarter.closed.v1")
+        is_close = event_type == "mingdeng.quarter.closed.v1"
+        event_id = f"{kind}-{next(counter)}"
+        if agency is not None and is_close:
+            event_id = f"close-{agency}-{data['quarter']}"
+        value = _cloudevent(event_type, event_id, subject, time, data, agency)
+        return HistoryRecord((subject if agency is None else agency).encode(), value, is_close)
 
     start = bureau.first_quarter.start - timedelta(days=30)
     branches = [f"b{n:02d}" for n in range(bureau.branches)]

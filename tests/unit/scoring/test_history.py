@@ -8,7 +8,7 @@ from mingdeng.contracts.codec import parse_event
 from mingdeng.contracts.periods import Quarter
 from mingdeng.scoring.domain.rules import Rules
 from mingdeng.scoring.service import ScoringService
-from tests.support.history import Bureau, events_per_quarter, history
+from tests.support.history import Bureau, as_agency, events_per_quarter, history
 from tests.support.records import Log
 
 
@@ -38,3 +38,13 @@ def test_the_generated_history_scores_and_closes(rules: Rules) -> None:
     service.publish_changes()
     assert set(service.engine.finals) == {Quarter(2023, 1), Quarter(2023, 2)}
     assert len(service.engine.finals[Quarter(2023, 1)].members) == 40
+
+
+def test_an_agency_s_history_is_made_as_as_agency_makes_it() -> None:
+    """The city bench generates each agency's history at once, without a second pass."""
+    bureau = Bureau(members=12, departments=3, branches=2, quarters=2)
+    own = list(history(Bureau(members=12, departments=3, branches=2, quarters=2, agency="a007")))
+    assert [(r.key, parse_event(r.value), r.is_close) for r in own] == [
+        (b"a007", parse_event(as_agency(r.value, "a007")), r.is_close) for r in history(bureau)
+    ]
+    assert parse_event(own[0].value).agency == "a007"
