@@ -50,6 +50,7 @@ import os
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -76,10 +77,7 @@ from mingdeng.contracts.topics import EVENTS, SCORES, SCORING_CHECKPOINTS, SELEC
 from mingdeng.gateway.adapters.projector import PROJECTOR_GROUP  # noqa: E402
 from mingdeng.gateway.adapters.tokens import issue_token  # noqa: E402
 from mingdeng.gateway.domain.access import Principal  # noqa: E402
-from mingdeng.runtime.clients import kafka_producer  # noqa: E402
-from mingdeng.scoring.entrypoints.cli import changelog  # noqa: E402
 from mingdeng.scoring.service import home_partition  # noqa: E402
-from mingdeng.scoring.settings import ScoringSettings  # noqa: E402
 from tests.support.history import Bureau, events_per_quarter, history  # noqa: E402
 from tests.support.processes import Service, answers, free_port, wait_for  # noqa: E402
 
@@ -396,31 +394,17 @@ async def checkpoint_bytes(rig: Rig) -> dict[str, int]:
     return sizes
 
 
-async def forget_scoring(rig: Rig) -> None:
-    """What `mingdeng-scoring rebuild` does, the tasks' checkpoints tombstoned and the group's
-    offsets back at 0, so that the next workers start from nothing; done here because the
-    command fails on this aiokafka (its admin client has no `delete_consumer_groups`:
-    reported with issue 26). A checkpoint the store fails to read is not tombstoned (the same
-    report), but then it is ahead of the committed offsets and the workers do not use it."""
-    store = changelog(ScoringSettings(kafka=rig.kafka, partitioned=True))
-    found = await store.read(list(range(SCORING_CHECKPOINTS.partitions)))
-    producer = kafka_producer(rig.kafka.bootstrap_servers, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        for task, (_, manifest) in found.items():
-            await store.forget(producer, task, manifest)
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=rig.kafka.bootstrap_servers,
-                                group_id=rig.kafka.group("mingdeng-scoring"),
-                                enable_auto_commit=False)  # fmt: skip
-    await consumer.start()
-    try:
-        tps = [TopicPartition(rig.kafka.topic(EVENTS), p) for p in range(EVENTS.partitions)]
-        consumer.assign(tps)
-        await consumer.commit(dict.fromkeys(tps, 0))
-    finally:
-        await consumer.stop()
+async def forget_scoring(rig: Rig, env: dict[str, str]) -> None:
+    """`mingdeng-scoring rebuild`: the tasks' checkpoints tombstoned and the group forgotten, so
+    that the next workers start from nothing."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(ROOT / ".venv/bin/mingdeng-scoring"), "rebuild"],
+        env={**os.environ, **env},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise AssertionError(f"mingdeng-scoring rebuild: {done.stdout}{done.stderr}")
     if any((await group_committed(rig)).values()):
         raise AssertionError("scoring's offsets were not reset")
 
@@ -715,7 +699,7 @@ async def run(args: argparse.Namespace, out: dict[str, Any], save: Any) -> None:
         workers.stop_all()
         save()
 
-        await forget_scoring(rig)
+        await forget_scoring(rig, workers.env)
         two = await catch_up(rig, workers, 2, ends)
         log(f"2 workers: {two}")
         out["catch_up_2_workers"] = two
