@@ -115,11 +115,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
         # a ranking page's statement is the same index range scan whatever the page: planned
         # once per connection, not per request (planning was 0.65 of its 1.7 ms at 20,000
-        # members, bench/api_bench.py --at-scale)
+        # members, bench/api_bench.py --at-scale); as many connections as the pool above, for
+        # the same reason (8 for 16 clients: p99 116-143 ms where p50 was 8-10)
         app.state.ranking_pool = await postgres_pool(
             settings.postgres.dsn,
             min_size=1,
-            max_size=8,
+            max_size=32,
             reset=_no_session_state,
             setup=point_at_agency,
             connection_class=AgencyConnection,
