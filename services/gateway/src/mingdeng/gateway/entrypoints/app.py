@@ -62,6 +62,18 @@ async def _no_session_state(connection: asyncpg.Connection) -> None:
     (the live stream listens on a connection of its own)."""
 
 
+async def _agency_pool(dsn: str, **server_settings: str) -> asyncpg.Pool:
+    return await postgres_pool(
+        dsn,
+        min_size=1,
+        max_size=32,
+        reset=_no_session_state,
+        setup=point_at_agency,
+        connection_class=AgencyConnection,
+        server_settings={"search_path": NO_AGENCY_SCHEMA, **server_settings},
+    )
+
+
 TAGS = [
     {"name": "events", "description": "Publish CloudEvents; what became of one"},
     {"name": "indices", "description": "Vanguard and Fortress indices, selections, the top ten"},
@@ -103,31 +115,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # as many connections as a load balancer's usual connections, and more: a request
         # waiting for a free connection can be overtaken again and again (asyncio.Queue lets a
         # newcomer take the connection a waiter was woken for), which showed as 1 s p99 at 16
+        # (and 116-143 ms p99 for ranking pages at p50 8-10 ms with 8 connections);
         # each connection taken points at the request's agency (ADR 0003), at none by default
-        app.state.pool = await postgres_pool(
-            settings.postgres.dsn,
-            min_size=1,
-            max_size=32,
-            reset=_no_session_state,
-            setup=point_at_agency,
-            connection_class=AgencyConnection,
-            server_settings={"search_path": NO_AGENCY_SCHEMA},
-        )
+        app.state.pool = await _agency_pool(settings.postgres.dsn)
         # a ranking page's statement is the same index range scan whatever the page: planned
         # once per connection, not per request (planning was 0.65 of its 1.7 ms at 20,000
-        # members, bench/api_bench.py --at-scale); as many connections as the pool above, for
-        # the same reason (8 for 16 clients: p99 116-143 ms where p50 was 8-10)
-        app.state.ranking_pool = await postgres_pool(
-            settings.postgres.dsn,
-            min_size=1,
-            max_size=32,
-            reset=_no_session_state,
-            setup=point_at_agency,
-            connection_class=AgencyConnection,
-            server_settings={
-                "search_path": NO_AGENCY_SCHEMA,
-                "plan_cache_mode": "force_generic_plan",
-            },
+        # members, bench/api_bench.py --at-scale)
+        app.state.ranking_pool = await _agency_pool(
+            settings.postgres.dsn, plan_cache_mode="force_generic_plan"
         )
         app.state.publisher = EventPublisher(
             settings.kafka,
