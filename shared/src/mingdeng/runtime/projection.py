@@ -479,6 +479,7 @@ class ProjectionRunner:
             finally:
                 self._loading = None
             if not loading.cancelled() and loading.exception() is None:
+                self._answered()  # an idle instance has no commit to tell it
                 self._homes |= homes
                 self._to_load -= homes
                 log.info("%s: took over the agencies of partitions %s in %.1f s",
@@ -628,6 +629,7 @@ class ProjectionRunner:
                 return
             async with self._pool.acquire() as connection:
                 records = await forwarded(connection, self.consumer_name, homes, self._max_batch)
+            self._answered()
             await self._apply(records, NOT_PREPARED, stop, from_forwarded=True)
 
     async def _apply_in_turn(
@@ -734,10 +736,7 @@ class ProjectionRunner:
                 if not from_forwarded:
                     self._stored(records)
                 self.processed += len(records)
-                self._backoff.reset()
-                if self.state == "retrying":
-                    log.info("%s: the database answers again", self.consumer_name)
-                    self.state = "running"
+                self._answered()
                 break
             except Fenced as fenced:
                 self._failed()
@@ -837,6 +836,13 @@ class ProjectionRunner:
                 if not is_transient(failure):
                     raise
                 await self._wait_out(failure, stop, "the database")
+
+    def _answered(self) -> None:
+        """The database answered: running again after an outage (readiness follows)."""
+        self._backoff.reset()
+        if self.state == "retrying":
+            log.info("%s: the database answers again", self.consumer_name)
+            self.state = "running"
 
     async def _wait_out(self, error: BaseException, stop: asyncio.Event, what: str) -> None:
         self.state = "retrying"
